@@ -1,0 +1,50 @@
+"""Shared helpers of the benchmarks: timing and the result record that run_all.py renders."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def block(x: Any) -> Any:
+    """Wait for every jax array in ``x`` (no-op for numpy/torch)."""
+    try:
+        import jax
+
+        return jax.block_until_ready(x)
+    except Exception:  # noqa: BLE001 - non-jax outputs
+        return x
+
+
+def throughput(run: Callable[[], Any], items: int, *, repeats: int = 5, warmup: int = 1) -> float:
+    """Items per second of ``run()`` (which processes ``items`` items): median of ``repeats``.
+
+    ``run`` must block until its results exist (call ``block`` on jax outputs).
+    """
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return items / statistics.median(times)
+
+
+@dataclass
+class BenchResult:
+    """One benchmark case: throughputs of modalax and its peers, side by side."""
+
+    title: str
+    unit: str
+    rows: dict[str, float] = field(default_factory=dict)  # implementation -> items/s
+    subject: str = "modalax"
+    target: str = ""  # e.g. ">= 1.5x torch"
+    notes: str = ""
+
+    def ratio(self, peer: str) -> float:
+        """modalax throughput / peer throughput."""
+        return self.rows[self.subject] / self.rows[peer]

@@ -1,0 +1,125 @@
+"""modalax: JAX-native, multi-modal data loading for generative models.
+
+``import modalax`` is light: it imports neither jax nor any plugin.  Plugins are discovered
+on the first registry query; jax-heavy names below are imported on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from modalax.aliases import EvaluationMetrics, ModalityBatch, ModalityConfig, ModalityData
+from modalax.config import BaseModalityConfig, ConfigMixin, ModalityConfiguration
+from modalax.errors import ConfigError, DataError, ModalaxError, PluginError
+from modalax.hookspecs import hookimpl
+from modalax.protocols import BaseEvaluationSuite, BaseProcessor, Modality, ModelAdapter
+from modalax.records import (
+    AdapterRecord,
+    CommandRecord,
+    DatasetRecord,
+    KernelRecord,
+    ModalityRecord,
+    OperatorRecord,
+)
+from modalax.registry import (
+    PluginInfo,
+    create_dataset,
+    get_adapter,
+    get_dataset_factory,
+    get_kernel,
+    get_modality,
+    get_operator,
+    list_adapters,
+    list_datasets,
+    list_kernels,
+    list_modalities,
+    list_operators,
+    list_plugins,
+    register_dataset,
+    register_kernel,
+    register_modality,
+)
+from modalax.validation import create_modality_factory, validate_modality_interface
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "BaseDataset": "modalax.dataset",
+    "SyntheticDataset": "modalax.dataset",
+    "GenerativeModel": "modalax.model",
+    "DataLoader": "modalax.loader",
+    "LoaderIterator": "modalax.loader",
+    "create_data_loader": "modalax.loader",
+    "ArraySource": "modalax.sources",
+    "DataSource": "modalax.sources",
+    "FileSource": "modalax.sources",
+    "IndexedSource": "modalax.sources",
+    "Compose": "modalax.operators",
+    "ElementConfig": "modalax.operators",
+    "ElementOperator": "modalax.operators",
+    "MapConfig": "modalax.operators",
+    "MapOperator": "modalax.operators",
+    "ModalityOperator": "modalax.operators",
+    "ModalityOperatorConfig": "modalax.operators",
+    "OperatorConfig": "modalax.operators",
+    "OperatorModule": "modalax.operators",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modalax' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "AdapterRecord",
+    "BaseEvaluationSuite",
+    "BaseModalityConfig",
+    "BaseProcessor",
+    "CommandRecord",
+    "ConfigError",
+    "ConfigMixin",
+    "DataError",
+    "DatasetRecord",
+    "EvaluationMetrics",
+    "KernelRecord",
+    "ModalaxError",
+    "Modality",
+    "ModalityBatch",
+    "ModalityConfig",
+    "ModalityConfiguration",
+    "ModalityData",
+    "ModalityRecord",
+    "ModelAdapter",
+    "OperatorRecord",
+    "PluginError",
+    "PluginInfo",
+    "create_dataset",
+    "create_modality_factory",
+    "get_adapter",
+    "get_dataset_factory",
+    "get_kernel",
+    "get_modality",
+    "get_operator",
+    "hookimpl",
+    "list_adapters",
+    "list_datasets",
+    "list_kernels",
+    "list_modalities",
+    "list_operators",
+    "list_plugins",
+    "register_dataset",
+    "register_kernel",
+    "register_modality",
+    "validate_modality_interface",
+    *_LAZY,
+]

@@ -1,0 +1,51 @@
+"""The error hierarchy shared by core and every plugin.
+
+Messages name the field (or plugin), the value received and what was expected, so that a
+user can fix the input without reading our source.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "ModalaxError",
+    "PluginError",
+    "closest_match",
+    "unknown_name_message",
+]
+
+
+class ModalaxError(Exception):
+    """Base class of every error raised by modalax and its plugins."""
+
+
+class PluginError(ModalaxError):
+    """A plugin failed to import, its hook raised, or two plugins claim one name."""
+
+
+class ConfigError(ModalaxError, ValueError):
+    """An invalid configuration value; also a ``ValueError`` for callers that catch that."""
+
+
+class DataError(ModalaxError):
+    """Data that cannot be read or has the wrong shape, dtype or content."""
+
+
+def closest_match(name: str, choices: Iterable[str]) -> str | None:
+    """Return the choice closest to ``name``, or None when nothing is close."""
+    found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return found[0] if found else None
+
+
+def unknown_name_message(kind: str, name: object, choices: Iterable[str]) -> str:
+    """Format "unknown <kind> 'x'; available: a, b; did you mean 'a'?"."""
+    names = sorted(choices)
+    msg = f"unknown {kind} {name!r}; available: {', '.join(names) if names else '(none)'}"
+    hint = closest_match(str(name), names)
+    if hint is not None:
+        msg += f"; did you mean {hint!r}?"
+    return msg

@@ -1,0 +1,6 @@
+"""The data loader: exact epochs, exact resume, sharding and prefetch."""
+
+from modalax.loader.loader import DataLoader, LoaderIterator, create_data_loader
+from modalax.loader.plan import BatchPlan, epoch_permutation
+
+__all__ = ["BatchPlan", "DataLoader", "LoaderIterator", "create_data_loader", "epoch_permutation"]

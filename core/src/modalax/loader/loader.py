@@ -1,0 +1,305 @@
+"""``DataLoader``: one loader for every source, with exact epochs and exact resume."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from modalax.errors import ConfigError, DataError
+from modalax.loader.plan import BatchPlan, epoch_permutation
+from modalax.loader.prefetch import Prefetcher
+from modalax.operators.base import OperatorModule, split_host_fields
+from modalax.operators.compose import as_pipeline
+from modalax.random import record_keys
+
+STATE_VERSION = 1
+_KEY_SALT = 0x6D6F64  # separates loader keys from dataset keys derived from the same seed
+
+
+def _is_source(obj: Any) -> bool:
+    return hasattr(obj, "__len__") and hasattr(obj, "get_records")
+
+
+def _positive_or_none(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ConfigError(f"DataLoader.{name}: got {value!r}, expected a positive int or None")
+
+
+class DataLoader:
+    """Batches of a source, shuffled per epoch, through a jitted operator chain.
+
+    * ``batch_size`` is the *global* batch; with ``num_shards`` processes each yields its
+      ``batch_size // num_shards`` slice, and with a ``mesh`` (or ``sharding``) the slices are
+      assembled into global ``jax.Array`` s.
+    * ``shuffle`` draws a true permutation per epoch from ``(seed, epoch)``.
+    * ``drop_last=False`` pads the last batch (wrapping to the first records) and every
+      batch carries a boolean ``mask``; ``drop_last=True`` drops the partial batch.
+    * Operators get one key per record from ``(seed, epoch, record index)``.
+    * ``state_dict()`` is plain JSON; ``load_state_dict`` resumes at the next batch.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        batch_size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+        num_epochs: int | None = 1,
+        operators: OperatorModule | Sequence[OperatorModule] | None = None,
+        shard_index: int | None = None,
+        num_shards: int | None = None,
+        mesh: jax.sharding.Mesh | None = None,
+        sharding: jax.sharding.Sharding | None = None,
+        data_axis: str | None = None,
+        prefetch: int = 2,
+        progress: bool = False,
+        with_indices: bool = False,
+    ) -> None:
+        if not _is_source(source):
+            raise ConfigError(
+                f"DataLoader.source: got {type(source).__name__}, expected a source with __len__ and "
+                "get_records(indices) (a modalax dataset, ArraySource or FileSource)"
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ConfigError(f"DataLoader.seed: got {seed!r}, expected a non-negative int")
+        _positive_or_none("num_epochs", num_epochs)
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise ConfigError(f"DataLoader.prefetch: got {prefetch!r}, expected an int >= 0")
+        if mesh is not None and sharding is not None:
+            raise ConfigError("DataLoader: got both mesh and sharding; expected at most one")
+        self.source = source
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.num_epochs = num_epochs
+        self.prefetch = prefetch
+        self.progress = progress
+        self.with_indices = with_indices
+        self.pipeline = as_pipeline(operators)
+        if num_shards is None:
+            num_shards = jax.process_count()
+        if shard_index is None:
+            shard_index = jax.process_index() if num_shards == jax.process_count() else 0
+        self.plan = BatchPlan(len(source), batch_size, bool(drop_last), int(num_shards), int(shard_index))
+        if mesh is not None:
+            axis = data_axis or mesh.axis_names[0]
+            if axis not in mesh.axis_names:
+                raise ConfigError(f"DataLoader.data_axis: got {axis!r}, expected one of {mesh.axis_names}")
+            sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(axis))
+        self.sharding = sharding
+        self._start = (0, 0)  # (epoch, batch) the next iterator starts at
+        self._last: LoaderIterator | None = None
+        self._fn = self._build()
+
+    # ----------------------------------------------------------------- geometry
+    @property
+    def batch_size(self) -> int:
+        """The global batch size."""
+        return self.plan.batch_size
+
+    @property
+    def drop_last(self) -> bool:
+        """Whether the last partial batch is dropped."""
+        return self.plan.drop_last
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return self.plan.batches_per_epoch
+
+    # ---------------------------------------------------------------- pipeline
+    def _build(self) -> Any:
+        pipeline = self.pipeline
+        traceable = bool(getattr(self.source, "traceable", False))
+        gather, _ = self.source.pure_gather() if traceable else (None, None)
+        stochastic = pipeline is not None and pipeline.stochastic
+
+        def run(args: Any, state: Any, indices: jax.Array, epoch_key: jax.Array) -> dict[str, Any]:
+            batch = gather(args, indices) if gather is not None else args
+            if pipeline is None:
+                return batch
+            keys = record_keys(epoch_key, indices) if stochastic else None
+            graphdef = graph[0]
+            return nnx.merge(graphdef, state).pipeline_fn(batch, keys)
+
+        graph = [nnx.split(pipeline)[0] if pipeline is not None else None]
+        if not traceable and pipeline is None:
+            return None
+        return jax.jit(run)
+
+    def epoch_key(self, epoch: int) -> jax.Array:
+        """The key whose fold with a record index gives that record's operator key."""
+        return jax.random.fold_in(jax.random.fold_in(jax.random.key(self.seed), _KEY_SALT), epoch)
+
+    def _produce(self, indices: np.ndarray, mask: np.ndarray, epoch: int) -> dict[str, Any]:
+        state = nnx.split(self.pipeline)[1] if self.pipeline is not None else None
+        traceable = bool(getattr(self.source, "traceable", False))
+        if traceable:
+            _, args = self.source.pure_gather()
+            out = self._fn(args, state, jnp.asarray(indices, jnp.int32), self.epoch_key(epoch))
+            host_records = getattr(self.source, "host_records", None)
+            host: dict[str, Any] = host_records(indices) if host_records is not None else {}
+        else:
+            records = self.source.get_records(indices)
+            if not isinstance(records, dict):
+                raise DataError(f"{type(self.source).__name__}.get_records returned {type(records).__name__}, "
+                                "expected a dict of arrays")
+            arrays, host = split_host_fields(records)
+            if self._fn is not None:
+                out = self._fn(arrays, state, jnp.asarray(indices, jnp.int32), self.epoch_key(epoch))
+            else:
+                out = jax.tree.map(jnp.asarray, arrays)
+        out = dict(out)
+        if not self.plan.drop_last:
+            out["mask"] = mask
+        if self.with_indices:
+            out["index"] = indices.astype(np.int32)
+        return self._place(out, host)
+
+    def _place(self, batch: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
+        if self.sharding is None:
+            placed = {k: (v if isinstance(v, jax.Array) else jnp.asarray(v)) for k, v in batch.items()}
+        else:
+            n = self.plan.batch_size
+
+            def to_global(x: Any) -> jax.Array:
+                return jax.make_array_from_process_local_data(self.sharding, x, (n, *np.shape(x)[1:]))
+
+            placed = jax.tree.map(to_global, batch)
+        placed.update(host)
+        return placed
+
+    # --------------------------------------------------------------- iteration
+    def _batches(self, epoch: int, batch: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
+        plan = self.plan
+        while self.num_epochs is None or epoch < self.num_epochs:
+            perm = epoch_permutation(plan.num_records, self.seed, epoch, self.shuffle)
+            for b in range(batch, plan.batches_per_epoch):
+                indices, mask = plan.local_indices(perm, b)
+                yield epoch, b, self._produce(indices, mask, epoch)
+            epoch, batch = epoch + 1, 0
+
+    def __iter__(self) -> LoaderIterator:
+        if self._last is not None:
+            self._last.close()
+        self._last = LoaderIterator(self, *self._start)
+        return self._last
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain-JSON position: the next batch the last iterator would yield."""
+        epoch, batch = self._last.position if self._last is not None else self._start
+        return {
+            "version": STATE_VERSION,
+            "epoch": epoch,
+            "batch": batch,
+            "seed": self.seed,
+            "shuffle": self.shuffle,
+            "batch_size": self.plan.batch_size,
+            "drop_last": self.plan.drop_last,
+            "num_records": self.plan.num_records,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume: the next ``iter(loader)`` starts at the saved batch.
+
+        The seed, batch size, shuffle, drop_last and dataset size must match the saved ones
+        (else the remaining batches would not be those of the interrupted run).
+        """
+        if isinstance(state, str):
+            state = json.loads(state)
+        if not isinstance(state, dict):
+            raise ConfigError(f"load_state_dict: got {type(state).__name__}, expected a dict")
+        if state.get("version") != STATE_VERSION:
+            raise ConfigError(f"load_state_dict.version: got {state.get('version')!r}, expected {STATE_VERSION}")
+        mine = self.state_dict()
+        for field in ("seed", "shuffle", "batch_size", "drop_last", "num_records"):
+            if state.get(field) != mine[field]:
+                raise ConfigError(
+                    f"load_state_dict.{field}: got {state.get(field)!r}, expected {mine[field]!r} "
+                    "(the loader must be built as the one that saved the state)"
+                )
+        for field in ("epoch", "batch"):
+            value = state.get(field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"load_state_dict.{field}: got {value!r}, expected an int >= 0")
+        if state["batch"] > self.plan.batches_per_epoch:
+            raise ConfigError(
+                f"load_state_dict.batch: got {state['batch']}, expected <= {self.plan.batches_per_epoch}"
+            )
+        if self._last is not None:
+            self._last.close()
+            self._last = None
+        epoch, batch = state["epoch"], state["batch"]
+        if batch == self.plan.batches_per_epoch:
+            epoch, batch = epoch + 1, 0
+        self._start = (epoch, batch)
+
+
+class LoaderIterator:
+    """One pass of a ``DataLoader``; knows the position of the last batch it handed out."""
+
+    def __init__(self, loader: DataLoader, epoch: int, batch: int) -> None:
+        self.loader = loader
+        self.position = (epoch, batch)
+        source = loader._batches(epoch, batch)
+        self._it: Any = Prefetcher(source, loader.prefetch) if loader.prefetch > 0 else source
+        self._bar = None
+        if loader.progress:
+            self._bar = _progress_bar(loader, epoch, batch)
+
+    def __iter__(self) -> LoaderIterator:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        try:
+            epoch, b, batch = next(self._it)
+        except StopIteration:
+            self.close()
+            raise
+        nxt = (epoch, b + 1) if b + 1 < self.loader.plan.batches_per_epoch else (epoch + 1, 0)
+        self.position = nxt
+        if self._bar is not None:
+            self._bar.update(1)
+        return batch
+
+    def close(self) -> None:
+        """Stop prefetching and release the progress bar."""
+        if isinstance(self._it, Prefetcher):
+            self._it.close()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Same as ``DataLoader.state_dict`` for this iterator."""
+        return self.loader.state_dict()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001,S110 - interpreter shutdown
+            pass
+
+
+def _progress_bar(loader: DataLoader, epoch: int, batch: int) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ConfigError(
+            "DataLoader.progress: got True, but tqdm is not installed; expected `pip install modalax[progress]`"
+        ) from exc
+    per_epoch = loader.plan.batches_per_epoch
+    total = None if loader.num_epochs is None else loader.num_epochs * per_epoch
+    return tqdm(total=total, initial=epoch * per_epoch + batch, unit="batch", desc="modalax")
+
+
+def create_data_loader(dataset: Any, batch_size: int, shuffle: bool = True, drop_last: bool = False,
+                       **kwargs: Any) -> DataLoader:
+    """The seed's helper, fixed: each batch holds exactly its slice of the epoch permutation."""
+    return DataLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kwargs)

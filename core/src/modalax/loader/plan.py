@@ -1,0 +1,85 @@
+"""Which records go in which batch: pure functions of (seed, epoch, position).
+
+Kept free of jax so the index arithmetic can be property-tested quickly.  Batch ``b`` of an
+epoch holds positions ``[b*B, (b+1)*B)`` of that epoch's permutation; shard ``p`` of ``P``
+takes the ``p``-th of ``P`` equal slices of it, so the shards of one global batch together
+are exactly the single-process batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from modalax.errors import ConfigError
+
+
+def epoch_permutation(num_records: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+    """The order of records in ``epoch``: a true permutation from (seed, epoch) when shuffling.
+
+    numpy's PCG64 seeded by ``SeedSequence([seed, epoch])`` gives the same order on every
+    platform and process.
+    """
+    if not shuffle:
+        return np.arange(num_records, dtype=np.int64)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, epoch])))
+    return rng.permutation(num_records).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Batch geometry of a loader over ``num_records`` records."""
+
+    num_records: int
+    batch_size: int
+    drop_last: bool
+    num_shards: int = 1
+    shard_index: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("num_records", "batch_size", "num_shards"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+                raise ConfigError(f"DataLoader.{name}: got {value!r}, expected a positive int")
+        if not 0 <= self.shard_index < self.num_shards:
+            raise ConfigError(
+                f"DataLoader.shard_index: got {self.shard_index!r}, expected 0 <= shard_index < {self.num_shards}"
+            )
+        if self.batch_size % self.num_shards:
+            raise ConfigError(
+                f"DataLoader.batch_size: got {self.batch_size}, expected a multiple of num_shards={self.num_shards} "
+                "(batch_size is the global batch, split evenly across shards)"
+            )
+        if self.drop_last and self.num_records < self.batch_size:
+            raise ConfigError(
+                f"DataLoader.batch_size: got {self.batch_size} with drop_last=True over {self.num_records} "
+                "records, which yields no batch; expected batch_size <= number of records"
+            )
+
+    @property
+    def local_batch_size(self) -> int:
+        """Records per batch on this shard."""
+        return self.batch_size // self.num_shards
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Global batches in one epoch."""
+        full, rest = divmod(self.num_records, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def local_positions(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in the epoch permutation of this shard's part of ``batch``, and a mask.
+
+        Positions past the end (padding of a last partial batch) wrap to the start and are
+        masked False, so shapes stay fixed.
+        """
+        start = batch * self.batch_size + self.shard_index * self.local_batch_size
+        pos = start + np.arange(self.local_batch_size, dtype=np.int64)
+        mask = pos < self.num_records
+        return pos % self.num_records, mask
+
+    def local_indices(self, perm: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Record indices of this shard's part of ``batch``, and its validity mask."""
+        pos, mask = self.local_positions(batch)
+        return perm[pos], mask

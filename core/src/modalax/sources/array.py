@@ -1,0 +1,61 @@
+"""An in-memory source over a dict of equally long arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from modalax.errors import DataError
+from modalax.sources.base import Batch, IndexedSource
+
+
+class ArraySource(IndexedSource):
+    """Records are rows of the arrays in ``data``; gathering is a jitted ``take``.
+
+    With ``on_device=True`` (default) the arrays are moved to the default device once, so
+    batches are gathered where they are consumed; ``False`` keeps numpy arrays on the host
+    and gathers with numpy fancy indexing (for data larger than device memory).
+    """
+
+    def __init__(self, data: Mapping[str, Any], *, on_device: bool = True) -> None:
+        if not isinstance(data, Mapping) or not data:
+            raise DataError(f"ArraySource.data: got {type(data).__name__}, expected a non-empty dict of arrays")
+        lengths = {}
+        for k, v in data.items():
+            if not hasattr(v, "shape") or len(v.shape) == 0:
+                raise DataError(f"ArraySource.data[{k!r}]: got {type(v).__name__}, expected an array with a leading axis")
+            lengths[k] = v.shape[0]
+        if len(set(lengths.values())) != 1:
+            raise DataError(f"ArraySource.data: leading axes differ: {lengths}; expected one length")
+        self._n = next(iter(lengths.values()))
+        self.on_device = on_device
+        self.traceable = on_device
+        if on_device:
+            self.data = {k: jnp.asarray(v) for k, v in data.items()}
+        else:
+            self.data = {k: np.asarray(v) for k, v in data.items()}
+
+    def __len__(self) -> int:
+        return self._n
+
+    @staticmethod
+    def _take(data: dict[str, Any], indices: Any) -> Batch:
+        return {k: jnp.take(v, indices, axis=0) for k, v in data.items()}
+
+    def pure_gather(self) -> tuple[Any, Any]:
+        if not self.on_device:
+            return super().pure_gather()
+        return self._take, self.data
+
+    def get_records(self, indices: Any) -> Batch:
+        if self.on_device:
+            return self._take(self.data, indices)
+        idx = np.asarray(indices)
+        return {k: v[idx] for k, v in self.data.items()}
+
+    def element_spec(self) -> dict[str, jax.ShapeDtypeStruct]:
+        return {k: jax.ShapeDtypeStruct(tuple(v.shape[1:]), v.dtype) for k, v in self.data.items()}

@@ -1,0 +1,114 @@
+"""The data-source protocol and a mixin that derives it from ``get_records(indices)``.
+
+A source implements ``__len__`` and ``get_records(indices) -> dict[str, Array]``.  A
+*traceable* source's ``get_records`` is a pure jax function of the indices (in-memory arrays,
+synthetic data), so the loader fuses gathering and operators into one jitted call; other
+sources (files) gather on the host.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from modalax.errors import ConfigError, DataError
+
+Batch = dict[str, Any]
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """What the loader needs from a source (seed 05: ``DataSourceModule``)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Batch: ...
+
+    def get_batch_at(self, start: Any, size: int, key: Any = None) -> Batch: ...
+
+    def element_spec(self) -> dict[str, jax.ShapeDtypeStruct]: ...
+
+
+def _check_size(size: Any) -> int:
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size <= 0:
+        raise ConfigError(f"get_batch_at.size: got {size!r}, expected a positive Python int")
+    return int(size)
+
+
+class IndexedSource:
+    """Mixin: the data-source protocol on top of ``__len__`` and ``get_records``."""
+
+    #: True when ``get_records`` is a pure jax function of (traced) indices.
+    traceable: bool = False
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Number of records."""
+
+    @abstractmethod
+    def get_records(self, indices: Any) -> Batch:
+        """The records at ``indices`` (1-D ints), stacked on a leading axis."""
+
+    def pure_gather(self) -> tuple[Callable[[Any, Any], Batch], Any]:
+        """``(fn, args)`` with ``fn(args, indices) == get_records(indices)`` and ``fn`` pure.
+
+        Arrays go in ``args`` so that jitting ``fn`` never bakes data into the executable.
+        """
+        return (lambda _args, idx: self.get_records(idx)), ()
+
+    def _checked_index(self, index: Any) -> int:
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"index: got {type(index).__name__} {index!r}, expected an int")
+        i = int(index)
+        if i < -n or i >= n:
+            raise IndexError(f"index: got {i}, expected -{n} <= index < {n} ({type(self).__name__} of {n} records)")
+        return i % n
+
+    def __getitem__(self, index: int) -> Batch:
+        """One record (no batch axis)."""
+        i = self._checked_index(index)
+        batch = self.get_records(np.asarray([i], dtype=np.int32))
+        return jax.tree.map(lambda x: x[0], batch)
+
+    def get_sample(self, index: int) -> Batch:
+        """Seed name for ``self[index]``; raises IndexError when out of range."""
+        return self[index]
+
+    def get_batch_at(self, start: Any, size: int, key: Any = None) -> Batch:
+        """``size`` records from position ``start``; stateless.
+
+        Positions wrap modulo ``len(self)``.  With ``key``, positions index a permutation
+        of the records drawn from ``key``.  Traceable sources accept a traced ``start``.
+        """
+        size = _check_size(size)
+        n = len(self)
+        if self.traceable:
+            pos = (jnp.asarray(start, jnp.int32) + jnp.arange(size, dtype=jnp.int32)) % n
+            idx = pos if key is None else jnp.take(jax.random.permutation(key, n), pos)
+            return self.get_records(idx.astype(jnp.int32))
+        if isinstance(start, jax.core.Tracer):
+            raise ConfigError(f"get_batch_at.start: {type(self).__name__} reads on the host and needs a concrete int")
+        pos = (int(start) + np.arange(size)) % n
+        if key is not None:
+            pos = np.asarray(jax.random.permutation(key, n))[pos]
+        return self.get_records(pos.astype(np.int64))
+
+    def element_spec(self) -> dict[str, jax.ShapeDtypeStruct]:
+        """Shape and dtype of one record, per key."""
+        if self.traceable:
+            out = jax.eval_shape(self.get_records, jax.ShapeDtypeStruct((1,), jnp.int32))
+        else:
+            if len(self) == 0:
+                raise DataError(f"{type(self).__name__}: empty source has no element spec")
+            out = self.get_records(np.asarray([0]))
+        return {
+            k: jax.ShapeDtypeStruct(tuple(v.shape[1:]), v.dtype)
+            for k, v in out.items()
+            if hasattr(v, "shape") and hasattr(v, "dtype")
+        }

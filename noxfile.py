@@ -1,0 +1,152 @@
+"""Every way to install, test, lint, build, benchmark and demo modalax.
+
+`nox -s demo` runs the main job; `nox -s tests` runs every test with every package installed.
+Per-package sessions install core plus one plugin only, proving each installs on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+# pip (not uv): it honours the pip configuration of the machine it runs on.
+nox.options.default_venv_backend = "virtualenv"
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+PLUGIN_ORDER = ["image", "text", "audio", "multimodal"]
+PLUGINS = [p for p in PLUGIN_ORDER if (ROOT / "plugins" / p / "pyproject.toml").exists()]
+EXAMPLE_PLUGIN = ROOT / "examples" / "timeseries-plugin"
+
+# Test-only references: numerics are checked against them, users never need them.
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "pillow>=10", "tqdm>=4.66"]
+PLUGIN_TEST_DEPS = {
+    "image": ["scikit-image>=0.22"],
+    "text": ["sacrebleu>=2.4"],
+    "audio": ["librosa>=0.10", "scipy>=1.11"],
+    "multimodal": [],
+}
+# The multimodal plugin needs the three modality plugins.
+PLUGIN_NEEDS = {"multimodal": ["image", "text", "audio"]}
+
+# Peers of the benchmarks: installed in the bench session only.
+BENCH_DEPS = [
+    "datarax==0.1.4",
+    "grain==0.2.18",
+    "librosa>=0.10",
+    "tokenizers>=0.15",
+    "pillow>=10",
+    "tqdm>=4.66",
+]
+# Version 2.13.0 sorts its CPU build (2.13.0+cpu) first where a find-links folder offers it.
+TORCH_CPU = ["torch==2.13.0"]
+
+
+def _paths(*plugins: str) -> list[str]:
+    return [str(ROOT / "core"), *(str(ROOT / "plugins" / p) for p in plugins)]
+
+
+def _test_env(strict: bool = True) -> dict[str, str]:
+    env = {"PYTHONHASHSEED": "0", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    if strict:
+        env["MODALAX_STRICT_PLUGINS"] = os.environ.get("MODALAX_STRICT_PLUGINS", "1")
+    return env
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    args = session.posargs or [*paths]
+    session.run("pytest", *args, env=_test_env())
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Install core, every plugin and the example plugin; run the whole suite."""
+    deps = [d for p in PLUGINS for d in PLUGIN_TEST_DEPS[p]]
+    session.install(*TEST_DEPS, *deps, "ruff")
+    session.install(*_paths(*PLUGINS), str(EXAMPLE_PLUGIN) if EXAMPLE_PLUGIN.exists() else str(ROOT / "core"))
+    _pytest(session, "tests", str(EXAMPLE_PLUGIN / "tests") if EXAMPLE_PLUGIN.exists() else "tests")
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """Core alone: discovery finds nothing and core's tests pass."""
+    session.install(*TEST_DEPS)
+    session.install(*_paths())
+    session.run("python", "-c", "import modalax; assert modalax.list_modalities() == [], modalax.list_modalities()")
+    _pytest(session, "tests/core")
+
+
+def _plugin_session(name: str) -> None:
+    @nox.session(name=name)
+    def run(session: nox.Session) -> None:
+        needs = [*PLUGIN_NEEDS.get(name, []), name]
+        session.install(*TEST_DEPS, *(d for p in needs for d in PLUGIN_TEST_DEPS[p]))
+        session.install(*_paths(*needs))
+        expected = sorted(needs)
+        session.run(
+            "python", "-c",
+            f"import modalax; got = modalax.list_modalities(); assert got == {expected!r}, got; print(got)",
+            env=_test_env(),
+        )
+        _pytest(session, f"tests/{name}")
+
+    run.__doc__ = f"Core plus the {name} plugin only (and what it depends on)."
+
+
+for _plugin in PLUGINS:
+    _plugin_session(_plugin)
+
+
+@nox.session
+def example_plugin(session: nox.Session) -> None:
+    """The third-party plugin template, installed beside core only."""
+    session.install(*TEST_DEPS)
+    session.install(*_paths(), str(EXAMPLE_PLUGIN))
+    session.run("pytest", str(EXAMPLE_PLUGIN / "tests"), env=_test_env())
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build a wheel of every package, install the wheels in a fresh env, check discovery."""
+    session.install("build")
+    dist = ROOT / "dist"
+    session.run("rm", "-rf", str(dist), external=True)
+    for path in _paths(*PLUGINS):
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), path)
+    session.run("python", "-m", "venv", "--clear", str(ROOT / ".nox" / "wheel-check"), external=True)
+    py = str(ROOT / ".nox" / "wheel-check" / "bin" / "python")
+    wheels = sorted(str(p) for p in dist.glob("*.whl"))
+    session.run(py, "-m", "pip", "install", "--quiet", *wheels, external=True)
+    session.run(
+        py, "-c",
+        f"import modalax; got = modalax.list_modalities(); assert got == {sorted(PLUGINS) if PLUGINS else []!r}, got; "
+        "print('wheels ok:', got)",
+        external=True, env=_test_env(),
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: `modalax demo` with every plugin installed."""
+    session.install(*_paths(*PLUGINS), "tqdm>=4.66", "pillow>=10")
+    session.run("modalax", "demo", *session.posargs, env={"MODALAX_STRICT_PLUGINS": "1"})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Every benchmark against its peers; writes docs/benchmarks.md."""
+    session.install(*BENCH_DEPS)
+    session.install(*TORCH_CPU)
+    session.install(*_paths(*PLUGINS))
+    session.run("python", "benchmarks/run_all.py", *session.posargs, env={"PYTHONHASHSEED": "0"})
