@@ -272,8 +272,11 @@ class Registry:
         try:
             return self._entries[kind][key]
         except KeyError:
-            names = choices if choices is not None else [_display(k) for k in self._entries[kind]]
-            raise ConfigError(unknown_name_message(label, _display(key), names)) from None
+            if choices is None:
+                names, shown = [_display(k) for k in self._entries[kind]], _display(key)
+            else:  # the label already names the modality: show the bare name
+                names, shown = list(choices), key[-1]
+            raise ConfigError(unknown_name_message(label, shown, names)) from None
 
     def keys(self, kind: str) -> list[tuple[str, ...]]:
         """Sorted keys registered for ``kind``."""

@@ -1,0 +1,5 @@
+"""``python -m modalax``."""
+
+from modalax.cli import main
+
+raise SystemExit(main())
