@@ -1,0 +1,240 @@
+"""DataLoader: exact epochs across shards, exact resume, padding, per-record keys, prefetch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modalax import ArraySource, ConfigError, DataLoader, create_data_loader
+from modalax.errors import DataError
+
+from .operator_fixtures import Shift, ShiftConfig
+from .source_fixtures import FailingSource, NoiseDataset, NpyFolder, digest, ids_source, valid_ids
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_epochs(n: int, batch: int, shards: int, drop_last: bool, epochs: int, seed: int = 5) -> list[list[np.ndarray]]:
+    """Per epoch, the valid ids of every global batch (shards concatenated in order)."""
+    loaders = [DataLoader(ids_source(n), batch, seed=seed, drop_last=drop_last, num_epochs=epochs,
+                          num_shards=shards, shard_index=p, prefetch=0) for p in range(shards)]
+    per_epoch: list[list[np.ndarray]] = [[] for _ in range(epochs)]
+    for step, parts in enumerate(zip(*loaders, strict=True)):
+        per_epoch[step // len(loaders[0])].append(np.concatenate([valid_ids(b) for b in parts]))
+    return per_epoch
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 70), per_shard=st.integers(1, 9), shards=st.sampled_from([1, 2, 3, 4]),
+       drop_last=st.booleans(), epochs=st.integers(1, 3))
+def test_every_record_exactly_once_per_epoch_across_shards(n: int, per_shard: int, shards: int, drop_last: bool,
+                                                           epochs: int) -> None:
+    batch = per_shard * shards
+    if drop_last and batch > n:
+        with pytest.raises(ConfigError, match="yields no batch"):
+            DataLoader(ids_source(n), batch, drop_last=True, num_shards=shards)
+        return
+    per_epoch = run_epochs(n, batch, shards, drop_last, epochs)
+    for ids in per_epoch:
+        seen = np.concatenate(ids)
+        assert len(seen) == len(set(seen.tolist()))  # never twice
+        if drop_last:
+            assert len(seen) == (n // batch) * batch and all(len(b) == batch for b in ids)
+        else:
+            assert sorted(seen.tolist()) == list(range(n))
+    if epochs > 1 and n > 3:
+        assert not all(np.array_equal(np.concatenate(per_epoch[0]), np.concatenate(e)) for e in per_epoch[1:])
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 50), batch=st.integers(1, 8), drop_last=st.booleans(), epochs=st.integers(1, 3),
+       stop=st.integers(0, 30), prefetch=st.sampled_from([0, 2]))
+def test_resume_yields_exactly_the_remaining_batches(n: int, batch: int, drop_last: bool, epochs: int, stop: int,
+                                                     prefetch: int) -> None:
+    if drop_last and batch > n:
+        return
+
+    def make() -> DataLoader:
+        return DataLoader(ids_source(n), batch, seed=11, drop_last=drop_last, num_epochs=epochs, prefetch=prefetch)
+
+    full = [np.asarray(b["id"]) for b in make()]
+    stop = min(stop, len(full))
+    first = make()
+    it = iter(first)
+    head = [np.asarray(next(it)["id"]) for _ in range(stop)]
+    state = json.loads(json.dumps(first.state_dict()))
+    it.close()
+    resumed = make()
+    resumed.load_state_dict(state)
+    tail = [np.asarray(b["id"]) for b in resumed]
+    assert len(head) + len(tail) == len(full)
+    for a, b in zip(head + tail, full, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_padded_last_batch_has_fixed_shape_and_mask() -> None:
+    batches = list(DataLoader(ids_source(10), 4, shuffle=False, prefetch=0))
+    assert [b["id"].shape for b in batches] == [(4,), (4,), (4,)]
+    np.testing.assert_array_equal(batches[-1]["mask"], [True, True, False, False])
+    np.testing.assert_array_equal(batches[-1]["id"], [8, 9, 0, 1])  # padding wraps to real records
+    assert "mask" not in next(iter(DataLoader(ids_source(10), 4, drop_last=True)))
+
+
+def test_create_data_loader_batches_hold_their_permutation_slice() -> None:
+    loader = create_data_loader(ids_source(12), 4, shuffle=True, drop_last=True, seed=3)
+    from modalax.loader import epoch_permutation
+
+    perm = epoch_permutation(12, 3, 0, True)
+    got = [np.asarray(b["id"]) for b in loader]
+    np.testing.assert_array_equal(np.concatenate(got), perm)
+    assert sorted(perm.tolist()) == list(range(12))
+
+
+def test_operator_randomness_is_per_record_not_per_batch_or_shard() -> None:
+    data = {"x": np.zeros((16, 1), np.float32), "id": np.arange(16)}
+
+    def outputs(batch_size: int, shards: int = 1) -> dict[int, float]:
+        got: dict[int, float] = {}
+        for p in range(shards):
+            op = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"),
+                       rngs=nnx.Rngs(0, augment=0))
+            for b in DataLoader(ArraySource(data), batch_size, seed=2, operators=[op], num_shards=shards,
+                                shard_index=p, prefetch=0):
+                for i, v, m in zip(np.asarray(b["id"]), np.asarray(b["x"])[:, 0], np.asarray(b["mask"])):
+                    if m:
+                        got[int(i)] = float(v)
+        return got
+
+    base = outputs(4)
+    assert len(base) == 16 and len(set(base.values())) == 16
+    assert outputs(8) == base
+    assert outputs(8, shards=2) == base
+    assert outputs(5) == base
+
+
+def test_loader_applies_operators_on_host_sources_too(tmp_path: Path) -> None:
+    paths = []
+    for i in range(6):
+        np.save(tmp_path / f"{i}.npy", np.full((3,), i, np.float32))
+        paths.append(tmp_path / f"{i}.npy")
+    src = NpyFolder(paths)
+    op = Shift(ShiftConfig(field_key="x", delta=0.5))
+    for b in DataLoader(src, 3, operators=[op], prefetch=1, seed=1):
+        np.testing.assert_allclose(np.asarray(b["x"]), np.asarray(b["id"])[:, None] + 0.5 + np.zeros((1, 3)))
+
+
+def test_corrupt_file_error_names_the_file_and_reaches_the_consumer(tmp_path: Path) -> None:
+    good = tmp_path / "good.npy"
+    np.save(good, np.zeros(3, np.float32))
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not a numpy file")
+    loader = DataLoader(NpyFolder([good, bad, good]), 3, shuffle=False, prefetch=2)
+    with pytest.raises(DataError, match=r"cannot decode '.*bad\.npy'"):
+        list(loader)
+
+
+def test_prefetch_error_propagates_and_thread_stops() -> None:
+    loader = DataLoader(FailingSource(20, bad=13), 4, shuffle=False, prefetch=3)
+    it = iter(loader)
+    got = [next(it) for _ in range(3)]
+    assert [int(b["id"][0]) for b in got] == [0, 4, 8]
+    with pytest.raises(RuntimeError, match="record 13 is unreadable"):
+        next(it)
+    assert not it._it.alive
+
+
+def test_early_exit_shuts_down_cleanly() -> None:
+    loader = DataLoader(ids_source(1000), 2, num_epochs=None, prefetch=4)
+    it = iter(loader)
+    next(it)
+    it.close()
+    assert not it._it.alive
+    assert loader.state_dict()["batch"] == 1
+
+
+def test_endless_loader_crosses_epochs() -> None:
+    it = iter(DataLoader(ids_source(5), 5, num_epochs=None, prefetch=0))
+    epochs = [sorted(np.asarray(next(it)["id"]).tolist()) for _ in range(4)]
+    assert epochs == [[0, 1, 2, 3, 4]] * 4
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("seed", 99, r"load_state_dict.seed: got 99, expected 0"),
+        ("batch_size", 3, r"load_state_dict.batch_size: got 3, expected 2"),
+        ("version", 7, r"load_state_dict.version: got 7, expected 1"),
+        ("batch", -1, r"load_state_dict.batch: got -1, expected an int >= 0"),
+        ("num_records", 4, r"load_state_dict.num_records: got 4, expected 10"),
+    ],
+)
+def test_load_state_dict_rejects_incompatible_state(field: str, value: object, message: str) -> None:
+    loader = DataLoader(ids_source(10), 2)
+    state = {**loader.state_dict(), field: value}
+    with pytest.raises(ConfigError, match=message):
+        loader.load_state_dict(state)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, r"DataLoader.batch_size: got 0, expected a positive int"),
+        ({"batch_size": 3, "num_shards": 2}, r"batch_size: got 3, expected a multiple of num_shards=2"),
+        ({"batch_size": 2, "num_shards": 2, "shard_index": 2}, r"shard_index: got 2, expected 0 <= shard_index < 2"),
+        ({"batch_size": 2, "seed": -1}, r"DataLoader.seed: got -1, expected a non-negative int"),
+        ({"batch_size": 2, "num_epochs": 0}, r"num_epochs: got 0, expected a positive int or None"),
+    ],
+)
+def test_bad_loader_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        DataLoader(ids_source(10), **kwargs)
+    with pytest.raises(ConfigError, match=r"DataLoader.source: got list"):
+        DataLoader([1, 2, 3], 2)
+
+
+DETERMINISM = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {root!r})
+    from flax import nnx
+    from modalax import DataLoader
+    from tests.core.operator_fixtures import Shift, ShiftConfig
+    from tests.core.source_fixtures import NoiseDataset, digest
+    ds = NoiseDataset(dataset_size=37, split="val", rngs=nnx.Rngs(4))
+    op = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=9))
+    print(digest(list(DataLoader(ds, 8, seed=6, num_epochs=2, operators=[op]))))
+''')
+
+
+def test_same_seed_gives_byte_identical_batches_in_a_fresh_process() -> None:
+    ds = NoiseDataset(dataset_size=37, split="val", rngs=nnx.Rngs(4))
+    op = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=9))
+    here = digest(list(DataLoader(ds, 8, seed=6, num_epochs=2, operators=[op])))
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    res = subprocess.run([sys.executable, "-c", DETERMINISM.format(root=str(ROOT))], capture_output=True, text=True,
+                         env=env, timeout=300, check=True)
+    assert res.stdout.strip() == here
+
+
+def test_synthetic_dataset_is_a_pure_function_of_seed_split_index() -> None:
+    a = NoiseDataset(dataset_size=10**9, split="train", rngs=nnx.Rngs(1))
+    np.testing.assert_array_equal(a[123_456_789]["x"], a.get_batch_at(123_456_789, 1)["x"][0])
+    np.testing.assert_array_equal(a[5]["x"], NoiseDataset(dataset_size=10, rngs=nnx.Rngs(1))[5]["x"])
+    val = NoiseDataset(dataset_size=10, split="val", rngs=nnx.Rngs(1))
+    train = np.asarray(a.get_records(np.arange(10))["x"])
+    assert not np.isin(np.asarray(val.get_records(np.arange(10))["x"]), train).any()
+    with pytest.raises(IndexError, match="index: got 10, expected -10 <= index < 10"):
+        val[10]
+    traced = jax.jit(lambda s: val.get_batch_at(s, 3)["id"])(jax.numpy.int32(8))
+    np.testing.assert_array_equal(traced, [8, 9, 0])
+    assert val.element_spec()["x"] == jax.ShapeDtypeStruct((4,), np.float32)

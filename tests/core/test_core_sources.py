@@ -1,0 +1,73 @@
+"""ArraySource, FileSource and the viz helpers: values and error messages."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from modalax import ArraySource, DataError
+from modalax.viz import image_grid, save_png, save_wav, to_uint8
+
+from .source_fixtures import NpyFolder
+
+
+def test_array_source_on_device_and_host_agree() -> None:
+    data = {"x": np.arange(12, dtype=np.float32).reshape(6, 2), "y": np.arange(6)}
+    dev, host = ArraySource(data), ArraySource(data, on_device=False)
+    assert dev.traceable and not host.traceable
+    idx = np.array([5, 0, 3])
+    for src in (dev, host):
+        out = src.get_records(idx)
+        np.testing.assert_array_equal(out["x"], data["x"][idx])
+        np.testing.assert_array_equal(src[-1]["y"], 5)
+        np.testing.assert_array_equal(src.get_batch_at(4, 3)["y"], [4, 5, 0])
+    shuffled = dev.get_batch_at(0, 6, key=jax.random.key(0))["y"]
+    assert sorted(np.asarray(shuffled).tolist()) == list(range(6))
+    spec = dev.element_spec()
+    assert spec["x"] == jax.ShapeDtypeStruct((2,), np.float32) and spec["y"].shape == ()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, r"ArraySource.data: got dict, expected a non-empty dict of arrays"),
+        ({"a": np.zeros(3), "b": np.zeros(4)}, r"leading axes differ: \{'a': 3, 'b': 4\}"),
+        ({"a": np.float32(1.0)}, r"ArraySource.data\['a'\]: got float32, expected an array with a leading axis"),
+    ],
+)
+def test_array_source_errors(data: dict, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        ArraySource(data)
+
+
+def test_file_source_reads_lazily_and_names_mismatched_files(tmp_path: Path) -> None:
+    for i, shape in enumerate([(3,), (3,), (4,)]):
+        np.save(tmp_path / f"{i}.npy", np.full(shape, i, np.float32))
+    src = NpyFolder(sorted(tmp_path.glob("*.npy")))
+    np.testing.assert_array_equal(src.get_records([1, 0])["x"], [[1, 1, 1], [0, 0, 0]])
+    np.testing.assert_array_equal(src[1]["id"], 1)
+    with pytest.raises(DataError, match=r"field 'x': files decode to different shapes.*2\.npy"):
+        src.get_records([0, 2])
+
+
+def test_viz_writes_real_png_and_wav(tmp_path: Path) -> None:
+    from PIL import Image
+
+    imgs = np.linspace(0, 1, 4 * 5 * 6 * 3).reshape(4, 5, 6, 3)
+    grid = image_grid(imgs, ncols=2, pad=1)
+    assert grid.shape == (2 * 6 + 1, 2 * 7 + 1, 3) and grid.dtype == np.uint8
+    np.testing.assert_array_equal(grid[1:6, 1:7], to_uint8(imgs, (0, 1))[0])
+    path = save_png(grid, tmp_path / "g.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), grid)
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(800) / 8000)
+    wav = save_wav(tone, tmp_path / "t.wav", 8000)
+    with wave.open(str(wav)) as f:
+        assert (f.getframerate(), f.getsampwidth(), f.getnframes()) == (8000, 2, 800)
+        back = np.frombuffer(f.readframes(800), np.int16) / 32767
+    np.testing.assert_allclose(back, tone, atol=1 / 32767)
+    with pytest.raises(DataError, match="NaN"):
+        save_wav(np.array([np.nan]), tmp_path / "n.wav", 8000)
