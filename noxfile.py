@@ -87,7 +87,8 @@ def _plugin_session(name: str) -> None:
         session.install(*_paths(*needs))
         expected = sorted(needs)
         session.run(
-            "python", "-c",
+            "python",
+            "-c",
             f"import modalax; got = modalax.list_modalities(); assert got == {expected!r}, got; print(got)",
             env=_test_env(),
         )
@@ -121,10 +122,12 @@ def build(session: nox.Session) -> None:
     wheels = sorted(str(p) for p in dist.glob("*.whl"))
     session.run(py, "-m", "pip", "install", "--quiet", *wheels, external=True)
     session.run(
-        py, "-c",
+        py,
+        "-c",
         f"import modalax; got = modalax.list_modalities(); assert got == {sorted(PLUGINS) if PLUGINS else []!r}, got; "
         "print('wheels ok:', got)",
-        external=True, env=_test_env(),
+        external=True,
+        env=_test_env(),
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from modalax.testing import write_fake_distribution
 
-HEALTHY = '''
+HEALTHY = """
 import modalax
 from modalax.records import DatasetRecord, KernelRecord, ModalityRecord
 
@@ -36,7 +36,7 @@ def register_datasets(register):
 @modalax.hookimpl
 def register_kernels(register):
     register(KernelRecord("toy.double", "{mod}:double"))
-'''
+"""
 
 
 def healthy_source(module: str) -> str:
@@ -55,7 +55,9 @@ def no_strict(monkeypatch: pytest.MonkeyPatch) -> None:
 def healthy_dist(tmp_path: Path) -> Path:
     """A folder holding one healthy fake plugin distribution ``toy-plugin`` 1.2.3."""
     return write_fake_distribution(
-        tmp_path / "healthy", "toy-plugin", version="1.2.3",
+        tmp_path / "healthy",
+        "toy-plugin",
+        version="1.2.3",
         entry_points={"toy": "toy_plugin_hooks"},
         modules={"toy_plugin_hooks": healthy_source("toy_plugin_hooks")},
     )

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from modalax import BaseModalityConfig, ConfigError, ModalityConfiguration, create_modality_factory
-from modalax import validate_modality_interface
+from modalax import (
+    BaseModalityConfig,
+    ConfigError,
+    ModalityConfiguration,
+    create_modality_factory,
+    validate_modality_interface,
+)
 from modalax.config import check_positive, coerce_enum
 from modalax.errors import ModalaxError
 

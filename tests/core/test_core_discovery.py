@@ -38,7 +38,9 @@ def test_kernel_is_jitted_once_and_computes(healthy_dist: Path, no_strict: None)
 
 def test_import_error_plugin_is_recorded_and_others_load(healthy_dist: Path, tmp_path: Path, no_strict: None) -> None:
     broken = write_fake_distribution(
-        tmp_path / "broken", "broken-plugin", version="0.0.1",
+        tmp_path / "broken",
+        "broken-plugin",
+        version="0.0.1",
         entry_points={"broken": "broken_hooks"},
         modules={"broken_hooks": "import not_a_real_module_xyz\n"},
     )
@@ -53,16 +55,17 @@ def test_import_error_plugin_is_recorded_and_others_load(healthy_dist: Path, tmp
 
 
 def test_hook_that_raises_registers_nothing(healthy_dist: Path, tmp_path: Path, no_strict: None) -> None:
-    source = '''
+    source = """
 import modalax
 from modalax.records import ModalityRecord
 @modalax.hookimpl
 def register_modalities(register):
     register(ModalityRecord("half", "x:y"))
     raise RuntimeError("boom in hook")
-'''
-    bad = write_fake_distribution(tmp_path / "bad", "bad-hook", entry_points={"bad": "bad_hooks"},
-                                  modules={"bad_hooks": source})
+"""
+    bad = write_fake_distribution(
+        tmp_path / "bad", "bad-hook", entry_points={"bad": "bad_hooks"}, modules={"bad_hooks": source}
+    )
     with discovering_registry(healthy_dist, bad):
         with pytest.warns(RuntimeWarning, match="boom in hook"):
             assert modalax.list_modalities() == ["toy"]  # "half" was rolled back
@@ -71,30 +74,50 @@ def register_modalities(register):
 
 
 def test_two_plugins_same_modality_name_error_names_both(tmp_path: Path, no_strict: None) -> None:
-    one = write_fake_distribution(tmp_path / "one", "first-dist", entry_points={"first": "first_hooks"},
-                                  modules={"first_hooks": healthy_source("first_hooks")})
-    two = write_fake_distribution(tmp_path / "two", "second-dist", entry_points={"second": "second_hooks"},
-                                  modules={"second_hooks": healthy_source("second_hooks")})
+    one = write_fake_distribution(
+        tmp_path / "one",
+        "first-dist",
+        entry_points={"first": "first_hooks"},
+        modules={"first_hooks": healthy_source("first_hooks")},
+    )
+    two = write_fake_distribution(
+        tmp_path / "two",
+        "second-dist",
+        entry_points={"second": "second_hooks"},
+        modules={"second_hooks": healthy_source("second_hooks")},
+    )
     with discovering_registry(one, two):
         with pytest.warns(RuntimeWarning, match="first-dist.*second-dist"):
             assert modalax.list_modalities() == []
-        with pytest.raises(PluginError, match=r"'toy' is registered by several distributions: 'first-dist', "
-                                              r"'second-dist'"):
+        with pytest.raises(
+            PluginError,
+            match=r"'toy' is registered by several distributions: 'first-dist', "
+            r"'second-dist'",
+        ):
             modalax.get_modality("toy")
 
 
 def test_strict_mode_raises_naming_the_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = write_fake_distribution(tmp_path / "b", "broken-plugin", entry_points={"broken": "broken2_hooks"},
-                                     modules={"broken2_hooks": "raise ImportError('missing native lib')\n"})
+    broken = write_fake_distribution(
+        tmp_path / "b",
+        "broken-plugin",
+        entry_points={"broken": "broken2_hooks"},
+        modules={"broken2_hooks": "raise ImportError('missing native lib')\n"},
+    )
     monkeypatch.setenv("MODALAX_STRICT_PLUGINS", "1")
-    with discovering_registry(broken), pytest.raises(PluginError, match="'broken'.*missing native lib"):
+    with discovering_registry(broken), pytest.raises(PluginError, match=r"'broken'.*missing native lib"):
         modalax.list_modalities()
 
 
-def test_disable_and_load_env_vars(healthy_dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                   no_strict: None) -> None:
-    other = write_fake_distribution(tmp_path / "o", "other-dist", entry_points={"other": "other_hooks"},
-                                    modules={"other_hooks": healthy_source("other_hooks").replace('"toy', '"oth')})
+def test_disable_and_load_env_vars(
+    healthy_dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_strict: None
+) -> None:
+    other = write_fake_distribution(
+        tmp_path / "o",
+        "other-dist",
+        entry_points={"other": "other_hooks"},
+        modules={"other_hooks": healthy_source("other_hooks").replace('"toy', '"oth')},
+    )
     monkeypatch.setenv("MODALAX_DISABLE_PLUGINS", "toy")
     with discovering_registry(healthy_dist, other):
         assert modalax.list_modalities() == ["oth"]
@@ -133,7 +156,7 @@ def test_unknown_names_list_choices_and_closest_match(isolated_registry: object)
     modalax.register_modality("image", Mod)
     with pytest.raises(ConfigError, match=r"unknown modality 'imgae'; available: image; did you mean 'image'\?"):
         modalax.get_modality("imgae")
-    with pytest.raises(ConfigError, match="unknown kernel 'image.blur'; available: \\(none\\)"):
+    with pytest.raises(ConfigError, match=r"unknown kernel 'image.blur'; available: \(none\)"):
         modalax.get_kernel("image.blur")
     with pytest.raises(ConfigError, match=r"unknown image dataset type 'synthetic'"):
         modalax.create_dataset("image", "synthetic")
@@ -153,16 +176,16 @@ def test_bad_records_are_rejected_with_field_and_value() -> None:
 
 
 def test_hook_registering_wrong_record_type_fails_that_plugin(tmp_path: Path, no_strict: None) -> None:
-    source = '''
+    source = """
 import modalax
 from modalax.records import KernelRecord
 @modalax.hookimpl
 def register_modalities(register):
     register(KernelRecord("a.b", "x:y"))
-'''
-    d = write_fake_distribution(tmp_path / "w", "wrong-rec", entry_points={"wrong": "wrong_hooks"},
-                                modules={"wrong_hooks": source})
-    with discovering_registry(d):
-        with pytest.warns(RuntimeWarning, match="register_modalities: register\\(\\) got KernelRecord, "
-                                                "expected ModalityRecord"):
-            modalax.list_plugins()
+"""
+    d = write_fake_distribution(
+        tmp_path / "w", "wrong-rec", entry_points={"wrong": "wrong_hooks"}, modules={"wrong_hooks": source}
+    )
+    warning = r"register_modalities: register\(\) got KernelRecord, expected ModalityRecord"
+    with discovering_registry(d), pytest.warns(RuntimeWarning, match=warning):
+        modalax.list_plugins()

@@ -27,8 +27,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_epochs(n: int, batch: int, shards: int, drop_last: bool, epochs: int, seed: int = 5) -> list[list[np.ndarray]]:
     """Per epoch, the valid ids of every global batch (shards concatenated in order)."""
-    loaders = [DataLoader(ids_source(n), batch, seed=seed, drop_last=drop_last, num_epochs=epochs,
-                          num_shards=shards, shard_index=p, prefetch=0) for p in range(shards)]
+    loaders = [
+        DataLoader(
+            ids_source(n),
+            batch,
+            seed=seed,
+            drop_last=drop_last,
+            num_epochs=epochs,
+            num_shards=shards,
+            shard_index=p,
+            prefetch=0,
+        )
+        for p in range(shards)
+    ]
     per_epoch: list[list[np.ndarray]] = [[] for _ in range(epochs)]
     for step, parts in enumerate(zip(*loaders, strict=True)):
         per_epoch[step // len(loaders[0])].append(np.concatenate([valid_ids(b) for b in parts]))
@@ -36,10 +47,16 @@ def run_epochs(n: int, batch: int, shards: int, drop_last: bool, epochs: int, se
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=st.integers(1, 70), per_shard=st.integers(1, 9), shards=st.sampled_from([1, 2, 3, 4]),
-       drop_last=st.booleans(), epochs=st.integers(1, 3))
-def test_every_record_exactly_once_per_epoch_across_shards(n: int, per_shard: int, shards: int, drop_last: bool,
-                                                           epochs: int) -> None:
+@given(
+    n=st.integers(1, 70),
+    per_shard=st.integers(1, 9),
+    shards=st.sampled_from([1, 2, 3, 4]),
+    drop_last=st.booleans(),
+    epochs=st.integers(1, 3),
+)
+def test_every_record_exactly_once_per_epoch_across_shards(
+    n: int, per_shard: int, shards: int, drop_last: bool, epochs: int
+) -> None:
     batch = per_shard * shards
     if drop_last and batch > n:
         with pytest.raises(ConfigError, match="yields no batch"):
@@ -58,10 +75,17 @@ def test_every_record_exactly_once_per_epoch_across_shards(n: int, per_shard: in
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 50), batch=st.integers(1, 8), drop_last=st.booleans(), epochs=st.integers(1, 3),
-       stop=st.integers(0, 30), prefetch=st.sampled_from([0, 2]))
-def test_resume_yields_exactly_the_remaining_batches(n: int, batch: int, drop_last: bool, epochs: int, stop: int,
-                                                     prefetch: int) -> None:
+@given(
+    n=st.integers(1, 50),
+    batch=st.integers(1, 8),
+    drop_last=st.booleans(),
+    epochs=st.integers(1, 3),
+    stop=st.integers(0, 30),
+    prefetch=st.sampled_from([0, 2]),
+)
+def test_resume_yields_exactly_the_remaining_batches(
+    n: int, batch: int, drop_last: bool, epochs: int, stop: int, prefetch: int
+) -> None:
     if drop_last and batch > n:
         return
 
@@ -107,10 +131,10 @@ def test_operator_randomness_is_per_record_not_per_batch_or_shard() -> None:
     def outputs(batch_size: int, shards: int = 1) -> dict[int, float]:
         got: dict[int, float] = {}
         for p in range(shards):
-            op = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"),
-                       rngs=nnx.Rngs(0, augment=0))
-            for b in DataLoader(ArraySource(data), batch_size, seed=2, operators=[op], num_shards=shards,
-                                shard_index=p, prefetch=0):
+            op = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=0))
+            for b in DataLoader(
+                ArraySource(data), batch_size, seed=2, operators=[op], num_shards=shards, shard_index=p, prefetch=0
+            ):
                 for i, v, m in zip(np.asarray(b["id"]), np.asarray(b["x"])[:, 0], np.asarray(b["mask"])):
                     if m:
                         got[int(i)] = float(v)
@@ -203,7 +227,7 @@ def test_bad_loader_arguments(kwargs: dict, message: str) -> None:
         DataLoader([1, 2, 3], 2)
 
 
-DETERMINISM = textwrap.dedent('''
+DETERMINISM = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
     from flax import nnx
@@ -213,7 +237,7 @@ DETERMINISM = textwrap.dedent('''
     ds = NoiseDataset(dataset_size=37, split="val", rngs=nnx.Rngs(4))
     op = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=9))
     print(digest(list(DataLoader(ds, 8, seed=6, num_epochs=2, operators=[op]))))
-''')
+""")
 
 
 def test_same_seed_gives_byte_identical_batches_in_a_fresh_process() -> None:
@@ -221,8 +245,14 @@ def test_same_seed_gives_byte_identical_batches_in_a_fresh_process() -> None:
     op = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=9))
     here = digest(list(DataLoader(ds, 8, seed=6, num_epochs=2, operators=[op])))
     env = {**os.environ, "PYTHONHASHSEED": "123"}
-    res = subprocess.run([sys.executable, "-c", DETERMINISM.format(root=str(ROOT))], capture_output=True, text=True,
-                         env=env, timeout=300, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", DETERMINISM.format(root=str(ROOT))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
     assert res.stdout.strip() == here
 
 

@@ -39,8 +39,10 @@ def test_dotted_field_keys_reach_nested_fields() -> None:
 
 def test_auxiliary_fields_follow_the_primary_transform() -> None:
     mask = (X > 0.5).astype(jnp.float32)
-    op = Flip(ModalityOperatorConfig(field_key="image", auxiliary_fields=["mask"], stochastic=True,
-                                     stream_name="augment"), rngs=augment(3))
+    op = Flip(
+        ModalityOperatorConfig(field_key="image", auxiliary_fields=["mask"], stochastic=True, stream_name="augment"),
+        rngs=augment(3),
+    )
     keys = jax.random.split(jax.random.key(1), 4)
     out = op.apply_batch({"image": X, "mask": mask}, keys=keys)
     flipped = np.asarray(out["image"][:, 0, 0]) != np.asarray(X[:, 0, 0])
@@ -50,8 +52,16 @@ def test_auxiliary_fields_follow_the_primary_transform() -> None:
         ref_mask = np.asarray(mask[i])[:, ::-1] if flipped[i] else np.asarray(mask[i])
         np.testing.assert_array_equal(out["image"][i], ref_img)
         np.testing.assert_array_equal(out["mask"][i], ref_mask)
-    off = Flip(ModalityOperatorConfig(field_key="image", auxiliary_fields=["mask"], preserve_auxiliary=False,
-                                      stochastic=True, stream_name="augment"), rngs=augment(3))
+    off = Flip(
+        ModalityOperatorConfig(
+            field_key="image",
+            auxiliary_fields=["mask"],
+            preserve_auxiliary=False,
+            stochastic=True,
+            stream_name="augment",
+        ),
+        rngs=augment(3),
+    )
     np.testing.assert_array_equal(off.apply_batch({"image": X, "mask": mask}, keys=keys)["mask"], mask)
 
 
@@ -184,11 +194,13 @@ def test_output_structure_and_spec() -> None:
 
 
 def test_compose_map_and_element_operators() -> None:
-    chain = Compose([
-        MapOperator(MapConfig(field_key="x", fn=lambda v: v * 2)),
-        ElementOperator(ElementConfig(fn=lambda e: {**e, "s": jnp.sum(e["x"])})),
-        Shift(ShiftConfig(field_key="x", delta=1.0)),
-    ])
+    chain = Compose(
+        [
+            MapOperator(MapConfig(field_key="x", fn=lambda v: v * 2)),
+            ElementOperator(ElementConfig(fn=lambda e: {**e, "s": jnp.sum(e["x"])})),
+            Shift(ShiftConfig(field_key="x", delta=1.0)),
+        ]
+    )
     out = chain.apply_batch({"x": X, "texts": np.array(["a", "b", "c", "d"])})
     np.testing.assert_allclose(out["x"], np.asarray(X) * 2 + 1.0, rtol=1e-6)
     np.testing.assert_allclose(out["s"], np.asarray(X).sum(axis=(1, 2)) * 2, rtol=1e-5)

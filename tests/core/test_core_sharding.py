@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-COMMON = textwrap.dedent('''
+COMMON = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
     import numpy as np
@@ -27,9 +27,9 @@ COMMON = textwrap.dedent('''
         data = {{"x": np.arange(40 * 3, dtype=np.float32).reshape(40, 3), "id": np.arange(40, dtype=np.int32)}}
         op = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=1))
         return DataLoader(ArraySource(data), 8, seed=4, num_epochs=2, operators=[op], prefetch=1, **kw)
-''')
+""")
 
-MESH = COMMON + textwrap.dedent('''
+MESH = COMMON + textwrap.dedent("""
     assert jax.device_count() == 8, jax.devices()
     mesh = jax.sharding.Mesh(np.array(jax.devices()), ("data",))
     sharded = list(make(mesh=mesh))
@@ -40,9 +40,9 @@ MESH = COMMON + textwrap.dedent('''
     plain = list(make(num_shards=1, shard_index=0))
     assert digest(sharded) == digest(plain)
     print("ok", len(sharded))
-''')
+""")
 
-WORKER = COMMON + textwrap.dedent('''
+WORKER = COMMON + textwrap.dedent("""
     from jax.experimental import multihost_utils
     pid = int(sys.argv[1])
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -58,7 +58,7 @@ WORKER = COMMON + textwrap.dedent('''
     single = make(num_shards=1, shard_index=0)
     print("digest", digest(batches), digest(list(single)))
     jax.distributed.shutdown()
-''')
+""")
 
 
 def _env(devices: int) -> dict[str, str]:
@@ -69,8 +69,9 @@ def _env(devices: int) -> dict[str, str]:
 
 
 def test_eight_device_mesh_gives_global_arrays_equal_to_single_device() -> None:
-    res = subprocess.run([sys.executable, "-c", MESH.format(root=str(ROOT))], capture_output=True, text=True,
-                         env=_env(8), timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", MESH.format(root=str(ROOT))], capture_output=True, text=True, env=_env(8), timeout=300
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.split() == ["ok", "10"]
 
@@ -86,8 +87,16 @@ def test_two_processes_assemble_the_single_process_global_batches(tmp_path: Path
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(root=str(ROOT)))
     address = f"127.0.0.1:{_free_port()}"
-    procs = [subprocess.Popen([sys.executable, str(script), str(pid), address], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=_env(2)) for pid in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(pid), address],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(2),
+        )
+        for pid in range(2)
+    ]
     outs = []
     for p in procs:
         try:

@@ -175,8 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
     p.add_argument("--out", default="preview-output", help="output folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="dataset option, e.g. --set pattern_type=circles (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option, e.g. --set pattern_type=circles (repeatable)",
+    )
     p.set_defaults(func=cmd_preview)
     p = sub.add_parser("bench", help="run the benchmarks of a modalax checkout")
     p.add_argument("--root", default=".")

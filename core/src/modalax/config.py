@@ -137,7 +137,7 @@ class ConfigMixin:
 class BaseModalityConfig(ConfigMixin):
     """Base of every modality's configuration."""
 
-    def __post_init__(self) -> None:  # noqa: B027 - subclasses validate their fields
+    def __post_init__(self) -> None:
         """Validate fields; subclasses extend."""
 
 
@@ -156,6 +156,4 @@ class ModalityConfiguration(BaseModalityConfig):
         check_type("ModalityConfiguration", "name", self.name, str, "a string")
         check_type("ModalityConfiguration", "modality_type", self.modality_type, str, "a string")
         if not isinstance(self.metadata, Mapping):
-            raise ConfigError(
-                f"ModalityConfiguration.metadata: got {type(self.metadata).__name__}, expected a dict"
-            )
+            raise ConfigError(f"ModalityConfiguration.metadata: got {type(self.metadata).__name__}, expected a dict")

@@ -25,8 +25,9 @@ class BaseDataset(nnx.Module, IndexedSource):
     ``traceable = True`` when ``get_records`` is a pure jax function of the indices.
     """
 
-    def __init__(self, config: BaseModalityConfig | None = None, split: str = "train", *,
-                 rngs: nnx.Rngs | int | None = None) -> None:
+    def __init__(
+        self, config: BaseModalityConfig | None = None, split: str = "train", *, rngs: nnx.Rngs | int | None = None
+    ) -> None:
         split_id(split)  # validates the name
         self.config = config
         self.split = split
@@ -39,9 +40,7 @@ class BaseDataset(nnx.Module, IndexedSource):
 
     def get_records(self, indices: Any) -> Batch:
         """Records at ``indices``; the default stacks ``self._get_one(i)`` (slow path)."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement get_records(indices) to be batched and loaded"
-        )
+        raise NotImplementedError(f"{type(self).__name__} must implement get_records(indices) to be batched and loaded")
 
     def __iter__(self) -> Iterator[Batch]:
         """Samples in index order, fetched in vectorised chunks."""
@@ -84,8 +83,14 @@ class SyntheticDataset(BaseDataset):
 
     traceable = True
 
-    def __init__(self, config: BaseModalityConfig | None = None, dataset_size: int = 1000, split: str = "train", *,
-                 rngs: nnx.Rngs | int | None = None) -> None:
+    def __init__(
+        self,
+        config: BaseModalityConfig | None = None,
+        dataset_size: int = 1000,
+        split: str = "train",
+        *,
+        rngs: nnx.Rngs | int | None = None,
+    ) -> None:
         super().__init__(config, split, rngs=rngs)
         if isinstance(dataset_size, bool) or not isinstance(dataset_size, int) or dataset_size <= 0:
             raise ConfigError(f"{type(self).__name__}.dataset_size: got {dataset_size!r}, expected a positive int")

@@ -47,9 +47,7 @@ def seed_from(rngs_or_seed: Any, stream: str = "default") -> jax.Array:
         if name not in rngs_or_seed:
             raise ConfigError(f"rngs: has no stream {stream!r} nor 'default'")
         return getattr(rngs_or_seed, name).key[...]
-    raise ConfigError(
-        f"seed: got {type(rngs_or_seed).__name__}, expected an int, a PRNG key or nnx.Rngs"
-    )
+    raise ConfigError(f"seed: got {type(rngs_or_seed).__name__}, expected an int, a PRNG key or nnx.Rngs")
 
 
 def dataset_key(rngs_or_seed: Any, split: str, salt: str = "") -> jax.Array:

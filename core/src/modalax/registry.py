@@ -84,8 +84,7 @@ def record_key(record: Any) -> tuple[str, ...]:
     if isinstance(record, AdapterRecord):
         return (record.modality, record.model_family)
     raise ConfigError(
-        f"register: got {type(record).__name__}, expected one of "
-        + ", ".join(t.__name__ for t in _RECORD_KIND)
+        f"register: got {type(record).__name__}, expected one of " + ", ".join(t.__name__ for t in _RECORD_KIND)
     )
 
 
@@ -107,9 +106,10 @@ def _strict() -> bool:
 class Registry:
     """One set of registries plus the plugin manager that filled them."""
 
-    def __init__(self, *, discover: bool = True) -> None:
+    def __init__(self, *, discover: bool = True, paths: list[str] | None = None) -> None:
         self._lock = threading.RLock()
         self._discover = discover
+        self._paths = paths
         self._discovered = False
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
@@ -134,7 +134,16 @@ class Registry:
     def _discover_entry_points(self) -> None:
         disabled = _env_ids("MODALAX_DISABLE_PLUGINS") or set()
         only = _env_ids("MODALAX_LOAD_PLUGINS")
-        eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        if self._paths is None:
+            found = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+        else:  # only distributions installed in these folders (tests)
+            found = [
+                ep
+                for dist in metadata.distributions(path=self._paths)
+                for ep in dist.entry_points
+                if ep.group == ENTRY_POINT_GROUP
+            ]
+        eps = sorted(found, key=lambda e: e.name)
         for ep in eps:
             dist = ep.dist
             info = PluginInfo(
@@ -144,10 +153,14 @@ class Registry:
                 status="loaded",
             )
             if ep.name in self.plugins:
-                self._fail(info, PluginError(
-                    f"plugin id {ep.name!r} is declared by both {self.plugins[ep.name].distribution!r} "
-                    f"and {info.distribution!r}; expected each id once"
-                ), key=f"{ep.name}@{info.distribution}")
+                self._fail(
+                    info,
+                    PluginError(
+                        f"plugin id {ep.name!r} is declared by both {self.plugins[ep.name].distribution!r} "
+                        f"and {info.distribution!r}; expected each id once"
+                    ),
+                    key=f"{ep.name}@{info.distribution}",
+                )
                 continue
             if ep.name in disabled or (only is not None and ep.name not in only):
                 info.status = "disabled"
@@ -155,15 +168,14 @@ class Registry:
                 continue
             try:
                 module = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything at import
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt | SystemExit):
                     raise
                 self._fail(info, exc, action=f"import of {ep.value!r}")
                 continue
             self._load_plugin(info, module)
 
-    def _fail(self, info: PluginInfo, exc: BaseException, *, action: str | None = None,
-              key: str | None = None) -> None:
+    def _fail(self, info: PluginInfo, exc: BaseException, *, action: str | None = None, key: str | None = None) -> None:
         info.status = "failed"
         info.exception = exc
         detail = f"{type(exc).__name__}: {exc}"
@@ -214,8 +226,7 @@ class Registry:
             info.registered.setdefault(kind, []).append(_display(key))
             self._insert(kind, key, record, info.distribution, override=False, warn=True)
 
-    def _insert(self, kind: str, key: tuple[str, ...], record: Any, owner: str, *,
-                override: bool, warn: bool) -> None:
+    def _insert(self, kind: str, key: tuple[str, ...], record: Any, owner: str, *, override: bool, warn: bool) -> None:
         entries = self._entries[kind]
         conflicts = self._conflicts[kind]
         if key in conflicts and not override:
@@ -259,8 +270,9 @@ class Registry:
         self._entries[kind].pop(key, None)
         self._jitted.pop(_display(key), None)
 
-    def get(self, kind: str, key: tuple[str, ...], *, label: str,
-            choices: Iterable[str] | None = None) -> tuple[Any, str]:
+    def get(
+        self, kind: str, key: tuple[str, ...], *, label: str, choices: Iterable[str] | None = None
+    ) -> tuple[Any, str]:
         """Return ``(record, owner)`` or raise a clear error."""
         self.ensure_discovered()
         conflict = self._conflicts[kind].get(key)
@@ -317,8 +329,9 @@ def set_current(registry: Registry) -> Registry:
 
 
 # ----------------------------------------------------------------- public API
-def register_modality(name: str, modality_class: type, *, config_class: type | None = None,
-                      description: str = "", override: bool = False) -> None:
+def register_modality(
+    name: str, modality_class: type, *, config_class: type | None = None, description: str = "", override: bool = False
+) -> None:
     """Register a modality class at run time (notebooks and tests)."""
     current().add(ModalityRecord(name, modality_class, description, config_class), override=override)
 
@@ -366,8 +379,14 @@ def list_kernels(prefix: str | None = None) -> list[str]:
     return [n for n in names if prefix is None or n.startswith(prefix)]
 
 
-def register_kernel(name: str, fn: Callable[..., Any], static_argnames: Iterable[str] = (), *,
-                    description: str = "", override: bool = False) -> None:
+def register_kernel(
+    name: str,
+    fn: Callable[..., Any],
+    static_argnames: Iterable[str] = (),
+    *,
+    description: str = "",
+    override: bool = False,
+) -> None:
     """Register a kernel at run time."""
     current().add(KernelRecord(name, fn, tuple(static_argnames), description), override=override)
 
@@ -383,14 +402,17 @@ def list_datasets(modality: str | None = None) -> list[str]:
 def get_dataset_factory(modality: str, dataset_type: str) -> Callable[..., Any]:
     """The factory of dataset type ``dataset_type`` of ``modality``."""
     record, _ = current().get(
-        "datasets", (modality, dataset_type), label=f"{modality} dataset type",
+        "datasets",
+        (modality, dataset_type),
+        label=f"{modality} dataset type",
         choices=list_datasets(modality),
     )
     return resolve(record.factory)
 
 
-def register_dataset(modality: str, dataset_type: str, factory: Callable[..., Any], *,
-                     description: str = "", override: bool = False) -> None:
+def register_dataset(
+    modality: str, dataset_type: str, factory: Callable[..., Any], *, description: str = "", override: bool = False
+) -> None:
     """Register a dataset type at run time."""
     current().add(DatasetRecord(modality, dataset_type, factory, description), override=override)
 
@@ -408,7 +430,9 @@ def list_adapters(modality: str | None = None) -> list[str]:
 def get_adapter(modality: str, model_family: str = "default") -> Any:
     """The adapter class registered for ``(modality, model_family)``."""
     record, _ = current().get(
-        "adapters", (modality, model_family), label=f"{modality} adapter",
+        "adapters",
+        (modality, model_family),
+        label=f"{modality} adapter",
         choices=[k[1] for k in current().keys("adapters") if k[0] == modality],
     )
     return resolve(record.adapter)
@@ -422,7 +446,9 @@ def list_operators(modality: str | None = None) -> list[str]:
 def get_operator(modality: str, name: str) -> type:
     """The operator class registered as ``(modality, name)``."""
     record, _ = current().get(
-        "operators", (modality, name), label=f"{modality} operator",
+        "operators",
+        (modality, name),
+        label=f"{modality} operator",
         choices=[k[1] for k in current().keys("operators") if k[0] == modality],
     )
     return resolve(record.operator_class)

@@ -59,13 +59,17 @@ def write_fake_distribution(
 
 
 @contextlib.contextmanager
-def discovering_registry(*paths: str | Path) -> Iterator[Registry]:
-    """A fresh, discovering registry with ``paths`` prepended to ``sys.path`` meanwhile."""
+def discovering_registry(*paths: str | Path, isolate: bool = True) -> Iterator[Registry]:
+    """A fresh, discovering registry with ``paths`` prepended to ``sys.path`` meanwhile.
+
+    With ``isolate`` (default) it discovers only the distributions in ``paths``, not the
+    plugins installed in the environment.
+    """
     added = [str(p) for p in paths]
     before = set(sys.modules)
     sys.path[:0] = added
     importlib.invalidate_caches()
-    registry = Registry(discover=True)
+    registry = Registry(discover=True, paths=added if isolate else None)
     previous = set_current(registry)
     try:
         yield registry

@@ -40,7 +40,7 @@ def modality_interface_problems(modality: Any) -> list[str]:
                 f"method {method!r}: takes {len(pos)} positional argument(s), expected "
                 f"{len(positional)} ({', '.join(positional)})"
             )
-        extra_required = [p.name for p in pos[len(positional):] if p.default is p.empty]
+        extra_required = [p.name for p in pos[len(positional) :] if p.default is p.empty]
         if extra_required:
             problems.append(f"method {method!r}: extra required argument(s) {extra_required}")
         names = {p.name for p in params}

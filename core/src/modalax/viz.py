@@ -30,8 +30,9 @@ def to_uint8(images: Any, value_range: tuple[float, float] | None = None) -> np.
     return np.clip(np.round((x - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
 
 
-def image_grid(images: Any, ncols: int | None = None, pad: int = 2, value_range: tuple[float, float] | None = None
-               ) -> np.ndarray:
+def image_grid(
+    images: Any, ncols: int | None = None, pad: int = 2, value_range: tuple[float, float] | None = None
+) -> np.ndarray:
     """Tile ``(N, H, W[, C])`` images into one uint8 ``(rows*H, cols*W, C)`` picture."""
     x = to_uint8(images, value_range)
     if x.ndim == 3:
@@ -46,7 +47,7 @@ def image_grid(images: Any, ncols: int | None = None, pad: int = 2, value_range:
     grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, np.uint8)
     for i in range(n):
         r, col = divmod(i, ncols)
-        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = x[i]
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = x[i]
     return grid
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -148,8 +149,10 @@ class DataLoader:
         else:
             records = self.source.get_records(indices)
             if not isinstance(records, dict):
-                raise DataError(f"{type(self.source).__name__}.get_records returned {type(records).__name__}, "
-                                "expected a dict of arrays")
+                raise DataError(
+                    f"{type(self.source).__name__}.get_records returned {type(records).__name__}, "
+                    "expected a dict of arrays"
+                )
             arrays, host = split_host_fields(records)
             if self._fn is not None:
                 out = self._fn(arrays, state, jnp.asarray(indices, jnp.int32), self.epoch_key(epoch))
@@ -229,9 +232,7 @@ class DataLoader:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"load_state_dict.{field}: got {value!r}, expected an int >= 0")
         if state["batch"] > self.plan.batches_per_epoch:
-            raise ConfigError(
-                f"load_state_dict.batch: got {state['batch']}, expected <= {self.plan.batches_per_epoch}"
-            )
+            raise ConfigError(f"load_state_dict.batch: got {state['batch']}, expected <= {self.plan.batches_per_epoch}")
         if self._last is not None:
             self._last.close()
             self._last = None
@@ -281,10 +282,8 @@ class LoaderIterator:
         return self.loader.state_dict()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have torn down threading
             self.close()
-        except Exception:  # noqa: BLE001,S110 - interpreter shutdown
-            pass
 
 
 def _progress_bar(loader: DataLoader, epoch: int, batch: int) -> Any:
@@ -299,7 +298,8 @@ def _progress_bar(loader: DataLoader, epoch: int, batch: int) -> Any:
     return tqdm(total=total, initial=epoch * per_epoch + batch, unit="batch", desc="modalax")
 
 
-def create_data_loader(dataset: Any, batch_size: int, shuffle: bool = True, drop_last: bool = False,
-                       **kwargs: Any) -> DataLoader:
+def create_data_loader(
+    dataset: Any, batch_size: int, shuffle: bool = True, drop_last: bool = False, **kwargs: Any
+) -> DataLoader:
     """The seed's helper, fixed: each batch holds exactly its slice of the epoch permutation."""
     return DataLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kwargs)

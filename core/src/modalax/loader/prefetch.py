@@ -53,7 +53,7 @@ class Prefetcher(Generic[T]):
                 if not self._put(item):
                     return
             self._put(_END)
-        except BaseException as exc:  # noqa: BLE001 - forwarded to the consumer
+        except BaseException as exc:
             self._put(_Failure(exc))
 
     def __iter__(self) -> Prefetcher[T]:

@@ -90,9 +90,7 @@ class OperatorModule(nnx.Module):
 
     def __init__(self, config: OperatorConfig, *, rngs: nnx.Rngs | None = None, name: str | None = None) -> None:
         if not isinstance(config, OperatorConfig):
-            raise ConfigError(
-                f"{type(self).__name__}.config: got {type(config).__name__}, expected an OperatorConfig"
-            )
+            raise ConfigError(f"{type(self).__name__}.config: got {type(config).__name__}, expected an OperatorConfig")
         self.config = config
         self.rngs = rngs
         self.name = name or type(self).__name__
@@ -111,9 +109,14 @@ class OperatorModule(nnx.Module):
                 )
 
     # ------------------------------------------------------------ to override
-    def apply(self, data: PyTree, state: PyTree, metadata: dict[str, Any] | None,
-              random_params: Any = None, stats: dict[str, Any] | None = None
-              ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
+    def apply(
+        self,
+        data: PyTree,
+        state: PyTree,
+        metadata: dict[str, Any] | None,
+        random_params: Any = None,
+        stats: dict[str, Any] | None = None,
+    ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
         """Transform one element (no batch axis); pure. Returns ``(data, state, metadata)``."""
         raise NotImplementedError(f"{type(self).__name__}.apply is not implemented")
 
@@ -123,8 +126,9 @@ class OperatorModule(nnx.Module):
         Stochastic operators must override it; deterministic ones return None.
         """
         if self.stochastic:
-            raise NotImplementedError(f"{type(self).__name__} is stochastic but does not implement "
-                                      "generate_random_params")
+            raise NotImplementedError(
+                f"{type(self).__name__} is stochastic but does not implement generate_random_params"
+            )
         return None
 
     # ---------------------------------------------------------------- batching
@@ -186,8 +190,14 @@ class OperatorModule(nnx.Module):
             host.graphdef = graphdef
         return host.jitted
 
-    def apply_batch(self, batch: dict[str, Any], stats: dict[str, Any] | None = None, *,
-                    rng: jax.Array | None = None, keys: jax.Array | None = None) -> dict[str, Any]:
+    def apply_batch(
+        self,
+        batch: dict[str, Any],
+        stats: dict[str, Any] | None = None,
+        *,
+        rng: jax.Array | None = None,
+        keys: jax.Array | None = None,
+    ) -> dict[str, Any]:
         """Transform a batch (dict with a leading axis), jitted once per input structure.
 
         Stochastic operators take per-record ``keys``, or derive them from ``rng``, or draw
@@ -210,8 +220,10 @@ class OperatorModule(nnx.Module):
                 stats = self.compute_statistics(arrays)
         cache_key = None
         if self.config.cacheable:
-            cache_key = tuple((k, id(v), np.shape(v)) for k, v in sorted(jax.tree_util.tree_leaves_with_path(arrays),
-                                                                          key=lambda kv: str(kv[0])))
+            cache_key = tuple(
+                (k, id(v), np.shape(v))
+                for k, v in sorted(jax.tree_util.tree_leaves_with_path(arrays), key=lambda kv: str(kv[0]))
+            )
             cache_key = (cache_key, id(stats))
             hit = self._host.cache.get(cache_key)
             if hit is not None:
@@ -307,12 +319,15 @@ class OperatorModule(nnx.Module):
         nnx.replace_by_pure_dict(current, state)
         nnx.update(self, current)
 
-    def copy(self, *, config: OperatorConfig | None = None, rngs: nnx.Rngs | None = None,
-             name: str | None = None) -> OperatorModule:
+    def copy(
+        self, *, config: OperatorConfig | None = None, rngs: nnx.Rngs | None = None, name: str | None = None
+    ) -> OperatorModule:
         """A new operator of the same class with the given changes (config is revalidated)."""
-        return type(self)(config if config is not None else self.config,
-                          rngs=rngs if rngs is not None else self.rngs,
-                          name=name if name is not None else self.name)
+        return type(self)(
+            config if config is not None else self.config,
+            rngs=rngs if rngs is not None else self.rngs,
+            name=name if name is not None else self.name,
+        )
 
     def clone(self) -> OperatorModule:
         """A deep copy with the same state."""
@@ -356,8 +371,9 @@ class ModalityOperator(OperatorModule):
 
     config: ModalityOperatorConfig
 
-    def __init__(self, config: ModalityOperatorConfig, *, rngs: nnx.Rngs | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, config: ModalityOperatorConfig, *, rngs: nnx.Rngs | None = None, name: str | None = None
+    ) -> None:
         if not isinstance(config, ModalityOperatorConfig):
             raise ConfigError(
                 f"{type(self).__name__}.config: got {type(config).__name__}, expected a ModalityOperatorConfig"
@@ -368,8 +384,9 @@ class ModalityOperator(OperatorModule):
         """Transform the primary field of one element."""
         raise NotImplementedError(f"{type(self).__name__} must implement transform() or apply()")
 
-    def transform_auxiliary(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None,
-                            key: str) -> jax.Array:
+    def transform_auxiliary(
+        self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None, key: str
+    ) -> jax.Array:
         """Transform an auxiliary field coordinately; identity for photometric operators."""
         return x
 
@@ -385,9 +402,14 @@ class ModalityOperator(OperatorModule):
         lo, hi = self.config.clip_range
         return jnp.clip(x, lo, hi)
 
-    def apply(self, data: PyTree, state: PyTree, metadata: dict[str, Any] | None,
-              random_params: Any = None, stats: dict[str, Any] | None = None
-              ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
+    def apply(
+        self,
+        data: PyTree,
+        state: PyTree,
+        metadata: dict[str, Any] | None,
+        random_params: Any = None,
+        stats: dict[str, Any] | None = None,
+    ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
         x = self._extract_field(data, self.config.field_key)
         y = self._apply_clip_range(self.transform(x, random_params, stats))
         out = self._remap_field(data, y)

@@ -55,9 +55,14 @@ class Compose(OperatorModule):
     def pipeline_fn(self, batch: PyTree, keys: jax.Array | None, stats: dict[str, Any] | None = None) -> PyTree:
         return self.batched(batch, keys, None)
 
-    def apply(self, data: PyTree, state: PyTree, metadata: dict[str, Any] | None,
-              random_params: Any = None, stats: dict[str, Any] | None = None
-              ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
+    def apply(
+        self,
+        data: PyTree,
+        state: PyTree,
+        metadata: dict[str, Any] | None,
+        random_params: Any = None,
+        stats: dict[str, Any] | None = None,
+    ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
         raise NotImplementedError("Compose works on batches: call apply_batch")
 
     def output_spec(self, input_spec: PyTree) -> PyTree:
@@ -65,8 +70,9 @@ class Compose(OperatorModule):
             input_spec = op.output_spec(input_spec)
         return input_spec
 
-    def copy(self, *, config: OperatorConfig | None = None, rngs: nnx.Rngs | None = None,
-             name: str | None = None) -> Compose:
+    def copy(
+        self, *, config: OperatorConfig | None = None, rngs: nnx.Rngs | None = None, name: str | None = None
+    ) -> Compose:
         return Compose([op.copy() for op in self.operators], name=name or self.name)
 
 
@@ -113,9 +119,14 @@ class ElementOperator(OperatorModule):
 
     config: ElementConfig
 
-    def apply(self, data: PyTree, state: PyTree, metadata: dict[str, Any] | None,
-              random_params: Any = None, stats: dict[str, Any] | None = None
-              ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
+    def apply(
+        self,
+        data: PyTree,
+        state: PyTree,
+        metadata: dict[str, Any] | None,
+        random_params: Any = None,
+        stats: dict[str, Any] | None = None,
+    ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
         out = self.config.fn(data, random_params) if self.stochastic else self.config.fn(data)
         if not isinstance(out, dict):
             raise ConfigError(f"{self.name}: fn returned {type(out).__name__}, expected a dict element")

@@ -27,7 +27,9 @@ class ArraySource(IndexedSource):
         lengths = {}
         for k, v in data.items():
             if not hasattr(v, "shape") or len(v.shape) == 0:
-                raise DataError(f"ArraySource.data[{k!r}]: got {type(v).__name__}, expected an array with a leading axis")
+                raise DataError(
+                    f"ArraySource.data[{k!r}]: got {type(v).__name__}, expected an array with a leading axis"
+                )
             lengths[k] = v.shape[0]
         if len(set(lengths.values())) != 1:
             raise DataError(f"ArraySource.data: leading axes differ: {lengths}; expected one length")

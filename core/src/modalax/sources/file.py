@@ -61,8 +61,11 @@ class FileSource(IndexedSource):
         for key in records[0]:
             shapes = {np.shape(r[key]) for r in records}
             if len(shapes) != 1:
-                bad = [str(self.paths[i]) for i, r in zip(idx, records, strict=True)
-                       if np.shape(r[key]) != np.shape(records[0][key])]
+                bad = [
+                    str(self.paths[i])
+                    for i, r in zip(idx, records, strict=True)
+                    if np.shape(r[key]) != np.shape(records[0][key])
+                ]
                 raise DataError(
                     f"field {key!r}: files decode to different shapes {sorted(shapes)}; "
                     f"expected one shape (first differing file: {bad[0]!r}); configure a resize/crop"

@@ -1,0 +1,44 @@
+"""Hook module named by the entry point: light, it imports no jax.
+
+Everything is registered as "module:attr" strings, imported on first use.
+"""
+
+from __future__ import annotations
+
+import modalax
+from modalax.hookspecs import Register
+from modalax.records import DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
+
+
+@modalax.hookimpl
+def register_modalities(register: Register) -> None:
+    register(
+        ModalityRecord(
+            "timeseries",
+            "modalax_timeseries.modality:TimeSeriesModality",
+            "multichannel time series",
+            config_class="modalax_timeseries.config:TimeSeriesConfig",
+        )
+    )
+
+
+@modalax.hookimpl
+def register_datasets(register: Register) -> None:
+    register(
+        DatasetRecord(
+            "timeseries",
+            "synthetic",
+            "modalax_timeseries.modality:SyntheticSeriesDataset",
+            "noisy sums of sinusoids, generated on demand",
+        )
+    )
+
+
+@modalax.hookimpl
+def register_kernels(register: Register) -> None:
+    register(KernelRecord("timeseries.zscore", "modalax_timeseries.modality:zscore", description="per-series z-score"))
+
+
+@modalax.hookimpl
+def register_operators(register: Register) -> None:
+    register(OperatorRecord("timeseries", "jitter", "modalax_timeseries.modality:Jitter"))
