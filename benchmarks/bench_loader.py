@@ -137,7 +137,7 @@ def run(quick: bool = False) -> list[BenchResult]:
         source = ArraySource({"image": data_dev})
         loader = DataLoader(source, BATCH, drop_last=True, seed=0, operators=modalax_ops(case), prefetch=2)
 
-        def run_modalax() -> None:
+        def run_modalax(loader: DataLoader = loader) -> None:
             for batch in loader:
                 last = batch
             block(last)
@@ -146,7 +146,7 @@ def run(quick: bool = False) -> list[BenchResult]:
 
         ref = reference_fn(case)
 
-        def run_reference() -> None:
+        def run_reference(ref: Any = ref) -> None:
             perm = jnp.asarray(np.random.default_rng(1).permutation(N).astype(np.int32))
             key = jax.random.key(0)
             for b in range(N // BATCH):
