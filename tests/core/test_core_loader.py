@@ -268,3 +268,26 @@ def test_synthetic_dataset_is_a_pure_function_of_seed_split_index() -> None:
     traced = jax.jit(lambda s: val.get_batch_at(s, 3)["id"])(jax.numpy.int32(8))
     np.testing.assert_array_equal(traced, [8, 9, 0])
     assert val.element_spec()["x"] == jax.ShapeDtypeStruct((4,), np.float32)
+
+
+def test_progress_bar_counts_batches(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")
+    batches = list(DataLoader(ids_source(10), 4, progress=True, prefetch=0, num_epochs=2))
+    assert len(batches) == 6
+    assert "6/6" in capsys.readouterr().err
+
+
+def test_get_batch_draws_from_the_dataset_and_advances() -> None:
+    ds = NoiseDataset(dataset_size=50, rngs=nnx.Rngs(2))
+    a, b = ds.get_batch(8), ds.get_batch(8)
+    assert a["x"].shape == (8, 4) and not np.array_equal(a["id"], b["id"])
+    np.testing.assert_array_equal(a["x"], ds.get_records(a["id"])["x"])
+    again = NoiseDataset(dataset_size=50, rngs=nnx.Rngs(2)).get_batch(8)
+    np.testing.assert_array_equal(again["id"], a["id"])
+    with pytest.raises(ConfigError, match=r"get_batch.batch_size: got 0"):
+        ds.get_batch(0)
+    assert ds.get_data_statistics() == {
+        "size": 50,
+        "split": "train",
+        "fields": {"x": {"shape": [4], "dtype": "float32"}, "id": {"shape": [], "dtype": "int32"}},
+    }
