@@ -128,10 +128,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     dataset = factory(**options)
     n = min(args.n, len(dataset))
     idx = np.arange(n, dtype=np.int32)
-    batch = dict(dataset.get_records(idx))
-    extra = getattr(dataset, "host_records", None)
-    if extra is not None:
-        batch.update(extra(idx))
+    fetch = getattr(dataset, "fetch", None)
+    batch = dict(fetch(idx) if fetch is not None else dataset.get_records(idx))
     record = registry.get_modality_record(args.modality)
     if record.previewer is None:
         raise ModalaxError(f"modality {args.modality!r} registers no previewer; nothing to write")

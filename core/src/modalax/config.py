@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import math
 import types
 import typing
@@ -151,6 +152,12 @@ class ModalityConfiguration(BaseModalityConfig):
     name: str = "modality"
     modality_type: str = "generic"
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        # ``metadata`` is a dict; hash its canonical JSON so configs can sit in nnx graph defs.
+        return hash(
+            (self.name, self.modality_type, json.dumps(self.to_dict()["metadata"], sort_keys=True, default=repr))
+        )
 
     def __post_init__(self) -> None:
         check_type("ModalityConfiguration", "name", self.name, str, "a string")

@@ -47,9 +47,9 @@ class BaseDataset(nnx.Module, IndexedSource):
         n = len(self)
         for start in range(0, n, _ITER_CHUNK):
             idx = np.arange(start, min(n, start + _ITER_CHUNK), dtype=np.int32)
-            chunk = self.get_records(idx)
+            chunk = self.fetch(idx)
             for j in range(len(idx)):
-                yield jax.tree.map(lambda x, j=j: x[j], chunk)
+                yield {k: v[j] for k, v in chunk.items()}
 
     def get_batch(self, batch_size: int) -> Batch:
         """A batch of records drawn uniformly (with replacement) from this dataset.
@@ -62,7 +62,7 @@ class BaseDataset(nnx.Module, IndexedSource):
         key = jax.random.fold_in(self.dataset_key("get_batch"), self._draws)
         self._draws += 1
         idx = jax.random.randint(key, (batch_size,), 0, len(self), dtype=np.int32)
-        return self.get_records(idx if self.traceable else np.asarray(idx))
+        return self.fetch(idx if self.traceable else np.asarray(idx))
 
     def get_data_statistics(self) -> dict[str, Any]:
         """Size, split and per-key shape/dtype."""
@@ -96,7 +96,8 @@ class SyntheticDataset(BaseDataset):
             raise ConfigError(f"{type(self).__name__}.dataset_size: got {dataset_size!r}, expected a positive int")
         self.dataset_size = dataset_size
         self._key = self.dataset_key()
-        self._generate = jax.jit(self.generate_records)
+        # Keys are folded inside the jit: outside it, one fold_in per record is a dispatch each.
+        self._generate = jax.jit(lambda key, idx: self.generate_records(record_keys(key, idx), idx))
 
     def __len__(self) -> int:
         return self.dataset_size
@@ -106,5 +107,4 @@ class SyntheticDataset(BaseDataset):
         raise NotImplementedError(f"{type(self).__name__} must implement generate_records(keys, indices)")
 
     def get_records(self, indices: Any) -> Batch:
-        idx = jax.numpy.asarray(indices, dtype=jax.numpy.int32)
-        return self._generate(record_keys(self._key, idx), idx)
+        return self._generate(self._key, jax.numpy.asarray(indices, dtype=jax.numpy.int32))

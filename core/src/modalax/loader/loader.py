@@ -155,7 +155,7 @@ class DataLoader:
             _, args = self.source.pure_gather()
             out = self._fn(args, state, indices.astype(np.int32), epoch_key)
             host_records = getattr(self.source, "host_records", None)
-            host: dict[str, Any] = host_records(indices) if host_records is not None else {}
+            host: dict[str, Any] = dict(host_records(indices)) if host_records is not None else {}
         else:
             records = self.source.get_records(indices)
             if not isinstance(records, dict):

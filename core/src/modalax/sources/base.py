@@ -54,6 +54,21 @@ class IndexedSource:
     def get_records(self, indices: Any) -> Batch:
         """The records at ``indices`` (1-D ints), stacked on a leading axis."""
 
+    def host_records(self, indices: Any) -> dict[str, Any]:
+        """Non-array fields of the records at ``indices`` (raw strings); none by default.
+
+        Traceable sources return arrays from ``get_records`` only; fields such as raw text
+        come from here, on the host, and the loader attaches them to batches.
+        """
+        return {}
+
+    def fetch(self, indices: Any) -> Batch:
+        """``get_records`` plus ``host_records``: every field of the records at ``indices``."""
+        batch = dict(self.get_records(indices))
+        if self.traceable:
+            batch.update(self.host_records(np.asarray(indices)))
+        return batch
+
     def pure_gather(self) -> tuple[Callable[[Any, Any], Batch], Any]:
         """``(fn, args)`` with ``fn(args, indices) == get_records(indices)`` and ``fn`` pure.
 
@@ -73,8 +88,8 @@ class IndexedSource:
     def __getitem__(self, index: int) -> Batch:
         """One record (no batch axis)."""
         i = self._checked_index(index)
-        batch = self.get_records(np.asarray([i], dtype=np.int32))
-        return jax.tree.map(lambda x: x[0], batch)
+        batch = self.fetch(np.asarray([i], dtype=np.int32))
+        return {k: v[0] for k, v in batch.items()}
 
     def get_sample(self, index: int) -> Batch:
         """Seed name for ``self[index]``; raises IndexError when out of range."""
