@@ -49,7 +49,7 @@ class BaseDataset(nnx.Module, IndexedSource):
             idx = np.arange(start, min(n, start + _ITER_CHUNK), dtype=np.int32)
             chunk = self.fetch(idx)
             for j in range(len(idx)):
-                yield {k: v[j] for k, v in chunk.items()}
+                yield self.element_of(chunk, j)
 
     def get_batch(self, batch_size: int) -> Batch:
         """A batch of records drawn uniformly (with replacement) from this dataset.

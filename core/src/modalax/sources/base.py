@@ -88,8 +88,11 @@ class IndexedSource:
     def __getitem__(self, index: int) -> Batch:
         """One record (no batch axis)."""
         i = self._checked_index(index)
-        batch = self.fetch(np.asarray([i], dtype=np.int32))
-        return {k: v[0] for k, v in batch.items()}
+        return self.element_of(self.fetch(np.asarray([i], dtype=np.int32)), 0)
+
+    def element_of(self, batch: Batch, j: int) -> Batch:
+        """Record ``j`` of a fetched batch (subclasses may rename fields, e.g. ``texts`` -> ``text``)."""
+        return {k: v[j] for k, v in batch.items()}
 
     def get_sample(self, index: int) -> Batch:
         """Seed name for ``self[index]``; raises IndexError when out of range."""

@@ -1,0 +1,63 @@
+"""modalax-text: the text modality of modalax.
+
+A word-level vocabulary tokenizer (with a lossless byte-level fallback), synthetic, in-memory
+and file-backed text datasets, token operators and kernels, text metrics and a model adapter.
+
+``import modalax_text`` is light (the entry point imports it): jax-heavy names are imported on
+first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "TextParams": "modalax_text.params",
+    "text_config": "modalax_text.params",
+    "text_params_from": "modalax_text.params",
+    "Vocabulary": "modalax_text.vocabulary",
+    "Tokenizer": "modalax_text.tokenizer",
+    "TextModality": "modalax_text.modality",
+    "TextDataset": "modalax_text.datasets",
+    "SyntheticTextDataset": "modalax_text.datasets",
+    "SimpleTextDataset": "modalax_text.datasets",
+    "TextFileDataset": "modalax_text.datasets",
+    "PatternType": "modalax_text.datasets",
+    "create_text_dataset": "modalax_text.datasets",
+    "get_vocab_stats": "modalax_text.datasets",
+    "TextEvaluationSuite": "modalax_text.evaluation",
+    "TextAdapter": "modalax_text.adapter",
+    "TextLanguageModel": "modalax_text.adapter",
+    "cross_entropy_loss": "modalax_text.adapter",
+    "TokenMaskingConfig": "modalax_text.operators",
+    "TokenMasking": "modalax_text.operators",
+    "TokenDropoutConfig": "modalax_text.operators",
+    "TokenDropout": "modalax_text.operators",
+    "TokenSubstitutionConfig": "modalax_text.operators",
+    "TokenSubstitution": "modalax_text.operators",
+    "PaddingMaskConfig": "modalax_text.operators",
+    "PaddingMask": "modalax_text.operators",
+    "CausalMaskConfig": "modalax_text.operators",
+    "CausalMask": "modalax_text.operators",
+    "PositionEncodingConfig": "modalax_text.operators",
+    "PositionEncoding": "modalax_text.operators",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modalax_text' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = sorted(_LAZY)

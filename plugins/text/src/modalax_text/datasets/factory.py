@@ -1,0 +1,49 @@
+"""``create_text_dataset``: the seed's factory over the text dataset types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flax import nnx
+
+import modalax
+from modalax.config import ModalityConfiguration
+from modalax.errors import ConfigError, unknown_name_message
+from modalax_text.datasets.base import TextDataset
+from modalax_text.datasets.files import TextFileDataset
+from modalax_text.datasets.simple import SimpleTextDataset
+from modalax_text.datasets.synthetic import SyntheticTextDataset
+
+__all__ = ["DATASET_TYPES", "create_text_dataset"]
+
+DATASET_TYPES: dict[str, type[TextDataset]] = {
+    "synthetic": SyntheticTextDataset,
+    "simple": SimpleTextDataset,
+    "file": TextFileDataset,
+}
+
+
+def create_text_dataset(
+    config: ModalityConfiguration | None = None,
+    dataset_type: str = "synthetic",
+    split: str = "train",
+    *,
+    rngs: nnx.Rngs | int | None = None,
+    **kwargs: Any,
+) -> TextDataset:
+    """Build a text dataset (seed 01): ``"synthetic"``, ``"simple"`` (``texts=``), ``"file"`` (``path=``),
+    or any dataset type another plugin registered for the ``text`` modality.
+
+    ``kwargs`` go to the dataset class (``pattern_type``, ``dataset_size``, ``tokenizer``, ...).
+    Raises ``ConfigError`` (a ``ValueError``) for an unknown ``dataset_type``.
+    """
+    factory: Any = DATASET_TYPES.get(dataset_type)
+    if factory is None:
+        try:
+            factory = modalax.get_dataset_factory("text", dataset_type)
+        except ConfigError:
+            known = sorted(set(DATASET_TYPES) | set(modalax.list_datasets("text")))
+            raise ConfigError(
+                "create_text_dataset.dataset_type: " + unknown_name_message("dataset type", dataset_type, known)
+            ) from None
+    return factory(config, split=split, rngs=rngs, **kwargs)

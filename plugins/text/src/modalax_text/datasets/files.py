@@ -1,0 +1,185 @@
+"""``TextFileDataset``: plain-text files (one sample a line) and JSONL (a named field), read lazily.
+
+Construction scans each file once, in chunks, for the byte offsets of its non-blank lines;
+records are read by offset when asked for.  Without a tokenizer, the vocabulary is built in
+one streaming pass over the records.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flax import nnx
+
+from modalax.config import ModalityConfiguration
+from modalax.errors import ConfigError, DataError
+from modalax_text.datasets.base import TextDataset, resolve_config
+from modalax_text.tokenizer import Tokenizer
+
+__all__ = ["FileFormat", "TextFileDataset"]
+
+_SCAN_CHUNK = 1 << 24
+_ASCII_SPACE = np.zeros(256, bool)
+_ASCII_SPACE[[9, 10, 11, 12, 13, 32]] = True
+
+
+class FileFormat(enum.StrEnum):
+    """How a file holds its samples."""
+
+    AUTO = "auto"  # .jsonl / .ndjson -> JSONL, anything else -> text
+    TEXT = "text"  # one sample a line
+    JSONL = "jsonl"  # one JSON object a line; the sample is its ``field``
+
+
+def _line_index(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, line number) of the non-blank lines of ``path``, scanned in chunks."""
+    ends, content = [], []
+    newlines_before = 0
+    with path.open("rb") as f:
+        offset = 0
+        while chunk := f.read(_SCAN_CHUNK):
+            b = np.frombuffer(chunk, np.uint8)
+            nl = np.flatnonzero(b == 10)
+            filled = np.flatnonzero(~_ASCII_SPACE[b])
+            # a non-space byte at p belongs to the line numbered by the newlines before it
+            content.append(np.unique(newlines_before + np.searchsorted(nl, filled)))
+            ends.append(offset + nl)
+            newlines_before += len(nl)
+            offset += len(chunk)
+    line_end = np.concatenate([*ends, [offset]]).astype(np.int64)
+    line_start = np.concatenate([[0], line_end[:-1] + 1])
+    keep = np.unique(np.concatenate(content)).astype(np.int64) if content else np.zeros(0, np.int64)
+    return line_start[keep], line_end[keep], keep + 1
+
+
+class _Index:
+    """Per-file line offsets, kept out of nnx state."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        spans = [_line_index(p) for p in paths]
+        self.starts = [s for s, _, _ in spans]
+        self.ends = [e for _, e, _ in spans]
+        self.lines = [n for _, _, n in spans]
+        self.cumulative = np.cumsum([0] + [len(s) for s in self.starts])
+
+
+class TextFileDataset(TextDataset):
+    """Samples from text or JSONL files, read lazily by index.
+
+    ``path`` is a file or a list of files (records follow file order).  ``format`` is
+    ``"text"`` (one sample a line; blank lines are skipped), ``"jsonl"`` (the sample is the
+    string ``field`` of each JSON object) or ``"auto"`` (by suffix).  ``tokenizer`` may be a
+    ``Tokenizer``, the path of a saved vocabulary, or None to build one from the files.
+    """
+
+    traceable = False
+
+    def __init__(
+        self,
+        config: ModalityConfiguration | None = None,
+        path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
+        split: str = "train",
+        *,
+        rngs: nnx.Rngs | int | None = None,
+        format: str = "auto",
+        field: str = "text",
+        tokenizer: Tokenizer | str | os.PathLike[str] | None = None,
+        min_freq: int = 1,
+        encoding: str = "utf-8",
+    ) -> None:
+        config, params = resolve_config(config)
+        super().__init__(config, split, rngs=rngs)
+        paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
+        if not paths:
+            raise ConfigError("TextFileDataset.path: got no files, expected a file path or a list of them")
+        for p in paths:
+            if not p.is_file():
+                raise DataError(f"TextFileDataset.path: {str(p)!r} is not a readable file")
+        try:
+            self.format = FileFormat(format)
+        except ValueError:
+            raise ConfigError(
+                f"TextFileDataset.format: got {format!r}, expected one of {', '.join(f.value for f in FileFormat)}"
+            ) from None
+        if not isinstance(field, str) or not field:
+            raise ConfigError(f"TextFileDataset.field: got {field!r}, expected a non-empty string")
+        self.field = field
+        self.encoding = encoding
+        self._index = _Index(paths)
+        if len(self) == 0:
+            raise DataError(f"TextFileDataset: no non-blank lines in {', '.join(map(str, paths))}")
+        if tokenizer is None:
+            tokenizer = Tokenizer.from_corpus(self.iter_texts(), params, min_freq=min_freq)
+        elif isinstance(tokenizer, str | os.PathLike):
+            tokenizer = Tokenizer.load(tokenizer, params)
+        self._set_text(params, tokenizer)
+
+    @property
+    def paths(self) -> list[Path]:
+        """The files, in record order."""
+        return self._index.paths
+
+    def __len__(self) -> int:
+        return int(self._index.cumulative[-1])
+
+    def _is_jsonl(self, path: Path) -> bool:
+        if self.format is FileFormat.AUTO:
+            return path.suffix.lower() in (".jsonl", ".ndjson")
+        return self.format is FileFormat.JSONL
+
+    def read_texts(self, indices: Any) -> list[str]:
+        """The raw samples at ``indices`` (no tokenization)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        if len(idx) and (idx.min() < 0 or idx.max() >= n):
+            raise IndexError(f"TextFileDataset: indices must be in [0, {n}), got {idx.min()}..{idx.max()}")
+        index = self._index
+        file_of = np.searchsorted(index.cumulative, idx, side="right") - 1
+        out: list[str] = [""] * len(idx)
+        for k in np.unique(file_of).tolist():
+            where = np.flatnonzero(file_of == k)
+            local = idx[where] - index.cumulative[k]
+            path, jsonl = index.paths[k], self._is_jsonl(index.paths[k])
+            with path.open("rb") as f:
+                for j, line in zip(where.tolist(), local.tolist(), strict=True):
+                    f.seek(int(index.starts[k][line]))
+                    raw = f.read(int(index.ends[k][line] - index.starts[k][line]))
+                    out[j] = self._decode(raw, path, int(index.lines[k][line]), jsonl)
+        return out
+
+    def _decode(self, raw: bytes, path: Path, line: int, jsonl: bool) -> str:
+        where = f"{str(path)!r} line {line}"
+        try:
+            text = raw.decode(self.encoding).rstrip("\r")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"cannot decode {where} as {self.encoding}: {exc}") from exc
+        if not jsonl:
+            return text
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            raise DataError(f"cannot parse {where} as JSON: {exc}") from exc
+        if not isinstance(obj, dict) or self.field not in obj:
+            have = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+            raise DataError(f"{where}: missing field {self.field!r}; the record has {have}")
+        value = obj[self.field]
+        if not isinstance(value, str):
+            raise DataError(f"{where}: field {self.field!r} is {type(value).__name__}, expected a string")
+        return value
+
+    def iter_texts(self, chunk: int = 65536) -> Iterator[str]:
+        """Every sample in order, read in chunks."""
+        for start in range(0, len(self), chunk):
+            yield from self.read_texts(np.arange(start, min(len(self), start + chunk)))
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        """``text_tokens`` (numpy int32) and ``texts`` of the records at ``indices``."""
+        texts = self.read_texts(indices)
+        return {"text_tokens": self.tokenizer.tokenize(texts), "texts": texts}

@@ -1,0 +1,242 @@
+"""``SyntheticTextDataset``: text generated on demand from (seed, split, index), vectorised.
+
+Each record draws word *slots* from its own key with jax (which lexicon word fills each slot,
+or -1 for an empty slot); a table lookup turns lexicon entries into the tokenizer's ids and a
+scatter lays them out as BOS, ids, EOS, padding.  All of it is jitted over the batch.  The raw
+strings are made only in ``host_records`` (numpy indexing and ``str.join``: host work on
+strings), from the same slots, so ``tokenizer.tokenize(texts) == text_tokens``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from modalax.config import ModalityConfiguration
+from modalax.dataset import SyntheticDataset
+from modalax.errors import ConfigError, unknown_name_message
+from modalax.random import record_keys
+from modalax_text import grammar
+from modalax_text.datasets.base import TextDataset, resolve_config
+from modalax_text.kernels import uniform_ints, uniforms
+from modalax_text.params import TextParams
+from modalax_text.tokenizer import Tokenizer
+
+__all__ = ["PatternType", "SyntheticTextDataset", "layout_tokens"]
+
+_LEXICON = np.array(grammar.LEXICON, dtype=object)
+_ENDINGS = frozenset(grammar.ENDINGS)
+
+
+class PatternType(enum.StrEnum):
+    """What synthetic text looks like."""
+
+    RANDOM_SENTENCES = "random_sentences"  # determiner-adjective-noun-verb-adverb sentences, optional phrases
+    REPEATED_PHRASES = "repeated_phrases"  # a 2-4 word phrase repeated 2-5 times
+    SEQUENCES = "sequences"  # arithmetic progressions of numbers mod 100 (5-16 terms)
+    PALINDROMES = "palindromes"  # word sequences that read the same backwards
+
+
+def _pattern(value: Any) -> PatternType:
+    if isinstance(value, PatternType):
+        return value
+    try:
+        return PatternType(value)
+    except ValueError:
+        message = unknown_name_message("pattern", value, [p.value for p in PatternType])
+        raise ConfigError(f"SyntheticTextDataset.pattern_type: {message}") from None
+
+
+# ------------------------------------------------------------------ slot drawing
+# Each drawer maps one record key to (lexicon index per slot, presence per slot) using a
+# single ``uniforms`` call, so the vmapped generator compiles quickly.
+def _sentence_drawer() -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
+    tables, starts, sizes = [], [], []
+    for cls, _ in grammar.SENTENCE_SLOTS:
+        offset, size = grammar.class_range(cls)
+        entries = list(range(offset, offset + size))
+        if cls == "ending":  # weights by repetition
+            entries = [e for e, w in zip(entries, grammar.ENDING_WEIGHTS, strict=True) for _ in range(w)]
+        starts.append(sum(len(t) for t in tables))
+        sizes.append(len(entries))
+        tables.append(entries)
+    table = np.concatenate(tables).astype(np.int32)
+    starts_a, sizes_a = np.array(starts, np.int32), np.array(sizes, np.int32)
+    probs = np.array(grammar.SENTENCE_GROUP_PROBS, np.float32)
+    needs = np.zeros((len(grammar.SENTENCE_SLOTS), len(probs)), bool)
+    for s, (_, groups) in enumerate(grammar.SENTENCE_SLOTS):
+        needs[s, list(groups)] = True
+    n_slots = len(starts)
+
+    def draw(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        u = uniforms(key, (n_slots + len(probs),))
+        words = jnp.asarray(table)[starts_a + uniform_ints(u[:n_slots], 0, sizes_a)]
+        group_on = u[n_slots:] < probs
+        present = jnp.all(jnp.where(needs, group_on[None, :], True), axis=1)
+        return words, present
+
+    return draw
+
+
+def _repeated_drawer(cap: int) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
+    offset, size = grammar.CONTENT_RANGE
+    slots = 4 * 5
+
+    def draw(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        u = uniforms(key, (6,))
+        k, r = uniform_ints(u[0], 2, 5), uniform_ints(u[1], 2, 6)
+        phrase = uniform_ints(u[2:], offset, offset + size)
+        j = jnp.arange(slots)
+        return phrase[j % k], j < k * r
+
+    return draw
+
+
+def _sequence_drawer(cap: int) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
+    offset, size = grammar.class_range("number")
+    slots = 16
+
+    def draw(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        u = uniforms(key, (3,))
+        start, step = uniform_ints(u[0], 0, size), uniform_ints(u[1], 1, 20)
+        n = jnp.minimum(uniform_ints(u[2], 5, slots + 1), cap)
+        j = jnp.arange(slots)
+        return offset + (start + step * j) % size, j < n
+
+    return draw
+
+
+def _palindrome_drawer(cap: int) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
+    offset, size = grammar.CONTENT_RANGE
+    half_max = min(6, cap // 2)
+    slots = 2 * half_max + 1
+
+    def draw(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        u = uniforms(key, (half_max + 3,))
+        h = uniform_ints(u[0], 1, half_max + 1)
+        odd = (u[1] < 0.5) & (2 * h + 1 <= cap)
+        total = 2 * h + odd.astype(jnp.int32)
+        half = uniform_ints(u[2:], offset, offset + size)
+        j = jnp.arange(slots)
+        return half[jnp.clip(jnp.minimum(j, total - 1 - j), 0, half_max)], j < total
+
+    return draw
+
+
+def layout_tokens(word_ids: jax.Array, present: jax.Array, params: TextParams, max_length: int) -> jax.Array:
+    """``(B, S)`` ids with a presence mask -> ``(B, max_length)``: BOS, present ids, EOS, padding.
+
+    Longer runs are truncated to ``max_length - 2`` ids and keep EOS.  Pure jax.
+    """
+    b = word_ids.shape[0]
+    cap = max_length - 2
+    pos = jnp.cumsum(present, axis=1) - 1
+    col = jnp.where(present & (pos < cap), pos + 1, max_length)  # max_length: out of range, dropped
+    rows = jnp.broadcast_to(jnp.arange(b)[:, None], col.shape)
+    tokens = jnp.full((b, max_length), params.pad_token_id, jnp.int32)
+    tokens = tokens.at[rows, col].set(word_ids.astype(jnp.int32), mode="drop")
+    tokens = tokens.at[:, 0].set(params.bos_token_id)
+    n = jnp.minimum(jnp.sum(present, axis=1), cap)
+    return tokens.at[jnp.arange(b), n + 1].set(params.eos_token_id)
+
+
+class SyntheticTextDataset(TextDataset, SyntheticDataset):
+    """Synthetic text (seed 01): ``random_sentences``, ``repeated_phrases``, ``sequences``, ``palindromes``.
+
+    Token ids of the grammar's words come from ``tokenizer`` (default: a word vocabulary of
+    the grammar's lexicon); words it lacks become UNK.  Record ``i`` is a pure function of
+    (seed, split, i): nothing is stored, so ``dataset_size`` may be huge.
+    """
+
+    def __init__(
+        self,
+        config: ModalityConfiguration | None = None,
+        dataset_size: int = 1000,
+        pattern_type: str | PatternType = "random_sentences",
+        split: str = "train",
+        *,
+        rngs: nnx.Rngs | int | None = None,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        config, params = resolve_config(config)
+        self.pattern_type = _pattern(pattern_type)
+        if self.pattern_type is PatternType.PALINDROMES and params.max_length < 4:
+            raise ConfigError(
+                f"TextParams.max_length: got {params.max_length}, expected at least 4 for pattern 'palindromes'"
+            )
+        SyntheticDataset.__init__(self, config, dataset_size, split, rngs=rngs)
+        self._key = self.dataset_key(self.pattern_type.value)  # patterns of one seed draw independently
+        if tokenizer is None:
+            tokenizer = Tokenizer.from_tokens(grammar.LEXICON, params)
+        elif not isinstance(tokenizer, Tokenizer) or tokenizer.byte_level:
+            raise ConfigError(
+                f"SyntheticTextDataset.tokenizer: got {tokenizer!r}, expected a word-level Tokenizer "
+                "(synthetic text is made of whole words)"
+            )
+        self._set_text(params, tokenizer)
+        self.word_ids = jnp.asarray(tokenizer.token_ids(grammar.LEXICON))
+
+    def word_slots(self, keys: jax.Array) -> jax.Array:
+        """Lexicon index of each slot of each record, -1 for an empty slot: ``(B, S)`` int32."""
+        return _word_slots(keys, self.pattern_type, self.params.max_length - 2)
+
+    def generate_records(self, keys: jax.Array, indices: jax.Array) -> dict[str, jax.Array]:
+        slots = self.word_slots(keys)
+        return {"text_tokens": _layout(slots, self.word_ids, self.params)}
+
+    def _both(self, indices: Any) -> tuple[jax.Array, jax.Array]:
+        idx = jnp.asarray(np.asarray(indices) if not isinstance(indices, jax.Array) else indices, dtype=jnp.int32)
+        return _tokens_and_slots(self._key, idx, self.word_ids, pattern=self.pattern_type, params=self.params)
+
+    def get_records(self, indices: Any) -> dict[str, jax.Array]:
+        """``text_tokens`` of the records at ``indices`` (record keys are folded inside the jit)."""
+        return {"text_tokens": self._both(indices)[0]}
+
+    def host_records(self, indices: Any) -> dict[str, Any]:
+        """``texts``: the raw strings of the records at ``indices``."""
+        slots = np.asarray(self._both(indices)[1])
+        return {"texts": [_join(_LEXICON[row[row >= 0]]) for row in slots]}
+
+
+@functools.cache
+def _drawer(pattern: PatternType, cap: int) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
+    if pattern is PatternType.RANDOM_SENTENCES:
+        return _sentence_drawer()
+    builders = {
+        PatternType.REPEATED_PHRASES: _repeated_drawer,
+        PatternType.SEQUENCES: _sequence_drawer,
+        PatternType.PALINDROMES: _palindrome_drawer,
+    }
+    return builders[pattern](cap)
+
+
+def _word_slots(keys: jax.Array, pattern: PatternType, cap: int) -> jax.Array:
+    words, present = jax.vmap(_drawer(pattern, cap))(keys)
+    return jnp.where(present, words, -1).astype(jnp.int32)
+
+
+def _layout(slots: jax.Array, word_ids: jax.Array, params: TextParams) -> jax.Array:
+    return layout_tokens(word_ids[jnp.maximum(slots, 0)], slots >= 0, params, params.max_length)
+
+
+# Module-level and keyed by (pattern, params, shapes): every dataset instance with the same
+# settings shares one executable, serving both tokens (get_records) and strings (host_records).
+@functools.partial(jax.jit, static_argnames=("pattern", "params"))
+def _tokens_and_slots(
+    base_key: jax.Array, indices: jax.Array, word_ids: jax.Array, *, pattern: PatternType, params: TextParams
+) -> tuple[jax.Array, jax.Array]:
+    slots = _word_slots(record_keys(base_key, indices), pattern, params.max_length - 2)
+    return _layout(slots, word_ids, params), slots
+
+
+def _join(words: np.ndarray) -> str:
+    if len(words) and words[-1] in _ENDINGS:
+        return " ".join(words[:-1]) + words[-1]
+    return " ".join(words)

@@ -1,0 +1,110 @@
+"""``TextParams``: the validated form of ``ModalityConfiguration.metadata["text_params"]``.
+
+Imports no jax, so the hook module and the CLI can show the fields cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modalax.config import BaseModalityConfig, ModalityConfiguration, check_positive, check_type
+from modalax.errors import ConfigError
+
+__all__ = ["SPECIAL_FIELDS", "SPECIAL_TOKENS", "TextParams", "text_config", "text_params_from"]
+
+#: Special-token fields and the strings that stand for them in a vocabulary.
+SPECIAL_FIELDS = ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id")
+SPECIAL_TOKENS = {"pad_token_id": "<pad>", "unk_token_id": "<unk>", "bos_token_id": "<bos>", "eos_token_id": "<eos>"}
+
+
+@dataclass(frozen=True)
+class TextParams(BaseModalityConfig):
+    """Text parameters of the seeds (``metadata["text_params"]``), validated.
+
+    ``vocab_size`` counts every id, the special tokens included; the special ids must be
+    distinct and smaller than ``vocab_size``.
+    """
+
+    vocab_size: int = 10000
+    max_length: int = 512
+    pad_token_id: int = 0
+    unk_token_id: int = 1
+    bos_token_id: int = 2
+    eos_token_id: int = 3
+    case_sensitive: bool = False
+
+    def __post_init__(self) -> None:
+        owner = "TextParams"
+        check_positive(owner, "vocab_size", self.vocab_size)
+        check_positive(owner, "max_length", self.max_length)
+        if self.max_length < 2:
+            raise ConfigError(f"{owner}.max_length: got {self.max_length}, expected at least 2 (room for BOS and EOS)")
+        seen: dict[int, str] = {}
+        for name in SPECIAL_FIELDS:
+            value = getattr(self, name)
+            check_positive(owner, name, value, allow_zero=True)
+            if value in seen:
+                raise ConfigError(
+                    f"{owner}.{name}: got {value}, which collides with {seen[value]}={value}; "
+                    "expected distinct special token ids"
+                )
+            seen[value] = name
+        top = max(seen)
+        if self.vocab_size <= top:
+            raise ConfigError(
+                f"{owner}.vocab_size: got {self.vocab_size}, expected more than the largest special token id "
+                f"({seen[top]}={top}); vocab_size counts the {len(SPECIAL_FIELDS)} special tokens too"
+            )
+        if self.vocab_size <= len(SPECIAL_FIELDS):
+            raise ConfigError(
+                f"{owner}.vocab_size: got {self.vocab_size}, expected more than the {len(SPECIAL_FIELDS)} "
+                "special tokens (room for at least one word)"
+            )
+        check_type(owner, "case_sensitive", self.case_sensitive, bool, "a bool")
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        """``{"pad_token_id": 0, ...}``."""
+        return {name: getattr(self, name) for name in SPECIAL_FIELDS}
+
+    @property
+    def num_regular(self) -> int:
+        """How many ids are left for words (``vocab_size`` minus the special tokens)."""
+        return self.vocab_size - len(SPECIAL_FIELDS)
+
+
+def text_params_from(config: Any = None) -> TextParams:
+    """``TextParams`` from a ``ModalityConfiguration``, a ``TextParams``, a dict, or None (defaults).
+
+    A ``ModalityConfiguration`` is read from ``metadata["text_params"]`` (absent means
+    defaults); unknown keys raise ``ConfigError`` naming them.
+    """
+    if config is None:
+        return TextParams()
+    if isinstance(config, TextParams):
+        return config
+    if isinstance(config, ModalityConfiguration):
+        raw = config.metadata.get("text_params", {})
+        if raw is None:
+            return TextParams()
+        if isinstance(raw, TextParams):
+            return raw
+        if not isinstance(raw, Mapping):
+            raise ConfigError(
+                f"ModalityConfiguration.metadata['text_params']: got {type(raw).__name__}, expected a dict"
+            )
+        return TextParams.from_dict(raw)
+    if isinstance(config, Mapping):
+        return TextParams.from_dict(config)
+    raise ConfigError(
+        f"config: got {type(config).__name__}, expected a ModalityConfiguration with "
+        "metadata={'text_params': {...}}, a TextParams, a dict or None"
+    )
+
+
+def text_config(**text_params: Any) -> ModalityConfiguration:
+    """A ``ModalityConfiguration(name="text", modality_type="text")`` with these text params."""
+    TextParams.from_dict(text_params)  # validate now, naming the bad field
+    return ModalityConfiguration(name="text", modality_type="text", metadata={"text_params": dict(text_params)})

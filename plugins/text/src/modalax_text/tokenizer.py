@@ -1,0 +1,239 @@
+"""``Tokenizer``: text to fixed-length int32 ids and back, word-level or byte-level.
+
+With a ``Vocabulary`` the tokenizer is word-level (see ``normalize``).  Without one it is
+byte-level: the UTF-8 bytes of the text map to the first 256 ids that are not special, so any
+text round-trips exactly; ``TextModality`` uses that until a vocabulary is built.
+
+Batches are encoded for the whole list at once (see ``encoding``): no Python code runs per
+word, and a numpy scatter lays the ids into the padded ``(B, max_length)`` array.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modalax.errors import ConfigError, DataError
+from modalax_text.encoding import encode_words, pack_separated
+from modalax_text.normalize import normalize, words
+from modalax_text.params import TextParams, text_params_from
+from modalax_text.vocabulary import Vocabulary
+
+__all__ = ["Tokenizer", "pack"]
+
+_BYTES = 256
+
+
+def pack(flat: np.ndarray, lengths: np.ndarray, params: TextParams, max_length: int) -> np.ndarray:
+    """Lay ragged id runs into ``(B, max_length)``: BOS, ids, EOS, padding.
+
+    ``flat`` holds the runs back to back, ``lengths[b]`` the length of run ``b``.  Runs longer
+    than ``max_length - 2`` are truncated and still end with EOS.
+    """
+    n = len(lengths)
+    out = np.full((n, max_length), params.pad_token_id, dtype=np.int32)
+    if n == 0:
+        return out
+    out[:, 0] = params.bos_token_id
+    cap = max_length - 2
+    lengths = lengths.astype(np.int64, copy=False)
+    starts = np.cumsum(lengths) - lengths
+    # flat position p of run b goes to row b, column p - starts[b] + 1
+    dest = np.arange(len(flat), dtype=np.int64) + np.repeat(
+        np.arange(n, dtype=np.int64) * max_length + 1 - starts, lengths
+    )
+    if lengths.max() > cap:
+        keep = np.arange(len(flat), dtype=np.int64) - np.repeat(starts, lengths) < cap
+        out.reshape(-1)[dest[keep]] = flat[keep]
+    else:
+        out.reshape(-1)[dest] = flat
+    out[np.arange(n), np.minimum(lengths, cap) + 1] = params.eos_token_id
+    return out
+
+
+class Tokenizer:
+    """Tokenize and detokenize text for ``params`` (a config, ``TextParams``, dict or None).
+
+    ``vocabulary=None`` gives the lossless byte-level tokenizer; build a word vocabulary with
+    ``Tokenizer.from_corpus`` (or ``from_tokens``, ``load``).
+    """
+
+    def __init__(self, params: Any = None, vocabulary: Vocabulary | None = None) -> None:
+        self.params = text_params_from(params if params is not None or vocabulary is None else vocabulary.params)
+        if vocabulary is not None:
+            if not isinstance(vocabulary, Vocabulary):
+                raise ConfigError(f"Tokenizer.vocabulary: got {type(vocabulary).__name__}, expected a Vocabulary")
+            mine, theirs = self.params.to_dict(), vocabulary.params.to_dict()
+            for name in mine:
+                if name != "max_length" and mine[name] != theirs[name]:
+                    raise ConfigError(
+                        f"Tokenizer: vocabulary has {name}={theirs[name]!r} but params have {mine[name]!r}; "
+                        "expected them to match"
+                    )
+        self.vocabulary = vocabulary
+        self._byte_ids: np.ndarray | None = None
+        self._id_to_byte: np.ndarray | None = None
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_corpus(
+        cls, corpus: Iterable[str], params: Any = None, *, min_freq: int = 1, reserved_tokens: Sequence[str] = ()
+    ) -> Tokenizer:
+        """A word-level tokenizer whose vocabulary is built from ``corpus``."""
+        p = text_params_from(params)
+        return cls(p, Vocabulary.from_corpus(corpus, p, min_freq=min_freq, reserved_tokens=reserved_tokens))
+
+    @classmethod
+    def from_tokens(
+        cls, tokens: Iterable[str], params: Any = None, *, reserved_tokens: Sequence[str] = ()
+    ) -> Tokenizer:
+        """A word-level tokenizer over ``tokens`` in the given order."""
+        p = text_params_from(params)
+        return cls(p, Vocabulary.from_tokens(tokens, p, reserved_tokens=reserved_tokens))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], params: Any = None) -> Tokenizer:
+        """A word-level tokenizer from a vocabulary JSON file written by ``save``."""
+        vocab = Vocabulary.load(path, params)
+        return cls(vocab.params, vocab)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the vocabulary as JSON (a byte-level tokenizer has none to write)."""
+        if self.vocabulary is None:
+            raise ConfigError("Tokenizer.save: the byte-level tokenizer has no vocabulary; build one first")
+        return self.vocabulary.save(path)
+
+    # ------------------------------------------------------------ properties
+    @property
+    def byte_level(self) -> bool:
+        """True until a word vocabulary is set."""
+        return self.vocabulary is None
+
+    @property
+    def lowercase(self) -> bool:
+        """Whether word-level tokenization lower-cases text."""
+        return not self.params.case_sensitive
+
+    def __len__(self) -> int:
+        """Ids in use: the vocabulary's, or the specials plus 256 bytes."""
+        if self.vocabulary is not None:
+            return len(self.vocabulary)
+        return int(self._byte_table()[0].max()) + 1
+
+    # ------------------------------------------------------------ text -> ids
+    def words(self, text: str) -> list[str]:
+        """The words and marks of ``text`` as the word-level tokenizer sees them."""
+        return words(text, lowercase=self.lowercase)
+
+    def normalize(self, text: str) -> str:
+        """``detokenize(tokenize(text))`` for in-vocabulary text that fits ``max_length``."""
+        return text if self.byte_level else normalize(text, lowercase=self.lowercase)
+
+    def encode(self, text: str) -> np.ndarray:
+        """The ids of ``text`` without BOS, EOS, padding or truncation."""
+        if not isinstance(text, str):
+            raise DataError(f"Tokenizer.encode: got {type(text).__name__}, expected str")
+        if self.vocabulary is None:
+            return self._byte_table()[0][np.frombuffer(text.encode("utf-8"), np.uint8)]
+        return self.vocabulary.ids_of(self.words(text))
+
+    def tokenize(self, texts: str | Sequence[str], *, max_length: int | None = None) -> np.ndarray:
+        """int32 ids ``(max_length,)`` for a string, ``(B, max_length)`` for a list of strings.
+
+        Each row is BOS, the ids, EOS, then padding; longer texts are truncated and keep EOS.
+        Unknown words map to UNK.
+        """
+        length = self.params.max_length if max_length is None else max_length
+        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+            raise ConfigError(f"Tokenizer.tokenize.max_length: got {length!r}, expected an int >= 2")
+        if isinstance(texts, str):
+            return self.tokenize([texts], max_length=length)[0]
+        return self._encode_corpus(_as_text_list(texts), length)
+
+    __call__ = tokenize
+
+    def _encode_corpus(self, texts: list[str], length: int) -> np.ndarray:
+        if self.vocabulary is None:
+            encoded = [t.encode("utf-8") for t in texts]
+            lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+            flat = self._byte_table()[0][np.frombuffer(b"".join(encoded), np.uint8)]
+            return pack(flat, lengths, self.params, length)
+        ids = encode_words(texts, self.vocabulary, lowercase=self.lowercase)
+        return pack_separated(ids, len(texts), self.params, length)
+
+    def token_ids(self, tokens: Sequence[str]) -> np.ndarray:
+        """int32 ids of already split tokens (UNK when absent); word-level only."""
+        if self.vocabulary is None:
+            raise ConfigError("Tokenizer.token_ids: the byte-level tokenizer has no word ids; build a vocabulary")
+        return self.vocabulary.ids_of(list(tokens))
+
+    # ------------------------------------------------------------ ids -> text
+    def detokenize(self, ids: Any) -> str | list[str]:
+        """Text of ``(L,)`` ids (a string) or ``(B, L)`` ids (a list of strings).
+
+        Padding and BOS are dropped and reading stops at the first EOS.  Word-level output is
+        the normalised text (tokens joined by single spaces, UNK as ``<unk>``); byte-level
+        output is the original text exactly.
+        """
+        arr = np.asarray(ids)
+        if arr.ndim == 1:
+            return self.detokenize(arr[None])[0]
+        if arr.ndim != 2 or arr.dtype.kind not in "iu":
+            raise DataError(
+                f"Tokenizer.detokenize: got {arr.dtype} array of shape {arr.shape}, "
+                "expected integer ids of shape (L,) or (B, L)"
+            )
+        p = self.params
+        arr = arr.astype(np.int64)
+        is_eos = arr == p.eos_token_id
+        cut = np.where(is_eos.any(axis=1), is_eos.argmax(axis=1), arr.shape[1])
+        keep = (np.arange(arr.shape[1]) < cut[:, None]) & (arr != p.pad_token_id) & (arr != p.bos_token_id)
+        if self.vocabulary is None:
+            to_byte = self._byte_table()[1]
+            ok = (arr >= 0) & (arr < len(to_byte))
+            byte = np.where(ok, to_byte[np.clip(arr, 0, len(to_byte) - 1)], -1)
+            keep &= byte >= 0
+            return [bytes(byte[i][keep[i]].astype(np.uint8)).decode("utf-8", errors="replace") for i in range(len(arr))]
+        table = self.vocabulary.id_to_token
+        names = table[np.clip(arr, 0, len(table) - 1)]
+        names[(arr < 0) | (arr >= len(table))] = table[p.unk_token_id]
+        return [" ".join(names[i][keep[i]]) for i in range(len(arr))]
+
+    # ------------------------------------------------------------ byte table
+    def _byte_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(byte -> id, id -> byte or -1): bytes take the first 256 non-special ids."""
+        if self._byte_ids is None:
+            p = self.params
+            specials = set(p.special_ids.values())
+            need = _BYTES + len(specials)
+            if p.vocab_size < need:
+                raise ConfigError(
+                    f"TextParams.vocab_size: got {p.vocab_size}, but the byte-level tokenizer needs {need} ids "
+                    "(the special tokens and 256 bytes); build a word vocabulary first "
+                    "(Tokenizer.from_corpus or TextModality.build_vocabulary)"
+                )
+            ids = np.array([i for i in range(need) if i not in specials][:_BYTES], dtype=np.int32)
+            inverse = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+            inverse[ids] = np.arange(_BYTES)
+            self._byte_ids, self._id_to_byte = ids, inverse
+        assert self._id_to_byte is not None
+        return self._byte_ids, self._id_to_byte
+
+    def __repr__(self) -> str:
+        kind = "byte-level" if self.vocabulary is None else f"{self.vocabulary.num_tokens} tokens"
+        return f"Tokenizer({kind}, max_length={self.params.max_length}, case_sensitive={self.params.case_sensitive})"
+
+
+def _as_text_list(texts: Any) -> list[str]:
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    if not isinstance(texts, list | tuple):
+        raise DataError(f"Tokenizer.tokenize: got {type(texts).__name__}, expected a str or a list of str")
+    if not all(isinstance(t, str) for t in texts):
+        i, bad = next((i, t) for i, t in enumerate(texts) if not isinstance(t, str))
+        raise DataError(f"Tokenizer.tokenize: texts[{i}] is {type(bad).__name__}, expected str")
+    return list(texts)

@@ -1,0 +1,226 @@
+"""``Vocabulary``: words to ids and back, built from a corpus and stored as JSON.
+
+Ids are assigned deterministically: the special tokens sit at their configured ids,
+``reserved_tokens`` (for example ``"<mask>"``) take the first free ids, then words follow by
+decreasing count, ties broken by the word itself (code-point order), so every process builds
+the same vocabulary whatever ``PYTHONHASHSEED`` is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modalax.errors import ConfigError, DataError
+from modalax_text.normalize import SEPARATOR, corpus_words
+from modalax_text.params import SPECIAL_TOKENS, TextParams, text_params_from
+
+__all__ = ["Vocabulary"]
+
+FORMAT = "modalax-text-vocabulary"
+VERSION = 1
+
+
+class _Lookup(dict[str, int]):
+    """A dict whose missing keys map to the UNK id (lookups of hits stay in C)."""
+
+    def __init__(self, mapping: dict[str, int], unk: int) -> None:
+        super().__init__(mapping)
+        self.unk = unk
+
+    def __missing__(self, key: str) -> int:
+        return self.unk
+
+
+class Vocabulary:
+    """An id-indexed token table for ``params`` (``tokens[i]`` is the token of id ``i``).
+
+    Unused ids (gaps between special ids, or a corpus smaller than ``vocab_size``) hold None.
+    """
+
+    def __init__(
+        self, tokens: Sequence[str | None], params: Any = None, *, reserved_tokens: Sequence[str] = ()
+    ) -> None:
+        self.params = text_params_from(params)
+        p = self.params
+        table = list(tokens)
+        if len(table) > p.vocab_size:
+            raise ConfigError(f"Vocabulary.tokens: got {len(table)} ids, expected at most vocab_size={p.vocab_size}")
+        table += [None] * (max(p.special_ids.values()) + 1 - len(table))
+        for name, i in p.special_ids.items():
+            if table[i] != SPECIAL_TOKENS[name]:
+                raise ConfigError(
+                    f"Vocabulary.tokens[{i}]: got {table[i]!r}, expected {SPECIAL_TOKENS[name]!r} ({name}={i})"
+                )
+        index: dict[str, int] = {}
+        for i, token in enumerate(table):
+            if token is None:
+                continue
+            if not isinstance(token, str) or not token:
+                raise ConfigError(f"Vocabulary.tokens[{i}]: got {token!r}, expected a non-empty string or None")
+            if token in index:
+                raise ConfigError(f"Vocabulary.tokens[{i}]: {token!r} already has id {index[token]}; expected unique")
+            index[token] = i
+        for token in reserved_tokens:
+            if token not in index:
+                raise ConfigError(f"Vocabulary.reserved_tokens: {token!r} is not in the vocabulary")
+        self.tokens: tuple[str | None, ...] = tuple(table)
+        self.reserved_tokens = tuple(reserved_tokens)
+        self.token_to_id = index
+        self.lookup = _Lookup(index, p.unk_token_id)
+        self.lookup[SEPARATOR] = -1
+        names = np.array([t if t is not None else SPECIAL_TOKENS["unk_token_id"] for t in table], dtype=object)
+        # id -> token for every id below vocab_size; ids without a token read as <unk>
+        self.id_to_token = np.full(p.vocab_size, SPECIAL_TOKENS["unk_token_id"], dtype=object)
+        self.id_to_token[: len(names)] = names
+
+    # ------------------------------------------------------------- building
+    @classmethod
+    def from_tokens(
+        cls, tokens: Iterable[str], params: Any = None, *, reserved_tokens: Sequence[str] = ()
+    ) -> Vocabulary:
+        """Ids for ``tokens`` in the given order (duplicates and overflow past ``vocab_size`` dropped).
+
+        Tokens are lower-cased unless ``case_sensitive``; ``reserved_tokens`` are kept as given.
+        """
+        p = text_params_from(params)
+        specials = {i: SPECIAL_TOKENS[name] for name, i in p.special_ids.items()}
+        table: list[str | None] = [specials.get(i) for i in range(max(specials) + 1)]
+        taken = set(specials.values())
+        free = (i for i in range(p.vocab_size) if i not in specials)
+
+        def place(token: str) -> bool:
+            i = next(free, None)
+            if i is None:
+                return False
+            table.extend([None] * (i + 1 - len(table)))
+            table[i] = token
+            taken.add(token)
+            return True
+
+        for token in reserved_tokens:
+            if not isinstance(token, str) or not token or token in taken:
+                raise ConfigError(f"Vocabulary.reserved_tokens: got {token!r}, expected new non-empty strings")
+            if not place(token):
+                raise ConfigError(f"Vocabulary.reserved_tokens: no id left for {token!r} (vocab_size={p.vocab_size})")
+        for token in tokens:
+            if not isinstance(token, str) or not token or token == SEPARATOR:
+                raise DataError(f"Vocabulary.tokens: got {token!r}, expected non-empty strings")
+            token = token if p.case_sensitive else token.lower()
+            if token not in taken and not place(token):
+                break
+        return cls(table, p, reserved_tokens=reserved_tokens)
+
+    @classmethod
+    def from_corpus(
+        cls,
+        corpus: Iterable[str],
+        params: Any = None,
+        *,
+        min_freq: int = 1,
+        reserved_tokens: Sequence[str] = (),
+        chunk_size: int = 65536,
+    ) -> Vocabulary:
+        """The most frequent words of ``corpus`` (count >= ``min_freq``), up to ``vocab_size`` ids.
+
+        ``corpus`` is streamed in chunks of ``chunk_size`` texts, so it may be a generator.
+        """
+        p = text_params_from(params)
+        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
+            raise ConfigError(f"Vocabulary.min_freq: got {min_freq!r}, expected an int >= 1")
+        if isinstance(corpus, str):
+            raise DataError("Vocabulary.corpus: got a single string, expected an iterable of texts")
+        counts: Counter[str] = Counter()
+        chunk: list[str] = []
+        for i, text in enumerate(corpus):
+            if not isinstance(text, str):
+                raise DataError(f"Vocabulary.corpus[{i}]: got {type(text).__name__}, expected str")
+            chunk.append(text)
+            if len(chunk) >= chunk_size:
+                counts.update(corpus_words(chunk, lowercase=not p.case_sensitive))
+                chunk = []
+        counts.update(corpus_words(chunk, lowercase=not p.case_sensitive))
+        counts.pop(SEPARATOR, None)
+        ranked = sorted((item for item in counts.items() if item[1] >= min_freq), key=lambda kv: (-kv[1], kv[0]))
+        return cls.from_tokens((w for w, _ in ranked), p, reserved_tokens=reserved_tokens)
+
+    # --------------------------------------------------------------- access
+    def __len__(self) -> int:
+        """Number of ids in use (one past the largest assigned id)."""
+        return len(self.tokens)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.token_to_id
+
+    @property
+    def num_tokens(self) -> int:
+        """Number of tokens (specials included), not counting unused ids."""
+        return len(self.token_to_id)
+
+    def id_of(self, token: str) -> int:
+        """The id of ``token`` (the UNK id when absent)."""
+        return self.token_to_id.get(token, self.params.unk_token_id)
+
+    def token_of(self, token_id: int) -> str:
+        """The token of ``token_id`` (``"<unk>"`` for unused or out-of-range ids)."""
+        i = int(token_id)
+        return self.id_to_token[i] if 0 <= i < len(self.id_to_token) else SPECIAL_TOKENS["unk_token_id"]
+
+    def ids_of(self, tokens: Sequence[str]) -> np.ndarray:
+        """int32 ids of already split tokens (UNK for unknown ones)."""
+        return np.fromiter((self.lookup[t] for t in tokens), dtype=np.int32, count=len(tokens))
+
+    # ------------------------------------------------------------------ I/O
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "text_params": self.params.to_dict(),
+            "reserved_tokens": list(self.reserved_tokens),
+            "tokens": list(self.tokens),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], params: Any = None) -> Vocabulary:
+        """Inverse of ``to_dict``; with ``params``, they must equal the stored ones."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise DataError(f"vocabulary: got {str(data)[:80]!r}, expected a {FORMAT!r} JSON object")
+        if data.get("version") != VERSION:
+            raise DataError(f"vocabulary.version: got {data.get('version')!r}, expected {VERSION}")
+        stored = TextParams.from_dict(data["text_params"])
+        if params is not None:
+            wanted = text_params_from(params)
+            for name, value in stored.to_dict().items():
+                if getattr(wanted, name) != value and name != "max_length":
+                    raise ConfigError(
+                        f"vocabulary: text_params.{name} is {value!r} in the file, but the configuration has "
+                        f"{getattr(wanted, name)!r}; expected them to match"
+                    )
+            stored = wanted
+        return cls(data["tokens"], stored, reserved_tokens=data.get("reserved_tokens", ()))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the vocabulary as UTF-8 JSON; returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], params: Any = None) -> Vocabulary:
+        """Read a vocabulary written by ``save``."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read vocabulary {str(path)!r}: {type(exc).__name__}: {exc}") from exc
+        return cls.from_dict(data, params)
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({self.num_tokens} tokens, vocab_size={self.params.vocab_size})"
