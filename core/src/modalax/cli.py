@@ -135,7 +135,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         raise ModalaxError(f"modality {args.modality!r} registers no previewer; nothing to write")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    written = resolve(record.previewer)(batch, out)
+    previewer = resolve(record.previewer)
+    extra = {"dataset": dataset} if "dataset" in inspect.signature(previewer).parameters else {}
+    written = previewer(batch, out, **extra)
     for path in written:
         print(path)
     return 0

@@ -91,8 +91,11 @@ class IndexedSource:
         return self.element_of(self.fetch(np.asarray([i], dtype=np.int32)), 0)
 
     def element_of(self, batch: Batch, j: int) -> Batch:
-        """Record ``j`` of a fetched batch (subclasses may rename fields, e.g. ``texts`` -> ``text``)."""
-        return {k: v[j] for k, v in batch.items()}
+        """Record ``j`` of a fetched batch (subclasses may rename fields, e.g. ``texts`` -> ``text``).
+
+        Batch-level scalars (a sample rate, say) are shared by every record and kept as they are.
+        """
+        return {k: (v[j] if np.ndim(v) or isinstance(v, list | tuple) else v) for k, v in batch.items()}
 
     def get_sample(self, index: int) -> Batch:
         """Seed name for ``self[index]``; raises IndexError when out of range."""

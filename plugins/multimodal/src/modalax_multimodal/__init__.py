@@ -1,0 +1,63 @@
+"""modalax-multimodal: aligned image/text/audio data whose alignment is real, fusion and cross-modal models.
+
+``import modalax_multimodal`` is light (the entry point imports it): jax-heavy names are
+imported on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "MODALITY_NAMES": "modalax_multimodal.config",
+    "FusionStrategy": "modalax_multimodal.config",
+    "MultiModalConfig": "modalax_multimodal.config",
+    "MultiModalDataset": "modalax_multimodal.datasets",
+    "create_synthetic_multi_modal_dataset": "modalax_multimodal.datasets",
+    "MultiModalPairedDataset": "modalax_multimodal.paired",
+    "MultiModalModality": "modalax_multimodal.modality",
+    "EarlyFusion": "modalax_multimodal.fusion",
+    "LateFusion": "modalax_multimodal.fusion",
+    "MultiModalAttentionFusion": "modalax_multimodal.fusion",
+    "early_fusion": "modalax_multimodal.fusion",
+    "late_fusion": "modalax_multimodal.fusion",
+    "ImageEncoder": "modalax_multimodal.encoders",
+    "TextEncoder": "modalax_multimodal.encoders",
+    "AudioEncoder": "modalax_multimodal.encoders",
+    "modality_inputs": "modalax_multimodal.encoders",
+    "TextToImageGenerator": "modalax_multimodal.generators",
+    "ImageToTextGenerator": "modalax_multimodal.generators",
+    "TextToAudioGenerator": "modalax_multimodal.generators",
+    "MultiModalModel": "modalax_multimodal.models",
+    "contrastive_loss": "modalax_multimodal.losses",
+    "symmetric_info_nce": "modalax_multimodal.losses",
+    "retrieval_recall": "modalax_multimodal.evaluation",
+    "cross_modal_retrieval": "modalax_multimodal.evaluation",
+    "measure_alignment": "modalax_multimodal.evaluation",
+    "MultiModalEvaluationSuite": "modalax_multimodal.evaluation",
+    "train_contrastive": "modalax_multimodal.training",
+    "evaluate_retrieval": "modalax_multimodal.training",
+    "MultiModalAdapter": "modalax_multimodal.adapters",
+    "TextToImageAdapter": "modalax_multimodal.adapters",
+    "ImageToTextAdapter": "modalax_multimodal.adapters",
+    "TextToAudioAdapter": "modalax_multimodal.adapters",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modalax_multimodal' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = sorted(_LAZY)

@@ -1,0 +1,223 @@
+"""Adapters that build cross-modal models from the modality configs.
+
+A model's shapes come from a ``MultiModalConfig``, or from the configs of the modality
+plugins: ``ImageModalityConfig`` (image shape), the text ``ModalityConfiguration``
+(``metadata["text_params"]``: vocabulary, length, special ids) and ``AudioModalityConfig``
+(sample rate times duration).  Those plugins are imported only when their configs are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flax import nnx
+
+from modalax.errors import ConfigError
+from modalax_multimodal.config import MODALITY_NAMES, MultiModalConfig
+from modalax_multimodal.generators import ImageToTextGenerator, TextToAudioGenerator, TextToImageGenerator
+from modalax_multimodal.models import MultiModalModel
+
+__all__ = [
+    "ADAPTERS",
+    "CrossModalShapes",
+    "ImageToTextAdapter",
+    "MultiModalAdapter",
+    "TextToAudioAdapter",
+    "TextToImageAdapter",
+    "adapter_for",
+    "shapes_from",
+]
+
+
+@dataclass(frozen=True)
+class CrossModalShapes:
+    """What cross-modal models need to know about each modality."""
+
+    image_shape: tuple[int, int, int] = (32, 32, 3)
+    vocab_size: int = 1000
+    max_length: int = 50
+    pad_token_id: int = 0
+    bos_token_id: int = 2
+    audio_length: int = 16000
+    sample_rate: int = 16000
+
+
+def _image_fields(config: Any) -> dict[str, Any]:
+    from modalax_image.config import ImageModalityConfig
+
+    if not isinstance(config, ImageModalityConfig):
+        raise ConfigError(f"image config: got {type(config).__name__}, expected modalax_image.ImageModalityConfig")
+    return {"image_shape": config.image_shape}
+
+
+def _text_fields(config: Any) -> dict[str, Any]:
+    from modalax_text.params import text_params_from
+
+    params = text_params_from(config)
+    return {
+        "vocab_size": params.vocab_size,
+        "max_length": params.max_length,
+        "pad_token_id": params.pad_token_id,
+        "bos_token_id": params.bos_token_id,
+    }
+
+
+def _audio_fields(config: Any) -> dict[str, Any]:
+    from modalax_audio.config import AudioModalityConfig
+
+    if not isinstance(config, AudioModalityConfig):
+        raise ConfigError(f"audio config: got {type(config).__name__}, expected modalax_audio.AudioModalityConfig")
+    return {"audio_length": config.n_time_steps, "sample_rate": config.sample_rate}
+
+
+_READERS = {"image": _image_fields, "text": _text_fields, "audio": _audio_fields}
+
+
+def shapes_from(
+    config: Any = None, *, image_config: Any = None, text_config: Any = None, audio_config: Any = None
+) -> CrossModalShapes:
+    """Shapes from a ``MultiModalConfig``, a ``{"image": cfg, "text": cfg, "audio": cfg}`` dict, or keywords."""
+    fields: dict[str, Any] = {}
+    per_modality: dict[str, Any] = {}
+    if isinstance(config, MultiModalConfig):
+        fields.update(
+            image_shape=config.image_shape,
+            vocab_size=config.text_vocab_size,
+            max_length=config.text_sequence_length,
+            audio_length=config.audio_num_samples,
+            sample_rate=config.audio_sample_rate,
+        )
+    elif isinstance(config, Mapping):
+        unknown = sorted(set(config) - set(MODALITY_NAMES))
+        if unknown:
+            raise ConfigError(f"config: unknown modality key(s) {unknown}; expected some of {list(MODALITY_NAMES)}")
+        per_modality.update(config)
+    elif config is not None:
+        raise ConfigError(
+            f"config: got {type(config).__name__}, expected a MultiModalConfig, a dict of modality configs or None"
+        )
+    for name, value in (("image", image_config), ("text", text_config), ("audio", audio_config)):
+        if value is not None:
+            per_modality[name] = value
+    for name, value in per_modality.items():
+        fields.update(_READERS[name](value))
+    return CrossModalShapes(**fields)
+
+
+def _require(shapes_given: Any, kwargs: Mapping[str, Any]) -> CrossModalShapes:
+    keys = ("image_config", "text_config", "audio_config")
+    return shapes_from(shapes_given, **{k: kwargs.get(k) for k in keys})
+
+
+def _model_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if k not in ("image_config", "text_config", "audio_config")}
+
+
+class TextToImageAdapter:
+    """Builds ``TextToImageGenerator`` from the text and image configs."""
+
+    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> TextToImageGenerator:
+        """``embed_dim`` (default 256) and ``hidden_dim`` (512) may be passed as keywords."""
+        s = _require(config, kwargs)
+        kw = {"embed_dim": 256, "hidden_dim": 512, **_model_kwargs(kwargs)}
+        return TextToImageGenerator(
+            s.vocab_size,
+            kw.pop("embed_dim"),
+            s.image_shape,
+            kw.pop("hidden_dim"),
+            pad_token_id=s.pad_token_id,
+            rngs=rngs,
+            **kw,
+        )
+
+
+class ImageToTextAdapter:
+    """Builds ``ImageToTextGenerator`` from the image and text configs (``max_length`` from the text config)."""
+
+    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> ImageToTextGenerator:
+        """``hidden_dim`` (default 512) may be passed as a keyword."""
+        s = _require(config, kwargs)
+        kw = {"hidden_dim": 512, **_model_kwargs(kwargs)}
+        return ImageToTextGenerator(
+            s.image_shape,
+            s.vocab_size,
+            s.max_length,
+            kw.pop("hidden_dim"),
+            bos_token_id=s.bos_token_id,
+            rngs=rngs,
+            **kw,
+        )
+
+
+class TextToAudioAdapter:
+    """Builds ``TextToAudioGenerator`` from the text and audio configs (length = rate x duration)."""
+
+    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> TextToAudioGenerator:
+        """``embed_dim`` (default 256) and ``hidden_dim`` (1024) may be passed as keywords."""
+        s = _require(config, kwargs)
+        kw = {"embed_dim": 256, "hidden_dim": 1024, **_model_kwargs(kwargs)}
+        return TextToAudioGenerator(
+            s.vocab_size,
+            kw.pop("embed_dim"),
+            s.audio_length,
+            kw.pop("hidden_dim"),
+            pad_token_id=s.pad_token_id,
+            rngs=rngs,
+            **kw,
+        )
+
+
+class MultiModalAdapter:
+    """Builds ``MultiModalModel`` (encoders + fusion + contrastive loss) for the configured modalities."""
+
+    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> MultiModalModel:
+        """From a ``MultiModalConfig`` directly, or from modality configs (their modalities are used)."""
+        model_kw = _model_kwargs(kwargs)
+        if isinstance(config, MultiModalConfig) and not any(
+            k in kwargs for k in ("image_config", "text_config", "audio_config")
+        ):
+            return MultiModalModel(config, rngs=rngs, **model_kw)
+        given = dict(config) if isinstance(config, Mapping) else {}
+        for name in MODALITY_NAMES:
+            if kwargs.get(f"{name}_config") is not None:
+                given[name] = kwargs[f"{name}_config"]
+        if not given:
+            raise ConfigError("MultiModalAdapter.create: expected a MultiModalConfig or modality configs")
+        s = shapes_from(given)
+        mm = MultiModalConfig(
+            modalities=tuple(m for m in MODALITY_NAMES if m in given),
+            image_shape=s.image_shape,
+            text_vocab_size=s.vocab_size,
+            text_sequence_length=s.max_length,
+            audio_sample_rate=s.sample_rate,
+            audio_duration=s.audio_length / s.sample_rate,
+            **{k: model_kw.pop(k) for k in ("embed_dim", "fusion", "num_heads") if k in model_kw},
+        )
+        return MultiModalModel(mm, rngs=rngs, **model_kw)
+
+
+#: Model family -> adapter class, as registered with ``modalax.get_adapter("multimodal", family)``.
+ADAPTERS: dict[str, type] = {
+    "default": MultiModalAdapter,
+    "text_to_image": TextToImageAdapter,
+    "image_to_text": ImageToTextAdapter,
+    "text_to_audio": TextToAudioAdapter,
+}
+
+_BY_MODEL = {
+    MultiModalModel: MultiModalAdapter,
+    TextToImageGenerator: TextToImageAdapter,
+    ImageToTextGenerator: ImageToTextAdapter,
+    TextToAudioGenerator: TextToAudioAdapter,
+}
+
+
+def adapter_for(model_cls: type) -> Any:
+    """The adapter instance that builds ``model_cls`` (one of this plugin's model classes)."""
+    for cls, adapter in _BY_MODEL.items():
+        if isinstance(model_cls, type) and issubclass(model_cls, cls):
+            return adapter()
+    names = ", ".join(c.__name__ for c in _BY_MODEL)
+    raise ConfigError(f"multimodal adapter: got model class {model_cls!r}, expected one of {names}")

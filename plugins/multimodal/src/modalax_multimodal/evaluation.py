@@ -1,0 +1,186 @@
+"""Evaluation: cross-modal retrieval recall@k and a linear-probe measure of alignment.
+
+``measure_alignment`` fits a ridge probe from each modality's fixed features
+(``features.py``) to the shared latent on one block of records and scores it on the next: its
+R² says how much of the latent a modality carries (0 = none, 1 = all), and retrieval between
+modalities through the probes' predictions says whether matching pairs can be found.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from modalax.errors import ConfigError, DataError
+from modalax.protocols import BaseEvaluationSuite
+from modalax_multimodal.features import modality_features
+
+__all__ = [
+    "LinearProbe",
+    "MultiModalEvaluationSuite",
+    "cross_modal_retrieval",
+    "fit_linear_probe",
+    "measure_alignment",
+    "r2_score",
+    "retrieval_ranks",
+    "retrieval_recall",
+]
+
+DEFAULT_KS = (1, 5, 10)
+_RIDGE_GRID = (1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3, 1e4, 1e5)
+
+
+@jax.jit
+def retrieval_ranks(queries: jax.Array, targets: jax.Array) -> jax.Array:
+    """Rank (0 = best) of target ``i`` among all targets for query ``i``, by cosine similarity."""
+    q = queries / (jnp.linalg.norm(queries, axis=-1, keepdims=True) + 1e-12)
+    t = targets / (jnp.linalg.norm(targets, axis=-1, keepdims=True) + 1e-12)
+    sim = q @ t.T
+    return jnp.sum(sim > jnp.diagonal(sim)[:, None], axis=-1)
+
+
+def retrieval_recall(queries: Any, targets: Any, ks: Sequence[int] = DEFAULT_KS) -> dict[str, float]:
+    """``{"recall@k": fraction of queries whose matching target (same row) is in the top k}``.
+
+    Chance level is ``k / N`` for ``N`` candidates.
+    """
+    q, t = jnp.asarray(queries), jnp.asarray(targets)
+    if q.ndim != 2 or t.shape != q.shape:
+        raise DataError(f"retrieval_recall: got shapes {q.shape} and {t.shape}, expected two equal (N, D) arrays")
+    ranks = np.asarray(retrieval_ranks(q, t))
+    return {f"recall@{k}": float(np.mean(ranks < k)) for k in ks}
+
+
+def cross_modal_retrieval(embeddings: Mapping[str, Any], ks: Sequence[int] = DEFAULT_KS) -> dict[str, dict[str, float]]:
+    """Recall@k for every ordered pair of modalities: ``{"image->text": {"recall@1": ...}, ...}``."""
+    return {
+        f"{a}->{b}": retrieval_recall(embeddings[a], embeddings[b], ks)
+        for a, b in itertools.permutations(embeddings, 2)
+    }
+
+
+@dataclass(frozen=True)
+class LinearProbe:
+    """A ridge regression on standardised features (constant features are dropped)."""
+
+    keep: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    ridge: float
+
+    def predict(self, features: Any) -> np.ndarray:
+        """Predicted targets ``(N, D)``."""
+        x = (np.asarray(features, np.float64)[:, self.keep] - self.mean) / self.scale
+        return x @ self.weights + self.bias
+
+
+def _ridge_path(x: np.ndarray, y: np.ndarray, ridges: Sequence[float]) -> list[np.ndarray]:
+    """Ridge weights for every ``ridges`` value from one eigendecomposition of the Gram matrix."""
+    s, v = np.linalg.eigh(x.T @ x)
+    proj = v.T @ (x.T @ (y - y.mean(0)))
+    return [v @ (proj / (s + r)[:, None]) for r in ridges]
+
+
+def r2_score(y_true: Any, y_pred: Any) -> float:
+    """Coefficient of determination pooled over all target dimensions (1 = perfect, 0 = the mean)."""
+    y, p = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    return float(1.0 - np.sum((y - p) ** 2) / np.sum((y - y.mean(0)) ** 2))
+
+
+def fit_linear_probe(features: Any, targets: Any, ridge: float | None = None) -> LinearProbe:
+    """Fit a ridge probe; ``ridge=None`` picks it from a grid on a 20 % hold-out of the data."""
+    x = np.asarray(features, np.float64)
+    y = np.asarray(targets, np.float64)
+    if x.ndim != 2 or y.ndim != 2 or len(x) != len(y) or len(x) < 5:
+        raise DataError(f"fit_linear_probe: got shapes {x.shape} and {y.shape}, expected (N, F) and (N, D), N >= 5")
+    keep = x.std(0) > 1e-9
+    if not keep.any():
+        raise DataError("fit_linear_probe: every feature is constant; nothing to fit")
+    x = x[:, keep]
+    mean, scale = x.mean(0), x.std(0)
+    xs = (x - mean) / scale
+    if ridge is None:
+        cut = int(0.8 * len(x))
+        fits = _ridge_path(xs[:cut], y[:cut], _RIDGE_GRID)
+        scores = [r2_score(y[cut:], xs[cut:] @ w + y[:cut].mean(0)) for w in fits]
+        ridge = _RIDGE_GRID[int(np.argmax(scores))]
+    (w,) = _ridge_path(xs, y, [ridge])
+    return LinearProbe(keep, mean, scale, w, y.mean(0), float(ridge))
+
+
+def _collect(
+    dataset: Any, start: int, count: int, chunk: int, vocab: int | None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    feats: dict[str, list[np.ndarray]] = {m: [] for m in dataset.modalities}
+    latents = []
+    chunk = min(chunk, count)
+    for lo in range(start, start + count, chunk):
+        take = min(chunk, start + count - lo)
+        # every chunk has the same size (the last one padded), so everything compiles once
+        batch = dataset.get_records(np.arange(lo, lo + chunk, dtype=np.int32) % len(dataset))
+        for m in dataset.modalities:
+            feats[m].append(np.asarray(modality_features(batch, m, vocab_size=vocab))[:take])
+        latents.append(np.asarray(batch["latent"])[:take])
+    return {m: np.concatenate(v) for m, v in feats.items()}, np.concatenate(latents)
+
+
+def measure_alignment(
+    dataset: Any,
+    *,
+    num_train: int = 2000,
+    num_test: int = 500,
+    ks: Sequence[int] = DEFAULT_KS,
+    chunk: int = 500,
+) -> dict[str, Any]:
+    """How much each modality of ``dataset`` says about the latent and about the others.
+
+    Records ``[0, num_train)`` fit one ridge probe per modality (fixed features -> latent);
+    records ``[num_train, num_train + num_test)`` score it.  Returns ``{"r2": {modality: R²},
+    "retrieval": {"a->b": {"recall@k": ...}}, "chance": {"recall@k": k / num_test},
+    "ridge": {modality: chosen ridge}}``; retrieval compares the probes' predicted latents.
+    """
+    need = num_train + num_test
+    if len(dataset) < need:
+        raise ConfigError(
+            f"measure_alignment: dataset has {len(dataset)} records, expected at least num_train + num_test = {need}"
+        )
+    vocab = getattr(getattr(dataset, "config", None), "text_vocab_size", None)
+    chunk = max(1, min(chunk, num_train, num_test))  # one chunk size for both blocks: one compilation
+    train_x, train_z = _collect(dataset, 0, num_train, chunk, vocab)
+    test_x, test_z = _collect(dataset, num_train, num_test, chunk, vocab)
+    r2, preds, ridges = {}, {}, {}
+    for m in dataset.modalities:
+        probe = fit_linear_probe(train_x[m], train_z)
+        preds[m] = probe.predict(test_x[m])
+        r2[m] = r2_score(test_z, preds[m])
+        ridges[m] = probe.ridge
+    return {
+        "r2": r2,
+        "retrieval": cross_modal_retrieval(preds, ks) if len(preds) > 1 else {},
+        "chance": {f"recall@{k}": k / num_test for k in ks},
+        "ridge": ridges,
+    }
+
+
+class MultiModalEvaluationSuite(BaseEvaluationSuite):
+    """Retrieval metrics of paired embeddings: ``evaluate_batch({"image": e1, "text": e2, ...})``."""
+
+    def __init__(self, ks: Sequence[int] = DEFAULT_KS) -> None:
+        self.ks = tuple(ks)
+
+    def evaluate_batch(self, generated: Any, reference: Any | None = None, **kwargs: Any) -> dict[str, float]:
+        """Flat ``{"image->text/recall@1": ...}``; with ``reference`` (one array), ``generated`` (one array) vs it."""
+        if reference is not None:
+            return {f"generated->reference/{k}": v for k, v in retrieval_recall(generated, reference, self.ks).items()}
+        if not isinstance(generated, Mapping) or len(generated) < 2:
+            raise DataError("evaluate_batch: expected a dict of at least two modality embeddings, or reference=")
+        out = cross_modal_retrieval(generated, self.ks)
+        return {f"{pair}/{k}": v for pair, scores in out.items() for k, v in scores.items()}

@@ -1,0 +1,70 @@
+"""Hook module of the ``multimodal`` plugin: registers records only (imports no jax)."""
+
+from __future__ import annotations
+
+import modalax
+from modalax.hookspecs import Register
+from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord
+
+_PKG = "modalax_multimodal"
+
+
+@modalax.hookimpl
+def register_modalities(register: Register) -> None:
+    """The ``multimodal`` modality."""
+    register(
+        ModalityRecord(
+            "multimodal",
+            f"{_PKG}.modality:MultiModalModality",
+            "aligned image/text/audio samples with a controlled alignment strength; fusion and cross-modal models",
+            config_class=f"{_PKG}.config:MultiModalConfig",
+            previewer=f"{_PKG}.preview:write_preview",
+        )
+    )
+
+
+@modalax.hookimpl
+def register_datasets(register: Register) -> None:
+    """``multimodal/synthetic`` (aligned, on demand) and ``multimodal/paired`` (arrays)."""
+    register(
+        DatasetRecord(
+            "multimodal",
+            "synthetic",
+            f"{_PKG}.datasets:create_synthetic_multi_modal_dataset",
+            "image/text/audio rendered from a shared latent; alignment_strength 0..1",
+        )
+    )
+    register(
+        DatasetRecord(
+            "multimodal",
+            "paired",
+            f"{_PKG}.paired:MultiModalPairedDataset",
+            "explicitly paired arrays with alignment scores",
+        )
+    )
+
+
+@modalax.hookimpl
+def register_adapters(register: Register) -> None:
+    """Contrastive/fusion model (default) and the three cross-modal generators."""
+    for family, cls in (
+        ("default", "MultiModalAdapter"),
+        ("text_to_image", "TextToImageAdapter"),
+        ("image_to_text", "ImageToTextAdapter"),
+        ("text_to_audio", "TextToAudioAdapter"),
+    ):
+        register(AdapterRecord("multimodal", family, f"{_PKG}.adapters:{cls}"))
+
+
+@modalax.hookimpl
+def register_kernels(register: Register) -> None:
+    """Rendering kernels, the symmetric InfoNCE loss and retrieval ranks."""
+    for name, target in (
+        ("multimodal.aligned_inputs", "kernels:aligned_inputs"),
+        ("multimodal.render_image", "kernels:render_image"),
+        ("multimodal.render_audio", "kernels:render_audio"),
+        ("multimodal.render_text", "kernels:render_text"),
+        ("multimodal.info_nce", "losses:symmetric_info_nce"),
+        ("multimodal.retrieval_ranks", "evaluation:retrieval_ranks"),
+    ):
+        register(KernelRecord(name, f"{_PKG}.{target}"))

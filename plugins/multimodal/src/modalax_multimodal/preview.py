@@ -1,0 +1,105 @@
+"""What a person opens to check aligned data: images, sounds, spectrograms and tokens side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modalax.viz import colormap, image_grid, save_png, save_spectrogram_png, save_text, save_wav, to_uint8
+
+__all__ = ["spectrogram_db", "write_preview"]
+
+_MAX_SAMPLES = 8
+_DEFAULT_RATE = 16000
+_ROW = 64  # pixel height of one row of the side-by-side overview
+
+
+def spectrogram_db(audio: Any, n_fft: int = 512) -> np.ndarray:
+    """``(n_fft // 2 + 1, frames)`` power spectrogram in dB (Hann window, hop ``n_fft // 4``)."""
+    x = np.asarray(audio, np.float64).reshape(-1)
+    n_fft = int(min(n_fft, 1 << int(np.log2(max(8, len(x))))))
+    hop = n_fft // 4
+    frames = 1 + max(0, (len(x) - n_fft) // hop)
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
+    spec = np.abs(np.fft.rfft(x[idx] * np.hanning(n_fft), axis=-1)) ** 2
+    return 10.0 * np.log10(np.maximum(spec.T, 1e-10))
+
+
+def _resize(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.NEAREST))
+
+
+def _overview(images: np.ndarray | None, specs: list[np.ndarray]) -> np.ndarray:
+    rows = []
+    for i in range(max(len(specs), 0 if images is None else len(images))):
+        parts = []
+        if images is not None and i < len(images):
+            img = to_uint8(images[i], (0.0, 1.0))
+            img = np.repeat(img, 3, axis=-1) if img.ndim == 3 and img.shape[-1] == 1 else img[..., :3]
+            parts.append(_resize(img, _ROW, _ROW))
+        if i < len(specs):
+            s = specs[i]
+            rgb = colormap((s - (s.max() - 80.0)) / 80.0)[::-1]
+            parts.append(_resize(rgb, _ROW, 2 * _ROW))
+        rows.append(np.concatenate([p for part in parts for p in (part, np.full((_ROW, 4, 3), 255, np.uint8))], axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    return np.concatenate(rows, axis=0)
+
+
+def write_preview(
+    batch: dict[str, Any],
+    out_dir: Path,
+    *,
+    max_samples: int = _MAX_SAMPLES,
+    sample_rate: int | None = None,
+    dataset: Any = None,
+) -> list[Path]:
+    """Write ``images.png``, ``audio_XX.wav`` + ``audio_XX_spec.png``, ``tokens.txt`` and ``overview.png``.
+
+    ``overview.png`` puts each sample's image beside its spectrogram; ``tokens.txt`` lists each
+    sample's tokens with its alignment score and latent, so the three modalities of one sample
+    can be checked together.  WAV files are written at ``sample_rate``, or ``batch["sample_rate"]``
+    when the batch carries one, else the ``dataset``'s ``audio_sample_rate`` (16 kHz by default).
+    """
+    if sample_rate is None:
+        config = getattr(dataset, "config", None)
+        sample_rate = int(getattr(config, "audio_sample_rate", _DEFAULT_RATE))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    images = np.asarray(batch.get("image", batch.get("images"))) if ("image" in batch or "images" in batch) else None
+    n = min(max_samples, len(next(v for v in batch.values() if hasattr(v, "shape") and np.ndim(v) > 0)))
+    batch = {k: v for k, v in batch.items() if k != "pairs"}
+    if images is not None:
+        images = images[:n]
+        written.append(save_png(image_grid(images, value_range=(0.0, 1.0)), out_dir / "images.png", scale=4))
+    specs: list[np.ndarray] = []
+    if "audio" in batch:
+        rate = int(np.asarray(batch.get("sample_rate", sample_rate)).reshape(-1)[0])
+        audio = np.asarray(batch["audio"])[:n]
+        for i, clip in enumerate(audio):
+            written.append(save_wav(clip, out_dir / f"audio_{i:02d}.wav", rate))
+            specs.append(spectrogram_db(clip))
+            written.append(save_spectrogram_png(specs[-1], out_dir / f"audio_{i:02d}_spec.png"))
+    text_key = "text" if "text" in batch else "text_tokens" if "text_tokens" in batch else None
+    lines = []
+    for i in range(n):
+        parts = []
+        if "alignment_score" in batch:
+            parts.append(f"alignment={float(np.asarray(batch['alignment_score'])[i]):.2f}")
+        if "latent" in batch:
+            z = np.asarray(batch["latent"])[i]
+            parts.append("latent[:4]=[" + ", ".join(f"{v:+.2f}" for v in z[:4]) + "]")
+        if text_key is not None:
+            parts.append("tokens: " + " ".join(str(int(t)) for t in np.asarray(batch[text_key])[i]))
+        lines.append("  ".join(parts))
+    if any(lines):
+        written.append(save_text(lines, out_dir / "tokens.txt"))
+    if images is not None or specs:
+        written.append(save_png(_overview(images, specs), out_dir / "overview.png"))
+    return written

@@ -1,0 +1,154 @@
+"""The plugin through the registry: discovery, light hook module, kernels, adapters, previewer, docs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+import modalax
+from modalax.errors import ConfigError
+from modalax_multimodal.adapters import (
+    ImageToTextAdapter,
+    MultiModalAdapter,
+    TextToAudioAdapter,
+    TextToImageAdapter,
+    shapes_from,
+)
+from modalax_multimodal.config import MultiModalConfig
+from modalax_multimodal.datasets import create_synthetic_multi_modal_dataset
+from modalax_multimodal.generators import ImageToTextGenerator, TextToAudioGenerator, TextToImageGenerator
+from modalax_multimodal.modality import MultiModalModality
+from modalax_multimodal.models import MultiModalModel
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_registered_through_the_entry_point() -> None:
+    assert "multimodal" in modalax.list_modalities()
+    assert modalax.get_modality("multimodal") is MultiModalModality
+    assert set(modalax.list_datasets("multimodal")) == {"synthetic", "paired"}
+    assert set(modalax.list_adapters("multimodal")) == {
+        "multimodal/default",
+        "multimodal/text_to_image",
+        "multimodal/image_to_text",
+        "multimodal/text_to_audio",
+    }
+    info = next(p for p in modalax.list_plugins() if p.id == "multimodal")
+    assert info.status == "loaded" and info.distribution == "modalax-multimodal"
+    assert modalax.validate_modality_interface(MultiModalModality(rngs=nnx.Rngs(0)))
+
+
+def test_hook_module_imports_no_jax() -> None:
+    code = "import sys, modalax_multimodal.plugin, modalax_multimodal; print('jax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_kernels_match_the_dataset() -> None:
+    ds = create_synthetic_multi_modal_dataset(["image", "text", "audio"], 8, 0.7, rngs=0, audio_duration=0.0625)
+    z, n = ds.latents(np.arange(8))
+    u = modalax.get_kernel("multimodal.aligned_inputs")(z, n[:, 0], 0.7)
+    image = modalax.get_kernel("multimodal.render_image")(u, ds.maps.image)
+    batch = ds.get_records(np.arange(8))
+    np.testing.assert_allclose(image, batch["image"], atol=1e-6)
+    ut = modalax.get_kernel("multimodal.aligned_inputs")(z, n[:, 1], 0.7)
+    text = modalax.get_kernel("multimodal.render_text")(ut, *ds.maps.text)
+    np.testing.assert_array_equal(text, batch["text"])
+    ranks = modalax.get_kernel("multimodal.retrieval_ranks")(jnp.eye(3), jnp.eye(3))
+    np.testing.assert_array_equal(ranks, [0, 0, 0])
+    assert float(modalax.get_kernel("multimodal.info_nce")(jnp.eye(4), jnp.eye(4), 0.05)) < 1e-3
+
+
+def test_adapters_build_models_from_modality_configs() -> None:
+    from modalax_audio.config import AudioModalityConfig
+    from modalax_image.config import ImageModalityConfig
+    from modalax_text.params import text_config
+
+    image_cfg = ImageModalityConfig(height=16, width=24)
+    text_cfg = text_config(vocab_size=120, max_length=12)
+    audio_cfg = AudioModalityConfig(sample_rate=8000, duration=0.25)
+    shapes = shapes_from({"image": image_cfg, "text": text_cfg, "audio": audio_cfg})
+    assert (shapes.image_shape, shapes.vocab_size, shapes.max_length, shapes.audio_length) == (
+        (16, 24, 3),
+        120,
+        12,
+        2000,
+    )
+    rngs = nnx.Rngs(0)
+    t2i = modalax.get_adapter("multimodal", "text_to_image")().create(
+        text_config=text_cfg, image_config=image_cfg, rngs=rngs, embed_dim=16, hidden_dim=16
+    )
+    assert isinstance(t2i, TextToImageGenerator) and t2i(jnp.arange(12) + 4).shape == (16, 24, 3)
+    i2t = ImageToTextAdapter().create({"image": image_cfg, "text": text_cfg}, rngs=rngs, hidden_dim=16)
+    assert isinstance(i2t, ImageToTextGenerator) and (i2t.image_shape, i2t.vocab_size, i2t.max_length) == (
+        (16, 24, 3),
+        120,
+        12,
+    )
+    t2a = TextToAudioAdapter().create(
+        text_config=text_cfg, audio_config=audio_cfg, rngs=rngs, embed_dim=8, hidden_dim=8
+    )
+    assert isinstance(t2a, TextToAudioGenerator) and t2a.audio_length == 2000
+    model = MultiModalAdapter().create({"image": image_cfg, "text": text_cfg}, rngs=rngs, embed_dim=16, num_heads=2)
+    assert isinstance(model, MultiModalModel) and model.modalities == ("image", "text")
+    out = model({"images": jnp.zeros((2, 16, 24, 3)), "text_tokens": jnp.ones((2, 12), jnp.int32) * 5})
+    assert out["fused"].shape == (2, 16)
+    direct = MultiModalAdapter().create(MultiModalConfig(embed_dim=8, num_heads=2), rngs=rngs)
+    assert direct.modalities == ("image", "text", "audio")
+    modality = MultiModalModality(rngs=rngs)
+    assert isinstance(modality.get_adapter(TextToImageGenerator), TextToImageAdapter)
+    with pytest.raises(ConfigError, match=r"expected modalax_image\.ImageModalityConfig"):
+        shapes_from(image_config=text_cfg)
+    with pytest.raises(ConfigError, match=r"unknown modality key\(s\) \['video'\]"):
+        shapes_from({"video": image_cfg})
+    with pytest.raises(ConfigError, match="expected one of MultiModalModel"):
+        modality.get_adapter(dict)
+
+
+def test_modality_generates_and_extends() -> None:
+    modality = MultiModalModality(MultiModalConfig(audio_duration=0.0625, embed_dim=8, num_heads=2), rngs=nnx.Rngs(0))
+    batch = modality.generate(3)
+    assert batch["image"].shape == (3, 32, 32, 3) and batch["audio"].shape == (3, 1000)
+    again = modality.generate(3, rngs=nnx.Rngs(5))
+    assert not np.allclose(batch["latent"], again["latent"])
+    feats = modality.process(batch)
+    assert feats["image"].shape == (3, 192) and feats["text"].shape == (3, 1000) and feats["audio"].shape == (3, 128)
+    ext = modality.get_extensions(None, rngs=nnx.Rngs(0))
+    assert set(ext["encoders"]) == {"image", "text", "audio"}
+    emb = [ext["encoders"][m](batch[m]) for m in ("image", "text", "audio")]
+    assert ext["fusion"](*emb).shape == (3, 8)
+
+
+def test_previewer_writes_pictures_sounds_and_tokens(tmp_path: Path) -> None:
+    ds = create_synthetic_multi_modal_dataset(["image", "text", "audio"], 4, 0.9, rngs=0, audio_duration=0.25)
+    batch = ds.fetch(np.arange(4))
+    record = modalax.registry.get_modality_record("multimodal")
+    written = modalax.records.resolve(record.previewer)(batch, tmp_path)
+    names = {p.name for p in written}
+    assert {"images.png", "tokens.txt", "overview.png", "audio_00.wav", "audio_03_spec.png"} <= names
+    with wave.open(str(tmp_path / "audio_01.wav")) as f:
+        assert f.getframerate() == 16000 and f.getnframes() == 4000
+    lines = (tmp_path / "tokens.txt").read_text().splitlines()
+    assert len(lines) == 4 and "alignment=0.90" in lines[0]
+    assert lines[2].split("tokens: ")[1].split() == [str(t) for t in np.asarray(batch["text"][2])]
+    from PIL import Image
+
+    assert Image.open(tmp_path / "overview.png").size[1] == 4 * (64 + 4)
+
+
+def test_user_guide_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (ROOT / "docs" / "modalities" / "multimodal.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "multimodal.md", "exec"), namespace)
