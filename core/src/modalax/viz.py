@@ -118,3 +118,38 @@ def save_text(lines: Sequence[str], path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{i:4d}: {line}\n" for i, line in enumerate(lines)), encoding="utf-8")
     return path
+
+
+def save_line_plot(
+    values: Sequence[float], path: str | Path, *, title: str = "", size: tuple[int, int] = (480, 280)
+) -> Path:
+    """A simple line plot (axes, min/max labels, title) of ``values`` as PNG, drawn with Pillow."""
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError as exc:
+        raise ConfigError("save_line_plot needs Pillow; expected `pip install pillow`") from exc
+    y = np.asarray(values, np.float64).reshape(-1)
+    if y.size < 2 or not np.all(np.isfinite(y)):
+        raise DataError(
+            f"save_line_plot: got {y.size} value(s) (finite: {bool(np.all(np.isfinite(y)))}), "
+            "expected at least 2 finite values"
+        )
+    w, h = size
+    left, right, top, bottom = 56, 12, 28, 28
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([left, top, w - right, h - bottom], outline=(0, 0, 0))
+    lo, hi = float(y.min()), float(y.max())
+    span = hi - lo if hi > lo else 1.0
+    xs = left + (w - left - right) * np.arange(y.size) / (y.size - 1)
+    ys = (h - bottom) - (h - top - bottom) * (y - lo) / span
+    draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=(200, 40, 40), width=2)
+    draw.text((4, top - 4), f"{hi:.3g}", fill=(0, 0, 0))
+    draw.text((4, h - bottom - 8), f"{lo:.3g}", fill=(0, 0, 0))
+    draw.text((left, h - bottom + 6), "0", fill=(0, 0, 0))
+    draw.text((w - right - 40, h - bottom + 6), f"{y.size - 1}", fill=(0, 0, 0))
+    draw.text((left, 6), title, fill=(0, 0, 0))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path

@@ -1,0 +1,154 @@
+"""Mel spectrograms: modalax's ``audio.mel_spectrogram`` kernel against librosa, torch and plain jax.
+
+64 clips of 1 s at 16 kHz, n_fft 1024, hop 256, 80 mels (Slaney), power 2, centred frames with
+reflect padding. Every implementation gets the same clips already in its own array type and
+returns all 64 mel spectrograms; jax results are waited for.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BenchResult, block, throughput
+
+CLIPS, SR, N_FFT, HOP, N_MELS = 64, 16000, 1024, 256, 80
+
+
+def _modalax_kernel() -> Any:
+    try:
+        import modalax
+
+        return modalax.get_kernel("audio.mel_spectrogram")
+    except Exception:
+        import jax
+
+        from modalax_audio.kernels import mel_spectrogram
+
+        return jax.jit(mel_spectrogram, static_argnames=("sample_rate", "n_fft", "hop_length", "n_mels"))
+
+
+def _jax_reference() -> Any:
+    """What one writes with jax alone: pad, gather frames, rfft, |.|^2, dense mel matmul."""
+    import jax
+    import jax.numpy as jnp
+
+    from modalax_audio.filters import mel_filterbank_np
+
+    fb = np.asarray(mel_filterbank_np(SR, N_FFT, N_MELS), np.float32)
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+    n_frames = 1 + SR // HOP
+    idx = np.arange(n_frames)[:, None] * HOP + np.arange(N_FFT)[None, :]
+
+    @jax.jit
+    def mel(x: jax.Array) -> jax.Array:
+        xp = jnp.pad(x, ((0, 0), (N_FFT // 2, N_FFT // 2)), mode="reflect")
+        spec = jnp.fft.rfft(xp[:, idx] * window, axis=-1)
+        power = spec.real**2 + spec.imag**2
+        return jnp.einsum("mf,btf->bmt", fb, power)
+
+    return mel
+
+
+def _torch_rows(x: np.ndarray, repeats: int, rows: dict[str, float], notes: list[str]) -> None:
+    try:
+        import torch
+    except ImportError:
+        notes.append("torch not installed: no torch row")
+        return
+    from modalax_audio.filters import mel_filterbank_np
+
+    tx = torch.from_numpy(x.copy())
+    window = torch.hann_window(N_FFT)
+    fb = torch.from_numpy(np.asarray(mel_filterbank_np(SR, N_FFT, N_MELS), np.float32))
+
+    def run() -> Any:
+        with torch.inference_mode():
+            spec = torch.stft(tx, N_FFT, HOP, window=window, center=True, pad_mode="reflect", return_complex=True)
+            return torch.matmul(fb, spec.real**2 + spec.imag**2)
+
+    threads = torch.get_num_threads()
+    rows[f"torch {torch.__version__} (stft + matmul, {threads} threads)"] = throughput(run, CLIPS, repeats=repeats)
+    if threads > 1:  # on a busy machine one thread can beat several: show both
+        torch.set_num_threads(1)
+        try:
+            rows[f"torch {torch.__version__} (stft + matmul, 1 thread)"] = throughput(run, CLIPS, repeats=repeats)
+        finally:
+            torch.set_num_threads(threads)
+    try:
+        import torchaudio
+
+        transform = torchaudio.transforms.MelSpectrogram(
+            SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, norm="slaney", mel_scale="slaney", pad_mode="reflect"
+        )
+        with torch.inference_mode():
+            rows[f"torchaudio {torchaudio.__version__}"] = throughput(lambda: transform(tx), CLIPS, repeats=repeats)
+    except Exception as exc:
+        notes.append(f"torchaudio row skipped ({type(exc).__name__})")
+
+
+def _librosa_rows(x: np.ndarray, repeats: int, rows: dict[str, float], notes: list[str]) -> None:
+    try:
+        import librosa
+    except ImportError:
+        notes.append("librosa not installed: no librosa rows")
+        return
+    kw = {"sr": SR, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "pad_mode": "reflect"}
+    rows[f"librosa {librosa.__version__} (loop)"] = throughput(
+        lambda: [librosa.feature.melspectrogram(y=clip, **kw) for clip in x], CLIPS, repeats=repeats
+    )
+    rows[f"librosa {librosa.__version__} (batched)"] = throughput(
+        lambda: librosa.feature.melspectrogram(y=x, **kw), CLIPS, repeats=repeats
+    )
+
+
+def run(quick: bool = False) -> list[BenchResult]:
+    """The mel spectrogram case; peers that are not installed give a note instead of a row."""
+    import jax.numpy as jnp
+
+    repeats = 5 if quick else 21
+    x = np.random.default_rng(0).uniform(-1, 1, (CLIPS, SR)).astype(np.float32)
+    xj = jnp.asarray(x)
+    rows: dict[str, float] = {}
+    notes: list[str] = []
+    kernel = _modalax_kernel()
+    ours = block(kernel(xj, sample_rate=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS))
+    rows["modalax"] = throughput(
+        lambda: block(kernel(xj, sample_rate=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)), CLIPS, repeats=repeats
+    )
+    reference = _jax_reference()
+    ref = np.asarray(block(reference(xj)))
+    err = float(np.max(np.abs(np.asarray(ours) - ref)) / np.max(np.abs(ref)))
+    rows["jax.jit reference (gather + rfft + dense matmul)"] = throughput(
+        lambda: block(reference(xj)), CLIPS, repeats=repeats
+    )
+    _torch_rows(x, repeats, rows, notes)
+    _librosa_rows(x, repeats, rows, notes)
+    notes.insert(0, f"max |modalax - jax reference| / peak = {err:.1e}")
+    return [
+        BenchResult(
+            title=f"mel spectrogram, {CLIPS} clips x 1 s @ {SR // 1000} kHz (n_fft {N_FFT}, hop {HOP}, {N_MELS} mels)",
+            unit="clips/s",
+            rows=rows,
+            target=">= 1.0x torch",
+            notes="; ".join(notes),
+        )
+    ]
+
+
+def _print(results: list[BenchResult]) -> None:
+    for res in results:
+        print(f"\n{res.title}  [{res.unit}]  target {res.target}")
+        for name, value in res.rows.items():
+            ratio = "" if name == res.subject else f"  modalax is {res.ratio(name):5.2f}x"
+            print(f"  {name:58s} {value:10.0f}{ratio}")
+        if res.notes:
+            print(f"  notes: {res.notes}")
+
+
+if __name__ == "__main__":
+    _print(run(quick="--quick" in sys.argv))

@@ -1,0 +1,54 @@
+"""modalax-audio: the audio modality plugin of modalax.
+
+Importing this package is light (no jax); the names below load their modules on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "AudioModalityConfig": "modalax_audio.config",
+    "AudioRepresentation": "modalax_audio.config",
+    "MelScale": "modalax_audio.config",
+    "SpectrogramType": "modalax_audio.config",
+    "AudioModality": "modalax_audio.modality",
+    "AudioModelAdapter": "modalax_audio.modality",
+    "AudioDataset": "modalax_audio.datasets",
+    "SyntheticAudioDataset": "modalax_audio.datasets",
+    "create_audio_dataset": "modalax_audio.datasets",
+    "AudioFolderDataset": "modalax_audio.folder",
+    "AudioEvaluationSuite": "modalax_audio.evaluation",
+    "read_wav": "modalax_audio.wav",
+    "write_wav": "modalax_audio.wav",
+    "AdditiveNoiseConfig": "modalax_audio.operators",
+    "AdditiveNoiseOperator": "modalax_audio.operators",
+    "FrequencyMaskOperator": "modalax_audio.operators",
+    "GainConfig": "modalax_audio.operators",
+    "GainOperator": "modalax_audio.operators",
+    "MaskConfig": "modalax_audio.operators",
+    "RandomCropConfig": "modalax_audio.operators",
+    "RandomCropOperator": "modalax_audio.operators",
+    "TimeMaskOperator": "modalax_audio.operators",
+    "TimeShiftConfig": "modalax_audio.operators",
+    "TimeShiftOperator": "modalax_audio.operators",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modalax_audio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["__version__", *_LAZY]

@@ -1,0 +1,192 @@
+"""Audio datasets: the ``AudioDataset`` base, ``SyntheticAudioDataset`` and ``create_audio_dataset``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from modalax.dataset import BaseDataset, SyntheticDataset
+from modalax.errors import ConfigError, unknown_name_message
+from modalax.random import record_keys
+from modalax_audio.config import AudioModalityConfig
+from modalax_audio.synthesis import AUDIO_TYPES, synthesize
+
+__all__ = ["AudioDataset", "SyntheticAudioDataset", "create_audio_dataset"]
+
+Batch = dict[str, Any]
+
+
+def check_config(config: Any, owner: str) -> AudioModalityConfig:
+    """``config`` or the default config; ``ConfigError`` for anything else."""
+    if config is None:
+        return AudioModalityConfig()
+    if isinstance(config, dict):
+        return AudioModalityConfig.from_dict(config)
+    if not isinstance(config, AudioModalityConfig):
+        raise ConfigError(f"{owner}.config: got {type(config).__name__}, expected an AudioModalityConfig")
+    return config
+
+
+def resolve_rngs(seed: Any, rngs: Any, owner: str) -> nnx.Rngs | int:
+    """The seed of a dataset from ``seed=`` or ``rngs=`` (not both); 0 by default."""
+    if seed is not None and rngs is not None:
+        raise ConfigError(f"{owner}: got both seed={seed!r} and rngs; expected at most one")
+    value = seed if seed is not None else rngs
+    return 0 if value is None else value
+
+
+def _generate(
+    keys: jax.Array, indices: jax.Array, n_samples: int, sample_rate: int, normalize: bool, type_ids: tuple[int, ...]
+) -> Batch:
+    type_id = jnp.asarray(type_ids, jnp.int32)[indices % len(type_ids)]
+    out = jax.vmap(lambda k, t: synthesize(k, t, n_samples, sample_rate, normalize))(keys, type_id)
+    out["audio_type_id"] = type_id
+    return out
+
+
+@lru_cache(maxsize=32)
+def _compiled_generator(n_samples: int, sample_rate: int, normalize: bool, type_ids: tuple[int, ...]) -> Any:
+    """(dataset key, indices) -> records, jitted once per signal shape and shared by every dataset."""
+
+    def generate(key: jax.Array, indices: jax.Array) -> Batch:
+        return _generate(record_keys(key, indices), indices, n_samples, sample_rate, normalize, type_ids)
+
+    return jax.jit(generate)
+
+
+class AudioDataset(BaseDataset):
+    """Base of audio datasets: records hold ``audio`` ``(n_time_steps,)`` float32 at ``config.sample_rate``."""
+
+    config: AudioModalityConfig
+    name: str
+
+    def __init__(
+        self,
+        config: AudioModalityConfig | None = None,
+        split: str = "train",
+        *,
+        rngs: nnx.Rngs | int | None = None,
+        name: str | None = None,
+    ) -> None:
+        BaseDataset.__init__(self, check_config(config, type(self).__name__), split, rngs=rngs)
+        self.name = name or type(self).__name__
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate of every clip (Hz)."""
+        return self.config.sample_rate
+
+    @property
+    def n_time_steps(self) -> int:
+        """Samples per clip."""
+        return self.config.n_time_steps
+
+    def host_records(self, indices: Any) -> dict[str, Any]:
+        """Non-array fields the loader attaches to batches: the ``sample_rate`` (an int)."""
+        return {"sample_rate": self.sample_rate}
+
+    def collate_fn(self, batch: Sequence[Batch]) -> Batch:
+        """Stack samples (``self[i]`` dicts) into a batch; strings become lists."""
+        if not batch:
+            raise ConfigError(f"{self.name}.collate_fn: got an empty list, expected at least one sample")
+        out: Batch = {}
+        for key in batch[0]:
+            values = [sample[key] for sample in batch]
+            if isinstance(values[0], str):
+                out[key] = values
+            elif isinstance(values[0], int) and not isinstance(values[0], bool):
+                out[key] = values[0] if len(set(values)) == 1 else np.asarray(values, np.int32)
+            else:
+                out[key] = jnp.stack([jnp.asarray(v) for v in values])
+        return out
+
+    def get_data_statistics(self) -> dict[str, Any]:
+        stats = super().get_data_statistics()
+        stats.update({"name": self.name, "sample_rate": self.sample_rate, "duration": self.config.duration})
+        return stats
+
+
+class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
+    """Sine, noise and chirp clips generated on demand (seed 01 signature).
+
+    Record ``i`` has type ``audio_types[i % len(audio_types)]`` (so types are balanced) and
+    is a pure function of (seed, split, i): nothing is stored, every process sees the same
+    record, and splits never share one.  Records hold ``audio`` (float32,
+    ``(n_time_steps,)``), ``audio_type_id`` (index into ``("sine", "noise", "chirp")``),
+    ``freq_start`` and ``freq_end`` (Hz); ``host_records`` adds the ``audio_type`` name(s) and
+    the ``sample_rate``, which ``self[i]``, ``get_batch``, iteration and loader batches carry.
+    """
+
+    def __init__(
+        self,
+        config: AudioModalityConfig | None = None,
+        n_samples: int = 1000,
+        audio_types: Sequence[str] | None = None,
+        name: str = "SyntheticAudioDataset",
+        *,
+        split: str = "train",
+        seed: int | None = None,
+        rngs: nnx.Rngs | int | None = None,
+    ) -> None:
+        config = check_config(config, "SyntheticAudioDataset")
+        types = tuple(AUDIO_TYPES if audio_types is None else audio_types)
+        if isinstance(audio_types, str) or not types:
+            raise ConfigError(
+                f"SyntheticAudioDataset.audio_types: got {audio_types!r}, expected a non-empty list from {AUDIO_TYPES}"
+            )
+        for t in types:
+            if t not in AUDIO_TYPES:
+                raise ConfigError(
+                    "SyntheticAudioDataset.audio_types: " + unknown_name_message("audio type", t, AUDIO_TYPES)
+                )
+        self.audio_types = types
+        self._type_ids = tuple(AUDIO_TYPES.index(t) for t in types)
+        self.name = name
+        SyntheticDataset.__init__(self, config, n_samples, split, rngs=resolve_rngs(seed, rngs, name))
+        # One compiled generator per signal shape, shared by every dataset (and split) using it.
+        self._compiled = _compiled_generator(config.n_time_steps, config.sample_rate, config.normalize, self._type_ids)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of records (the seed's name for ``len``)."""
+        return self.dataset_size
+
+    def generate_records(self, keys: jax.Array, indices: jax.Array) -> Batch:
+        cfg = self.config
+        return _generate(keys, indices, cfg.n_time_steps, cfg.sample_rate, cfg.normalize, self._type_ids)
+
+    def get_records(self, indices: Any) -> Batch:
+        return self._compiled(self._key, jnp.asarray(indices, dtype=jnp.int32))
+
+    def type_names(self, indices: Any) -> list[str]:
+        """The ``audio_type`` names of records ``indices`` (host-side, no device work)."""
+        idx = np.asarray(indices).reshape(-1) % len(self.audio_types)
+        return [self.audio_types[int(i)] for i in idx]
+
+    def host_records(self, indices: Any) -> dict[str, Any]:
+        return {"audio_type": self.type_names(indices), "sample_rate": self.sample_rate}
+
+
+def create_audio_dataset(
+    dataset_type: str = "synthetic", config: AudioModalityConfig | None = None, **kwargs: Any
+) -> AudioDataset:
+    """Build an audio dataset: ``"synthetic"`` (``SyntheticAudioDataset``) or ``"folder"`` (WAV files).
+
+    Raises ``ConfigError`` (a ``ValueError``) for an unknown ``dataset_type``.
+    """
+    if dataset_type == "synthetic":
+        return SyntheticAudioDataset(config, **kwargs)
+    if dataset_type == "folder":
+        from modalax_audio.folder import AudioFolderDataset
+
+        return AudioFolderDataset(config, **kwargs)
+    raise ConfigError(
+        "create_audio_dataset.dataset_type: "
+        + unknown_name_message("dataset type", dataset_type, ["folder", "synthetic"])
+    )

@@ -1,0 +1,108 @@
+"""Hook module of the ``audio`` plugin: registration records only, no jax imported here."""
+
+from __future__ import annotations
+
+from modalax import hookimpl
+from modalax.hookspecs import Register
+from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
+
+_PKG = "modalax_audio"
+_STFT = ("n_fft", "hop_length", "win_length", "window", "center", "pad_mode")
+_MEL = ("sample_rate", "n_mels", "f_min", "f_max", "mel_scale", "norm")
+
+#: kernel name -> (function in ``modalax_audio.kernels``, static argument names, description)
+KERNELS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "stft": ("stft", _STFT, "complex STFT (..., n_fft//2+1, frames), centred, as librosa.stft"),
+    "istft": (
+        "istft",
+        ("hop_length", "win_length", "n_fft", "window", "center", "length"),
+        "inverse STFT by window-normalised overlap-add, as librosa.istft",
+    ),
+    "magnitude": ("magnitude", (), "|S| of a complex spectrogram"),
+    "power": ("power", (), "|S|**2 of a complex spectrogram"),
+    "power_spectrogram": ("power_spectrogram", (*_STFT, "power"), "|STFT(x)|**power"),
+    "mel_filterbank": (
+        "mel_filterbank",
+        ("sample_rate", "n_fft", "n_mels", "f_min", "f_max", "mel_scale", "norm"),
+        "mel filters (n_mels, n_fft//2+1), Slaney or HTK scale, as librosa.filters.mel",
+    ),
+    "mel_spectrogram": (
+        "mel_spectrogram",
+        (*_STFT, *_MEL, "power"),
+        "mel spectrogram (..., n_mels, frames), as librosa.feature.melspectrogram",
+    ),
+    "power_to_db": ("power_to_db", ("ref", "amin", "top_db"), "power to dB, as librosa.power_to_db"),
+    "amplitude_to_db": ("amplitude_to_db", ("ref", "amin", "top_db"), "amplitude to dB, as librosa.amplitude_to_db"),
+    "mfcc": ("mfcc", (*_STFT, *_MEL, "n_mfcc", "lifter", "top_db"), "MFCCs, as librosa.feature.mfcc"),
+    "resample": ("resample", ("orig_sr", "target_sr"), "polyphase Kaiser-sinc resampling, as scipy resample_poly"),
+    "resample_poly": ("resample_poly", ("up", "down"), "resample by up/down, as scipy.signal.resample_poly"),
+    "griffin_lim": (
+        "griffin_lim",
+        ("n_iter", "hop_length", "win_length", "window", "center", "pad_mode", "length", "momentum"),
+        "fast Griffin-Lim phase reconstruction, as librosa.griffinlim",
+    ),
+}
+
+OPERATORS: dict[str, tuple[str, str]] = {
+    "gain": ("GainOperator", "gain in dB, fixed or random"),
+    "time_shift": ("TimeShiftOperator", "shift along time, roll or zero fill"),
+    "additive_noise": ("AdditiveNoiseOperator", "white noise at a target SNR"),
+    "time_mask": ("TimeMaskOperator", "SpecAugment time masking"),
+    "frequency_mask": ("FrequencyMaskOperator", "SpecAugment frequency masking"),
+    "random_crop": ("RandomCropOperator", "crop to a duration, random or centred"),
+}
+
+
+@hookimpl
+def register_modalities(register: Register) -> None:
+    """The ``audio`` modality."""
+    register(
+        ModalityRecord(
+            "audio",
+            f"{_PKG}.modality:AudioModality",
+            "waveforms, STFT and mel spectrograms matching librosa; WAV folders; synthetic sine/noise/chirp",
+            config_class=f"{_PKG}.config:AudioModalityConfig",
+            previewer=f"{_PKG}.preview:preview",
+        )
+    )
+
+
+@hookimpl
+def register_datasets(register: Register) -> None:
+    """``audio/synthetic`` and ``audio/folder``."""
+    register(
+        DatasetRecord(
+            "audio",
+            "synthetic",
+            f"{_PKG}.datasets:SyntheticAudioDataset",
+            "sine, noise and chirp clips generated on demand",
+        )
+    )
+    register(
+        DatasetRecord(
+            "audio",
+            "folder",
+            f"{_PKG}.folder:AudioFolderDataset",
+            "WAV files (PCM 8/16/24/32-bit, float) resampled to the config",
+        )
+    )
+
+
+@hookimpl
+def register_adapters(register: Register) -> None:
+    """The default model adapter."""
+    register(AdapterRecord("audio", "default", f"{_PKG}.modality:AudioModelAdapter"))
+
+
+@hookimpl
+def register_kernels(register: Register) -> None:
+    """The ``audio.*`` kernels."""
+    for name, (fn, static, description) in KERNELS.items():
+        register(KernelRecord(f"audio.{name}", f"{_PKG}.kernels:{fn}", static, description))
+
+
+@hookimpl
+def register_operators(register: Register) -> None:
+    """Gain, shift, noise, masks and crop."""
+    for name, (cls, description) in OPERATORS.items():
+        register(OperatorRecord("audio", name, f"{_PKG}.operators:{cls}", description))
