@@ -291,3 +291,12 @@ def test_get_batch_draws_from_the_dataset_and_advances() -> None:
         "split": "train",
         "fields": {"x": {"shape": [4], "dtype": "float32"}, "id": {"shape": [], "dtype": "int32"}},
     }
+
+
+def test_padding_mask_never_overwrites_a_data_field() -> None:
+    src = ArraySource({"x": np.zeros((5, 2)), "mask": np.ones((5, 2))})
+    with pytest.raises(ConfigError, match=r"mask_key: the batch already has a field 'mask'"):
+        next(iter(DataLoader(src, 2, prefetch=0)))
+    batch = next(iter(DataLoader(src, 2, prefetch=0, mask_key="valid")))
+    np.testing.assert_array_equal(batch["mask"], np.ones((2, 2)))
+    assert batch["valid"].dtype == bool

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import wave
@@ -142,13 +141,3 @@ def test_previewer_writes_pictures_sounds_and_tokens(tmp_path: Path) -> None:
     from PIL import Image
 
     assert Image.open(tmp_path / "overview.png").size[1] == 4 * (64 + 4)
-
-
-def test_user_guide_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (ROOT / "docs" / "modalities" / "multimodal.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) >= 5
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, "multimodal.md", "exec"), namespace)

@@ -96,14 +96,3 @@ def test_cli_preview(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     lines = (tmp_path / "texts.txt").read_text().splitlines()
     assert len(lines) == 3 and all(re.fullmatch(r"\s+\d: (\d+ ?)+", line) for line in lines)
-
-
-def test_text_guide_examples_run(capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-    assert len(blocks) >= 6
-    namespace: dict[str, object] = {"__name__": "text_guide"}
-    for i, block in enumerate(blocks):
-        exec(compile(block, f"{DOC.name}[block {i}]", "exec"), namespace)
-    out = capsys.readouterr().out
-    assert "(512,)" in out and "Hello world" in out and "bleu" in out

@@ -176,14 +176,15 @@ class OperatorModule(nnx.Module):
         """Traceable: statistics then ``batched``; used by ``Compose`` and the loader."""
         return self.batched(batch, keys, self.traced_stats(batch, stats))
 
-    def _jitted(self) -> Callable[..., Any]:
+    def _jitted(self, graphdef: Any) -> Callable[..., Any]:
         host = self._host
-        graphdef, _ = nnx.split(self)
         if host.jitted is None or host.graphdef != graphdef:
 
-            def run(state: Any, batch: PyTree, keys: Any, stats: Any) -> PyTree:
+            def run(state: Any, batch: PyTree, keys: Any, rng: Any, stats: Any) -> PyTree:
                 host.traces += 1  # Python side effect: runs once per trace, never per call
                 module = nnx.merge(graphdef, state)
+                if keys is None and rng is not None:  # folded here: eagerly it is one dispatch per record
+                    keys = record_keys(rng, jnp.arange(jax.tree.leaves(batch)[0].shape[0]))
                 return module.batched(batch, keys, stats)
 
             host.jitted = jax.jit(run)
@@ -210,10 +211,10 @@ class OperatorModule(nnx.Module):
         if not leaves:
             raise DataError(f"{self.name}.apply_batch: the batch has no array fields (keys {sorted(batch)})")
         size = int(np.shape(leaves[0])[0])
-        if self.stochastic and keys is None:
-            if rng is None:
-                rng = self.draw_rng()
-            keys = record_keys(rng, jnp.arange(size))
+        if self.stochastic and keys is None and rng is None:
+            rng = self.draw_rng()
+        if not self.stochastic:
+            keys = rng = None
         if stats is None:
             stats = self.get_statistics()
             if stats is None and self.config.batch_stats_fn is not None:
@@ -230,8 +231,8 @@ class OperatorModule(nnx.Module):
                 self._host.cache.move_to_end(cache_key)
                 self._host.skipped += size
                 return {**hit[0], **host_fields}
-        _, state = nnx.split(self)
-        out = self._jitted()(state, arrays, keys, stats)
+        graphdef, state = nnx.split(self)
+        out = self._jitted(graphdef)(state, arrays, keys, rng, stats)
         self._host.applied += size
         if cache_key is not None:
             self._host.cache[cache_key] = (out, arrays)  # holding inputs keeps their ids unique

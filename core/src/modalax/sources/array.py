@@ -46,7 +46,9 @@ class ArraySource(IndexedSource):
 
     @staticmethod
     def _take(data: dict[str, Any], indices: Any) -> Batch:
-        return {k: jnp.take(v, indices, axis=0) for k, v in data.items()}
+        # mode="clip" clamps the indices only; the default "fill" adds a per-element select that
+        # XLA fuses into every downstream operator (measured: ~40% of a resize+flip step).
+        return {k: jnp.take(v, indices, axis=0, mode="clip") for k, v in data.items()}
 
     def pure_gather(self) -> tuple[Any, Any]:
         if not self.on_device:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import modalax
 from modalax.hookspecs import Register
-from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord
+from modalax.records import AdapterRecord, CommandRecord, DatasetRecord, KernelRecord, ModalityRecord
 
 _PKG = "modalax_multimodal"
 
@@ -68,3 +68,15 @@ def register_kernels(register: Register) -> None:
         ("multimodal.retrieval_ranks", "evaluation:retrieval_ranks"),
     ):
         register(KernelRecord(name, f"{_PKG}.{target}"))
+
+
+@modalax.hookimpl
+def register_commands(register: Register) -> None:
+    register(
+        CommandRecord(
+            "demo",
+            f"{_PKG}.demo:run",
+            "the main job: aligned image+text+audio data, loader, training, pictures and sounds",
+            add_arguments=f"{_PKG}.demo:add_arguments",
+        )
+    )

@@ -1,0 +1,62 @@
+"""modalax-image: the image modality plugin of modalax.
+
+Importing this package is light (configs only); the jax-heavy names below are imported on
+first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from modalax_image.config import ImageModalityConfig, ImageRepresentation, ResizeMethod
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "ImageModality": "modalax_image.modality",
+    "ImageAdapter": "modalax_image.adapter",
+    "ImageModel": "modalax_image.adapter",
+    "ImageDataset": "modalax_image.datasets",
+    "SyntheticImageDataset": "modalax_image.datasets",
+    "MNISTLikeDataset": "modalax_image.datasets",
+    "ImageFolderDataset": "modalax_image.datasets",
+    "create_image_dataset": "modalax_image.datasets",
+    "ImageEvaluationSuite": "modalax_image.evaluation",
+    "ImageOperator": "modalax_image.operators",
+    "ResizeOperator": "modalax_image.operators",
+    "NormalizeOperator": "modalax_image.operators",
+    "FlipOperator": "modalax_image.operators",
+    "CropOperator": "modalax_image.operators",
+    "BrightnessOperator": "modalax_image.operators",
+    "ContrastOperator": "modalax_image.operators",
+    "RotateOperator": "modalax_image.operators",
+    "GaussianNoiseOperator": "modalax_image.operators",
+    "GrayscaleOperator": "modalax_image.operators",
+    "ImageOperatorConfig": "modalax_image.operator_configs",
+    "ResizeConfig": "modalax_image.operator_configs",
+    "NormalizeConfig": "modalax_image.operator_configs",
+    "FlipConfig": "modalax_image.operator_configs",
+    "CropConfig": "modalax_image.operator_configs",
+    "BrightnessConfig": "modalax_image.operator_configs",
+    "ContrastConfig": "modalax_image.operator_configs",
+    "RotateConfig": "modalax_image.operator_configs",
+    "GaussianNoiseConfig": "modalax_image.operator_configs",
+    "GrayscaleConfig": "modalax_image.operator_configs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modalax_image' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["ImageModalityConfig", "ImageRepresentation", "ResizeMethod", *_LAZY]

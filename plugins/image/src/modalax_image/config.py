@@ -1,0 +1,98 @@
+"""``ImageRepresentation`` and ``ImageModalityConfig`` (seed 01); imports no jax."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from modalax.config import BaseModalityConfig, check_positive, check_type, coerce_enum
+from modalax.errors import ConfigError
+
+__all__ = ["ImageModalityConfig", "ImageRepresentation", "ResizeMethod"]
+
+
+class ImageRepresentation(enum.Enum):
+    """Colour layout of an image; the value is the channel order."""
+
+    RGB = "rgb"
+    RGBA = "rgba"
+    GRAYSCALE = "grayscale"
+
+    @property
+    def channels(self) -> int:
+        """Number of channels of this representation."""
+        return _CHANNELS[self]
+
+    @property
+    def pil_mode(self) -> str:
+        """The Pillow mode images are converted to when decoded."""
+        return _PIL_MODES[self]
+
+
+_CHANNELS = {ImageRepresentation.RGB: 3, ImageRepresentation.RGBA: 4, ImageRepresentation.GRAYSCALE: 1}
+_PIL_MODES = {ImageRepresentation.RGB: "RGB", ImageRepresentation.RGBA: "RGBA", ImageRepresentation.GRAYSCALE: "L"}
+
+
+class ResizeMethod(enum.StrEnum):
+    """Interpolation of ``resize``; a ``str`` subclass so ``"bilinear"`` compares equal."""
+
+    BILINEAR = "bilinear"
+    NEAREST = "nearest"
+
+
+@dataclass(frozen=True)
+class ImageModalityConfig(BaseModalityConfig):
+    """Configuration of the image modality (seed 01).
+
+    ``width=None`` means square (``width = height``); ``channels=None`` takes the
+    representation's channel count (RGB 3, RGBA 4, GRAYSCALE 1), and an explicit ``channels``
+    must agree with it.  ``normalize`` picks the value range of ``ImageModality.process``:
+    ``True`` gives [0, 1], ``False`` gives [-1, 1] (see ``value_range`` and the user guide).
+    ``resize_method`` is ``"bilinear"`` or ``"nearest"``.
+    """
+
+    representation: ImageRepresentation = ImageRepresentation.RGB
+    height: int = 64
+    width: int | None = None
+    channels: int | None = None
+    normalize: bool = True
+    augmentation: bool = False
+    resize_method: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        owner = "ImageModalityConfig"
+        rep = coerce_enum(owner, "representation", self.representation, ImageRepresentation)
+        object.__setattr__(self, "representation", rep)
+        check_positive(owner, "height", self.height)
+        if self.width is None:
+            object.__setattr__(self, "width", self.height)
+        check_positive(owner, "width", self.width)
+        if self.channels is None:
+            object.__setattr__(self, "channels", rep.channels)
+        check_positive(owner, "channels", self.channels)
+        if self.channels != rep.channels:
+            raise ConfigError(
+                f"{owner}.channels: got {self.channels!r} with representation {rep.name}, "
+                f"expected {rep.channels} (or None to take it from the representation)"
+            )
+        check_type(owner, "normalize", self.normalize, bool, "a bool")
+        check_type(owner, "augmentation", self.augmentation, bool, "a bool")
+        raw = self.resize_method
+        try:
+            method = ResizeMethod(raw.lower() if isinstance(raw, str) else raw)
+        except ValueError:
+            raise ConfigError(
+                f"{owner}.resize_method: got {self.resize_method!r}, expected one of "
+                + ", ".join(repr(m.value) for m in ResizeMethod)
+            ) from None
+        object.__setattr__(self, "resize_method", method)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(height, width, channels)``."""
+        return (int(self.height), int(self.width), int(self.channels))  # type: ignore[arg-type]
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """Range of processed images: (0, 1) when ``normalize`` else (-1, 1)."""
+        return (0.0, 1.0) if self.normalize else (-1.0, 1.0)

@@ -1,0 +1,189 @@
+"""The ``image.*`` kernels: pure, jittable, batched over a leading axis (``(N, H, W, C)``).
+
+Core jits each once (``modalax.get_kernel("image.resize")``); operators and the modality call
+these functions directly inside their own traces, so the numerics live here only.  Shape
+errors are raised at trace time (shapes are static); NaN values propagate (the modality's
+``process`` is where the NaN policy is enforced).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from modalax.errors import ConfigError, DataError
+from modalax_image import resample
+
+__all__ = [
+    "brightness",
+    "contrast",
+    "crop",
+    "flip",
+    "gaussian_noise",
+    "normalize",
+    "resize",
+    "rotate",
+    "to_float",
+    "to_grayscale",
+]
+
+# ITU-R 601-2 luma, the weights of Pillow's convert("L") / convert("F").
+LUMA = (0.299, 0.587, 0.114)
+
+
+def check_images(kernel: str, images: Any) -> jax.Array:
+    """``images`` as an array of rank 4, else ``DataError`` naming the kernel and shape."""
+    x = jnp.asarray(images)
+    if x.ndim != 4:
+        raise DataError(
+            f"image.{kernel}: got images of shape {tuple(x.shape)} (rank {x.ndim}), "
+            "expected a batch of shape (N, H, W, C)"
+        )
+    return x
+
+
+def _per_image(kernel: str, name: str, value: Any, n: int, dtype: Any = jnp.float32) -> jax.Array:
+    """A scalar or an ``(N,)`` parameter as an ``(N, 1, 1, 1)`` array."""
+    v = jnp.asarray(value, dtype)
+    if v.ndim == 0:
+        v = jnp.broadcast_to(v, (n,))
+    if v.shape != (n,):
+        raise DataError(f"image.{kernel}.{name}: got shape {tuple(v.shape)}, expected () or ({n},)")
+    return v.reshape(n, 1, 1, 1)
+
+
+def to_float(images: jax.Array) -> jax.Array:
+    """float32 copy; integers are *not* rescaled (use ``normalize`` for that)."""
+    return images if images.dtype == jnp.float32 else images.astype(jnp.float32)
+
+
+def resize(images: Any, height: int, width: int, method: str = "bilinear", antialias: bool = True) -> jax.Array:
+    """Resize to ``(height, width)``; static sizes and method.
+
+    ``bilinear`` follows Pillow's ``Image.resize(..., BILINEAR)``: half-pixel centres, edge
+    renormalisation and, with ``antialias=True`` (Pillow's behaviour), a triangle filter
+    widened by the scale when downscaling; the result is float32.  ``nearest`` picks
+    ``floor((o + 0.5) * in / out)`` and keeps the dtype (use it for masks and label maps).
+    """
+    x = check_images("resize", images)
+    for name, value in (("height", height), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"image.resize.{name}: got {value!r}, expected a positive int")
+    if method not in ("bilinear", "nearest"):
+        raise ConfigError(f"image.resize.method: got {method!r}, expected 'bilinear' or 'nearest'")
+    if method == "bilinear":
+        x = to_float(x)
+    x = resample.resize_axis(x, 1, height, method, antialias)
+    return resample.resize_axis(x, 2, width, method, antialias)
+
+
+def normalize(
+    images: Any, input_range: tuple[float, float] = (0.0, 255.0), output_range: tuple[float, float] = (0.0, 1.0)
+) -> jax.Array:
+    """Map ``input_range`` linearly onto ``output_range`` (float32); no clipping."""
+    x = to_float(check_images("normalize", images))
+    (lo, hi), (a, b) = input_range, output_range
+    if not hi > lo:
+        raise ConfigError(f"image.normalize.input_range: got {input_range!r}, expected (low, high) with low < high")
+    y = (x - lo) / (hi - lo)
+    return y if (a, b) == (0.0, 1.0) else y * (b - a) + a
+
+
+def flip(images: Any, flags: Any = True, direction: str = "horizontal") -> jax.Array:
+    """Mirror the images whose ``flags`` (scalar or ``(N,)`` bool) are set.
+
+    ``direction`` is ``"horizontal"`` (left-right, the width axis) or ``"vertical"``.
+    """
+    x = check_images("flip", images)
+    axes = {"horizontal": 2, "vertical": 1}
+    if direction not in axes:
+        raise ConfigError(f"image.flip.direction: got {direction!r}, expected 'horizontal' or 'vertical'")
+    axis = axes[direction]
+    n, size = x.shape[0], x.shape[axis]
+    mask = _per_image("flip", "flags", flags, n, jnp.bool_).reshape(n, 1)
+    # A per-image index gather, not where(mask, reverse(x), x): fused after a resize, the
+    # select evaluates the resize for both branches and runs ~1.7x slower on CPU.
+    j = jnp.arange(size, dtype=jnp.int32)
+    idx = jnp.where(mask, size - 1 - j, j)
+    idx = idx.reshape((n, 1, size, 1) if axis == 2 else (n, size, 1, 1))
+    return jnp.take_along_axis(x, idx, axis=axis, mode="promise_in_bounds")
+
+
+def crop(images: Any, offsets: Any, height: int, width: int) -> jax.Array:
+    """Crop ``(height, width)`` windows whose top-left corners are ``offsets`` (``(N, 2)`` ints).
+
+    Offsets are clamped so the window stays inside the image (as ``lax.dynamic_slice`` does).
+    """
+    x = check_images("crop", images)
+    n, h, w, c = x.shape
+    if not (0 < height <= h and 0 < width <= w):
+        raise ConfigError(f"image.crop: got a {height}x{width} window, expected one inside the {h}x{w} images")
+    off = jnp.asarray(offsets, jnp.int32)
+    if off.shape != (n, 2):
+        raise DataError(f"image.crop.offsets: got shape {tuple(off.shape)}, expected ({n}, 2) (top, left)")
+
+    def one(img: jax.Array, o: jax.Array) -> jax.Array:
+        return jax.lax.dynamic_slice(img, (o[0], o[1], 0), (height, width, c))
+
+    return jax.vmap(one)(x, off)
+
+
+def brightness(images: Any, delta: Any) -> jax.Array:
+    """Add ``delta`` (scalar or one per image) to every pixel; no clipping."""
+    x = to_float(check_images("brightness", images))
+    return x + _per_image("brightness", "delta", delta, x.shape[0])
+
+
+def contrast(images: Any, factor: Any) -> jax.Array:
+    """Scale each channel's deviation from its per-image mean by ``factor``.
+
+    ``(x - mean) * factor + mean`` with the mean over height and width per channel (the
+    convention of ``tf.image.adjust_contrast``); no clipping.
+    """
+    x = to_float(check_images("contrast", images))
+    mean = jnp.mean(x, axis=(1, 2), keepdims=True)
+    return (x - mean) * _per_image("contrast", "factor", factor, x.shape[0]) + mean
+
+
+def rotate(images: Any, angle: Any, method: str = "bilinear", fill: float = 0.0) -> jax.Array:
+    """Rotate counter-clockwise by ``angle`` degrees (scalar or ``(N,)``) about the centre.
+
+    Follows Pillow's ``Image.rotate(angle, resample)``: same size, corners filled with
+    ``fill``.  ``nearest`` keeps the dtype (masks); ``bilinear`` returns float32.
+    """
+    x = check_images("rotate", images)
+    if method not in ("bilinear", "nearest"):
+        raise ConfigError(f"image.rotate.method: got {method!r}, expected 'bilinear' or 'nearest'")
+    n, h, w, _ = x.shape
+    angles = _per_image("rotate", "angle", angle, n).reshape(n)
+    ys, xs = resample.rotation_coords(angles, h, w)
+    if method == "nearest":
+        return resample.nearest_sample(x, ys, xs, fill)
+    return resample.bilinear_sample(to_float(x), ys, xs, fill)
+
+
+def gaussian_noise(images: Any, keys: jax.Array, std: Any) -> jax.Array:
+    """Add ``std * N(0, 1)`` noise, drawn per image from its key (``keys`` of shape ``(N,)``)."""
+    x = to_float(check_images("gaussian_noise", images))
+    if keys.shape != (x.shape[0],):
+        raise DataError(f"image.gaussian_noise.keys: got shape {tuple(keys.shape)}, expected ({x.shape[0]},)")
+    noise = jax.vmap(lambda k: jax.random.normal(k, x.shape[1:], jnp.float32))(keys)
+    return x + noise * _per_image("gaussian_noise", "std", std, x.shape[0])
+
+
+def to_grayscale(images: Any, keep_channels: bool = False) -> jax.Array:
+    """ITU-R 601-2 luma of RGB/RGBA images (alpha ignored, as Pillow's ``convert("F")``).
+
+    One-channel input is returned as float32 unchanged.  With ``keep_channels`` the luma is
+    repeated over the input's channels.
+    """
+    x = to_float(check_images("to_grayscale", images))
+    c = x.shape[-1]
+    if c == 1:
+        return x
+    if c not in (3, 4):
+        raise DataError(f"image.to_grayscale: got {c} channels, expected 1 (gray), 3 (RGB) or 4 (RGBA)")
+    luma = x[..., 0:1] * LUMA[0] + x[..., 1:2] * LUMA[1] + x[..., 2:3] * LUMA[2]
+    return jnp.broadcast_to(luma, x.shape) if keep_channels else luma

@@ -1,0 +1,194 @@
+"""Configurations of the image operators: validated frozen dataclasses with defaults.
+
+Every config defaults ``field_key`` to ``"images"`` (the key of image dataset batches).  The
+random operators default to ``stochastic=True`` drawing from the ``"augment"`` rng stream;
+with ``stochastic=False`` they apply a fixed transform instead (documented per class).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from modalax.config import check_choice, check_positive, check_probability, check_type
+from modalax.errors import ConfigError
+from modalax.operators import ModalityOperatorConfig
+
+__all__ = [
+    "BrightnessConfig",
+    "ContrastConfig",
+    "CropConfig",
+    "FlipConfig",
+    "GaussianNoiseConfig",
+    "GrayscaleConfig",
+    "ImageOperatorConfig",
+    "NormalizeConfig",
+    "ResizeConfig",
+    "RotateConfig",
+]
+
+
+def _check_number(owner: str, name: str, value: Any, *, minimum: float | None = None) -> None:
+    check_type(owner, name, value, (int, float), "a finite number")
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ConfigError(f"{owner}.{name}: got {value!r}, expected a finite number{bound}")
+
+
+def _check_range(owner: str, name: str, value: Any) -> tuple[float, float]:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        or not value[0] < value[1]
+    ):
+        raise ConfigError(f"{owner}.{name}: got {value!r}, expected a (low, high) pair of finite numbers, low < high")
+    return (float(value[0]), float(value[1]))
+
+
+@dataclass(frozen=True, eq=False)
+class ImageOperatorConfig(ModalityOperatorConfig):
+    """Base of the image operator configs: ``field_key`` defaults to ``"images"``."""
+
+    field_key: str = field(default="images", kw_only=True)
+
+
+@dataclass(frozen=True, eq=False)
+class _RandomConfig(ImageOperatorConfig):
+    stochastic: bool = True
+    stream_name: str | None = "augment"
+
+
+@dataclass(frozen=True, eq=False)
+class ResizeConfig(ImageOperatorConfig):
+    """Resize to ``height`` x ``width`` (``width=None``: square); masks follow with ``nearest``."""
+
+    height: int = 64
+    width: int | None = None
+    method: str = "bilinear"
+    antialias: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        owner = type(self).__name__
+        check_positive(owner, "height", self.height)
+        if self.width is None:
+            object.__setattr__(self, "width", self.height)
+        check_positive(owner, "width", self.width)
+        check_choice(owner, "method", self.method, ("bilinear", "nearest"))
+        check_type(owner, "antialias", self.antialias, bool, "a bool")
+
+
+@dataclass(frozen=True, eq=False)
+class NormalizeConfig(ImageOperatorConfig):
+    """Map ``input_range`` onto ``output_range`` (uint8 [0, 255] -> [0, 1] by default)."""
+
+    input_range: tuple[float, float] = (0.0, 255.0)
+    output_range: tuple[float, float] = (0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        owner = type(self).__name__
+        object.__setattr__(self, "input_range", _check_range(owner, "input_range", self.input_range))
+        object.__setattr__(self, "output_range", _check_range(owner, "output_range", self.output_range))
+
+
+@dataclass(frozen=True, eq=False)
+class FlipConfig(_RandomConfig):
+    """Mirror with ``probability`` (``stochastic=False``: mirror every image)."""
+
+    direction: str = "horizontal"
+    probability: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(type(self).__name__, "direction", self.direction, ("horizontal", "vertical"))
+        check_probability(type(self).__name__, "probability", self.probability)
+
+
+@dataclass(frozen=True, eq=False)
+class CropConfig(_RandomConfig):
+    """Random ``height`` x ``width`` crop (``stochastic=False``: the centre crop)."""
+
+    height: int = 32
+    width: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(type(self).__name__, "height", self.height)
+        if self.width is None:
+            object.__setattr__(self, "width", self.height)
+        check_positive(type(self).__name__, "width", self.width)
+
+
+@dataclass(frozen=True, eq=False)
+class BrightnessConfig(_RandomConfig):
+    """Add ``U(-max_delta, max_delta)`` per image (``stochastic=False``: add ``max_delta``)."""
+
+    max_delta: float = 0.2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number(type(self).__name__, "max_delta", self.max_delta, minimum=0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class ContrastConfig(_RandomConfig):
+    """Contrast factor ``U(lower, upper)`` per image (``stochastic=False``: ``upper``)."""
+
+    lower: float = 0.8
+    upper: float = 1.2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        owner = type(self).__name__
+        _check_number(owner, "lower", self.lower, minimum=0.0)
+        _check_number(owner, "upper", self.upper, minimum=0.0)
+        if self.lower > self.upper:
+            raise ConfigError(f"{owner}: got lower={self.lower!r} > upper={self.upper!r}, expected lower <= upper")
+
+
+@dataclass(frozen=True, eq=False)
+class RotateConfig(_RandomConfig):
+    """Rotate by ``U(-max_angle, max_angle)`` degrees counter-clockwise (fixed: ``max_angle``).
+
+    Pixels from outside the image get ``fill``; masks are rotated with ``nearest`` and filled
+    with 0.
+    """
+
+    max_angle: float = 15.0
+    method: str = "bilinear"
+    fill: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        owner = type(self).__name__
+        _check_number(owner, "max_angle", self.max_angle, minimum=0.0)
+        check_choice(owner, "method", self.method, ("bilinear", "nearest"))
+        _check_number(owner, "fill", self.fill)
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianNoiseConfig(_RandomConfig):
+    """Add ``std * N(0, 1)`` noise; always stochastic."""
+
+    std: float = 0.05
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        owner = type(self).__name__
+        _check_number(owner, "std", self.std, minimum=0.0)
+        if not self.stochastic:
+            raise ConfigError(f"{owner}.stochastic: got False, expected True (noise needs randomness)")
+
+
+@dataclass(frozen=True, eq=False)
+class GrayscaleConfig(ImageOperatorConfig):
+    """ITU-R 601-2 luma; ``keep_channels`` repeats it over the input channels."""
+
+    keep_channels: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_type(type(self).__name__, "keep_channels", self.keep_channels, bool, "a bool")

@@ -1,0 +1,249 @@
+"""Image operators on the core ``ModalityOperator``: one element in, one element out.
+
+Each ``transform`` calls the ``image.*`` kernel on a batch of one (``x[None]``); under the
+loader's ``vmap`` that batch axis becomes the real batch, so the numerics are the kernels'.
+Geometric operators move ``auxiliary_fields`` (masks of shape ``(H, W)`` or ``(H, W, K)``)
+with the same random parameters, using nearest-neighbour sampling so labels stay labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from modalax.errors import DataError
+from modalax.operators import ModalityOperator
+from modalax_image import kernels
+from modalax_image.operator_configs import (
+    BrightnessConfig,
+    ContrastConfig,
+    CropConfig,
+    FlipConfig,
+    GaussianNoiseConfig,
+    GrayscaleConfig,
+    ImageOperatorConfig,
+    NormalizeConfig,
+    ResizeConfig,
+    RotateConfig,
+)
+
+__all__ = [
+    "BrightnessOperator",
+    "ContrastOperator",
+    "CropOperator",
+    "FlipOperator",
+    "GaussianNoiseOperator",
+    "GrayscaleOperator",
+    "ImageOperator",
+    "NormalizeOperator",
+    "ResizeOperator",
+    "RotateOperator",
+]
+
+
+def _batch_size(data_shapes: Any, key: str) -> int:
+    node = data_shapes
+    for part in key.split("."):
+        node = node[part]
+    return int(node[0])
+
+
+def _field_hw(data_shapes: Any, key: str) -> tuple[int, int]:
+    node = data_shapes
+    for part in key.split("."):
+        node = node[part]
+    return int(node[1]), int(node[2])
+
+
+class ImageOperator(ModalityOperator):
+    """Base of the image operators: shape checks and the batch-of-one kernel calls."""
+
+    config: ImageOperatorConfig
+
+    def _element(self, x: jax.Array, key: str) -> jax.Array:
+        if jnp.ndim(x) != 3:
+            raise DataError(
+                f"{self.name}: field {key!r} has per-element shape {tuple(jnp.shape(x))}, "
+                "expected (H, W, C) (the loader adds the batch axis)"
+            )
+        return x[None]
+
+    def _mask(self, m: jax.Array, key: str) -> tuple[jax.Array, bool]:
+        if jnp.ndim(m) == 2:
+            return m[None, :, :, None], True
+        if jnp.ndim(m) == 3:
+            return m[None], False
+        raise DataError(
+            f"{self.name}: auxiliary field {key!r} has shape {tuple(jnp.shape(m))}, expected (H, W) or (H, W, K)"
+        )
+
+    def _map_mask(self, m: jax.Array, key: str, fn: Any) -> jax.Array:
+        batch, squeeze = self._mask(m, key)
+        out = fn(batch)[0]
+        return out[..., 0] if squeeze else out
+
+
+class ResizeOperator(ImageOperator):
+    """Resize to the configured size (``image.resize``); masks follow with ``nearest``."""
+
+    config: ResizeConfig
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        c = self.config
+        return kernels.resize(self._element(x, c.field_key), c.height, c.width, c.method, c.antialias)[0]
+
+    def transform_auxiliary(
+        self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None, key: str
+    ) -> jax.Array:
+        c = self.config
+        return self._map_mask(x, key, lambda m: kernels.resize(m, c.height, c.width, "nearest"))
+
+
+class NormalizeOperator(ImageOperator):
+    """Map ``input_range`` onto ``output_range`` (``image.normalize``)."""
+
+    config: NormalizeConfig
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        c = self.config
+        return kernels.normalize(self._element(x, c.field_key), c.input_range, c.output_range)[0]
+
+
+class GrayscaleOperator(ImageOperator):
+    """ITU-R 601-2 luma (``image.to_grayscale``)."""
+
+    config: GrayscaleConfig
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        return kernels.to_grayscale(self._element(x, self.config.field_key), self.config.keep_channels)[0]
+
+
+class FlipOperator(ImageOperator):
+    """Mirror with probability ``p`` (``image.flip``); masks are mirrored with their image."""
+
+    config: FlipConfig
+
+    def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
+        n = _batch_size(data_shapes, self.config.field_key)
+        return jax.random.bernoulli(rng, self.config.probability, (n,))
+
+    def _flip(self, batch: jax.Array, random_params: Any) -> jax.Array:
+        flags = True if random_params is None else random_params[None]
+        return kernels.flip(batch, flags, self.config.direction)
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        return self._flip(self._element(x, self.config.field_key), random_params)[0]
+
+    def transform_auxiliary(
+        self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None, key: str
+    ) -> jax.Array:
+        return self._map_mask(x, key, lambda m: self._flip(m, random_params))
+
+
+class CropOperator(ImageOperator):
+    """Random crop (centre crop when not stochastic) with ``image.crop``; masks are cropped alike."""
+
+    config: CropConfig
+
+    def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
+        n = _batch_size(data_shapes, self.config.field_key)
+        h, w = _field_hw(data_shapes, self.config.field_key)
+        self._check_fits(h, w)
+        k_top, k_left = jax.random.split(rng)
+        top = jax.random.randint(k_top, (n,), 0, h - self.config.height + 1)
+        left = jax.random.randint(k_left, (n,), 0, w - self.config.width + 1)
+        return jnp.stack([top, left], axis=-1)
+
+    def _check_fits(self, h: int, w: int) -> None:
+        c = self.config
+        if c.height > h or c.width > w:
+            raise DataError(
+                f"{self.name}: a {c.height}x{c.width} crop does not fit {h}x{w} images "
+                f"(field {c.field_key!r}); expected images at least as large as the crop"
+            )
+
+    def _offsets(self, h: int, w: int, random_params: Any) -> jax.Array:
+        self._check_fits(h, w)
+        if random_params is None:
+            return jnp.asarray([[(h - self.config.height) // 2, (w - self.config.width) // 2]], jnp.int32)
+        return jnp.asarray(random_params, jnp.int32)[None]
+
+    def _crop(self, batch: jax.Array, random_params: Any) -> jax.Array:
+        c = self.config
+        offsets = self._offsets(batch.shape[1], batch.shape[2], random_params)
+        return kernels.crop(batch, offsets, c.height, c.width)
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        return self._crop(self._element(x, self.config.field_key), random_params)[0]
+
+    def transform_auxiliary(
+        self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None, key: str
+    ) -> jax.Array:
+        return self._map_mask(x, key, lambda m: self._crop(m, random_params))
+
+
+class BrightnessOperator(ImageOperator):
+    """Add a per-image offset ``U(-max_delta, max_delta)`` (``image.brightness``)."""
+
+    config: BrightnessConfig
+
+    def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
+        n = _batch_size(data_shapes, self.config.field_key)
+        d = self.config.max_delta
+        return jax.random.uniform(rng, (n,), jnp.float32, -d, d)
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        delta = self.config.max_delta if random_params is None else random_params[None]
+        return kernels.brightness(self._element(x, self.config.field_key), delta)[0]
+
+
+class ContrastOperator(ImageOperator):
+    """Per-image contrast factor ``U(lower, upper)`` (``image.contrast``)."""
+
+    config: ContrastConfig
+
+    def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
+        n = _batch_size(data_shapes, self.config.field_key)
+        return jax.random.uniform(rng, (n,), jnp.float32, self.config.lower, self.config.upper)
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        factor = self.config.upper if random_params is None else random_params[None]
+        return kernels.contrast(self._element(x, self.config.field_key), factor)[0]
+
+
+class RotateOperator(ImageOperator):
+    """Rotate by ``U(-max_angle, max_angle)`` degrees (``image.rotate``); masks follow (nearest)."""
+
+    config: RotateConfig
+
+    def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
+        n = _batch_size(data_shapes, self.config.field_key)
+        a = self.config.max_angle
+        return jax.random.uniform(rng, (n,), jnp.float32, -a, a)
+
+    def _angle(self, random_params: Any) -> Any:
+        return self.config.max_angle if random_params is None else random_params[None]
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        c = self.config
+        return kernels.rotate(self._element(x, c.field_key), self._angle(random_params), c.method, c.fill)[0]
+
+    def transform_auxiliary(
+        self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None, key: str
+    ) -> jax.Array:
+        angle = self._angle(random_params)
+        return self._map_mask(x, key, lambda m: kernels.rotate(m, angle, "nearest", 0.0))
+
+
+class GaussianNoiseOperator(ImageOperator):
+    """Add ``std * N(0, 1)`` noise from each record's key (``image.gaussian_noise``)."""
+
+    config: GaussianNoiseConfig
+
+    def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
+        return jax.random.split(rng, _batch_size(data_shapes, self.config.field_key))
+
+    def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
+        return kernels.gaussian_noise(self._element(x, self.config.field_key), random_params[None], self.config.std)[0]

@@ -1,0 +1,86 @@
+"""Hook module of the ``image`` plugin: registers records only; imports no jax.
+
+Everything is named by ``"module:attr"`` strings, so nothing heavy is imported until a
+modality, dataset, kernel or operator is first used.
+"""
+
+from __future__ import annotations
+
+import modalax
+from modalax.hookspecs import Register
+from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
+
+_PKG = "modalax_image"
+
+KERNELS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "resize": ("resize", ("height", "width", "method", "antialias"), "Pillow-compatible bilinear/nearest resize"),
+    "normalize": ("normalize", ("input_range", "output_range"), "map a value range onto another"),
+    "flip": ("flip", ("direction",), "mirror the flagged images"),
+    "crop": ("crop", ("height", "width"), "crop windows at per-image offsets"),
+    "brightness": ("brightness", (), "add a per-image offset"),
+    "contrast": ("contrast", (), "scale deviations from the per-channel mean"),
+    "rotate": ("rotate", ("method", "fill"), "rotate about the centre as Pillow does"),
+    "gaussian_noise": ("gaussian_noise", (), "add Gaussian noise from per-image keys"),
+    "to_grayscale": ("to_grayscale", ("keep_channels",), "ITU-R 601-2 luma"),
+}
+
+OPERATORS: dict[str, str] = {
+    "resize": "ResizeOperator",
+    "normalize": "NormalizeOperator",
+    "flip": "FlipOperator",
+    "crop": "CropOperator",
+    "brightness": "BrightnessOperator",
+    "contrast": "ContrastOperator",
+    "rotate": "RotateOperator",
+    "gaussian_noise": "GaussianNoiseOperator",
+    "grayscale": "GrayscaleOperator",
+}
+
+DATASETS: dict[str, tuple[str, str]] = {
+    "synthetic": ("SyntheticImageDataset", "random/gradient/checkerboard/circles patterns, generated on demand"),
+    "mnist_like": ("MNISTLikeDataset", "digit-like glyphs 0-9 with labels"),
+    "folder": ("ImageFolderDataset", "PNG/JPEG files, class sub-folders as labels"),
+}
+
+
+@modalax.hookimpl
+def register_modalities(register: Register) -> None:
+    register(
+        ModalityRecord(
+            "image",
+            f"{_PKG}.modality:ImageModality",
+            "images (H, W, C) in [0, 1] or [-1, 1]",
+            config_class=f"{_PKG}.config:ImageModalityConfig",
+            previewer=f"{_PKG}.preview:preview",
+        )
+    )
+
+
+@modalax.hookimpl
+def register_datasets(register: Register) -> None:
+    for name, (cls, description) in DATASETS.items():
+        register(DatasetRecord("image", name, f"{_PKG}.datasets:{cls}", description))
+
+
+@modalax.hookimpl
+def register_adapters(register: Register) -> None:
+    register(
+        AdapterRecord(
+            "image",
+            "default",
+            f"{_PKG}.adapter:ImageAdapter",
+            "wraps an nnx model: output_shape images in range, MSE loss",
+        )
+    )
+
+
+@modalax.hookimpl
+def register_kernels(register: Register) -> None:
+    for name, (fn, static, description) in KERNELS.items():
+        register(KernelRecord(f"image.{name}", f"{_PKG}.kernels:{fn}", static, description))
+
+
+@modalax.hookimpl
+def register_operators(register: Register) -> None:
+    for name, cls in OPERATORS.items():
+        register(OperatorRecord("image", name, f"{_PKG}.operators:{cls}"))
