@@ -40,8 +40,9 @@ def test_python_blocks_run(path: Path, tmp_path: Path) -> None:
     parts = [f"# --- block {i} of {path.name}\n{b}" for i, b in enumerate(code)]
     script.write_text("\n".join(parts), encoding="utf-8")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    res = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env,
-                         timeout=600)
+    res = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600
+    )
     assert res.returncode == 0, f"{path.name} failed:\n{res.stdout[-2000:]}\n{res.stderr[-4000:]}"
 
 
