@@ -6,13 +6,11 @@ on the first registry query; jax-heavy names below are imported on first access.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from modalax.aliases import EvaluationMetrics, ModalityBatch, ModalityConfig, ModalityData
 from modalax.config import BaseModalityConfig, ConfigMixin, ModalityConfiguration
 from modalax.errors import ConfigError, DataError, ModalaxError, PluginError
 from modalax.hookspecs import hookimpl
+from modalax.lazy import lazy_exports
 from modalax.protocols import BaseEvaluationSuite, BaseProcessor, Modality, ModelAdapter
 from modalax.records import (
     AdapterRecord,
@@ -67,17 +65,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'modalax' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

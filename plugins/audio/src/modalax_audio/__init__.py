@@ -5,8 +5,7 @@ Importing this package is light (no jax); the names below load their modules on 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from modalax.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -38,17 +37,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'modalax_audio' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["__version__", *_LAZY]

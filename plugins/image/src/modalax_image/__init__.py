@@ -6,9 +6,7 @@ first access.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from modalax.lazy import lazy_exports
 from modalax_image.config import ImageModalityConfig, ImageRepresentation, ResizeMethod
 
 __version__ = "0.1.0"
@@ -46,17 +44,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'modalax_image' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["ImageModalityConfig", "ImageRepresentation", "ResizeMethod", *_LAZY]

@@ -6,8 +6,7 @@ imported on first access.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from modalax.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -47,17 +46,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'modalax_multimodal' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = sorted(_LAZY)
