@@ -21,6 +21,14 @@ from modalax_multimodal.models import MultiModalModel
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def _full_precision_matmuls():
+    # Models use the caller's default matmul precision (TF32 on recent GPUs); the comparisons
+    # against float64 references here need full float32 products on every backend.
+    with jax.default_matmul_precision("highest"):
+        yield
+
+
 def _emb(*shape: int) -> jnp.ndarray:
     return jnp.asarray(RNG.standard_normal(shape), jnp.float32)
 

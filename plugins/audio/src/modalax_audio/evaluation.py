@@ -69,7 +69,8 @@ def pairwise_log_mel_distance(audio: jax.Array, **mel_kwargs: Any) -> jax.Array:
     emb = jnp.mean(10.0 * jnp.log10(mel + _EPS), axis=-1)
     n = emb.shape[0]
     sq = jnp.sum(emb**2, axis=-1)
-    d2 = jnp.maximum(sq[:, None] + sq[None, :] - 2.0 * emb @ emb.T, 0.0) / emb.shape[-1]
+    gram = jnp.matmul(emb, emb.T, precision=jax.lax.Precision.HIGHEST)  # TF32 would swamp small distances
+    d2 = jnp.maximum(sq[:, None] + sq[None, :] - 2.0 * gram, 0.0) / emb.shape[-1]
     upper = jnp.triu(jnp.ones((n, n), bool), k=1)
     return jnp.sum(jnp.where(upper, jnp.sqrt(d2), 0.0)) / jnp.maximum(jnp.sum(upper), 1)
 

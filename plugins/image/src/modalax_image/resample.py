@@ -106,7 +106,7 @@ def resize_axis(x: jax.Array, axis: int, out_size: int, method: str, antialias: 
         dense = np.zeros((out_size, in_size), np.float32)
         np.add.at(dense, (np.repeat(np.arange(out_size), idx.shape[1]), idx.reshape(-1)), w.reshape(-1))
         moved = jnp.moveaxis(x, axis, -1)
-        return jnp.moveaxis(moved @ jnp.asarray(dense.T), -1, axis)
+        return jnp.moveaxis(jnp.matmul(moved, jnp.asarray(dense.T), precision=jax.lax.Precision.HIGHEST), -1, axis)
     out = None
     for k in range(idx.shape[1]):
         term = jnp.take(x, idx[:, k], axis=axis, mode="clip") * w[:, k].reshape(_shape(x, axis, out_size))

@@ -41,7 +41,7 @@ def retrieval_ranks(queries: jax.Array, targets: jax.Array) -> jax.Array:
     """Rank (0 = best) of target ``i`` among all targets for query ``i``, by cosine similarity."""
     q = queries / (jnp.linalg.norm(queries, axis=-1, keepdims=True) + 1e-12)
     t = targets / (jnp.linalg.norm(targets, axis=-1, keepdims=True) + 1e-12)
-    sim = q @ t.T
+    sim = jnp.matmul(q, t.T, precision=jax.lax.Precision.HIGHEST)
     return jnp.sum(sim > jnp.diagonal(sim)[:, None], axis=-1)
 
 

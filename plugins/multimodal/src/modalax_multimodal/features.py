@@ -46,7 +46,7 @@ def audio_features(audio: jax.Array, num_projections: int = AUDIO_PROJECTIONS) -
     audio = audio.reshape(audio.shape[0], -1).astype(jnp.float32)
     t = audio.shape[1]
     proj = jax.random.normal(jax.random.key(t), (t, num_projections)) / jnp.sqrt(t)
-    return audio @ proj
+    return jnp.matmul(audio, proj, precision=jax.lax.Precision.HIGHEST)
 
 
 def modality_features(batch: dict[str, jax.Array], modality: str, *, vocab_size: int | None = None) -> jax.Array:

@@ -205,7 +205,7 @@ def aligned_inputs(latent: jax.Array, nuisance: jax.Array, strength: jax.Array |
 def render_image(u: jax.Array, basis: jax.Array) -> jax.Array:
     """Images ``(B, H, W, C)`` in (0, 1): ``sigmoid(u @ basis)`` with ``basis`` from ``RenderParams.image_basis``."""
     d = basis.shape[0]
-    field = u @ basis.reshape(d, -1)
+    field = jnp.matmul(u, basis.reshape(d, -1), precision=jax.lax.Precision.HIGHEST)
     return jax.nn.sigmoid(field).reshape(u.shape[0], *basis.shape[1:])
 
 
@@ -216,7 +216,7 @@ def render_audio(u: jax.Array, basis: jax.Array, envelope: jax.Array) -> jax.Arr
     the ``(T,)`` fade.  Clipping, not ``tanh``: the waveform stays exactly linear in ``u``
     (clipping is a 5-sigma event) and the kernel stays one pass over its output.
     """
-    period = u @ basis  # (B, P)
+    period = jnp.matmul(u, basis, precision=jax.lax.Precision.HIGHEST)  # (B, P)
     repeats = envelope.shape[0] // basis.shape[1]
     wave = jnp.tile(period, (1, repeats)) * envelope
     return jnp.clip(wave, -1.0, 1.0)
@@ -224,6 +224,6 @@ def render_audio(u: jax.Array, basis: jax.Array, envelope: jax.Array) -> jax.Arr
 
 def render_text(u: jax.Array, directions: jax.Array, edges: jax.Array, table: jax.Array) -> jax.Array:
     """Tokens ``(B, L)`` int32: position ``p`` quantises ``directions[p] . u`` and reads ``table[p, level]``."""
-    proj = u @ directions.T  # (B, L)
+    proj = jnp.matmul(u, directions.T, precision=jax.lax.Precision.HIGHEST)  # (B, L)
     levels = jnp.sum(proj[..., None] > edges, axis=-1)
     return table[jnp.arange(table.shape[0])[None, :], levels].astype(jnp.int32)
