@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import jax
 import numpy as np
@@ -18,6 +21,8 @@ from hypothesis import strategies as st
 
 from modalax import ArraySource, ConfigError, DataLoader, create_data_loader
 from modalax.errors import DataError
+from modalax.loader import loader as loader_module
+from modalax.loader.prefetch import Lookahead
 
 from .operator_fixtures import Shift, ShiftConfig
 from .source_fixtures import FailingSource, NoiseDataset, NpyFolder, digest, ids_source, valid_ids
@@ -82,16 +87,24 @@ def test_every_record_exactly_once_per_epoch_across_shards(
     epochs=st.integers(1, 3),
     stop=st.integers(0, 30),
     prefetch=st.sampled_from([0, 2]),
+    on_device=st.booleans(),
+    block=st.sampled_from([1, 3, 64]),
 )
 def test_resume_yields_exactly_the_remaining_batches(
-    n: int, batch: int, drop_last: bool, epochs: int, stop: int, prefetch: int
+    n: int, batch: int, drop_last: bool, epochs: int, stop: int, prefetch: int, on_device: bool, block: int
 ) -> None:
     if drop_last and batch > n:
         return
 
     def make() -> DataLoader:
-        return DataLoader(ids_source(n), batch, seed=11, drop_last=drop_last, num_epochs=epochs, prefetch=prefetch)
+        source = ArraySource({"id": np.arange(n, dtype=np.int32)}, on_device=on_device)
+        return DataLoader(source, batch, seed=11, drop_last=drop_last, num_epochs=epochs, prefetch=prefetch)
 
+    with mock.patch.object(loader_module, "_BLOCK", block):  # indices go to the device in blocks
+        _check_resume(make, stop)
+
+
+def _check_resume(make: Any, stop: int) -> None:
     full = [np.asarray(b["id"]) for b in make()]
     stop = min(stop, len(full))
     first = make()
@@ -176,6 +189,41 @@ def test_prefetch_error_propagates_and_thread_stops() -> None:
     with pytest.raises(RuntimeError, match="record 13 is unreadable"):
         next(it)
     assert not it._it.alive
+
+
+class HostFailingDeviceSource(ArraySource):
+    """On-device source whose host-side fields fail for record ``bad``."""
+
+    def __init__(self, n: int, bad: int) -> None:
+        super().__init__({"id": np.arange(n, dtype=np.int32)})
+        self.bad = bad
+
+    def host_records(self, indices: Any) -> dict[str, Any]:
+        if self.bad in np.asarray(indices):
+            raise RuntimeError(f"record {self.bad} has no caption")
+        return {}
+
+
+def test_device_sources_prefetch_without_a_thread_and_errors_come_in_order() -> None:
+    threads = threading.active_count()
+    loader = DataLoader(HostFailingDeviceSource(20, bad=13), 4, shuffle=False, prefetch=3)
+    it = iter(loader)
+    assert isinstance(it._it, Lookahead) and threading.active_count() == threads
+    got = [next(it) for _ in range(3)]  # batch 3 (records 12..15) was produced ahead and failed
+    assert [np.asarray(b["id"]).tolist() for b in got] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    with pytest.raises(RuntimeError, match="record 13 has no caption"):
+        next(it)
+    assert not it._it.alive
+    with pytest.raises(StopIteration):
+        next(it)
+
+
+def test_device_prefetch_yields_what_no_prefetch_yields() -> None:
+    data = {"x": np.arange(50, dtype=np.float32).reshape(25, 2)}
+    runs = [list(DataLoader(ArraySource(data), 4, seed=3, num_epochs=2, prefetch=k)) for k in (0, 1, 5)]
+    assert len(runs[0]) == 14
+    for run in runs[1:]:
+        assert digest(run) == digest(runs[0])
 
 
 def test_early_exit_shuts_down_cleanly() -> None:
@@ -300,3 +348,32 @@ def test_padding_mask_never_overwrites_a_data_field() -> None:
     batch = next(iter(DataLoader(src, 2, prefetch=0, mask_key="valid")))
     np.testing.assert_array_equal(batch["mask"], np.ones((2, 2)))
     assert batch["valid"].dtype == bool
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    shards=st.integers(1, 4),
+    per_shard=st.integers(1, 5),
+    drop_last=st.booleans(),
+    lo=st.integers(0, 12),
+    width=st.integers(1, 12),
+)
+def test_index_blocks_stack_the_per_batch_indices(
+    n: int, shards: int, per_shard: int, drop_last: bool, lo: int, width: int
+) -> None:
+    from modalax.loader import BatchPlan, epoch_permutation
+
+    batch = shards * per_shard
+    if drop_last and batch > n:
+        return
+    perm = epoch_permutation(n, 1, 0, True)
+    for shard in range(shards):
+        plan = BatchPlan(n, batch, drop_last, shards, shard)
+        lo_b = min(lo, plan.batches_per_epoch - 1)
+        hi_b = min(lo_b + width, plan.batches_per_epoch)
+        idx, mask = plan.local_indices_block(perm, lo_b, hi_b)
+        for row, b in enumerate(range(lo_b, hi_b)):
+            ref_idx, ref_mask = plan.local_indices(perm, b)
+            np.testing.assert_array_equal(idx[row], ref_idx)
+            np.testing.assert_array_equal(mask[row], ref_mask)

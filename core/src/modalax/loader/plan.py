@@ -83,3 +83,9 @@ class BatchPlan:
         """Record indices of this shard's part of ``batch``, and its validity mask."""
         pos, mask = self.local_positions(batch)
         return perm[pos], mask
+
+    def local_indices_block(self, perm: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """``local_indices`` of batches ``lo .. hi-1`` stacked: ``(hi - lo, local_batch_size)`` each."""
+        starts = np.arange(lo, hi, dtype=np.int64)[:, None] * self.batch_size + self.shard_index * self.local_batch_size
+        pos = starts + np.arange(self.local_batch_size, dtype=np.int64)
+        return perm[pos % self.num_records], pos < self.num_records

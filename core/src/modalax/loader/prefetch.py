@@ -6,6 +6,7 @@ import atexit
 import queue
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
@@ -91,3 +92,54 @@ class Prefetcher(Generic[T]):
     def alive(self) -> bool:
         """Whether the producer thread is still running."""
         return self._thread.is_alive()
+
+
+class Lookahead(Generic[T]):
+    """Keep ``size`` items produced ahead, in the calling thread.
+
+    For sources gathered inside the jitted step, producing a batch only dispatches device work,
+    which runs asynchronously; a thread would add GIL hand-offs and no overlap.  An error raised
+    while producing ahead is held back until the items produced before it are consumed.
+    """
+
+    def __init__(self, source: Iterator[T], size: int) -> None:
+        self._source = source
+        self._size = max(1, size)
+        self._buffer: deque[T] = deque()
+        self._error: BaseException | None = None
+        self._exhausted = False
+
+    def _fill(self) -> None:
+        while not self._exhausted and self._error is None and len(self._buffer) <= self._size:
+            try:
+                self._buffer.append(next(self._source))
+            except StopIteration:
+                self._exhausted = True
+            except Exception as exc:
+                self._error = exc
+
+    def __iter__(self) -> Lookahead[T]:
+        return self
+
+    def __next__(self) -> T:
+        self._fill()
+        if self._buffer:
+            return self._buffer.popleft()
+        if self._error is not None:
+            error, self._error = self._error, None
+            self.close()
+            raise error
+        raise StopIteration
+
+    def close(self) -> None:
+        """Drop what was produced ahead and close the source; safe to call twice."""
+        self._buffer.clear()
+        self._exhausted = True
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
+
+    @property
+    def alive(self) -> bool:
+        """Whether more items may come (no thread is involved)."""
+        return not self._exhausted
