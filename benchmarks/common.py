@@ -34,6 +34,26 @@ def throughput(run: Callable[[], Any], items: int, *, repeats: int = 5, warmup: 
     return items / statistics.median(times)
 
 
+def throughputs(
+    runs: dict[str, Callable[[], Any]], items: int, *, repeats: int = 5, warmup: int = 1
+) -> dict[str, float]:
+    """Items per second of each ``run``, timed round-robin: median of ``repeats`` rounds.
+
+    Each round times every implementation once, so that a noisy spell of a shared machine
+    falls on all of them alike rather than on whichever happened to run then.
+    """
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    return {name: items / statistics.median(ts) for name, ts in times.items()}
+
+
 @dataclass
 class BenchResult:
     """One benchmark case: throughputs of modalax and its peers, side by side."""

@@ -70,7 +70,7 @@ def render(results: dict[str, list[BenchResult]], errors: dict[str, str], quick:
         "",
         f"- date: {dt.date.today().isoformat()}",
         f"- machine: {_cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}",
-        f"- jax backend: {jax.default_backend()} ({len(jax.devices())} device(s))",
+        f"- jax backend: {jax.default_backend()} ({len(jax.devices())} device(s): {jax.devices()[0].device_kind})",
         f"- versions: {', '.join(_versions())}",
         f"- mode: {'quick (reduced sizes)' if quick else 'full sizes'}",
         "",
