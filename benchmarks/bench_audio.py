@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult, block, throughput
+from common import BenchResult, block, main, throughput
 
 CLIPS, SR, N_FFT, HOP, N_MELS = 64, 16000, 1024, 256, 80
 
@@ -140,15 +140,5 @@ def run(quick: bool = False) -> list[BenchResult]:
     ]
 
 
-def _print(results: list[BenchResult]) -> None:
-    for res in results:
-        print(f"\n{res.title}  [{res.unit}]  target {res.target}")
-        for name, value in res.rows.items():
-            ratio = "" if name == res.subject else f"  modalax is {res.ratio(name):5.2f}x"
-            print(f"  {name:58s} {value:10.0f}{ratio}")
-        if res.notes:
-            print(f"  notes: {res.notes}")
-
-
 if __name__ == "__main__":
-    _print(run(quick="--quick" in sys.argv))
+    main(run)

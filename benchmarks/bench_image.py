@@ -12,14 +12,13 @@ adds on top of the jitted math.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult, block, throughput
+from common import BenchResult, block, main, throughput
 
 N, SIZE, OUT, MAX_DELTA = 256, 32, 64, 0.2
 BATCHES = 8  # batches per timed run (one epoch of 256 each)
@@ -243,17 +242,5 @@ def run(quick: bool = False) -> list[BenchResult]:
     return [main, _breakdown(x, repeats)]
 
 
-def _print(results: list[BenchResult]) -> None:
-    for res in results:
-        print(f"\n{res.title}  [{res.unit}]  target {res.target}")
-        for name, value in res.rows.items():
-            ratio = "" if name == res.subject else f"  modalax is {res.ratio(name):5.2f}x"
-            print(f"  {name:52s} {value:10.0f}{ratio}")
-        if res.notes:
-            print(f"  notes: {res.notes}")
-
-
 if __name__ == "__main__":
-    t0 = time.perf_counter()
-    _print(run(quick="--quick" in sys.argv))
-    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    main(run)

@@ -18,7 +18,7 @@ import numpy as np
 from flax import nnx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult, block, throughput, throughputs
+from common import BenchResult, block, main, throughput, throughputs
 
 from modalax import ArraySource, DataLoader
 from modalax.operators import ModalityOperator, ModalityOperatorConfig
@@ -239,9 +239,4 @@ def _grain_row(res: BenchResult, case: str, data_np: np.ndarray, items: int, rep
 
 
 if __name__ == "__main__":
-    for r in run(quick="--quick" in sys.argv):
-        print(r.title)
-        for impl, value in r.rows.items():
-            print(f"  {impl:40s} {value:12.0f} {r.unit}  ratio {r.rows['modalax'] / value:6.2f}")
-        if r.notes:
-            print("  notes:", r.notes.strip())
+    main(run)

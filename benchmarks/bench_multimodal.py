@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult, block, throughput
+from common import BenchResult, block, main, throughput
 
 N, BATCH, STRENGTH = 10_000, 250, 0.8
 
@@ -91,15 +91,5 @@ def run(quick: bool = False) -> list[BenchResult]:
     ]
 
 
-def _print(results: list[BenchResult]) -> None:
-    for res in results:
-        print(f"\n{res.title}  [{res.unit}]  target {res.target}")
-        for name, value in res.rows.items():
-            ratio = "" if name == res.subject else f"  modalax is {res.ratio(name):6.1f}x"
-            print(f"  {name:58s} {value:10.0f}{ratio}")
-        if res.notes:
-            print(f"  notes: {res.notes}")
-
-
 if __name__ == "__main__":
-    _print(run(quick="--quick" in sys.argv))
+    main(run)

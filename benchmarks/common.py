@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,3 +69,21 @@ class BenchResult:
     def ratio(self, peer: str) -> float:
         """modalax throughput / peer throughput."""
         return self.rows[self.subject] / self.rows[peer]
+
+
+def print_results(results: list[BenchResult]) -> None:
+    """A plain-text table of ``results`` (``run_all.py`` writes the Markdown one)."""
+    for res in results:
+        print(f"\n{res.title}  [{res.unit}]  target {res.target}")
+        for name, value in res.rows.items():
+            ratio = "" if name == res.subject else f"  modalax is {res.ratio(name):6.2f}x"
+            print(f"  {name:58s} {value:12,.0f}{ratio}")
+        if res.notes:
+            print(f"  notes: {res.notes.strip()}")
+
+
+def main(run: Callable[..., list[BenchResult]]) -> None:
+    """Entry point of one benchmark file: ``python bench_x.py [--quick]``."""
+    t0 = time.perf_counter()
+    print_results(run(quick="--quick" in sys.argv))
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
