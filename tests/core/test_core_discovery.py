@@ -45,8 +45,9 @@ def test_import_error_plugin_is_recorded_and_others_load(healthy_dist: Path, tmp
         modules={"broken_hooks": "import not_a_real_module_xyz\n"},
     )
     with discovering_registry(healthy_dist, broken):
-        with pytest.warns(RuntimeWarning, match=r"'broken' \(broken-plugin 0.0.1\).*not_a_real_module_xyz"):
+        with pytest.warns(RuntimeWarning, match=r"'broken' \(broken-plugin 0.0.1\).*not_a_real_module_xyz") as caught:
             assert modalax.list_modalities() == ["toy"]
+        assert [Path(w.filename).name for w in caught] == [Path(__file__).name]  # points at the query, not modalax
         info = {p.id: p for p in modalax.list_plugins()}
         assert info["broken"].status == "failed"
         assert "ModuleNotFoundError" in info["broken"].error

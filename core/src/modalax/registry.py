@@ -9,6 +9,7 @@ warning; the others still load.  ``MODALAX_STRICT_PLUGINS=1`` turns failures int
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -103,6 +104,17 @@ def _strict() -> bool:
     return os.environ.get("MODALAX_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn_at_caller(message: str) -> None:
+    """Warn at the first frame outside modalax, so the warning points at the user's query."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, RuntimeWarning, stacklevel=level)
+
+
 class Registry:
     """One set of registries plus the plugin manager that filled them."""
 
@@ -184,7 +196,7 @@ class Registry:
         message = f"modalax plugin {info.id!r} ({info.distribution} {info.version}) failed: {info.error}"
         if _strict():
             raise PluginError(message + " (MODALAX_STRICT_PLUGINS is set)") from exc
-        warnings.warn(message, RuntimeWarning, stacklevel=4)
+        _warn_at_caller(message)
 
     def _load_plugin(self, info: PluginInfo, module: Any) -> None:
         """Register one plugin's hooks; commit its records only if every hook succeeds."""
@@ -242,7 +254,7 @@ class Registry:
             if warn and _strict():
                 raise PluginError(message)
             if warn:
-                warnings.warn(message, RuntimeWarning, stacklevel=5)
+                _warn_at_caller(message)
             return
         conflicts.pop(key, None)
         entries[key] = (record, owner)
