@@ -153,6 +153,18 @@ def test_retrieval_recall_counts_ranks() -> None:
         retrieval_recall(np.eye(3), np.eye(4))
 
 
+def test_audio_encoder_sees_sign_and_phase_not_only_the_magnitude_spectrum() -> None:
+    # the synthetic data carries the latent in the amplitudes of sin/cos partials: a magnitude
+    # spectrum alone maps x and -x (and every phase of a partial) to the same embedding
+    t = np.arange(2048) / 16000.0
+    sine, cosine = np.sin(2 * np.pi * 500 * t), np.cos(2 * np.pi * 500 * t)
+    clips = jnp.asarray(np.stack([sine, -sine, cosine]) * 0.2, jnp.float32)
+    emb = np.asarray(AudioEncoder(8, frame_length=256, rngs=nnx.Rngs(0))(clips))
+    for other in (1, 2):
+        gap = np.linalg.norm(emb[0] - emb[other]) / np.linalg.norm(emb[0])
+        assert gap > 1e-2, (other, gap)
+
+
 def test_encoders_read_every_plugins_keys() -> None:
     ours = {"image": _emb(2, 32, 32, 3), "text": jnp.arange(20).reshape(2, 10), "audio": _emb(2, 1024)}
     theirs = {"images": ours["image"], "text_tokens": ours["text"], "audio": ours["audio"][..., None]}

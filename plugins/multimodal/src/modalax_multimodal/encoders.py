@@ -2,8 +2,8 @@
 
 ``modality_inputs`` finds each modality in a batch whichever plugin produced it (``image`` or
 ``images``, ``text`` or ``text_tokens``, ``audio``).  The encoders are deliberately small
-(pooled pixels, bag of embeddings, log spectrum, each followed by an MLP), so that contrastive
-training runs in seconds on a CPU.
+(pooled pixels, bag of embeddings, log spectrum plus a learned filterbank, each followed by an
+MLP), so that contrastive training runs in seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -109,12 +109,29 @@ class TextEncoder(nnx.Module):
 
 
 class AudioEncoder(nnx.Module):
-    """Waveforms ``(B, T)`` -> ``(B, embed_dim)``: mean log-magnitude spectrum of frames, then an MLP."""
+    """Waveforms ``(B, T)`` -> ``(B, embed_dim)``: two views of frames, averaged over time, then an MLP.
 
-    def __init__(self, embed_dim: int, hidden_dim: int = 128, frame_length: int = 256, *, rngs: nnx.Rngs) -> None:
+    The mean log-magnitude spectrum is shift-invariant but blind to phase and sign (``-x`` and
+    ``x`` look the same), so it alone cannot tell apart clips that differ only in the phases of
+    their partials.  A learned filterbank (``Linear`` over each frame, then ``gelu``, whose
+    asymmetry keeps odd-order statistics) averaged over frames sees phase and sign, as the
+    convolutional front ends of learned audio models do.
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        hidden_dim: int = 128,
+        frame_length: int = 256,
+        num_filters: int | None = None,
+        *,
+        rngs: nnx.Rngs,
+    ) -> None:
         self.frame_length = frame_length
         self.window = nnx.data(jnp.hanning(frame_length).astype(jnp.float32))
-        self.mlp = MLP(frame_length // 2 + 1, hidden_dim, embed_dim, rngs=rngs)
+        filters = num_filters if num_filters is not None else hidden_dim
+        self.filterbank = nnx.Linear(frame_length, filters, rngs=rngs)
+        self.mlp = MLP(frame_length // 2 + 1 + filters, hidden_dim, embed_dim, rngs=rngs)
 
     def __call__(self, audio: jax.Array) -> jax.Array:
         x = jnp.asarray(audio, jnp.float32)
@@ -129,7 +146,9 @@ class AudioEncoder(nnx.Module):
             )
         x = x[:, : frames * self.frame_length].reshape(x.shape[0], frames, self.frame_length)
         spec = jnp.log1p(jnp.abs(jnp.fft.rfft(x * self.window, axis=-1)))
-        return self.mlp(jnp.mean(spec, axis=1))
+        rms = jnp.sqrt(jnp.mean(jnp.square(x), axis=(1, 2), keepdims=True)) + 1e-6
+        learned = jax.nn.gelu(self.filterbank(x / rms))
+        return self.mlp(jnp.concatenate([jnp.mean(spec, axis=1), jnp.mean(learned, axis=1)], axis=-1))
 
 
 def build_encoders(
