@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from modalax import ArraySource, ConfigError, DataLoader, create_data_loader
 from modalax.errors import DataError
 from modalax.loader import loader as loader_module
+from modalax.loader import order as order_module
 from modalax.loader.prefetch import Lookahead
 
 from .operator_fixtures import Shift, ShiftConfig
@@ -58,16 +59,19 @@ def run_epochs(n: int, batch: int, shards: int, drop_last: bool, epochs: int, se
     shards=st.sampled_from([1, 2, 3, 4]),
     drop_last=st.booleans(),
     epochs=st.integers(1, 3),
+    materialized=st.booleans(),
 )
 def test_every_record_exactly_once_per_epoch_across_shards(
-    n: int, per_shard: int, shards: int, drop_last: bool, epochs: int
+    n: int, per_shard: int, shards: int, drop_last: bool, epochs: int, materialized: bool
 ) -> None:
     batch = per_shard * shards
     if drop_last and batch > n:
         with pytest.raises(ConfigError, match="yields no batch"):
             DataLoader(ids_source(n), batch, drop_last=True, num_shards=shards)
         return
-    per_epoch = run_epochs(n, batch, shards, drop_last, epochs)
+    # both orders: the drawn permutation, and the per-position one used for huge datasets
+    with mock.patch.object(order_module, "MATERIALIZE_MAX", order_module.MATERIALIZE_MAX if materialized else 0):
+        per_epoch = run_epochs(n, batch, shards, drop_last, epochs)
     for ids in per_epoch:
         seen = np.concatenate(ids)
         assert len(seen) == len(set(seen.tolist()))  # never twice
@@ -89,9 +93,18 @@ def test_every_record_exactly_once_per_epoch_across_shards(
     prefetch=st.sampled_from([0, 2]),
     on_device=st.booleans(),
     block=st.sampled_from([1, 3, 64]),
+    materialized=st.booleans(),
 )
 def test_resume_yields_exactly_the_remaining_batches(
-    n: int, batch: int, drop_last: bool, epochs: int, stop: int, prefetch: int, on_device: bool, block: int
+    n: int,
+    batch: int,
+    drop_last: bool,
+    epochs: int,
+    stop: int,
+    prefetch: int,
+    on_device: bool,
+    block: int,
+    materialized: bool,
 ) -> None:
     if drop_last and batch > n:
         return
@@ -100,8 +113,9 @@ def test_resume_yields_exactly_the_remaining_batches(
         source = ArraySource({"id": np.arange(n, dtype=np.int32)}, on_device=on_device)
         return DataLoader(source, batch, seed=11, drop_last=drop_last, num_epochs=epochs, prefetch=prefetch)
 
-    with mock.patch.object(loader_module, "_BLOCK", block):  # indices go to the device in blocks
-        _check_resume(make, stop)
+    limit = order_module.MATERIALIZE_MAX if materialized else 0
+    with mock.patch.object(loader_module, "_BLOCK", block), mock.patch.object(order_module, "MATERIALIZE_MAX", limit):
+        _check_resume(make, stop)  # indices go to the device in blocks, of either epoch order
 
 
 def _check_resume(make: Any, stop: int) -> None:

@@ -1,6 +1,7 @@
 """The data loader: exact epochs, exact resume, sharding and prefetch."""
 
 from modalax.loader.loader import DataLoader, LoaderIterator, create_data_loader
+from modalax.loader.order import EpochOrder
 from modalax.loader.plan import BatchPlan, epoch_permutation
 
-__all__ = ["BatchPlan", "DataLoader", "LoaderIterator", "create_data_loader", "epoch_permutation"]
+__all__ = ["BatchPlan", "DataLoader", "EpochOrder", "LoaderIterator", "create_data_loader", "epoch_permutation"]

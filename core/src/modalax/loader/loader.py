@@ -13,7 +13,8 @@ import numpy as np
 from flax import nnx
 
 from modalax.errors import ConfigError, DataError
-from modalax.loader.plan import BatchPlan, epoch_permutation
+from modalax.loader.order import EpochOrder
+from modalax.loader.plan import BatchPlan
 from modalax.loader.prefetch import Lookahead, Prefetcher
 from modalax.operators.base import OperatorModule, split_host_fields
 from modalax.operators.compose import as_pipeline
@@ -232,7 +233,7 @@ class DataLoader:
         """``(epoch, first batch, indices, masks)`` for runs of at most _BLOCK batches, in order."""
         plan = self.plan
         while self.num_epochs is None or epoch < self.num_epochs:
-            perm = epoch_permutation(plan.num_records, self.seed, epoch, self.shuffle)
+            perm = EpochOrder(plan.num_records, self.seed, epoch, self.shuffle)
             for lo in range(batch, plan.batches_per_epoch, _BLOCK):
                 hi = min(lo + _BLOCK, plan.batches_per_epoch)
                 yield (epoch, lo, *plan.local_indices_block(perm, lo, hi))

@@ -13,18 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from modalax.errors import ConfigError
+from modalax.loader.order import EpochOrder
+
+#: Record indices travel to the device as int32.
+_MAX_RECORDS = 2**31 - 1
 
 
 def epoch_permutation(num_records: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
-    """The order of records in ``epoch``: a true permutation from (seed, epoch) when shuffling.
+    """The order of records in ``epoch``, materialised: ``EpochOrder(...)[0 .. num_records-1]``.
 
-    numpy's PCG64 seeded by ``SeedSequence([seed, epoch])`` gives the same order on every
-    platform and process.
+    A true permutation from (seed, epoch) when shuffling, the same in every process and on
+    every platform.  The loader itself never materialises it: it maps only the positions of
+    the batches it is about to produce (``modalax.loader.order``).
     """
-    if not shuffle:
-        return np.arange(num_records, dtype=np.int64)
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, epoch])))
-    return rng.permutation(num_records).astype(np.int64)
+    return EpochOrder(num_records, seed, epoch, shuffle).materialize()
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class BatchPlan:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
                 raise ConfigError(f"DataLoader.{name}: got {value!r}, expected a positive int")
+        if self.num_records > _MAX_RECORDS:
+            raise ConfigError(
+                f"DataLoader.num_records: got {self.num_records:,} records, expected at most {_MAX_RECORDS:,}: "
+                "record indices reach the jitted step as int32 (jax's default integer)"
+            )
         if not 0 <= self.shard_index < self.num_shards:
             raise ConfigError(
                 f"DataLoader.shard_index: got {self.shard_index!r}, expected 0 <= shard_index < {self.num_shards}"
@@ -79,12 +86,12 @@ class BatchPlan:
         mask = pos < self.num_records
         return pos % self.num_records, mask
 
-    def local_indices(self, perm: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    def local_indices(self, perm: np.ndarray | EpochOrder, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """Record indices of this shard's part of ``batch``, and its validity mask."""
         pos, mask = self.local_positions(batch)
         return perm[pos], mask
 
-    def local_indices_block(self, perm: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    def local_indices_block(self, perm: np.ndarray | EpochOrder, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """``local_indices`` of batches ``lo .. hi-1`` stacked: ``(hi - lo, local_batch_size)`` each."""
         starts = np.arange(lo, hi, dtype=np.int64)[:, None] * self.batch_size + self.shard_index * self.local_batch_size
         pos = starts + np.arange(self.local_batch_size, dtype=np.int64)
