@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import BenchResult  # noqa: E402
+from common import BenchResult, print_results  # noqa: E402
 
 SUITES = ["loader", "image", "text", "audio", "multimodal"]
 PACKAGES = [
@@ -112,10 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             errors[suite] = f"{type(exc).__name__}: {exc}"
             continue
-        for res in results[suite]:
-            print(f"  {res.title}")
-            for impl, value in res.rows.items():
-                print(f"    {impl:45s} {value:14,.0f} {res.unit}  ratio {res.rows[res.subject] / value:6.2f}")
+        print_results(results[suite])
     Path(args.out).write_text(render(results, errors, args.quick), encoding="utf-8")
     print(f"wrote {args.out}")
     return 1 if errors else 0

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from modalax.dataset import SyntheticDataset
+from modalax.loader import order as order_module
 from modalax.sources import ArraySource, FileSource
+
+
+def epoch_order(materialized: bool) -> AbstractContextManager[Any]:
+    """Shuffle with the drawn permutation (as below 2^24 records) or per position (as above)."""
+    return mock.patch.object(order_module, "MATERIALIZE_MAX", order_module.MATERIALIZE_MAX if materialized else 0)
 
 
 class NoiseDataset(SyntheticDataset):

@@ -22,11 +22,10 @@ from hypothesis import strategies as st
 from modalax import ArraySource, ConfigError, DataLoader, create_data_loader
 from modalax.errors import DataError
 from modalax.loader import loader as loader_module
-from modalax.loader import order as order_module
 from modalax.loader.prefetch import Lookahead
 
 from .operator_fixtures import Shift, ShiftConfig
-from .source_fixtures import FailingSource, NoiseDataset, NpyFolder, digest, ids_source, valid_ids
+from .source_fixtures import FailingSource, NoiseDataset, NpyFolder, digest, epoch_order, ids_source, valid_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,7 +69,7 @@ def test_every_record_exactly_once_per_epoch_across_shards(
             DataLoader(ids_source(n), batch, drop_last=True, num_shards=shards)
         return
     # both orders: the drawn permutation, and the per-position one used for huge datasets
-    with mock.patch.object(order_module, "MATERIALIZE_MAX", order_module.MATERIALIZE_MAX if materialized else 0):
+    with epoch_order(materialized):
         per_epoch = run_epochs(n, batch, shards, drop_last, epochs)
     for ids in per_epoch:
         seen = np.concatenate(ids)
@@ -113,8 +112,7 @@ def test_resume_yields_exactly_the_remaining_batches(
         source = ArraySource({"id": np.arange(n, dtype=np.int32)}, on_device=on_device)
         return DataLoader(source, batch, seed=11, drop_last=drop_last, num_epochs=epochs, prefetch=prefetch)
 
-    limit = order_module.MATERIALIZE_MAX if materialized else 0
-    with mock.patch.object(loader_module, "_BLOCK", block), mock.patch.object(order_module, "MATERIALIZE_MAX", limit):
+    with mock.patch.object(loader_module, "_BLOCK", block), epoch_order(materialized):
         _check_resume(make, stop)  # indices go to the device in blocks, of either epoch order
 
 
@@ -373,7 +371,7 @@ def test_padding_mask_never_overwrites_a_data_field() -> None:
     lo=st.integers(0, 12),
     width=st.integers(1, 12),
 )
-def test_index_blocks_stack_the_per_batch_indices(
+def test_index_blocks_hold_their_slice_of_the_permutation(
     n: int, shards: int, per_shard: int, drop_last: bool, lo: int, width: int
 ) -> None:
     from modalax.loader import BatchPlan, epoch_permutation
@@ -388,6 +386,11 @@ def test_index_blocks_stack_the_per_batch_indices(
         hi_b = min(lo_b + width, plan.batches_per_epoch)
         idx, mask = plan.local_indices_block(perm, lo_b, hi_b)
         for row, b in enumerate(range(lo_b, hi_b)):
-            ref_idx, ref_mask = plan.local_indices(perm, b)
-            np.testing.assert_array_equal(idx[row], ref_idx)
-            np.testing.assert_array_equal(mask[row], ref_mask)
+            # batch b is positions [b*B, (b+1)*B) of the permutation; shard s takes its s-th slice;
+            # positions past the end wrap to the start and are masked out
+            pos = [b * batch + shard * per_shard + j for j in range(per_shard)]
+            assert idx[row].tolist() == [int(perm[q % n]) for q in pos]
+            assert mask[row].tolist() == [q < n for q in pos]
+            one_idx, one_mask = plan.local_indices(perm, b)
+            np.testing.assert_array_equal(one_idx, idx[row])
+            np.testing.assert_array_equal(one_mask, mask[row])

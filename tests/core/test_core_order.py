@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import tracemalloc
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,21 +12,14 @@ from hypothesis import strategies as st
 
 from modalax import ConfigError, DataLoader
 from modalax.loader import EpochOrder, epoch_permutation
-from modalax.loader import order as order_module
 
-from .source_fixtures import NoiseDataset
-
-
-def _per_position() -> mock._patch:
-    """Force the per-position (Feistel) order, used above MATERIALIZE_MAX records."""
-    return mock.patch.object(order_module, "MATERIALIZE_MAX", 0)
+from .source_fixtures import NoiseDataset, epoch_order
 
 
 @settings(max_examples=80, deadline=None)
 @given(n=st.integers(1, 3000), seed=st.integers(0, 2**32), epoch=st.integers(0, 1000), materialized=st.booleans())
 def test_every_order_is_a_permutation_and_positions_agree(n: int, seed: int, epoch: int, materialized: bool) -> None:
-    limit = order_module.MATERIALIZE_MAX if materialized else 0
-    with mock.patch.object(order_module, "MATERIALIZE_MAX", limit):
+    with epoch_order(materialized):
         order = EpochOrder(n, seed, epoch, True)
         whole = order.materialize()
         np.testing.assert_array_equal(np.sort(whole), np.arange(n))
@@ -43,7 +35,7 @@ def test_drawn_order_is_numpy_pcg64_of_seed_and_epoch() -> None:
 
 
 def test_per_position_order_is_uniform_over_permutations_and_positions() -> None:
-    with _per_position():
+    with epoch_order(materialized=False):
         counts = collections.Counter(tuple(epoch_permutation(3, 0, e, True)) for e in range(3000))
         assert len(counts) == 6 and all(400 < c < 600 for c in counts.values()), counts  # 500 expected
         where = np.zeros((10, 10))

@@ -44,12 +44,15 @@ class EpochOrder:
         self.num_records = int(num_records)
         self.shuffle = bool(shuffle)
         self._perm: np.ndarray | None = None
+        self._keys: list[np.uint64] = []
         seeds = np.random.SeedSequence([int(seed), int(epoch)])
-        if self.shuffle and self.num_records <= MATERIALIZE_MAX:
+        if not self.shuffle:
+            return
+        if self.num_records <= MATERIALIZE_MAX:
             self._perm = np.random.Generator(np.random.PCG64(seeds)).permutation(self.num_records).astype(np.int64)
-        bits = max(2, int(self.num_records - 1).bit_length())
-        self._half = np.uint64((bits + 1) // 2)
-        self._mask = np.uint64((1 << int(self._half)) - 1)
+            return
+        half = (max(2, (self.num_records - 1).bit_length()) + 1) // 2
+        self._half, self._mask = np.uint64(half), np.uint64((1 << half) - 1)
         self._keys = [np.uint64(k) for k in seeds.generate_state(ROUNDS, np.uint64)]
 
     def _feistel(self, x: np.ndarray) -> np.ndarray:

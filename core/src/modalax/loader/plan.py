@@ -75,24 +75,17 @@ class BatchPlan:
         full, rest = divmod(self.num_records, self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
-    def local_positions(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in the epoch permutation of this shard's part of ``batch``, and a mask.
-
-        Positions past the end (padding of a last partial batch) wrap to the start and are
-        masked False, so shapes stay fixed.
-        """
-        start = batch * self.batch_size + self.shard_index * self.local_batch_size
-        pos = start + np.arange(self.local_batch_size, dtype=np.int64)
-        mask = pos < self.num_records
-        return pos % self.num_records, mask
-
-    def local_indices(self, perm: np.ndarray | EpochOrder, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Record indices of this shard's part of ``batch``, and its validity mask."""
-        pos, mask = self.local_positions(batch)
-        return perm[pos], mask
-
     def local_indices_block(self, perm: np.ndarray | EpochOrder, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """``local_indices`` of batches ``lo .. hi-1`` stacked: ``(hi - lo, local_batch_size)`` each."""
+        """Record indices of this shard's part of batches ``lo .. hi-1``, and their validity masks.
+
+        Both ``(hi - lo, local_batch_size)``.  Positions past the end of the epoch (padding of a
+        last partial batch) wrap to its start and are masked False, so shapes stay fixed.
+        """
         starts = np.arange(lo, hi, dtype=np.int64)[:, None] * self.batch_size + self.shard_index * self.local_batch_size
         pos = starts + np.arange(self.local_batch_size, dtype=np.int64)
         return perm[pos % self.num_records], pos < self.num_records
+
+    def local_indices(self, perm: np.ndarray | EpochOrder, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Record indices of this shard's part of ``batch``, and its validity mask."""
+        idx, mask = self.local_indices_block(perm, batch, batch + 1)
+        return idx[0], mask[0]
