@@ -181,15 +181,10 @@ def run(args: argparse.Namespace) -> int:
     chance = 1.0 / args.eval_samples
     # All three encoders train together: every pair's InfoNCE term, so audio and text (the
     # weakest pair: 16 coarse tokens against a waveform) also learn through image.
-    trained = tuple(modalities)
-    untrained = MultiModalModel(
-        train.config.replace(modalities=trained, embed_dim=32), rngs=nnx.Rngs(args.seed), hidden_dim=64
-    )
+    untrained = MultiModalModel(train.config.replace(embed_dim=32), rngs=nnx.Rngs(args.seed), hidden_dim=64)
     before = _recall_at_1(untrained, val, args.eval_samples)
     print(f"training contrastive encoders for {args.steps} steps ...")
-    model, history = train_contrastive(
-        train, args.steps, args.batch_size, seed=args.seed, embed_dim=32, hidden_dim=64, modalities=trained
-    )
+    model, history = train_contrastive(train, args.steps, args.batch_size, seed=args.seed, embed_dim=32, hidden_dim=64)
     after = _recall_at_1(model, val, args.eval_samples)
     print(f"retrieval recall@1 on {args.eval_samples} held-out samples (chance {chance:.4f}):")
     for name in after:
