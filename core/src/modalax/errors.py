@@ -12,8 +12,10 @@ from collections.abc import Iterable
 __all__ = [
     "ConfigError",
     "DataError",
+    "MissingFieldError",
     "ModalaxError",
     "PluginError",
+    "UnknownNameError",
     "closest_match",
     "unknown_name_message",
 ]
@@ -31,8 +33,21 @@ class ConfigError(ModalaxError, ValueError):
     """An invalid configuration value; also a ``ValueError`` for callers that catch that."""
 
 
-class DataError(ModalaxError):
-    """Data that cannot be read or has the wrong shape, dtype or content."""
+class DataError(ModalaxError, ValueError):
+    """Data that cannot be read or has the wrong shape, dtype or content; also a ``ValueError``."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A registry lookup by a name nothing registered; also a ``KeyError``, as the seeds document."""
+
+    # KeyError quotes its message; ours is a sentence.
+    __str__ = BaseException.__str__
+
+
+class MissingFieldError(DataError, KeyError):
+    """A record or batch lacks a field an operator or dataset needs; also a ``KeyError``."""
+
+    __str__ = BaseException.__str__
 
 
 def closest_match(name: str, choices: Iterable[str]) -> str | None:
