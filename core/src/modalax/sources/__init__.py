@@ -2,6 +2,17 @@
 
 from modalax.sources.array import ArraySource
 from modalax.sources.base import DataSource, IndexedSource
-from modalax.sources.file import FileSource
+from modalax.sources.file import VALID_KEY, FileSource
+from modalax.sources.folders import FolderScan, normalize_extensions, scan_class_folders, split_folder
 
-__all__ = ["ArraySource", "DataSource", "FileSource", "IndexedSource"]
+__all__ = [
+    "VALID_KEY",
+    "ArraySource",
+    "DataSource",
+    "FileSource",
+    "FolderScan",
+    "IndexedSource",
+    "normalize_extensions",
+    "scan_class_folders",
+    "split_folder",
+]
