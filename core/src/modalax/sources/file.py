@@ -114,7 +114,8 @@ class FileSource(IndexedSource):
         except Exception as exc:
             raise DataError(f"cannot decode {str(path)!r}: {type(exc).__name__}: {exc}") from exc
         if not isinstance(record, dict) or not record:
-            raise DataError(f"{type(self).__name__}.decode({str(path)!r}) returned {record!r}, expected a dict of arrays")
+            owner = type(self).__name__
+            raise DataError(f"{owner}.decode({str(path)!r}) returned {record!r}, expected a dict of arrays")
         record.update(self.extra_fields(index))
         return record
 
