@@ -38,6 +38,7 @@ def test_plugins_and_list_do_not_import_jax(healthy_dist: Path) -> None:
         "distribution": "toy-plugin",
         "version": "1.2.3",
         "status": "loaded",
+        "entry_point": "toy_plugin_hooks",
         "registered": {"modalities": ["toy"], "datasets": ["toy/counting"], "kernels": ["toy.double"]},
         "error": None,
     }
