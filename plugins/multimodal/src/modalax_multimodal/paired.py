@@ -13,6 +13,7 @@ from flax import nnx
 from modalax.dataset import BaseDataset
 from modalax.errors import ConfigError, DataError, unknown_name_message
 from modalax.sources.base import Batch
+from modalax_multimodal.checks import check_finite
 from modalax_multimodal.config import MODALITY_NAMES
 
 __all__ = ["MultiModalPairedDataset"]
@@ -82,6 +83,7 @@ class MultiModalPairedDataset(BaseDataset):
                     "expected an array with a leading sample axis"
                 )
             arrays[name] = jnp.asarray(value)
+            check_finite(f"MultiModalPairedDataset.data[{name!r}]", arrays[name])
         lengths = {name: int(a.shape[0]) for name, a in arrays.items()}
         if len(set(lengths.values())) != 1:
             raise DataError(f"MultiModalPairedDataset.data: lengths differ: {lengths}; expected one length for all")
