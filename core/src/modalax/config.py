@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
+import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -27,31 +29,54 @@ __all__ = [
     "check_probability",
     "check_type",
     "coerce_enum",
+    "plain_scalar",
 ]
 
 
-def check_type(owner: str, name: str, value: Any, types_: type | tuple[type, ...], expected: str) -> None:
-    """Raise ``ConfigError`` unless ``value`` is an instance of ``types_`` (bool is not an int)."""
+def plain_scalar(value: Any) -> Any:
+    """numpy bool/integer/floating scalars (also inside a tuple or list) as Python scalars.
+
+    Anything else is returned unchanged, so ``np.int64(32)`` validates and is stored like ``32``.
+    """
+    np = sys.modules.get("numpy")  # a numpy scalar implies numpy is imported already
+    if np is None:
+        return value
+    if isinstance(value, np.bool_ | np.integer | np.floating):
+        return value.item()
+    if isinstance(value, tuple | list) and any(isinstance(v, np.generic) for v in value):
+        return type(value)(plain_scalar(v) for v in value)
+    return value
+
+
+def check_type(owner: str, name: str, value: Any, types_: type | tuple[type, ...], expected: str) -> Any:
+    """Raise ``ConfigError`` unless ``value`` is an instance of ``types_`` (bool is not an int).
+
+    numpy scalars count as the Python type they convert to; returns the (converted) value.
+    """
+    value = plain_scalar(value)
     bad_bool = isinstance(value, bool) and bool not in (types_ if isinstance(types_, tuple) else (types_,))
     if bad_bool or not isinstance(value, types_):
         raise ConfigError(f"{owner}.{name}: got {value!r} ({type(value).__name__}), expected {expected}")
+    return value
 
 
-def check_positive(owner: str, name: str, value: Any, *, integer: bool = True, allow_zero: bool = False) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a positive (or non-negative) number."""
+def check_positive(owner: str, name: str, value: Any, *, integer: bool = True, allow_zero: bool = False) -> Any:
+    """Raise ``ConfigError`` unless ``value`` is a positive (or non-negative) number; returns it as Python."""
     kinds: tuple[type, ...] = (int,) if integer else (int, float)
     what = "integer" if integer else "number"
     expected = f"a {'non-negative' if allow_zero else 'positive'} {what}"
-    check_type(owner, name, value, kinds, expected)
+    value = check_type(owner, name, value, kinds, expected)
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{owner}.{name}: got {value!r}, expected {expected}")
+    return value
 
 
-def check_probability(owner: str, name: str, value: Any) -> None:
-    """Raise ``ConfigError`` unless ``0 <= value <= 1``."""
-    check_type(owner, name, value, (int, float), "a number in [0, 1]")
+def check_probability(owner: str, name: str, value: Any) -> Any:
+    """Raise ``ConfigError`` unless ``0 <= value <= 1``; returns it as a Python number."""
+    value = check_type(owner, name, value, (int, float), "a number in [0, 1]")
     if not 0.0 <= float(value) <= 1.0:
         raise ConfigError(f"{owner}.{name}: got {value!r}, expected a number in [0, 1]")
+    return value
 
 
 def check_choice(owner: str, name: str, value: Any, choices: Iterable[str]) -> None:
@@ -106,8 +131,34 @@ def _from_plain(tp: Any, value: Any) -> Any:
     return value
 
 
+def _plain_fields(config: Any) -> None:
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        plain = plain_scalar(value)
+        if plain is not value:
+            object.__setattr__(config, f.name, plain)
+
+
 class ConfigMixin:
-    """``to_dict``/``from_dict``/``replace`` for config dataclasses."""
+    """``to_dict``/``from_dict``/``replace`` for config dataclasses.
+
+    Before a subclass's ``__post_init__`` validates, numpy scalar fields become Python
+    scalars, so ``Config(height=np.int64(32))`` is accepted, stored as ``32`` and serialises.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        post = cls.__dict__.get("__post_init__")
+        if post is None or getattr(post, "_plain_scalars", False):
+            return
+
+        @functools.wraps(post)
+        def __post_init__(self: Any, *args: Any) -> None:
+            _plain_fields(self)
+            post(self, *args)
+
+        __post_init__._plain_scalars = True  # type: ignore[attr-defined]
+        cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict of the fields."""

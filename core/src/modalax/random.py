@@ -6,6 +6,7 @@ Everything random in modalax is a pure function of an integer seed and stable in
 
 from __future__ import annotations
 
+import sys
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,11 @@ from modalax.errors import ConfigError
 
 if TYPE_CHECKING:
     import jax
+    from flax import nnx
+
+__all__ = ["check_seed", "dataset_key", "record_keys", "resolve_rngs", "seed_from", "seed_key", "split_id"]
+
+_SEED_LIMIT = 2**64
 
 _SPLITS = {"train": 0, "val": 1, "validation": 1, "test": 2}
 
@@ -22,6 +28,62 @@ def split_id(split: str) -> int:
     if not isinstance(split, str) or not split:
         raise ConfigError(f"split: got {split!r}, expected a non-empty string such as 'train', 'val', 'test'")
     return _SPLITS.get(split, 3 + zlib.crc32(split.encode()) % (2**30))
+
+
+def _is_numpy_integer(value: Any) -> bool:
+    np = sys.modules.get("numpy")  # a numpy scalar implies numpy is imported already
+    return np is not None and isinstance(value, np.integer)
+
+
+def check_seed(owner: str, value: Any) -> int:
+    """``value`` as a Python int seed in ``[0, 2**64)``; ``ConfigError`` naming ``owner`` otherwise.
+
+    numpy integers are accepted; bools, floats and strings are not (``True`` is no seed).
+    """
+    if isinstance(value, bool) or not (isinstance(value, int) or _is_numpy_integer(value)):
+        raise ConfigError(f"{owner}: got {value!r} ({type(value).__name__}), expected an integer seed in [0, 2**64)")
+    seed = int(value)
+    if not 0 <= seed < _SEED_LIMIT:
+        raise ConfigError(f"{owner}: got {seed}, expected an integer seed in [0, 2**64)")
+    return seed
+
+
+def resolve_rngs(owner: str, rngs: Any = None, seed: Any = None) -> nnx.Rngs:
+    """The ``nnx.Rngs`` of a dataset or loader from ``rngs`` (an ``nnx.Rngs`` or an int seed) or ``seed``.
+
+    ``rngs`` wins when both are given; neither gives seed 0.  Anything else is a
+    ``ConfigError`` naming ``owner`` (``"MyDataset.rngs"``), the value and what was expected.
+    """
+    from flax import nnx
+
+    if isinstance(rngs, nnx.Rngs):
+        return rngs
+    if rngs is not None:
+        if isinstance(rngs, bool) or not (isinstance(rngs, int) or _is_numpy_integer(rngs)):
+            raise ConfigError(
+                f"{owner}: got {rngs!r} ({type(rngs).__name__}), expected nnx.Rngs, an integer seed or None"
+            )
+        return nnx.Rngs(seed_key(check_seed(owner, rngs)))
+    return nnx.Rngs(seed_key(check_seed(owner, 0 if seed is None else seed)))
+
+
+def seed_key(seed: int) -> jax.Array:
+    """The PRNG key of a seed in ``[0, 2**64)``, all 64 bits significant.
+
+    ``jax.random.key`` keeps only the low 32 bits unless x64 is enabled (seed ``2**32`` would
+    equal seed 0); for threefry we build the key ``[high, low]`` that x64 would give, which
+    equals ``jax.random.key(seed)`` for every seed below ``2**32``.
+    """
+    import jax
+    import numpy as np
+
+    seed = check_seed("seed", seed)
+    if seed < 2**32:
+        return jax.random.key(seed)
+    high, low = seed >> 32, seed & 0xFFFFFFFF
+    if str(jax.config.jax_default_prng_impl) == "threefry2x32":
+        return jax.random.wrap_key_data(np.array([high, low], dtype=np.uint32))
+    return jax.random.fold_in(jax.random.key(low), high)
 
 
 def seed_from(rngs_or_seed: Any, stream: str = "default") -> jax.Array:
@@ -34,8 +96,8 @@ def seed_from(rngs_or_seed: Any, stream: str = "default") -> jax.Array:
 
     if isinstance(rngs_or_seed, bool):
         raise ConfigError(f"seed: got {rngs_or_seed!r}, expected an int, a PRNG key or nnx.Rngs")
-    if isinstance(rngs_or_seed, int):
-        return jax.random.key(rngs_or_seed)
+    if isinstance(rngs_or_seed, int) or _is_numpy_integer(rngs_or_seed):
+        return seed_key(rngs_or_seed)
     if isinstance(rngs_or_seed, jax.Array):
         if jax.dtypes.issubdtype(rngs_or_seed.dtype, jax.dtypes.prng_key):
             return rngs_or_seed
