@@ -20,6 +20,8 @@ _LAZY = {
     "MNISTLikeDataset": "modalax_image.datasets",
     "ImageFolderDataset": "modalax_image.datasets",
     "create_image_dataset": "modalax_image.datasets",
+    "decode_image": "modalax_image.decode",
+    "pillow_extensions": "modalax_image.decode",
     "ImageEvaluationSuite": "modalax_image.evaluation",
     "ImageOperator": "modalax_image.operators",
     "ResizeOperator": "modalax_image.operators",

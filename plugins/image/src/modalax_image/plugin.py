@@ -39,7 +39,7 @@ OPERATORS: dict[str, str] = {
 DATASETS: dict[str, tuple[str, str]] = {
     "synthetic": ("SyntheticImageDataset", "random/gradient/checkerboard/circles patterns, generated on demand"),
     "mnist_like": ("MNISTLikeDataset", "digit-like glyphs 0-9 with labels"),
-    "folder": ("ImageFolderDataset", "PNG/JPEG files, class sub-folders as labels"),
+    "folder": ("ImageFolderDataset", "image files of every format Pillow reads, class sub-folders as labels"),
 }
 
 

@@ -1,101 +1,77 @@
-"""``ImageFolderDataset``: PNG/JPEG files read lazily by index with Pillow."""
+"""``ImageFolderDataset``: image files read lazily by index with Pillow (``decode_image``)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from flax import nnx
 
-from modalax.errors import DataError
-from modalax.sources import FileSource
-from modalax_image.config import ImageModalityConfig, ResizeMethod
+from modalax.errors import ConfigError, DataError
+from modalax.sources import FileSource, normalize_extensions, scan_class_folders, split_folder
+from modalax_image.config import ImageModalityConfig
 from modalax_image.datasets.base import ImageDataset
+from modalax_image.decode import DEFAULT_BACKGROUND, check_background, decode_image, pillow_extensions
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageFolderDataset", "scan_folder"]
+__all__ = ["ImageFolderDataset"]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-
-
-def _images_under(folder: Path, extensions: Sequence[str]) -> list[Path]:
-    exts = {e.lower() for e in extensions}
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
-
-
-def scan_folder(
-    root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS
-) -> tuple[list[Path], list[int] | None, list[str]]:
-    """``(paths, labels, class_names)`` of a folder.
-
-    With sub-folders that hold images, each sub-folder is a class (sorted names give labels
-    0, 1, ...) and files directly in ``root`` are ignored; otherwise the files of ``root``
-    are an unlabelled dataset (``labels`` None).
-    """
-    if not root.is_dir():
-        raise DataError(f"ImageFolderDataset.root: got {str(root)!r}, expected an existing folder")
-    classes = [d for d in sorted(root.iterdir()) if d.is_dir() and _images_under(d, extensions)]
-    if classes:
-        paths: list[Path] = []
-        labels: list[int] = []
-        for label, folder in enumerate(classes):
-            files = _images_under(folder, extensions)
-            paths += files
-            labels += [label] * len(files)
-        return paths, labels, [d.name for d in classes]
-    exts = {e.lower() for e in extensions}
-    paths = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in exts)
-    if not paths:
-        raise DataError(
-            f"ImageFolderDataset: no {'/'.join(extensions)} files in {str(root)!r}; "
-            "expected image files or class sub-folders of them"
-        )
-    return paths, None, []
+ClassNames = Sequence[str] | Mapping[str, int] | None
+OnError = Literal["raise", "skip"]
+_OWNER = "ImageFolderDataset"
 
 
 class _ImageFiles(FileSource):
-    """Decodes one file: convert to the config's mode, resize with Pillow, scale to [0, 1]."""
+    """The files of an image dataset: ``decode_image`` per file, the label from a table."""
 
     def __init__(
-        self, paths: Sequence[Path], labels: Sequence[int] | None, config: ImageModalityConfig, num_threads: int | None
+        self,
+        paths: Sequence[Path],
+        labels: Sequence[int] | None,
+        config: ImageModalityConfig,
+        decode_options: dict[str, Any],
+        num_threads: int | None,
+        on_error: OnError,
     ) -> None:
-        super().__init__(paths, num_threads=num_threads)
+        super().__init__(paths, num_threads=num_threads, on_error=on_error)
         self.labels = None if labels is None else np.asarray(labels, np.int32)
         self.config = config
+        self.decode_options = decode_options
 
     def decode(self, path: Path) -> dict[str, np.ndarray]:
-        from PIL import Image
-
-        cfg = self.config
-        with Image.open(path) as img:
-            img = img.convert(cfg.representation.pil_mode)
-            if img.size != (cfg.width, cfg.height):
-                # uint8 resize (rounding <= 0.5/255) is what Pillow does for these modes;
-                # bilinear here equals the image.resize kernel, antialiasing included.
-                method = (
-                    Image.Resampling.BILINEAR
-                    if cfg.resize_method == ResizeMethod.BILINEAR
-                    else Image.Resampling.NEAREST
-                )
-                img = img.resize((cfg.width, cfg.height), method)
-            array = np.asarray(img, dtype=np.float32) / np.float32(255.0)
-        if array.ndim == 2:
-            array = array[..., None]
-        return {"images": array}
+        return decode_image(path, self.config, **self.decode_options)
 
     def extra_fields(self, index: int) -> dict[str, Any]:
         return {} if self.labels is None else {"labels": self.labels[index]}
 
 
+def _check_labels(labels: Any, n: int, class_names: list[str]) -> list[int]:
+    values = np.asarray(labels)
+    if values.shape != (n,):
+        raise DataError(f"{_OWNER}.from_files.labels: got shape {values.shape}, expected ({n},), one label per path")
+    if n and (values.dtype.kind not in "iu" or values.dtype == np.bool_):
+        raise DataError(f"{_OWNER}.from_files.labels: got dtype {values.dtype}, expected integer class indices")
+    bad = [int(v) for v in values if v < 0 or v > np.iinfo(np.int32).max or (class_names and v >= len(class_names))]
+    if bad:
+        limit = f"< {len(class_names)} (the class_names)" if class_names else "a non-negative int32"
+        raise DataError(f"{_OWNER}.from_files.labels: got {bad[0]} ({len(bad)} bad in all), expected labels {limit}")
+    return [int(v) for v in values]
+
+
 class ImageFolderDataset(ImageDataset):
     """Images of a folder, decoded lazily with Pillow on a thread pool and resized to the config.
 
-    Records are ``images`` (float32 in [0, 1]) and, when ``root`` has class sub-folders,
-    ``labels`` (index of the sorted class names, see ``class_names``).  When ``root/<split>``
-    exists it is used (``root/train/cat/001.png``); otherwise ``root`` serves every split.
-    A file that cannot be decoded raises ``DataError`` naming it.
+    Records are ``images`` (float32 in [0, 1], see ``decode_image``) and, when ``root`` has
+    class sub-folders, ``labels``: the **top-level** sub-folder of the split folder is the
+    class of every file below it; ``class_names`` (a list, label = position, or a
+    ``class_to_idx`` mapping) fixes the indices so that every split agrees. ``split`` picks
+    ``root/<split>``; a missing split folder is a ``DataError`` (except ``"train"`` when
+    ``root`` has no split folders: then ``root`` is the training set; ``split=None`` reads
+    ``root``). ``extensions`` defaults to every extension Pillow decodes. A file that cannot be
+    decoded raises ``DataError`` naming it; ``on_error="skip"`` masks it out instead and lists
+    it in ``skipped``.
     """
 
     traceable = False
@@ -104,20 +80,82 @@ class ImageFolderDataset(ImageDataset):
         self,
         config: ImageModalityConfig | None = None,
         root: str | os.PathLike[str] | None = None,
-        split: str = "train",
+        split: str | None = "train",
         *,
         rngs: nnx.Rngs | int | None = None,
-        extensions: Sequence[str] = IMAGE_EXTENSIONS,
+        extensions: Sequence[str] | None = None,
+        class_names: ClassNames = None,
+        exif_transpose: bool = True,
+        background: Sequence[int] = DEFAULT_BACKGROUND,
         num_threads: int | None = None,
+        on_error: OnError = "raise",
+        _files: tuple[list[Path], list[int] | None, list[str]] | None = None,
     ) -> None:
-        super().__init__(config, split, rngs=rngs)
-        if root is None:
-            raise DataError("ImageFolderDataset.root: got None, expected a folder of PNG/JPEG files")
-        base = Path(root)
-        folder = base / split if (base / split).is_dir() else base
-        paths, labels, self.class_names = scan_folder(folder, tuple(extensions))
-        self.root = folder
-        self.files = _ImageFiles(paths, labels, self.config, num_threads)
+        super().__init__(config, "train" if split is None else split, rngs=rngs)
+        if _files is not None:
+            paths, labels, names = _files
+            self.root: Path | None = None
+        else:
+            if root is None:
+                raise DataError(f"{_OWNER}.root: got None, expected a folder of image files")
+            exts = pillow_extensions() if extensions is None else normalize_extensions(extensions, owner=_OWNER)
+            self.root = split_folder(root, split, owner=_OWNER)
+            scan = scan_class_folders(self.root, exts, owner=_OWNER, class_names=class_names)
+            paths, labels, names = scan.paths, scan.labels, scan.class_names
+        if not isinstance(exif_transpose, bool):
+            raise ConfigError(f"{_OWNER}.exif_transpose: got {exif_transpose!r}, expected a bool")
+        options = {"exif_transpose": exif_transpose, "background": check_background(_OWNER, background)}
+        self.class_names: list[str] = list(names)
+        table = dict(class_names) if isinstance(class_names, Mapping) and _files is None else None
+        self._class_to_idx = table or {name: i for i, name in enumerate(self.class_names)}
+        self.files = _ImageFiles(paths, labels, self.config, options, num_threads, on_error)
+
+    @classmethod
+    def from_files(
+        cls,
+        paths: Sequence[str | os.PathLike[str]],
+        labels: Sequence[int] | np.ndarray | None = None,
+        config: ImageModalityConfig | None = None,
+        *,
+        class_names: Sequence[str] | None = None,
+        rngs: nnx.Rngs | int | None = None,
+        exif_transpose: bool = True,
+        background: Sequence[int] = DEFAULT_BACKGROUND,
+        num_threads: int | None = None,
+        on_error: OnError = "raise",
+    ) -> ImageFolderDataset:
+        """A dataset of explicit files (any order), with ``labels`` (one int per path) or none.
+
+        Every path must be an existing file; labels must be non-negative ints (below
+        ``len(class_names)`` when class names are given).
+        """
+        if isinstance(paths, str | os.PathLike) or not isinstance(paths, Sequence | np.ndarray):
+            raise ConfigError(f"{_OWNER}.from_files.paths: got {type(paths).__name__}, expected a list of paths")
+        files = [Path(p) for p in paths]
+        if not files:
+            raise DataError(f"{_OWNER}.from_files.paths: got an empty list, expected at least one image file")
+        missing = [p for p in files if not p.is_file()]
+        if missing:
+            raise DataError(
+                f"{_OWNER}.from_files.paths: {str(missing[0])!r} is not a file ({len(missing)} missing in all); "
+                "expected existing image files"
+            )
+        if isinstance(class_names, str | Mapping):
+            raise ConfigError(f"{_OWNER}.from_files.class_names: got {class_names!r}, expected a list of names")
+        names = [] if class_names is None else [str(c) for c in class_names]
+        if labels is None and names:
+            raise ConfigError(f"{_OWNER}.from_files.class_names: got {names} without labels, expected labels too")
+        checked = None if labels is None else _check_labels(labels, len(files), names)
+        return cls(
+            config,
+            split=None,
+            rngs=rngs,
+            exif_transpose=exif_transpose,
+            background=background,
+            num_threads=num_threads,
+            on_error=on_error,
+            _files=(files, checked, names),
+        )
 
     @property
     def paths(self) -> list[Path]:
@@ -126,8 +164,18 @@ class ImageFolderDataset(ImageDataset):
 
     @property
     def labelled(self) -> bool:
-        """Whether records carry ``labels`` (class sub-folders)."""
+        """Whether records carry ``labels``."""
         return self.files.labels is not None
+
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        """Class name to label index (empty when unlabelled or no names were given)."""
+        return dict(self._class_to_idx)
+
+    @property
+    def skipped(self) -> list[str]:
+        """Files replaced by masked-out records so far (``on_error="skip"``), sorted."""
+        return self.files.skipped
 
     def __len__(self) -> int:
         return len(self.files)
