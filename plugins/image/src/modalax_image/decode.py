@@ -53,7 +53,8 @@ def pillow_extensions() -> tuple[str, ...]:
     skip = set(_NO_PIXELS)
     if not EpsImagePlugin.has_ghostscript():  # EPS pixels need Ghostscript
         skip.add("EPS")
-    return tuple(sorted(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN and fmt not in skip))
+    found = (ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN and fmt not in skip)
+    return tuple(sorted(found))
 
 
 def check_background(owner: str, background: Any) -> tuple[int, int, int]:
@@ -121,7 +122,7 @@ def _high_bit_plane(img: Any, where: str) -> np.ndarray:
     values = np.asarray(img)
     if img.mode == "F":
         lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
-        if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 <= lo and hi <= 1.0):
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0):
             raise DataError(
                 f"cannot decode {where}: a 32-bit float image with values in [{lo}, {hi}], expected values in [0, 1]"
             )
