@@ -1,35 +1,58 @@
 """The ``modalax`` command line: plugins, list, info, preview, bench, and plugin commands.
 
-``plugins`` and ``list`` import no jax: they read registration records only.
+``plugins`` and ``list`` import no jax: they read registration records only.  A user error
+(a ``ModalaxError``, an ``OSError``, a missing optional package, a bad argument) prints one
+``modalax: error: ...`` line and exits 2; anything else is a bug: one line naming it, exit 1,
+and the full traceback with ``--traceback`` or ``MODALAX_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import inspect
 import json
+import os
+import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from modalax import registry
-from modalax.errors import ModalaxError
+from modalax.discovery import env_flag
+from modalax.errors import ConfigError, ModalaxError, PluginError, UnknownNameError, unknown_name_message
+from modalax.plugins_table import fit, plugin_detail, plugins_table
 from modalax.records import resolve
+
+BUILTIN_COMMANDS = ("plugins", "list", "info", "preview", "bench")
+
+
+class UsageError(ModalaxError):
+    """A command line argparse rejected (unknown option, bad value)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one ``modalax: error:`` line, not usage + exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _width() -> int:
+    return max(60, min(shutil.get_terminal_size((100, 24)).columns, 200))
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*map(str, r)) for r in rows]
+    lines += [fmt.format(*map(str, r)).rstrip() for r in rows]
     return "\n".join(lines)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """Table (or JSON) of discovered plugins."""
+    """Table (one row per plugin, counts per kind) or full JSON records of the plugins."""
     infos = registry.list_plugins()
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=2))
@@ -37,11 +60,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if not infos:
         print("no modalax plugins installed (entry-point group 'modalax')")
         return 0
-    rows = []
-    for info in infos:
-        what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(info.registered.items()))
-        rows.append([info.id, info.distribution, info.version, info.status, info.error or what])
-    print(_table(rows, ["id", "distribution", "version", "status", "registered / error"]))
+    width = _width()
+    print(plugins_table(infos, width))
+    if any(i.status == "failed" for i in infos):
+        print(fit("full errors: modalax info PLUGIN_ID, or modalax plugins --json", width))
     return 1 if any(i.status == "failed" for i in infos) and args.strict else 0
 
 
@@ -78,8 +100,15 @@ def _config_fields(config_cls: Any) -> list[list[str]]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Details of one modality: config fields, datasets, kernels, operators, adapters, owner."""
+    """Details of one modality (config fields, datasets, kernels, ...) or of one plugin id."""
     name = args.name
+    if name not in registry.list_modalities():
+        plugins = {p.id: p for p in registry.list_plugins()}
+        if name in plugins:
+            print(plugin_detail(plugins[name], _width()))
+            return 0
+        choices = set(registry.list_modalities()) | set(plugins)
+        raise UnknownNameError(unknown_name_message("modality or plugin id", name, choices))
     record = registry.get_modality_record(name)
     owner = registry.owner_of("modalities", (name,))
     version = next((p.version for p in registry.list_plugins() if p.distribution == owner), "")
@@ -102,108 +131,116 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise ModalaxError(f"--set: got {pair!r}, expected key=value")
-        try:
-            options[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            options[key] = raw
-    return options
-
-
-def cmd_preview(args: argparse.Namespace) -> int:
-    """Write what a person opens to check a dataset (PNG grids, WAV, spectrograms, text)."""
-    import numpy as np
-    from flax import nnx
-
-    factory = registry.get_dataset_factory(args.modality, args.dataset)
-    options = _parse_options(args.set)
-    params = inspect.signature(factory).parameters
-    if "rngs" in params and "rngs" not in options:
-        options["rngs"] = nnx.Rngs(args.seed)
-    dataset = factory(**options)
-    n = min(args.n, len(dataset))
-    idx = np.arange(n, dtype=np.int32)
-    fetch = getattr(dataset, "fetch", None)
-    batch = dict(fetch(idx) if fetch is not None else dataset.get_records(idx))
-    record = registry.get_modality_record(args.modality)
-    if record.previewer is None:
-        raise ModalaxError(f"modality {args.modality!r} registers no previewer; nothing to write")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    previewer = resolve(record.previewer)
-    extra = {"dataset": dataset} if "dataset" in inspect.signature(previewer).parameters else {}
-    written = previewer(batch, out, **extra)
-    for path in written:
-        print(path)
-    return 0
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run ``benchmarks/run_all.py`` of a modalax checkout (the peers must be installed)."""
     import runpy
 
     script = Path(args.root) / "benchmarks" / "run_all.py"
-    if not script.exists():
-        raise ModalaxError(f"bench: no {script} here; run it from a modalax checkout (or `nox -s bench`)")
+    if not script.is_file():
+        raise ConfigError(f"bench --root: no {script} here; run it from a modalax checkout (or `nox -s bench`)")
     sys.argv = [str(script), *args.rest]
     runpy.run_path(str(script), run_name="__main__")
     return 0
 
 
+def _plugin_command(command: Any, sub: Any) -> None:
+    """Add one plugin-contributed sub-command; a broken one fails only when it is run."""
+    if command.name in BUILTIN_COMMANDS:
+        warnings.warn(
+            f"plugin command {command.name!r} clashes with the built-in command of that name; it is ignored",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return
+    p = sub.add_parser(command.name, help=command.help)
+    try:
+        if command.add_arguments is not None:
+            resolve(command.add_arguments)(p)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a plugin's fault: only its own command is broken
+        problem = PluginError(f"command {command.name!r}: add_arguments failed: {type(exc).__name__}: {exc}")
+
+        def broken(_args: argparse.Namespace, problem: PluginError = problem) -> int:
+            raise problem
+
+        p.set_defaults(func=broken)
+        return
+    p.set_defaults(func=lambda a, c=command: resolve(c.run)(a))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, including plugin-contributed sub-commands."""
-    parser = argparse.ArgumentParser(prog="modalax", description="JAX-native multi-modal data loading")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plugins", help="list discovered plugins")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    from modalax.cli_preview import add_preview_parser
+
+    parser = _Parser(prog="modalax", description="JAX-native multi-modal data loading")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the full traceback of an error (also MODALAX_DEBUG=1)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("plugins", help="list discovered plugins (one row each; --json for everything)")
+    p.add_argument("--json", action="store_true", help="print the full records as JSON")
     p.add_argument("--strict", action="store_true", help="exit 1 when a plugin failed")
     p.set_defaults(func=cmd_plugins)
     p = sub.add_parser("list", help="list modalities, datasets, kernels, operators, adapters")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("info", help="details of one modality")
+    p = sub.add_parser("info", help="details of one modality or one plugin id")
     p.add_argument("name")
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("preview", help="write sample pictures/sounds/text of a dataset")
-    p.add_argument("modality")
-    p.add_argument("dataset")
-    p.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
-    p.add_argument("--out", default="preview-output", help="output folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dataset option, e.g. --set pattern_type=circles (repeatable)",
-    )
-    p.set_defaults(func=cmd_preview)
+    add_preview_parser(sub)
     p = sub.add_parser("bench", help="run the benchmarks of a modalax checkout")
     p.add_argument("--root", default=".")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
     for command in registry.list_commands():
-        p = sub.add_parser(command.name, help=command.help)
-        if command.add_arguments is not None:
-            resolve(command.add_arguments)(p)
-        p.set_defaults(func=lambda a, c=command: resolve(c.run)(a))
+        _plugin_command(command, sub)
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    print(f"modalax: warning: {_one_line(message) if isinstance(message, Warning) else message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``modalax`` console script."""
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        return int(args.func(args) or 0)
-    except ModalaxError as exc:
-        print(f"modalax: error: {exc}", file=sys.stderr)
-        return 2
+    """Entry point of the ``modalax`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--traceback" in argv[:1] or (
+        os.environ.get("MODALAX_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+    )
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            env_flag("MODALAX_DEBUG")  # a bad value is named like every other
+            args = build_parser().parse_args(argv)
+            return int(args.func(args) or 0)
+        except SystemExit as exc:  # --help, or a plugin command calling sys.exit
+            if isinstance(exc.code, int) or exc.code is None:
+                return exc.code or 0
+            print(f"modalax: error: {exc.code}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("modalax: interrupted", file=sys.stderr)
+            return 130
+        except (ModalaxError, OSError, ModuleNotFoundError) as exc:
+            if debug:
+                raise
+            print(f"modalax: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except Exception as exc:
+            if debug:
+                raise
+            print(
+                f"modalax: error: internal error {type(exc).__name__}: {fit(_one_line(exc), 300)} "
+                "(a bug: rerun with --traceback or MODALAX_DEBUG=1 and report it)",
+                file=sys.stderr,
+            )
+            return 1
 
 
 if __name__ == "__main__":
