@@ -74,7 +74,7 @@ def test_operator_config_defaults_and_fixed_forms():
     assert flip.field_key == "images" and flip.stochastic and flip.stream_name == "augment"
     assert ResizeConfig(height=16).width == 16 and not ResizeConfig(height=16).stochastic
     assert CropConfig(height=8, width=4).width == 4
-    assert NormalizeConfig().input_range == (0.0, 255.0)
+    assert NormalizeConfig().input_range is None  # from the dtype: uint8 (0, 255), float (0, 1)
     assert FlipConfig(stochastic=False).stochastic is False
 
 

@@ -179,9 +179,10 @@ def test_gaussian_noise_is_deterministic_per_key_and_has_the_std():
 def test_to_grayscale_matches_pillow_convert_f():
     rgb = RNG.integers(0, 256, (2, 5, 6, 3), dtype=np.uint8)
     ref = np.stack([np.asarray(Image.fromarray(img, "RGB").convert("F")) for img in rgb])
-    out = np.asarray(kernels.to_grayscale(rgb))
-    assert out.shape == (2, 5, 6, 1)
-    np.testing.assert_allclose(out[..., 0], ref, atol=1e-3)
+    out = np.asarray(kernels.to_grayscale(rgb))  # uint8 is read as [0, 255]: luma on the [0, 1] scale
+    assert out.shape == (2, 5, 6, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out[..., 0], ref / 255.0, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(kernels.to_grayscale(rgb.astype(np.float32) / 255)), out, atol=1e-6)
     rgba = np.concatenate([rgb, np.zeros_like(rgb[..., :1])], axis=-1)
     np.testing.assert_allclose(
         np.asarray(kernels.to_grayscale(rgba, keep_channels=True)), np.repeat(out, 4, axis=-1), atol=1e-5

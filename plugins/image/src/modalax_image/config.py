@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 from modalax.config import BaseModalityConfig, check_positive, check_type, coerce_enum
 from modalax.errors import ConfigError
@@ -40,6 +42,14 @@ class ResizeMethod(enum.StrEnum):
     NEAREST = "nearest"
 
 
+def plain_int(value: Any) -> Any:
+    """A numpy integer as a Python ``int`` (``np.int64(32)`` is as good as ``32``); else unchanged."""
+    np = sys.modules.get("numpy")  # a numpy scalar implies numpy is imported already
+    if np is not None and isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 @dataclass(frozen=True)
 class ImageModalityConfig(BaseModalityConfig):
     """Configuration of the image modality (seed 01).
@@ -48,7 +58,8 @@ class ImageModalityConfig(BaseModalityConfig):
     representation's channel count (RGB 3, RGBA 4, GRAYSCALE 1), and an explicit ``channels``
     must agree with it.  ``normalize`` picks the value range of ``ImageModality.process``:
     ``True`` gives [0, 1], ``False`` gives [-1, 1] (see ``value_range`` and the user guide).
-    ``resize_method`` is ``"bilinear"`` or ``"nearest"``.
+    ``resize_method`` is ``"bilinear"`` or ``"nearest"``.  Sizes may be numpy integers; they
+    are stored as Python ints.
     """
 
     representation: ImageRepresentation = ImageRepresentation.RGB
@@ -63,6 +74,8 @@ class ImageModalityConfig(BaseModalityConfig):
         owner = "ImageModalityConfig"
         rep = coerce_enum(owner, "representation", self.representation, ImageRepresentation)
         object.__setattr__(self, "representation", rep)
+        for name in ("height", "width", "channels"):
+            object.__setattr__(self, name, plain_int(getattr(self, name)))
         check_positive(owner, "height", self.height)
         if self.width is None:
             object.__setattr__(self, "width", self.height)

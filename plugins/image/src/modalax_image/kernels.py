@@ -4,6 +4,15 @@ Core jits each once (``modalax.get_kernel("image.resize")``); operators and the 
 these functions directly inside their own traces, so the numerics live here only.  Shape
 errors are raised at trace time (shapes are static); NaN values propagate (the modality's
 ``process`` is where the NaN policy is enforced).
+
+Dtype rule: kernels that compute new pixel values (normalize, brightness, contrast,
+gaussian_noise, to_grayscale, bilinear resize and rotate) work in float32 on the [0, 1]
+scale, so ``brightness(x, 0.2)`` means 20 % of the range for every dtype: uint8 is read as
+[0, 255], uint16 as [0, 65535], bool as {0, 1}, floats as they are (assumed in [0, 1]); any
+other integer dtype has no known range and is a ``DataError`` (``normalize`` with an
+explicit ``input_range`` converts it).  Kernels that only move pixels (flip, crop, nearest
+resize and rotate) keep the dtype and the values.  An empty batch (N = 0) gives an empty
+batch of the output shape.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ __all__ = [
     "rotate",
     "to_float",
     "to_grayscale",
+    "to_unit",
+    "unit_range",
 ]
 
 # ITU-R 601-2 luma, the weights of Pillow's convert("L") / convert("F").
@@ -59,12 +70,35 @@ def to_float(images: jax.Array) -> jax.Array:
     return images if images.dtype == jnp.float32 else images.astype(jnp.float32)
 
 
+def unit_range(kernel: str, dtype: Any) -> tuple[float, float]:
+    """The value range that maps to [0, 1] for ``dtype`` (see the module's dtype rule)."""
+    dt = jnp.dtype(dtype)
+    if dt == jnp.bool_:
+        return (0.0, 1.0)
+    if dt in (jnp.uint8, jnp.uint16):
+        return (0.0, float(jnp.iinfo(dt).max))
+    if jnp.issubdtype(dt, jnp.floating):
+        return (0.0, 1.0)
+    raise DataError(
+        f"image.{kernel}: got images of dtype {dt}, expected uint8, uint16, bool or float in [0, 1] "
+        "(for other integers, map their range first with image.normalize(input_range=(low, high)))"
+    )
+
+
+def to_unit(kernel: str, images: jax.Array) -> jax.Array:
+    """float32 on the [0, 1] scale: uint8 / 255, uint16 / 65535, bool as 0/1, floats unchanged."""
+    lo, hi = unit_range(kernel, images.dtype)
+    x = to_float(images)
+    return x if (lo, hi) == (0.0, 1.0) else x * jnp.float32(1.0 / hi)
+
+
 def resize(images: Any, height: int, width: int, method: str = "bilinear", antialias: bool = True) -> jax.Array:
     """Resize to ``(height, width)``; static sizes and method.
 
     ``bilinear`` follows Pillow's ``Image.resize(..., BILINEAR)``: half-pixel centres, edge
     renormalisation and, with ``antialias=True`` (Pillow's behaviour), a triangle filter
-    widened by the scale when downscaling; the result is float32.  ``nearest`` picks
+    widened by the scale when downscaling; the result is float32 on the [0, 1] scale (uint8
+    and uint16 are read as their full range).  ``nearest`` picks
     ``floor((o + 0.5) * in / out)`` and keeps the dtype (use it for masks and label maps).
     """
     x = check_images("resize", images)
@@ -74,16 +108,24 @@ def resize(images: Any, height: int, width: int, method: str = "bilinear", antia
     if method not in ("bilinear", "nearest"):
         raise ConfigError(f"image.resize.method: got {method!r}, expected 'bilinear' or 'nearest'")
     if method == "bilinear":
-        x = to_float(x)
+        x = to_unit("resize", x)
     x = resample.resize_axis(x, 1, height, method, antialias)
     return resample.resize_axis(x, 2, width, method, antialias)
 
 
 def normalize(
-    images: Any, input_range: tuple[float, float] = (0.0, 255.0), output_range: tuple[float, float] = (0.0, 1.0)
+    images: Any, input_range: tuple[float, float] | None = None, output_range: tuple[float, float] = (0.0, 1.0)
 ) -> jax.Array:
-    """Map ``input_range`` linearly onto ``output_range`` (float32); no clipping."""
-    x = to_float(check_images("normalize", images))
+    """Map ``input_range`` linearly onto ``output_range`` (float32); no clipping.
+
+    ``input_range=None`` takes it from the dtype: uint8 (0, 255), uint16 (0, 65535), bool and
+    floats (0, 1), so float images already in [0, 1] are not divided again.  Other integer
+    dtypes need an explicit ``input_range``.
+    """
+    images = check_images("normalize", images)
+    if input_range is None:
+        input_range = unit_range("normalize", images.dtype)
+    x = to_float(images)
     (lo, hi), (a, b) = input_range, output_range
     if not hi > lo:
         raise ConfigError(f"image.normalize.input_range: got {input_range!r}, expected (low, high) with low < high")
@@ -131,8 +173,8 @@ def crop(images: Any, offsets: Any, height: int, width: int) -> jax.Array:
 
 
 def brightness(images: Any, delta: Any) -> jax.Array:
-    """Add ``delta`` (scalar or one per image) to every pixel; no clipping."""
-    x = to_float(check_images("brightness", images))
+    """Add ``delta`` (scalar or one per image, on the [0, 1] scale) to every pixel; no clipping."""
+    x = to_unit("brightness", check_images("brightness", images))
     return x + _per_image("brightness", "delta", delta, x.shape[0])
 
 
@@ -142,7 +184,7 @@ def contrast(images: Any, factor: Any) -> jax.Array:
     ``(x - mean) * factor + mean`` with the mean over height and width per channel (the
     convention of ``tf.image.adjust_contrast``); no clipping.
     """
-    x = to_float(check_images("contrast", images))
+    x = to_unit("contrast", check_images("contrast", images))
     mean = jnp.mean(x, axis=(1, 2), keepdims=True)
     return (x - mean) * _per_image("contrast", "factor", factor, x.shape[0]) + mean
 
@@ -151,22 +193,25 @@ def rotate(images: Any, angle: Any, method: str = "bilinear", fill: float = 0.0)
     """Rotate counter-clockwise by ``angle`` degrees (scalar or ``(N,)``) about the centre.
 
     Follows Pillow's ``Image.rotate(angle, resample)``: same size, corners filled with
-    ``fill``.  ``nearest`` keeps the dtype (masks); ``bilinear`` returns float32.
+    ``fill``.  ``nearest`` keeps the dtype (masks); ``bilinear`` returns float32 on the [0, 1]
+    scale (``fill`` too).
     """
     x = check_images("rotate", images)
     if method not in ("bilinear", "nearest"):
         raise ConfigError(f"image.rotate.method: got {method!r}, expected 'bilinear' or 'nearest'")
     n, h, w, _ = x.shape
     angles = _per_image("rotate", "angle", angle, n).reshape(n)
+    if n == 0:  # the sampling gathers cannot index an empty batch
+        return x if method == "nearest" else to_unit("rotate", x)
     ys, xs = resample.rotation_coords(angles, h, w)
     if method == "nearest":
         return resample.nearest_sample(x, ys, xs, fill)
-    return resample.bilinear_sample(to_float(x), ys, xs, fill)
+    return resample.bilinear_sample(to_unit("rotate", x), ys, xs, fill)
 
 
 def gaussian_noise(images: Any, keys: jax.Array, std: Any) -> jax.Array:
     """Add ``std * N(0, 1)`` noise, drawn per image from its key (``keys`` of shape ``(N,)``)."""
-    x = to_float(check_images("gaussian_noise", images))
+    x = to_unit("gaussian_noise", check_images("gaussian_noise", images))
     if keys.shape != (x.shape[0],):
         raise DataError(f"image.gaussian_noise.keys: got shape {tuple(keys.shape)}, expected ({x.shape[0]},)")
     noise = jax.vmap(lambda k: jax.random.normal(k, x.shape[1:], jnp.float32))(keys)
@@ -176,10 +221,10 @@ def gaussian_noise(images: Any, keys: jax.Array, std: Any) -> jax.Array:
 def to_grayscale(images: Any, keep_channels: bool = False) -> jax.Array:
     """ITU-R 601-2 luma of RGB/RGBA images (alpha ignored, as Pillow's ``convert("F")``).
 
-    One-channel input is returned as float32 unchanged.  With ``keep_channels`` the luma is
-    repeated over the input's channels.
+    The result is float32 on the [0, 1] scale; one-channel input is returned as that.  With
+    ``keep_channels`` the luma is repeated over the input's channels.
     """
-    x = to_float(check_images("to_grayscale", images))
+    x = to_unit("to_grayscale", check_images("to_grayscale", images))
     c = x.shape[-1]
     if c == 1:
         return x

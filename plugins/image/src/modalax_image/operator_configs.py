@@ -8,8 +8,10 @@ with ``stochastic=False`` they apply a fixed transform instead (documented per c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 from modalax.config import check_choice, check_positive, check_probability, check_type
 from modalax.errors import ConfigError
@@ -27,6 +29,31 @@ __all__ = [
     "ResizeConfig",
     "RotateConfig",
 ]
+
+
+def plain_number(value: Any) -> Any:
+    """numpy integers and floats as Python ``int``/``float``; anything else unchanged.
+
+    Values computed with numpy (``np.int64(32)``) are as good as literals; storing Python
+    numbers keeps configs hashable and JSON-friendly.
+    """
+    if isinstance(value, np.bool_):
+        return value
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def plain_fields(config: Any, names: tuple[str, ...]) -> None:
+    """Replace numpy numbers in the named fields of a frozen dataclass by Python numbers."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, list | tuple):
+            object.__setattr__(config, name, type(value)(plain_number(v) for v in value))
+        else:
+            object.__setattr__(config, name, plain_number(value))
 
 
 def _check_number(owner: str, name: str, value: Any, *, minimum: float | None = None) -> None:
@@ -52,6 +79,10 @@ class ImageOperatorConfig(ModalityOperatorConfig):
     """Base of the image operator configs: ``field_key`` defaults to ``"images"``."""
 
     field_key: str = field(default="images", kw_only=True)
+
+    def __post_init__(self) -> None:
+        plain_fields(self, tuple(f.name for f in fields(self) if f.name != "batch_stats_fn"))
+        super().__post_init__()
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,15 +113,21 @@ class ResizeConfig(ImageOperatorConfig):
 
 @dataclass(frozen=True, eq=False)
 class NormalizeConfig(ImageOperatorConfig):
-    """Map ``input_range`` onto ``output_range`` (uint8 [0, 255] -> [0, 1] by default)."""
+    """Map ``input_range`` onto ``output_range``.
 
-    input_range: tuple[float, float] = (0.0, 255.0)
+    ``input_range=None`` (default) reads it from the dtype: uint8 (0, 255), uint16 (0, 65535),
+    bool and float (0, 1), so float images already in [0, 1] are left on that scale.  Give it
+    explicitly for anything else (float images in [0, 255], int32 data).
+    """
+
+    input_range: tuple[float, float] | None = None
     output_range: tuple[float, float] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        object.__setattr__(self, "input_range", _check_range(owner, "input_range", self.input_range))
+        if self.input_range is not None:
+            object.__setattr__(self, "input_range", _check_range(owner, "input_range", self.input_range))
         object.__setattr__(self, "output_range", _check_range(owner, "output_range", self.output_range))
 
 

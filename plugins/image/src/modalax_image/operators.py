@@ -4,6 +4,12 @@ Each ``transform`` calls the ``image.*`` kernel on a batch of one (``x[None]``);
 loader's ``vmap`` that batch axis becomes the real batch, so the numerics are the kernels'.
 Geometric operators move ``auxiliary_fields`` (masks of shape ``(H, W)`` or ``(H, W, K)``)
 with the same random parameters, using nearest-neighbour sampling so labels stay labels.
+
+Dtypes follow the kernels' rule: operators that compute new values return float32 on the
+[0, 1] scale (uint8 and uint16 input is read as its full range first), operators that only
+move pixels keep the dtype.  A missing field is a ``MissingFieldError`` naming it and the
+fields present; a mask whose height/width differ from the image's is a ``DataError``; an
+empty batch gives an empty batch of the output structure.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from modalax.errors import DataError
+from modalax.errors import DataError, MissingFieldError
 from modalax.operators import ModalityOperator
+from modalax.operators.base import split_host_fields
 from modalax_image import kernels
 from modalax_image.operator_configs import (
     BrightnessConfig,
@@ -43,24 +51,73 @@ __all__ = [
 ]
 
 
-def _batch_size(data_shapes: Any, key: str) -> int:
-    node = data_shapes
+def lookup(data: Any, key: str, owner: str) -> Any:
+    """``data[key]`` for a dotted ``key``; ``MissingFieldError`` naming it and the fields present."""
+    node = data
     for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            have = sorted(node) if isinstance(node, dict) else type(node).__name__
+            where = f" (no {part!r})" if part != key else ""
+            raise MissingFieldError(f"{owner}: the data has no field {key!r}{where}; fields present: {have}")
         node = node[part]
-    return int(node[0])
+    return node
 
 
-def _field_hw(data_shapes: Any, key: str) -> tuple[int, int]:
-    node = data_shapes
-    for part in key.split("."):
-        node = node[part]
-    return int(node[1]), int(node[2])
+def _batch_size(data_shapes: Any, key: str, owner: str) -> int:
+    return int(lookup(data_shapes, key, owner)[0])
+
+
+def _field_hw(data_shapes: Any, key: str, owner: str) -> tuple[int, int]:
+    shape = lookup(data_shapes, key, owner)
+    return int(shape[1]), int(shape[2])
 
 
 class ImageOperator(ModalityOperator):
     """Base of the image operators: shape checks and the batch-of-one kernel calls."""
 
     config: ImageOperatorConfig
+
+    def _extract_field(self, data: Any, key: str) -> Any:
+        return lookup(data, key, self.name)
+
+    def apply(
+        self,
+        data: Any,
+        state: Any,
+        metadata: dict[str, Any] | None,
+        random_params: Any = None,
+        stats: dict[str, Any] | None = None,
+    ) -> tuple[Any, Any, dict[str, Any] | None]:
+        """Check the auxiliary fields against the image (present, same height and width), then apply."""
+        c = self.config
+        image_shape = tuple(jnp.shape(lookup(data, c.field_key, self.name)))
+        for aux in c.auxiliary_fields or ():
+            mask_shape = tuple(jnp.shape(lookup(data, aux, self.name)))
+            if len(image_shape) == 3 and mask_shape[:2] != image_shape[:2]:
+                raise DataError(
+                    f"{self.name}: auxiliary field {aux!r} has per-element shape {mask_shape}, but field "
+                    f"{c.field_key!r} has {image_shape}; expected the same height and width {image_shape[:2]}"
+                )
+        return super().apply(data, state, metadata, random_params, stats)
+
+    def apply_batch(
+        self,
+        batch: dict[str, Any],
+        stats: dict[str, Any] | None = None,
+        *,
+        rng: jax.Array | None = None,
+        keys: jax.Array | None = None,
+    ) -> dict[str, Any]:
+        """``ModalityOperator.apply_batch``; an empty batch gives an empty batch of the output structure."""
+        if isinstance(batch, dict):
+            arrays, host_fields = split_host_fields(batch)
+            leaves = jax.tree.leaves(arrays)
+            if leaves and np.shape(leaves[0])[:1] == (0,):
+                spec = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], a.dtype), arrays)
+                out = self.output_spec(spec)
+                empty = jax.tree.map(lambda s: jnp.zeros((0, *s.shape), s.dtype), out)
+                return {**empty, **host_fields}
+        return super().apply_batch(batch, stats, rng=rng, keys=keys)
 
     def _element(self, x: jax.Array, key: str) -> jax.Array:
         if jnp.ndim(x) != 3:
@@ -126,7 +183,7 @@ class FlipOperator(ImageOperator):
     config: FlipConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key)
+        n = _batch_size(data_shapes, self.config.field_key, self.name)
         return jax.random.bernoulli(rng, self.config.probability, (n,))
 
     def _flip(self, batch: jax.Array, random_params: Any) -> jax.Array:
@@ -148,8 +205,8 @@ class CropOperator(ImageOperator):
     config: CropConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key)
-        h, w = _field_hw(data_shapes, self.config.field_key)
+        n = _batch_size(data_shapes, self.config.field_key, self.name)
+        h, w = _field_hw(data_shapes, self.config.field_key, self.name)
         self._check_fits(h, w)
         k_top, k_left = jax.random.split(rng)
         top = jax.random.randint(k_top, (n,), 0, h - self.config.height + 1)
@@ -190,7 +247,7 @@ class BrightnessOperator(ImageOperator):
     config: BrightnessConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key)
+        n = _batch_size(data_shapes, self.config.field_key, self.name)
         d = self.config.max_delta
         return jax.random.uniform(rng, (n,), jnp.float32, -d, d)
 
@@ -205,7 +262,7 @@ class ContrastOperator(ImageOperator):
     config: ContrastConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key)
+        n = _batch_size(data_shapes, self.config.field_key, self.name)
         return jax.random.uniform(rng, (n,), jnp.float32, self.config.lower, self.config.upper)
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
@@ -219,7 +276,7 @@ class RotateOperator(ImageOperator):
     config: RotateConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key)
+        n = _batch_size(data_shapes, self.config.field_key, self.name)
         a = self.config.max_angle
         return jax.random.uniform(rng, (n,), jnp.float32, -a, a)
 
@@ -243,7 +300,7 @@ class GaussianNoiseOperator(ImageOperator):
     config: GaussianNoiseConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        return jax.random.split(rng, _batch_size(data_shapes, self.config.field_key))
+        return jax.random.split(rng, _batch_size(data_shapes, self.config.field_key, self.name))
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         return kernels.gaussian_noise(self._element(x, self.config.field_key), random_params[None], self.config.std)[0]
