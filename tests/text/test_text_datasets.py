@@ -127,12 +127,20 @@ def test_unknown_pattern_and_bad_tokenizer():
 
 
 def test_a_user_tokenizer_supplies_the_ids():
-    tok = Tokenizer.from_corpus(["the cat runs quickly ."], text_config(max_length=24))
+    from modalax_text import grammar
+
+    # the user's own order: reversed lexicon after a reserved token, so ids differ from the default
+    tok = Tokenizer.from_tokens(grammar.LEXICON[::-1], text_config(max_length=24), reserved_tokens=("<mask>",))
     ds = SyntheticTextDataset(CFG, 50, tokenizer=tok, rngs=0)
     idx = np.arange(50)
     tokens = np.asarray(ds.get_records(idx)["text_tokens"])
     np.testing.assert_array_equal(tok.tokenize(ds.host_records(idx)["texts"]), tokens)
-    assert np.any(tokens == 1)  # words the user vocabulary lacks are UNK
+    assert not np.any(tokens == 1)  # no UNK: every word of the grammar is known
+    assert not np.array_equal(tokens, np.asarray(SyntheticTextDataset(CFG, 50, rngs=0).get_records(idx)["text_tokens"]))
+    # a vocabulary lacking the grammar's words would make them UNK: refused, naming the count
+    small = Tokenizer.from_corpus(["the cat runs quickly ."], text_config(max_length=24))
+    with pytest.raises(ConfigError, match=r"lacks 292 of the grammar's 297 words"):
+        SyntheticTextDataset(CFG, 50, tokenizer=small, rngs=0)
 
 
 def test_simple_dataset_builds_its_vocabulary_and_gathers_on_device():

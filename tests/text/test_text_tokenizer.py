@@ -119,12 +119,17 @@ def test_detokenize_inverts_in_vocabulary_text_up_to_normalisation():
 
 
 def test_byte_level_fallback_round_trips_any_text_exactly():
-    tok = Tokenizer(TextParams(max_length=64))
+    tok = Tokenizer(TextParams(max_length=64, case_sensitive=True))
     assert tok.byte_level
     ids = tok.tokenize("Hello world")
     np.testing.assert_array_equal(ids[:13], [2, *(b + 4 for b in b"Hello world"), 3])
     for text in ["Hello world", "Ünïcödé — 日本語 🙂", "", "tabs\tand\nnewlines\x00nul"]:
         assert tok.detokenize(tok.tokenize(text)) == text
+    # case_sensitive=False (the default) lower-cases at byte level too
+    lower = Tokenizer(TextParams(max_length=64))
+    np.testing.assert_array_equal(lower.tokenize("Hello world")[:13], [2, *(b + 4 for b in b"hello world"), 3])
+    assert lower.detokenize(lower.tokenize("Ünïcödé")) == "ünïcödé" == lower.normalize("Ünïcödé")
+    np.testing.assert_array_equal(lower.encode("AB"), lower.encode("ab"))
     with pytest.raises(ConfigError, match=r"vocab_size: got 100, but the byte-level tokenizer needs 260 ids"):
         Tokenizer(TextParams(vocab_size=100)).tokenize("x")
 
@@ -132,8 +137,10 @@ def test_byte_level_fallback_round_trips_any_text_exactly():
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=40))
 def test_byte_level_round_trip_property(text):
-    tok = Tokenizer(TextParams(max_length=4 * 40 + 2))
+    tok = Tokenizer(TextParams(max_length=4 * 40 + 2, case_sensitive=True))
     assert tok.detokenize(tok.tokenize(text)) == text
+    lower = Tokenizer(TextParams(max_length=3 * 4 * 40 + 2))
+    assert lower.detokenize(lower.tokenize(text)) == text.lower()
 
 
 ALPHABET = st.sampled_from(

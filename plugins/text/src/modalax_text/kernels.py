@@ -6,6 +6,11 @@ operators call the ``*_one`` functions, so the numerics live here only.
 
 Special tokens (``protected`` ids: padding, BOS, EOS by default) are never masked, dropped
 or substituted, and random replacement ids are drawn from the non-special ids only.
+
+Ids outside ``[0, vocab_size)`` cannot raise inside jit.  They are left exactly as they are
+(never masked, dropped or substituted, never selected in the MLM mask), so a bad id stays
+visible downstream instead of being hidden behind a mask or UNK id; the operators check
+concrete host batches and raise ``DataError`` before jitting (see ``check_token_ids``).
 """
 
 from __future__ import annotations
@@ -35,10 +40,13 @@ __all__ = [
 ]
 
 
-def _protected(tokens: jax.Array, protected: Sequence[int]) -> jax.Array:
+def _protected(tokens: jax.Array, protected: Sequence[int], vocab_size: int | None = None) -> jax.Array:
+    """True where a token must not change: a protected id, or (with ``vocab_size``) an invalid id."""
     out = jnp.zeros(tokens.shape, bool)
     for i in protected:
         out = out | (tokens == i)
+    if vocab_size is not None:
+        out = out | (tokens < 0) | (tokens >= vocab_size)
     return out
 
 
@@ -95,7 +103,7 @@ def mask_tokens_one(
     regular id with probability ``random_prob``, and stays itself otherwise.
     """
     u_select, action, u_random = uniforms(key, (3, *tokens.shape))
-    selected = (u_select < mask_prob) & ~_protected(tokens, protected)
+    selected = (u_select < mask_prob) & ~_protected(tokens, protected, vocab_size)
     replacement = regular_ids(u_random, vocab_size, specials)
     masked = jnp.where(
         action < 1.0 - random_prob - keep_prob, mask_token_id, jnp.where(action < 1.0 - keep_prob, replacement, tokens)
@@ -104,10 +112,19 @@ def mask_tokens_one(
 
 
 def token_dropout_one(
-    tokens: jax.Array, key: jax.Array, *, rate: float, unk_token_id: int, protected: Sequence[int]
+    tokens: jax.Array,
+    key: jax.Array,
+    *,
+    rate: float,
+    unk_token_id: int,
+    protected: Sequence[int],
+    vocab_size: int | None = None,
 ) -> jax.Array:
-    """Replace each non-protected token of one record by UNK with probability ``rate``."""
-    drop = (uniforms(key, tokens.shape) < rate) & ~_protected(tokens, protected)
+    """Replace each non-protected token of one record by UNK with probability ``rate``.
+
+    With ``vocab_size``, ids outside ``[0, vocab_size)`` are kept as they are.
+    """
+    drop = (uniforms(key, tokens.shape) < rate) & ~_protected(tokens, protected, vocab_size)
     return jnp.where(drop, unk_token_id, tokens).astype(tokens.dtype)
 
 
@@ -122,7 +139,7 @@ def substitute_one(
 ) -> jax.Array:
     """Replace each non-protected token of one record by a random regular id with probability ``rate``."""
     u_pick, u_id = uniforms(key, (2, *tokens.shape))
-    pick = (u_pick < rate) & ~_protected(tokens, protected)
+    pick = (u_pick < rate) & ~_protected(tokens, protected, vocab_size)
     return jnp.where(pick, regular_ids(u_id, vocab_size, specials), tokens).astype(tokens.dtype)
 
 
@@ -190,11 +207,14 @@ def token_dropout(
     rate: float = 0.1,
     unk_token_id: int = 1,
     protected: tuple[int, ...] = (0, 2, 3),
+    vocab_size: int | None = None,
 ) -> jax.Array:
     """``token_dropout_one`` over a batch ``(B, L)`` with one key per record."""
-    return jax.vmap(lambda t, k: token_dropout_one(t, k, rate=rate, unk_token_id=unk_token_id, protected=protected))(
-        tokens, keys
-    )
+    return jax.vmap(
+        lambda t, k: token_dropout_one(
+            t, k, rate=rate, unk_token_id=unk_token_id, protected=protected, vocab_size=vocab_size
+        )
+    )(tokens, keys)
 
 
 def random_substitution(

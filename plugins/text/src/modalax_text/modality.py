@@ -13,11 +13,13 @@ import numpy as np
 from flax import nnx
 
 from modalax.config import ModalityConfiguration
-from modalax.errors import DataError
+from modalax.errors import ConfigError, DataError
 from modalax.model import GenerativeModel
 from modalax_text import kernels
 from modalax_text.adapter import TextAdapter, cross_entropy_loss
+from modalax_text.char import CharTokenizer
 from modalax_text.datasets.base import resolve_config
+from modalax_text.external import ExternalTokenizer, as_text_tokenizer
 from modalax_text.params import TextParams
 from modalax_text.tokenizer import Tokenizer
 from modalax_text.vocabulary import Vocabulary
@@ -40,11 +42,24 @@ class TextModality(GenerativeModel):
         config: ModalityConfiguration | None = None,
         *,
         rngs: nnx.Rngs | None = None,
-        tokenizer: Tokenizer | None = None,
+        tokenizer: Any = None,
     ) -> None:
         self.config, self.params = resolve_config(config)
         self.rngs = rngs if rngs is not None else nnx.Rngs(0)
-        self.tokenizer = tokenizer if tokenizer is not None else Tokenizer(self.params)
+        self.tokenizer = tokenizer  # the setter wraps foreign tokenizers
+
+    @property
+    def tokenizer(self) -> Any:
+        """The ``TextTokenizer`` in use (byte-level, word-level, character-level or your own, wrapped)."""
+        return self._tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, tokenizer: Any) -> None:
+        """Use ``tokenizer``: any encode/decode tokenizer is wrapped; its ids and size become ``params``."""
+        wrapped = as_text_tokenizer(tokenizer, self.params)
+        if isinstance(wrapped, ExternalTokenizer):
+            self.params = wrapped.params
+        self._tokenizer = wrapped
 
     # --------------------------------------------------------------- params
     @property
@@ -84,10 +99,13 @@ class TextModality(GenerativeModel):
 
     # ----------------------------------------------------------- vocabulary
     def build_vocabulary(
-        self, corpus: Iterable[str], *, min_freq: int = 1, reserved_tokens: Sequence[str] = ()
+        self, corpus: Iterable[str], *, min_freq: int = 1, reserved_tokens: Sequence[str] = (), level: str = "word"
     ) -> Vocabulary:
-        """Build a word vocabulary from ``corpus`` and tokenize with it from now on."""
-        self.tokenizer = Tokenizer.from_corpus(corpus, self.params, min_freq=min_freq, reserved_tokens=reserved_tokens)
+        """Build a ``level="word"`` (or ``"char"``) vocabulary from ``corpus`` and tokenize with it from now on."""
+        if level not in ("word", "char"):
+            raise ConfigError(f"TextModality.build_vocabulary.level: got {level!r}, expected 'word' or 'char'")
+        cls = CharTokenizer if level == "char" else Tokenizer
+        self.tokenizer = cls.from_corpus(corpus, self.params, min_freq=min_freq, reserved_tokens=reserved_tokens)
         assert self.tokenizer.vocabulary is not None
         return self.tokenizer.vocabulary
 

@@ -4,6 +4,11 @@ Stochastic operators (masking, dropout, substitution) draw from one key per reco
 loader's (seed, epoch, index) key — so the result does not depend on batch size or shards.
 Deterministic ones (padding mask, causal mask, position encodings) write a new field.
 Numerics are the ``modalax_text.kernels`` functions.
+
+Called on a host batch (``operator(batch)``), the stochastic operators check that every id of
+the field is in ``[0, vocab_size)`` and raise ``DataError`` naming the field, the id and the
+range; inside the loader's jitted step such ids are left unchanged (see ``kernels``).  An
+empty batch (``N = 0``) gives an empty result with the output's fields and shapes.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax
+import numpy as np
 
 from modalax.config import check_positive, check_probability, check_type
 from modalax.errors import ConfigError
 from modalax.operators import ModalityOperator, ModalityOperatorConfig, get_path, set_path
+from modalax.operators.base import split_host_fields
 from modalax_text import kernels
-from modalax_text.params import TextParams, text_params_from
+from modalax_text.ids import check_token_ids
+from modalax_text.params import TextParams, plain_numbers, text_params_from
 
 __all__ = [
     "CausalMask",
@@ -43,6 +51,7 @@ class TextOperatorConfig(ModalityOperatorConfig):
     text_params: Any = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         super().__post_init__()
         object.__setattr__(self, "text_params", text_params_from(self.text_params))
 
@@ -104,6 +113,12 @@ class TokenMaskingConfig(_StochasticConfig):
             raise ConfigError(
                 f"{owner}.mask_token_id: got {self.mask_token_id}, expected < vocab_size={self.text_params.vocab_size}"
             )
+        kept = {getattr(self.text_params, n): n for n in ("pad_token_id", "bos_token_id", "eos_token_id")}
+        if self.mask_token_id in kept:
+            raise ConfigError(
+                f"{owner}.mask_token_id: got {self.mask_token_id}, which is {kept[self.mask_token_id]}; expected a "
+                "dedicated mask id (reserve '<mask>' in the vocabulary) or the UNK id, never padding, BOS or EOS"
+            )
         if self.mask_key is not None:
             check_type(owner, "mask_key", self.mask_key, str, "a field name or None")
 
@@ -163,8 +178,45 @@ class PositionEncodingConfig(TextOperatorConfig):
         check_positive(type(self).__name__, "max_timescale", self.max_timescale, integer=False)
 
 
-class _KeyedOperator(ModalityOperator):
+class _TextOperator(ModalityOperator):
+    """Host-side checks (ids in range) and empty batches, around the core ``apply_batch``."""
+
+    config: TextOperatorConfig
+    #: Whether ids outside ``[0, vocab_size)`` are refused on the host (operators that change ids).
+    checks_ids = False
+
+    def apply_batch(
+        self,
+        batch: dict[str, Any],
+        stats: dict[str, Any] | None = None,
+        *,
+        rng: jax.Array | None = None,
+        keys: jax.Array | None = None,
+    ) -> dict[str, Any]:
+        """Core ``apply_batch`` after checking ``field_key``; an empty batch gives an empty result."""
+        if not isinstance(batch, dict):
+            return super().apply_batch(batch, stats, rng=rng, keys=keys)
+        field_key = self.config.field_key
+        tokens = get_path(batch, field_key)
+        if self.checks_ids and not isinstance(tokens, jax.core.Tracer):
+            check_token_ids(tokens, self.config.params.vocab_size, f"{self.name}: field {field_key!r}")
+        if np.ndim(tokens) == 0 or np.shape(tokens)[0] != 0:
+            return super().apply_batch(batch, stats, rng=rng, keys=keys)
+        # N = 0: run one padding record through the same jitted function for the output structure
+        arrays, host_fields = split_host_fields(batch)
+        one = jax.tree.map(lambda x: np.zeros((1, *np.shape(x)[1:]), np.asarray(x).dtype), arrays)
+        one = set_path(one, field_key, np.full((1, *np.shape(tokens)[1:]), self.config.params.pad_token_id, np.int32))
+        key = jax.random.split(jax.random.key(0), 1) if self.stochastic else None
+        out = super().apply_batch(one, stats, keys=key)
+        return {**jax.tree.map(lambda x: x[:0], {k: v for k, v in out.items() if k not in host_fields}), **host_fields}
+
+    __call__ = apply_batch
+
+
+class _KeyedOperator(_TextOperator):
     """A stochastic text operator whose random parameters are one key per record."""
+
+    checks_ids = True
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> jax.Array:
         return jax.random.split(rng, get_path(data_shapes, self.config.field_key)[0])
@@ -215,7 +267,12 @@ class TokenDropout(_KeyedOperator):
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config
         return kernels.token_dropout_one(
-            x, random_params, rate=c.rate, unk_token_id=c.params.unk_token_id, protected=c.protected
+            x,
+            random_params,
+            rate=c.rate,
+            unk_token_id=c.params.unk_token_id,
+            protected=c.protected,
+            vocab_size=c.params.vocab_size,
         )
 
 
@@ -231,7 +288,7 @@ class TokenSubstitution(_KeyedOperator):
         )
 
 
-class PaddingMask(ModalityOperator):
+class PaddingMask(_TextOperator):
     """Padding mask (``text.padding_mask``)."""
 
     config: PaddingMaskConfig
@@ -240,7 +297,7 @@ class PaddingMask(ModalityOperator):
         return kernels.padding_mask_one(x, pad_token_id=self.config.params.pad_token_id)
 
 
-class CausalMask(ModalityOperator):
+class CausalMask(_TextOperator):
     """Causal attention mask (``text.causal_mask``)."""
 
     config: CausalMaskConfig
@@ -250,7 +307,7 @@ class CausalMask(ModalityOperator):
         return kernels.causal_mask_one(x, pad_token_id=pad)
 
 
-class PositionEncoding(ModalityOperator):
+class PositionEncoding(_TextOperator):
     """Sinusoidal position encodings (``text.position_encoding``)."""
 
     config: PositionEncodingConfig

@@ -5,18 +5,44 @@ Imports no jax, so the hook module and the CLI can show the fields cheaply.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from modalax.config import BaseModalityConfig, ModalityConfiguration, check_positive, check_type
 from modalax.errors import ConfigError
 
-__all__ = ["SPECIAL_FIELDS", "SPECIAL_TOKENS", "TextParams", "text_config", "text_params_from"]
+__all__ = [
+    "SPECIAL_FIELDS",
+    "SPECIAL_TOKENS",
+    "TextParams",
+    "plain_numbers",
+    "text_config",
+    "text_params_from",
+]
 
 #: Special-token fields and the strings that stand for them in a vocabulary.
 SPECIAL_FIELDS = ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id")
 SPECIAL_TOKENS = {"pad_token_id": "<pad>", "unk_token_id": "<unk>", "bos_token_id": "<bos>", "eos_token_id": "<eos>"}
+
+
+def plain_numbers(obj: Any) -> None:
+    """Turn numpy scalars in the fields of frozen dataclass ``obj`` into Python ``int``/``float``/``bool``.
+
+    Configs are often filled from numpy (``np.int64(32)`` from an array's shape); they are
+    validated, hashed and written to JSON as plain Python numbers.
+    """
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.bool_):
+            object.__setattr__(obj, f.name, bool(value))
+        elif isinstance(value, np.integer):
+            object.__setattr__(obj, f.name, int(value))
+        elif isinstance(value, np.floating):
+            object.__setattr__(obj, f.name, float(value))
 
 
 @dataclass(frozen=True)
@@ -37,6 +63,7 @@ class TextParams(BaseModalityConfig):
 
     def __post_init__(self) -> None:
         owner = "TextParams"
+        plain_numbers(self)
         check_positive(owner, "vocab_size", self.vocab_size)
         check_positive(owner, "max_length", self.max_length)
         if self.max_length < 2:

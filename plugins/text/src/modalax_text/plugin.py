@@ -18,7 +18,11 @@ KERNELS: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("mask_prob", "mask_token_id", "vocab_size", "protected", "specials", "random_prob", "keep_prob"),
         "BERT-style masking (mask / random / keep) with one key per record",
     ),
-    "text.token_dropout": ("token_dropout", ("rate", "unk_token_id", "protected"), "tokens to UNK at random"),
+    "text.token_dropout": (
+        "token_dropout",
+        ("rate", "unk_token_id", "protected", "vocab_size"),
+        "tokens to UNK at random",
+    ),
     "text.random_substitution": (
         "random_substitution",
         ("rate", "vocab_size", "protected", "specials"),

@@ -2,7 +2,9 @@
 
 With a ``Vocabulary`` the tokenizer is word-level (see ``normalize``).  Without one it is
 byte-level: the UTF-8 bytes of the text map to the first 256 ids that are not special, so any
-text round-trips exactly; ``TextModality`` uses that until a vocabulary is built.
+text round-trips exactly (up to lower-casing, unless ``case_sensitive``); ``TextModality``
+uses that until a vocabulary is built.  ``CharTokenizer`` (``modalax_text.char``) is the
+character-level sibling, for text without spaces.
 
 Batches are encoded for the whole list at once (see ``encoding``): no Python code runs per
 word, and a numpy scatter lays the ids into the padded ``(B, max_length)`` array.
@@ -19,6 +21,7 @@ import numpy as np
 
 from modalax.errors import ConfigError, DataError
 from modalax_text.encoding import encode_words, pack_separated
+from modalax_text.ids import check_token_ids
 from modalax_text.normalize import normalize, words
 from modalax_text.params import TextParams, text_params_from
 from modalax_text.vocabulary import Vocabulary
@@ -26,6 +29,8 @@ from modalax_text.vocabulary import Vocabulary
 __all__ = ["Tokenizer", "pack"]
 
 _BYTES = 256
+# bytes of each byte id, then U+FFFD for ids that are no byte (UNK, a mask id, unused ids)
+_BYTE_STRINGS = [bytes([b]) for b in range(_BYTES)] + ["\ufffd".encode()]
 
 
 def pack(flat: np.ndarray, lengths: np.ndarray, params: TextParams, max_length: int) -> np.ndarray:
@@ -59,8 +64,12 @@ class Tokenizer:
     """Tokenize and detokenize text for ``params`` (a config, ``TextParams``, dict or None).
 
     ``vocabulary=None`` gives the lossless byte-level tokenizer; build a word vocabulary with
-    ``Tokenizer.from_corpus`` (or ``from_tokens``, ``load``).
+    ``Tokenizer.from_corpus`` (or ``from_tokens``, ``load``).  Text is lower-cased unless
+    ``case_sensitive``, at every level.
     """
+
+    #: String between tokens in ``detokenize`` output.
+    joiner = " "
 
     def __init__(self, params: Any = None, vocabulary: Vocabulary | None = None) -> None:
         self.params = text_params_from(params if params is not None or vocabulary is None else vocabulary.params)
@@ -99,6 +108,10 @@ class Tokenizer:
     def load(cls, path: str | os.PathLike[str], params: Any = None) -> Tokenizer:
         """A word-level tokenizer from a vocabulary JSON file written by ``save``."""
         vocab = Vocabulary.load(path, params)
+        if vocab.level == "char" and cls is Tokenizer:
+            from modalax_text.char import CharTokenizer  # a subclass: imported here, not at module level
+
+            return CharTokenizer(vocab.params, vocab)
         return cls(vocab.params, vocab)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -115,7 +128,7 @@ class Tokenizer:
 
     @property
     def lowercase(self) -> bool:
-        """Whether word-level tokenization lower-cases text."""
+        """Whether tokenization lower-cases text (``case_sensitive=False``), at every level."""
         return not self.params.case_sensitive
 
     def __len__(self) -> int:
@@ -131,14 +144,16 @@ class Tokenizer:
 
     def normalize(self, text: str) -> str:
         """``detokenize(tokenize(text))`` for in-vocabulary text that fits ``max_length``."""
-        return text if self.byte_level else normalize(text, lowercase=self.lowercase)
+        if self.byte_level:
+            return text.lower() if self.lowercase else text
+        return normalize(text, lowercase=self.lowercase)
 
     def encode(self, text: str) -> np.ndarray:
         """The ids of ``text`` without BOS, EOS, padding or truncation."""
         if not isinstance(text, str):
             raise DataError(f"Tokenizer.encode: got {type(text).__name__}, expected str")
         if self.vocabulary is None:
-            return self._byte_table()[0][np.frombuffer(text.encode("utf-8"), np.uint8)]
+            return self._byte_table()[0][np.frombuffer(self.normalize(text).encode("utf-8"), np.uint8)]
         return self.vocabulary.ids_of(self.words(text))
 
     def tokenize(self, texts: str | Sequence[str], *, max_length: int | None = None) -> np.ndarray:
@@ -148,6 +163,8 @@ class Tokenizer:
         Unknown words map to UNK.
         """
         length = self.params.max_length if max_length is None else max_length
+        if isinstance(length, np.integer):
+            length = int(length)
         if isinstance(length, bool) or not isinstance(length, int) or length < 2:
             raise ConfigError(f"Tokenizer.tokenize.max_length: got {length!r}, expected an int >= 2")
         if isinstance(texts, str):
@@ -158,7 +175,7 @@ class Tokenizer:
 
     def _encode_corpus(self, texts: list[str], length: int) -> np.ndarray:
         if self.vocabulary is None:
-            encoded = [t.encode("utf-8") for t in texts]
+            encoded = [(t.lower() if self.lowercase else t).encode("utf-8") for t in texts]
             lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
             flat = self._byte_table()[0][np.frombuffer(b"".join(encoded), np.uint8)]
             return pack(flat, lengths, self.params, length)
@@ -177,7 +194,8 @@ class Tokenizer:
 
         Padding and BOS are dropped and reading stops at the first EOS.  Word-level output is
         the normalised text (tokens joined by single spaces, UNK as ``<unk>``); byte-level
-        output is the original text exactly.
+        output is the original text exactly (ids that are no byte, such as UNK, read as U+FFFD).
+        An id outside ``[0, vocab_size)`` raises ``DataError`` naming it.
         """
         arr = np.asarray(ids)
         if arr.ndim == 1:
@@ -188,20 +206,17 @@ class Tokenizer:
                 "expected integer ids of shape (L,) or (B, L)"
             )
         p = self.params
+        check_token_ids(arr, p.vocab_size, "Tokenizer.detokenize: ids")
         arr = arr.astype(np.int64)
         is_eos = arr == p.eos_token_id
         cut = np.where(is_eos.any(axis=1), is_eos.argmax(axis=1), arr.shape[1])
         keep = (np.arange(arr.shape[1]) < cut[:, None]) & (arr != p.pad_token_id) & (arr != p.bos_token_id)
         if self.vocabulary is None:
             to_byte = self._byte_table()[1]
-            ok = (arr >= 0) & (arr < len(to_byte))
-            byte = np.where(ok, to_byte[np.clip(arr, 0, len(to_byte) - 1)], -1)
-            keep &= byte >= 0
-            return [bytes(byte[i][keep[i]].astype(np.uint8)).decode("utf-8", errors="replace") for i in range(len(arr))]
-        table = self.vocabulary.id_to_token
-        names = table[np.clip(arr, 0, len(table) - 1)]
-        names[(arr < 0) | (arr >= len(table))] = table[p.unk_token_id]
-        return [" ".join(names[i][keep[i]]) for i in range(len(arr))]
+            byte = np.where(arr < len(to_byte), to_byte[np.minimum(arr, len(to_byte) - 1)], -1)
+            return [_bytes_text(byte[i][keep[i]]) for i in range(len(arr))]
+        names = self.vocabulary.id_to_token[arr]
+        return [self.joiner.join(names[i][keep[i]]) for i in range(len(arr))]
 
     # ------------------------------------------------------------ byte table
     def _byte_table(self) -> tuple[np.ndarray, np.ndarray]:
@@ -226,6 +241,13 @@ class Tokenizer:
     def __repr__(self) -> str:
         kind = "byte-level" if self.vocabulary is None else f"{self.vocabulary.num_tokens} tokens"
         return f"Tokenizer({kind}, max_length={self.params.max_length}, case_sensitive={self.params.case_sensitive})"
+
+
+def _bytes_text(byte: np.ndarray) -> str:
+    """UTF-8 text of byte values, -1 (an id that is no byte) as U+FFFD."""
+    if (byte >= 0).all():
+        return bytes(byte.astype(np.uint8)).decode("utf-8", errors="replace")
+    return b"".join(_BYTE_STRINGS[b] for b in byte.tolist()).decode("utf-8", errors="replace")
 
 
 def _as_text_list(texts: Any) -> list[str]:

@@ -4,6 +4,10 @@ Ids are assigned deterministically: the special tokens sit at their configured i
 ``reserved_tokens`` (for example ``"<mask>"``) take the first free ids, then words follow by
 decreasing count, ties broken by the word itself (code-point order), so every process builds
 the same vocabulary whatever ``PYTHONHASHSEED`` is.
+
+``level`` says what a token is: ``"word"`` (words and punctuation marks, see ``normalize``)
+or ``"char"`` (single characters, for ``CharTokenizer``).  A corpus that yields no token
+(empty, or ``min_freq`` above every count) is a ``DataError``, never an all-``<unk>`` vocabulary.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = ["Vocabulary"]
 
 FORMAT = "modalax-text-vocabulary"
 VERSION = 1
+LEVELS = ("word", "char")
 
 
 class _Lookup(dict[str, int]):
@@ -45,10 +50,18 @@ class Vocabulary:
     """
 
     def __init__(
-        self, tokens: Sequence[str | None], params: Any = None, *, reserved_tokens: Sequence[str] = ()
+        self,
+        tokens: Sequence[str | None],
+        params: Any = None,
+        *,
+        reserved_tokens: Sequence[str] = (),
+        level: str = "word",
     ) -> None:
         self.params = text_params_from(params)
         p = self.params
+        if level not in LEVELS:
+            raise ConfigError(f"Vocabulary.level: got {level!r}, expected one of {', '.join(LEVELS)}")
+        self.level = level
         table = list(tokens)
         if len(table) > p.vocab_size:
             raise ConfigError(f"Vocabulary.tokens: got {len(table)} ids, expected at most vocab_size={p.vocab_size}")
@@ -83,11 +96,12 @@ class Vocabulary:
     # ------------------------------------------------------------- building
     @classmethod
     def from_tokens(
-        cls, tokens: Iterable[str], params: Any = None, *, reserved_tokens: Sequence[str] = ()
+        cls, tokens: Iterable[str], params: Any = None, *, reserved_tokens: Sequence[str] = (), level: str = "word"
     ) -> Vocabulary:
         """Ids for ``tokens`` in the given order (duplicates and overflow past ``vocab_size`` dropped).
 
         Tokens are lower-cased unless ``case_sensitive``; ``reserved_tokens`` are kept as given.
+        No token at all is a ``DataError``.
         """
         p = text_params_from(params)
         specials = {i: SPECIAL_TOKENS[name] for name, i in p.special_ids.items()}
@@ -109,13 +123,21 @@ class Vocabulary:
                 raise ConfigError(f"Vocabulary.reserved_tokens: got {token!r}, expected new non-empty strings")
             if not place(token):
                 raise ConfigError(f"Vocabulary.reserved_tokens: no id left for {token!r} (vocab_size={p.vocab_size})")
+        placed = 0
         for token in tokens:
             if not isinstance(token, str) or not token or token == SEPARATOR:
                 raise DataError(f"Vocabulary.tokens: got {token!r}, expected non-empty strings")
             token = token if p.case_sensitive else token.lower()
-            if token not in taken and not place(token):
-                break
-        return cls(table, p, reserved_tokens=reserved_tokens)
+            if token not in taken:
+                if not place(token):
+                    break
+                placed += 1
+        if placed == 0:
+            raise DataError(
+                "Vocabulary.tokens: got no token besides the special and reserved ones; every id would be <unk> "
+                "(expected at least one token)"
+            )
+        return cls(table, p, reserved_tokens=reserved_tokens, level=level)
 
     @classmethod
     def from_corpus(
@@ -126,29 +148,50 @@ class Vocabulary:
         min_freq: int = 1,
         reserved_tokens: Sequence[str] = (),
         chunk_size: int = 65536,
+        level: str = "word",
     ) -> Vocabulary:
-        """The most frequent words of ``corpus`` (count >= ``min_freq``), up to ``vocab_size`` ids.
+        """The most frequent tokens of ``corpus`` (count >= ``min_freq``), up to ``vocab_size`` ids.
 
         ``corpus`` is streamed in chunks of ``chunk_size`` texts, so it may be a generator.
+        ``level="char"`` counts characters instead of words.  ``DataError`` when no token is
+        left (an empty corpus, or ``min_freq`` above every count).
         """
         p = text_params_from(params)
+        if isinstance(min_freq, np.integer):
+            min_freq = int(min_freq)
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
             raise ConfigError(f"Vocabulary.min_freq: got {min_freq!r}, expected an int >= 1")
+        if level not in LEVELS:
+            raise ConfigError(f"Vocabulary.level: got {level!r}, expected one of {', '.join(LEVELS)}")
+        count = _count_chars if level == "char" else _count_words
         if isinstance(corpus, str):
             raise DataError("Vocabulary.corpus: got a single string, expected an iterable of texts")
         counts: Counter[str] = Counter()
         chunk: list[str] = []
+        texts = 0
         for i, text in enumerate(corpus):
             if not isinstance(text, str):
                 raise DataError(f"Vocabulary.corpus[{i}]: got {type(text).__name__}, expected str")
             chunk.append(text)
+            texts += 1
             if len(chunk) >= chunk_size:
-                counts.update(corpus_words(chunk, lowercase=not p.case_sensitive))
+                count(counts, chunk, lowercase=not p.case_sensitive)
                 chunk = []
-        counts.update(corpus_words(chunk, lowercase=not p.case_sensitive))
+        count(counts, chunk, lowercase=not p.case_sensitive)
         counts.pop(SEPARATOR, None)
         ranked = sorted((item for item in counts.items() if item[1] >= min_freq), key=lambda kv: (-kv[1], kv[0]))
-        return cls.from_tokens((w for w, _ in ranked), p, reserved_tokens=reserved_tokens)
+        if not ranked:
+            if not counts:
+                raise DataError(
+                    f"Vocabulary.corpus: got {texts} text(s) with no {level} in them; expected a corpus with at "
+                    "least one token (an empty vocabulary would map everything to <unk>)"
+                )
+            top, top_count = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+            raise DataError(
+                f"Vocabulary.min_freq: got {min_freq}, above every count in the corpus (the most frequent {level}, "
+                f"{top!r}, occurs {top_count} time(s)); expected min_freq <= {top_count}"
+            )
+        return cls.from_tokens((w for w, _ in ranked), p, reserved_tokens=reserved_tokens, level=level)
 
     # --------------------------------------------------------------- access
     def __len__(self) -> int:
@@ -184,6 +227,7 @@ class Vocabulary:
             "version": VERSION,
             "text_params": self.params.to_dict(),
             "reserved_tokens": list(self.reserved_tokens),
+            "level": self.level,
             "tokens": list(self.tokens),
         }
 
@@ -204,7 +248,9 @@ class Vocabulary:
                         f"{getattr(wanted, name)!r}; expected them to match"
                     )
             stored = wanted
-        return cls(data["tokens"], stored, reserved_tokens=data.get("reserved_tokens", ()))
+        return cls(
+            data["tokens"], stored, reserved_tokens=data.get("reserved_tokens", ()), level=data.get("level", "word")
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the vocabulary as UTF-8 JSON; returns the path."""
@@ -223,4 +269,13 @@ class Vocabulary:
         return cls.from_dict(data, params)
 
     def __repr__(self) -> str:
-        return f"Vocabulary({self.num_tokens} tokens, vocab_size={self.params.vocab_size})"
+        return f"Vocabulary({self.num_tokens} {self.level} tokens, vocab_size={self.params.vocab_size})"
+
+
+def _count_words(counts: Counter[str], texts: list[str], *, lowercase: bool) -> None:
+    counts.update(corpus_words(texts, lowercase=lowercase))
+
+
+def _count_chars(counts: Counter[str], texts: list[str], *, lowercase: bool) -> None:
+    joined = "".join(texts)  # Counter over a str counts its characters in C
+    counts.update(joined.lower() if lowercase else joined)

@@ -16,10 +16,10 @@ from flax import nnx
 from modalax.config import ModalityConfiguration
 from modalax.dataset import BaseDataset
 from modalax.errors import ConfigError
+from modalax_text.ids import check_token_ids
 from modalax_text.params import SPECIAL_FIELDS, TextParams, text_config, text_params_from
-from modalax_text.tokenizer import Tokenizer
 
-__all__ = ["TextDataset", "get_vocab_stats", "resolve_config"]
+__all__ = ["TextDataset", "check_min_length", "get_vocab_stats", "resolve_config", "token_lengths"]
 
 _CHUNK = 4096
 
@@ -38,11 +38,25 @@ def resolve_config(config: Any) -> tuple[ModalityConfiguration, TextParams]:
     return config, text_params_from(config)
 
 
+def check_min_length(owner: str, value: Any) -> int:
+    """``min_length`` as an int >= 0 (0 keeps every record); ``ConfigError`` otherwise."""
+    if isinstance(value, np.integer):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{owner}.min_length: got {value!r}, expected an int >= 0 (tokens, BOS and EOS not counted)")
+    return value
+
+
+def token_lengths(tokens: np.ndarray, params: TextParams) -> np.ndarray:
+    """Tokens per row of a packed ``(B, L)`` array (BOS, EOS and padding not counted)."""
+    return np.count_nonzero(np.asarray(tokens) != params.pad_token_id, axis=1) - 2
+
+
 class TextDataset(BaseDataset):
     """Base class of text datasets: ``config`` gives the ``TextParams``; ``tokenizer`` maps text to ids."""
 
     params: TextParams
-    tokenizer: Tokenizer
+    tokenizer: Any  # a TextTokenizer: Tokenizer, CharTokenizer or ExternalTokenizer
 
     def __init__(
         self, config: ModalityConfiguration | None = None, split: str = "train", *, rngs: nnx.Rngs | int | None = None
@@ -51,11 +65,18 @@ class TextDataset(BaseDataset):
         super().__init__(config, split, rngs=rngs)
         self._set_text(params, None)
 
-    def _set_text(self, params: TextParams, tokenizer: Tokenizer | None) -> None:
-        self.params = params
-        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
-            raise ConfigError(f"{type(self).__name__}.tokenizer: got {type(tokenizer).__name__}, expected a Tokenizer")
-        self.tokenizer = tokenizer if tokenizer is not None else Tokenizer(params)
+    def _set_text(self, params: TextParams, tokenizer: Any) -> None:
+        """Set the tokenizer (any ``TextTokenizer``, or an encode/decode tokenizer to wrap).
+
+        With a foreign tokenizer the dataset's ``params`` take its vocabulary size and special ids.
+        """
+        from modalax_text.external import ExternalTokenizer, as_text_tokenizer
+
+        try:
+            self.tokenizer = as_text_tokenizer(tokenizer, params)
+        except ConfigError as exc:
+            raise ConfigError(f"{type(self).__name__}.tokenizer: {exc}") from None
+        self.params = self.tokenizer.params if isinstance(self.tokenizer, ExternalTokenizer) else params
 
     def element_of(self, batch: dict[str, Any], j: int) -> dict[str, Any]:
         """One sample: ``text_tokens`` and, where raw text exists, ``text`` (str) as in seed 02."""
@@ -94,13 +115,14 @@ def get_vocab_stats(source: Any, params: Any = None, *, max_samples: int = 10000
                 f"get_vocab_stats: got {tokens.dtype} array of shape {tokens.shape}, "
                 "expected integer tokens (B, L) or a TextDataset"
             )
+        check_token_ids(tokens, p.vocab_size, "get_vocab_stats: tokens")
     specials = np.array([getattr(p, f) for f in SPECIAL_FIELDS])
     words = ~np.isin(tokens, specials[[0, 2, 3]])  # UNK counts as a (word) token
     lengths = words.sum(axis=1)
     counts = np.bincount(tokens[words].ravel().astype(np.int64), minlength=p.vocab_size)
     if tokenizer is None:
         vocabulary_tokens = None
-    elif tokenizer.vocabulary is not None:
+    elif getattr(tokenizer, "vocabulary", None) is not None:
         vocabulary_tokens = tokenizer.vocabulary.num_tokens
     else:
         vocabulary_tokens = len(tokenizer)

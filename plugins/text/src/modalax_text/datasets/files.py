@@ -3,10 +3,15 @@
 Construction scans each file once, in chunks, for the byte offsets of its non-blank lines;
 records are read by offset when asked for.  Without a tokenizer, the vocabulary is built in
 one streaming pass over the records.
+
+Lines end at ``\n``, ``\r\n`` or a lone ``\r`` (old Mac files); a UTF-8 byte-order mark at
+the start of a file is skipped.  The encoding must be ASCII-compatible (line ends are found
+on the bytes), so UTF-16/32 files are refused with a ``ConfigError``.
 """
 
 from __future__ import annotations
 
+import codecs
 import enum
 import json
 import os
@@ -18,8 +23,8 @@ import numpy as np
 from flax import nnx
 
 from modalax.config import ModalityConfiguration
-from modalax.errors import ConfigError, DataError
-from modalax_text.datasets.base import TextDataset, resolve_config
+from modalax.errors import ConfigError, DataError, MissingFieldError
+from modalax_text.datasets.base import TextDataset, check_min_length, resolve_config, token_lengths
 from modalax_text.tokenizer import Tokenizer
 
 __all__ = ["FileFormat", "TextFileDataset"]
@@ -37,33 +42,84 @@ class FileFormat(enum.StrEnum):
     JSONL = "jsonl"  # one JSON object a line; the sample is its ``field``
 
 
-def _line_index(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, end, line number) of the non-blank lines of ``path``, scanned in chunks."""
+def _line_index(path: Path, bom: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, line number) of the non-blank lines of ``path``, scanned in chunks.
+
+    A line ends at ``\n``, or at a ``\r`` not followed by ``\n`` (a ``\r\n`` line keeps its
+    ``\r``, which ``_decode`` strips).  ``bom`` bytes at the very start are skipped.
+    """
     ends, content = [], []
-    newlines_before = 0
+    breaks_before = 0
     with path.open("rb") as f:
         offset = 0
+        head = f.read(len(bom)) if bom else b""
+        if head == bom and bom:
+            offset = len(bom)
+        else:
+            f.seek(0)
+        first = offset
         while chunk := f.read(_SCAN_CHUNK):
+            if chunk.endswith(b"\r"):  # see whether a \n follows before classifying this \r
+                chunk += f.read(1)
             b = np.frombuffer(chunk, np.uint8)
-            nl = np.flatnonzero(b == 10)
+            cr = b == 13
+            cr[:-1] &= b[1:] != 10
+            if chunk.endswith(b"\r"):  # the file's last byte: a line end
+                cr[-1] = True
+            brk = np.flatnonzero((b == 10) | cr)
             filled = np.flatnonzero(~_ASCII_SPACE[b])
-            # a non-space byte at p belongs to the line numbered by the newlines before it
-            content.append(np.unique(newlines_before + np.searchsorted(nl, filled)))
-            ends.append(offset + nl)
-            newlines_before += len(nl)
+            # a non-space byte at p belongs to the line numbered by the line ends before it
+            content.append(np.unique(breaks_before + np.searchsorted(brk, filled)))
+            ends.append(offset + brk)
+            breaks_before += len(brk)
             offset += len(chunk)
     line_end = np.concatenate([*ends, [offset]]).astype(np.int64)
-    line_start = np.concatenate([[0], line_end[:-1] + 1])
+    line_start = np.concatenate([[first], line_end[:-1] + 1])
     keep = np.unique(np.concatenate(content)).astype(np.int64) if content else np.zeros(0, np.int64)
     return line_start[keep], line_end[keep], keep + 1
+
+
+def _check_encoding(encoding: Any) -> tuple[str, bytes]:
+    """(codec name, the BOM to skip) of an ASCII-compatible ``encoding``; ``ConfigError`` otherwise."""
+    if not isinstance(encoding, str):
+        raise ConfigError(f"TextFileDataset.encoding: got {encoding!r}, expected a codec name such as 'utf-8'")
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(
+            f"TextFileDataset.encoding: got {encoding!r}, which Python does not know; expected a codec name "
+            "such as 'utf-8', 'latin-1' or 'cp1252'"
+        ) from None
+    try:
+        compatible = "\n\r a".encode(info.name) == b"\n\r a"
+    except UnicodeError:
+        compatible = False
+    if not compatible:
+        raise ConfigError(
+            f"TextFileDataset.encoding: got {encoding!r}, which is not ASCII-compatible (lines are found on the "
+            "bytes); expected an encoding such as 'utf-8' or 'latin-1' (convert UTF-16/32 files to UTF-8)"
+        )
+    return info.name, (codecs.BOM_UTF8 if info.name in ("utf-8", "utf-8-sig") else b"")
+
+
+def _lookup_field(obj: Any, field: str) -> tuple[bool, Any]:
+    """``obj[field]``, else ``obj["a"]["b"]`` for ``field="a.b"``: (found, value)."""
+    if isinstance(obj, dict) and field in obj:
+        return True, obj[field]
+    node = obj
+    for part in field.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
 
 
 class _Index:
     """Per-file line offsets, kept out of nnx state."""
 
-    def __init__(self, paths: list[Path]) -> None:
+    def __init__(self, paths: list[Path], bom: bytes) -> None:
         self.paths = paths
-        spans = [_line_index(p) for p in paths]
+        spans = [_line_index(p, bom) for p in paths]
         self.starts = [s for s, _, _ in spans]
         self.ends = [e for _, e, _ in spans]
         self.lines = [n for _, _, n in spans]
@@ -75,8 +131,11 @@ class TextFileDataset(TextDataset):
 
     ``path`` is a file or a list of files (records follow file order).  ``format`` is
     ``"text"`` (one sample a line; blank lines are skipped), ``"jsonl"`` (the sample is the
-    string ``field`` of each JSON object) or ``"auto"`` (by suffix).  ``tokenizer`` may be a
-    ``Tokenizer``, the path of a saved vocabulary, or None to build one from the files.
+    string ``field`` of each JSON object; ``"meta.text"`` reads a nested field) or ``"auto"``
+    (by suffix).  ``tokenizer`` may be a ``Tokenizer``, ``CharTokenizer``, any encode/decode
+    tokenizer, the path of a saved vocabulary, or None to build a word vocabulary from the
+    files.  ``min_length`` leaves out records of fewer tokens (one tokenizing pass at
+    construction; ``kept_indices`` maps records to their position among the non-blank lines).
     """
 
     traceable = False
@@ -90,9 +149,10 @@ class TextFileDataset(TextDataset):
         rngs: nnx.Rngs | int | None = None,
         format: str = "auto",
         field: str = "text",
-        tokenizer: Tokenizer | str | os.PathLike[str] | None = None,
+        tokenizer: Any = None,
         min_freq: int = 1,
         encoding: str = "utf-8",
+        min_length: int = 0,
     ) -> None:
         config, params = resolve_config(config)
         super().__init__(config, split, rngs=rngs)
@@ -111,15 +171,34 @@ class TextFileDataset(TextDataset):
         if not isinstance(field, str) or not field:
             raise ConfigError(f"TextFileDataset.field: got {field!r}, expected a non-empty string")
         self.field = field
-        self.encoding = encoding
-        self._index = _Index(paths)
+        min_length = check_min_length("TextFileDataset", min_length)
+        self.encoding, bom = _check_encoding(encoding)
+        self._index = _Index(paths, bom)
+        self.kept_indices: np.ndarray | None = None  # None: every non-blank line is a record
         if len(self) == 0:
             raise DataError(f"TextFileDataset: no non-blank lines in {', '.join(map(str, paths))}")
         if tokenizer is None:
             tokenizer = Tokenizer.from_corpus(self.iter_texts(), params, min_freq=min_freq)
-        elif isinstance(tokenizer, str | os.PathLike):
-            tokenizer = Tokenizer.load(tokenizer, params)
         self._set_text(params, tokenizer)
+        if min_length:
+            self._filter(min_length)
+
+    def _filter(self, min_length: int, chunk: int = 65536) -> None:
+        """Keep the records of at least ``min_length`` tokens (an index list: records stay pure in their index)."""
+        kept = [
+            start
+            + np.flatnonzero(
+                token_lengths(self.get_records(np.arange(start, stop))["text_tokens"], self.params) >= min_length
+            )
+            for start, stop in ((s, min(len(self), s + chunk)) for s in range(0, len(self), chunk))
+        ]
+        found = np.concatenate(kept).astype(np.int64)
+        if len(found) == 0:
+            raise DataError(
+                f"TextFileDataset.min_length: got {min_length}, but no record of "
+                f"{', '.join(map(str, self.paths))} has that many tokens; expected a smaller min_length"
+            )
+        self.kept_indices = found
 
     @property
     def paths(self) -> list[Path]:
@@ -127,6 +206,8 @@ class TextFileDataset(TextDataset):
         return self._index.paths
 
     def __len__(self) -> int:
+        if self.kept_indices is not None:
+            return len(self.kept_indices)
         return int(self._index.cumulative[-1])
 
     def _is_jsonl(self, path: Path) -> bool:
@@ -140,6 +221,8 @@ class TextFileDataset(TextDataset):
         n = len(self)
         if len(idx) and (idx.min() < 0 or idx.max() >= n):
             raise IndexError(f"TextFileDataset: indices must be in [0, {n}), got {idx.min()}..{idx.max()}")
+        if self.kept_indices is not None:
+            idx = self.kept_indices[idx]
         index = self._index
         file_of = np.searchsorted(index.cumulative, idx, side="right") - 1
         out: list[str] = [""] * len(idx)
@@ -166,10 +249,10 @@ class TextFileDataset(TextDataset):
             obj = json.loads(text)
         except ValueError as exc:
             raise DataError(f"cannot parse {where} as JSON: {exc}") from exc
-        if not isinstance(obj, dict) or self.field not in obj:
+        found, value = _lookup_field(obj, self.field)
+        if not found:
             have = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-            raise DataError(f"{where}: missing field {self.field!r}; the record has {have}")
-        value = obj[self.field]
+            raise MissingFieldError(f"{where}: missing field {self.field!r}; the record has {have}")
         if not isinstance(value, str):
             raise DataError(f"{where}: field {self.field!r} is {type(value).__name__}, expected a string")
         return value

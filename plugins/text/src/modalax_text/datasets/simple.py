@@ -12,7 +12,7 @@ from flax import nnx
 from modalax.config import ModalityConfiguration
 from modalax.errors import DataError
 from modalax.sources import ArraySource
-from modalax_text.datasets.base import TextDataset, resolve_config
+from modalax_text.datasets.base import TextDataset, check_min_length, resolve_config, token_lengths
 from modalax_text.tokenizer import Tokenizer
 
 __all__ = ["SimpleTextDataset"]
@@ -29,8 +29,12 @@ class SimpleTextDataset(TextDataset):
     """Text dataset from a list of strings (seed 01).
 
     Without ``tokenizer``, a word vocabulary is built from ``texts`` (words seen at least
-    ``min_freq`` times, up to ``vocab_size``).  Token ids live on the device, so the loader
-    gathers batches inside its jitted step; ``texts`` come from ``host_records``.
+    ``min_freq`` times, up to ``vocab_size``); ``tokenizer`` may also be a ``CharTokenizer`` or
+    any encode/decode tokenizer (HF ``tokenizers``, ``transformers``, SentencePiece).  With
+    ``min_length``, texts of fewer tokens (BOS and EOS not counted) are left out at
+    construction: ``kept_indices`` maps each record to its position in ``texts``.  Token ids
+    live on the device, so the loader gathers batches inside its jitted step; ``texts`` come
+    from ``host_records``.
     """
 
     traceable = True
@@ -42,8 +46,9 @@ class SimpleTextDataset(TextDataset):
         split: str = "train",
         *,
         rngs: nnx.Rngs | int | None = None,
-        tokenizer: Tokenizer | None = None,
+        tokenizer: Any = None,
         min_freq: int = 1,
+        min_length: int = 0,
     ) -> None:
         config, params = resolve_config(config)
         super().__init__(config, split, rngs=rngs)
@@ -55,11 +60,20 @@ class SimpleTextDataset(TextDataset):
         for i, t in enumerate(texts):
             if not isinstance(t, str):
                 raise DataError(f"SimpleTextDataset.texts[{i}]: got {type(t).__name__}, expected str")
+        min_length = check_min_length("SimpleTextDataset", min_length)
         if tokenizer is None:
             tokenizer = Tokenizer.from_corpus(texts, params, min_freq=min_freq)
         self._set_text(params, tokenizer)
-        self._texts = _Texts(texts)
-        self._source = ArraySource({"text_tokens": tokenizer.tokenize(texts)})
+        tokens = self.tokenizer.tokenize(texts)
+        kept = np.flatnonzero(token_lengths(tokens, self.params) >= min_length)
+        if len(kept) == 0:
+            raise DataError(
+                f"SimpleTextDataset.min_length: got {min_length}, but no text has that many tokens "
+                f"(the longest has {int(token_lengths(tokens, self.params).max())}); expected a smaller min_length"
+            )
+        self.kept_indices = kept
+        self._texts = _Texts([texts[i] for i in kept.tolist()])
+        self._source = ArraySource({"text_tokens": tokens[kept]})
 
     def __len__(self) -> int:
         return len(self._source)

@@ -174,11 +174,26 @@ class SyntheticTextDataset(TextDataset, SyntheticDataset):
         SyntheticDataset.__init__(self, config, dataset_size, split, rngs=rngs)
         self._key = self.dataset_key(self.pattern_type.value)  # patterns of one seed draw independently
         if tokenizer is None:
+            need = len(grammar.LEXICON) + len(params.special_ids)
+            if params.vocab_size < need:
+                raise ConfigError(
+                    f"TextParams.vocab_size: got {params.vocab_size}, but SyntheticTextDataset's grammar has "
+                    f"{len(grammar.LEXICON)} words; expected vocab_size >= {need} (the words and the special "
+                    "tokens), or pass a word-level tokenizer that knows every word"
+                )
             tokenizer = Tokenizer.from_tokens(grammar.LEXICON, params)
-        elif not isinstance(tokenizer, Tokenizer) or tokenizer.byte_level:
+        elif not isinstance(tokenizer, Tokenizer) or tokenizer.byte_level or type(tokenizer) is not Tokenizer:
             raise ConfigError(
                 f"SyntheticTextDataset.tokenizer: got {tokenizer!r}, expected a word-level Tokenizer "
                 "(synthetic text is made of whole words)"
+            )
+        assert tokenizer.vocabulary is not None
+        lacking = [w for w in grammar.LEXICON if w not in tokenizer.vocabulary]
+        if lacking:
+            raise ConfigError(
+                f"SyntheticTextDataset.tokenizer: its vocabulary lacks {len(lacking)} of the grammar's "
+                f"{len(grammar.LEXICON)} words (e.g. {', '.join(map(repr, lacking[:5]))}); they would all be <unk>. "
+                "Expected a vocabulary with every word of modalax_text.grammar.LEXICON"
             )
         self._set_text(params, tokenizer)
         self.word_ids = jnp.asarray(tokenizer.token_ids(grammar.LEXICON))
