@@ -63,9 +63,13 @@ def test_broken_plugin_warns_and_strict_mode_exits_nonzero(healthy_dist: Path, t
 
 
 def test_no_plugins_installed_reports_empty(tmp_path: Path) -> None:
-    code = "import modalax, sys; from modalax.registry import set_current, Registry; print(modalax.list_modalities())"
-    res = run_cli(code=code, env={"MODALAX_LOAD_PLUGINS": "__none__"})
-    assert res.stdout.strip() == "[]"
+    code = (
+        "import sys; from modalax.testing import discovering_registry; from modalax.cli import main; "
+        f"ctx = discovering_registry({str(tmp_path)!r}); ctx.__enter__(); sys.exit(main(['plugins']))"
+    )
+    res = run_cli(code=code)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "no modalax plugins installed (entry-point group 'modalax')"
 
 
 def test_info_and_list_output(healthy_dist: Path) -> None:

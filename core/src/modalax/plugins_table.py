@@ -22,7 +22,7 @@ KIND_COLUMNS = (
     ("adapters", "adapt"),
     ("commands", "cmd"),
 )
-_CAPS = {"id": 16, "distribution": 22, "version": 12}
+_CAPS = {"id": 14, "distribution": 20, "version": 10}
 
 
 def fit(text: str, width: int) -> str:
@@ -33,40 +33,49 @@ def fit(text: str, width: int) -> str:
     return flat[: max(width - 3, 0)] + "..." if width >= 3 else flat[:width]
 
 
+def _error(info: PluginInfo) -> str:
+    exc = info.exception
+    if exc is not None and str(exc):
+        return f"{type(exc).__name__}: {exc}"
+    return info.error or ""
+
+
 def plugins_table(infos: Sequence[PluginInfo], width: int = 100) -> str:
-    """One row per plugin: id, distribution, version, status, counts per kind, error."""
-    header = ["id", "distribution", "version", "status", *(h for _, h in KIND_COLUMNS), "error"]
+    """One row per plugin: id, distribution, version, status, then counts per kind or the error.
+
+    A failed plugin's error takes the place of its counts, cut to the line width.
+    """
+    header = ["id", "distribution", "version", "status", *(h for _, h in KIND_COLUMNS)]
     rows: list[list[str]] = []
     for info in infos:
-        counts = info.counts()
         cells = [fit(info.id, _CAPS["id"]), fit(info.distribution, _CAPS["distribution"])]
         cells += [fit(info.version, _CAPS["version"]), info.status]
-        if info.status == "loaded":
-            cells += [str(counts.get(kind, 0) or "-") for kind, _ in KIND_COLUMNS]
-        else:
-            cells += ["." for _ in KIND_COLUMNS]
-        cells.append(info.error or "")
+        counts = info.counts()
+        cells += [str(counts.get(kind, 0) or "-") for kind, _ in KIND_COLUMNS] if info.status == "loaded" else []
         rows.append(cells)
-    fixed = len(header) - 1
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(fixed)]
-    used = sum(widths) + 2 * fixed
-    last = max(width - used, 0)
+    widths = [max(len(r[i]) for r in [header, *rows] if i < len(r)) for i in range(len(header))]
+    start = sum(widths[:4]) + 2 * 4  # where the counts (or the error) begin
     lines = []
-    for row in [header, ["-" * w for w in widths] + ["-" * min(last, 5)], *rows]:
-        cells = [row[i].ljust(widths[i]) for i in range(fixed)] + [fit(row[-1], last)]
-        lines.append("  ".join(cells).rstrip()[:width])
+    for row, info in zip([header, ["-" * w for w in widths], *rows], [None, None, *infos], strict=True):
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
+        if len(row) > 4:
+            line += "  " + "  ".join(cell.ljust(widths[4 + i]) for i, cell in enumerate(row[4:]))
+        elif info is not None and info.status == "failed":
+            line += "  " + fit(_error(info), max(width - start, 0))
+        lines.append(line.rstrip()[:width])
     return "\n".join(lines)
 
 
 def plugin_detail(info: PluginInfo, width: int = 100) -> str:
     """Everything about one plugin: entry point, status, full error, every registered name."""
-    lines = [f"plugin {info.id!r} from {info.distribution} {info.version}: {info.status}"]
+    parts = [f"plugin {info.id!r} from {info.distribution} {info.version}: {info.status}"]
     if info.entry_point:
-        lines.append(f"entry point: {info.id} = {info.entry_point}")
+        parts.append(f"entry point: {info.id} = {info.entry_point}")
     if info.error:
-        lines += textwrap.wrap(f"error: {info.error}", width, subsequent_indent="  ")
-    for kind, _ in KIND_COLUMNS:
-        names = info.registered.get(kind)
-        if names:
-            lines += textwrap.wrap(f"{kind} ({len(names)}): {', '.join(names)}", width, subsequent_indent="  ")
-    return "\n".join(lines)
+        parts.append(f"error: {info.error}")
+    parts += [
+        f"{kind} ({len(info.registered[kind])}): {', '.join(info.registered[kind])}"
+        for kind, _ in KIND_COLUMNS
+        if info.registered.get(kind)
+    ]
+    return "\n".join(line for part in parts for line in textwrap.wrap(part, width, subsequent_indent="  "))
