@@ -112,3 +112,65 @@ def test_create_modality_factory_applies_overrides() -> None:
     assert factory(rngs=None, size=7).config.size == 7
     with pytest.raises(ConfigError, match="size"):
         factory(rngs=None, size=0)
+
+
+def test_numpy_scalars_are_accepted_and_stored_as_python() -> None:
+    import numpy as np
+
+    cfg = ToyConfig(size=np.int64(4), scale=(np.float32(0.5), 2.0))
+    assert cfg == ToyConfig(size=4, scale=(0.5, 2.0))
+    assert type(cfg.size) is int and all(type(v) is float for v in cfg.scale)
+    assert json.loads(json.dumps(cfg.to_dict()))["size"] == 4
+    assert check_positive("X", "n", np.uint8(3)) == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("np.bool_(True)", r"ToyConfig.size: got True \(bool\), expected a positive integer"),
+        ("np.float64(4.0)", r"ToyConfig.size: got 4.0 \(float\), expected a positive integer"),
+        ("np.int32(-2)", r"ToyConfig.size: got -2, expected a positive integer"),
+    ],
+)
+def test_numpy_scalars_still_validated(value: str, message: str) -> None:
+    import numpy as np
+
+    with pytest.raises(ConfigError, match=message):
+        ToyConfig(size=eval(value, {"np": np}))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("abc", r"Data.rngs: got 'abc' \(str\), expected nnx.Rngs, an integer seed or None"),
+        (2**64, r"Data.rngs: got 18446744073709551616, expected an integer seed in \[0, 2\*\*64\)"),
+        (-1, r"Data.rngs: got -1, expected an integer seed"),
+        (True, r"Data.rngs: got True \(bool\)"),
+        (1.5, r"Data.rngs: got 1.5 \(float\)"),
+    ],
+)
+def test_resolve_rngs_rejects_bad_values(value: object, message: str) -> None:
+    from modalax.random import resolve_rngs
+
+    with pytest.raises(ConfigError, match=message):
+        resolve_rngs("Data.rngs", value)
+
+
+def test_check_seed_and_resolve_rngs_accept_numpy_and_64_bit_seeds() -> None:
+    import jax
+    import numpy as np
+    from flax import nnx
+
+    from modalax.random import check_seed, resolve_rngs, seed_from
+
+    assert check_seed("s", np.uint64(2**64 - 1)) == 2**64 - 1 and type(check_seed("s", np.int8(3))) is int
+    with pytest.raises(ConfigError, match=r"loader.seed: got 18446744073709551616"):
+        check_seed("loader.seed", 2**64)
+    data = jax.random.key_data
+    assert np.array_equal(data(resolve_rngs("d", 3).default.key[...]), data(nnx.Rngs(3).default.key[...]))
+    rngs = nnx.Rngs(5)
+    assert resolve_rngs("d", rngs) is rngs
+    assert np.array_equal(data(resolve_rngs("d", seed=np.int64(7)).default.key[...]), data(jax.random.key(7)))
+    # every 64 bits count: 2**32 is not seed 0 (jax.random.key would truncate it without x64)
+    assert not np.array_equal(data(seed_from(2**32)), data(seed_from(0)))
+    assert np.array_equal(data(seed_from(2**32 + 5)), np.array([1, 5], dtype=np.uint32))
