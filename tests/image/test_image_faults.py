@@ -107,7 +107,7 @@ FAULTS = [
         "missing split folder",
         missing_split,
         DataError,
-        r"split: got 'val'.*expected one of the split folders \['train'\]",
+        r"split: got 'val'.*split folders \['train'\]",
     ),
     ("class not in class_names", unlisted_class, DataError, r"class folder\(s\) \['dog'\] .* not in class_names"),
     ("no root", lambda root: ImageFolderDataset(CFG, rngs=0), DataError, r"ImageFolderDataset\.root: got None"),
