@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -126,7 +127,9 @@ def _check_resume(make: Any, stop: int) -> None:
     it.close()
     resumed = make()
     resumed.load_state_dict(state)
-    tail = [np.asarray(b["id"]) for b in resumed]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "DataLoader: the loaded state is the end of the run", RuntimeWarning)
+        tail = [np.asarray(b["id"]) for b in resumed]
     assert len(head) + len(tail) == len(full)
     for a, b in zip(head + tail, full, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -259,7 +262,7 @@ def test_endless_loader_crosses_epochs() -> None:
         ("seed", 99, r"load_state_dict.seed: got 99, expected 0"),
         ("batch_size", 3, r"load_state_dict.batch_size: got 3, expected 2"),
         ("version", 7, r"load_state_dict.version: got 7, expected 1"),
-        ("batch", -1, r"load_state_dict.batch: got -1, expected an int >= 0"),
+        ("batch", -1, r"load_state_dict.batch: got -1, expected an int in \[0, 5\]"),
         ("num_records", 4, r"load_state_dict.num_records: got 4, expected 10"),
     ],
 )

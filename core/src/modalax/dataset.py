@@ -107,4 +107,4 @@ class SyntheticDataset(BaseDataset):
         raise NotImplementedError(f"{type(self).__name__} must implement generate_records(keys, indices)")
 
     def get_records(self, indices: Any) -> Batch:
-        return self._generate(self._key, jax.numpy.asarray(indices, dtype=jax.numpy.int32))
+        return self._generate(self._key, jax.numpy.asarray(self.checked_indices(indices), dtype=jax.numpy.int32))

@@ -15,6 +15,8 @@ __all__ = [
     "MissingFieldError",
     "ModalaxError",
     "PluginError",
+    "RecordIndexError",
+    "StaleIteratorError",
     "UnknownNameError",
     "closest_match",
     "unknown_name_message",
@@ -35,6 +37,14 @@ class ConfigError(ModalaxError, ValueError):
 
 class DataError(ModalaxError, ValueError):
     """Data that cannot be read or has the wrong shape, dtype or content; also a ``ValueError``."""
+
+
+class RecordIndexError(DataError, IndexError):
+    """A record index outside the source; also an ``IndexError`` (the sequence protocol's signal)."""
+
+
+class StaleIteratorError(ModalaxError, RuntimeError):
+    """A loader iterator used after a newer ``iter(loader)`` or ``load_state_dict`` replaced it."""
 
 
 class UnknownNameError(ConfigError, KeyError):

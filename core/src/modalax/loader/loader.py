@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
+import warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -13,16 +13,39 @@ import numpy as np
 from flax import nnx
 
 from modalax.errors import ConfigError, DataError
+from modalax.sources.checks import BatchSpec, check_batch
+from modalax.loader.iterator import LoaderIterator
 from modalax.loader.order import EpochOrder
 from modalax.loader.plan import BatchPlan
-from modalax.loader.prefetch import Lookahead, Prefetcher
+from modalax.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, parse_state
 from modalax.operators.base import OperatorModule, split_host_fields
 from modalax.operators.compose import as_pipeline
 from modalax.random import record_keys
+from modalax.sources.file import VALID_KEY
 
-STATE_VERSION = 1
 _KEY_SALT = 0x6D6F64  # separates loader keys from dataset keys derived from the same seed
 _BLOCK = 64  # batches whose indices go to the device in one copy
+
+
+def fold_epoch(key: jax.Array, words: jax.Array) -> jax.Array:
+    """Fold an epoch given as ``epoch_words`` into ``key``; the high word only when it is not 0.
+
+    Epochs below 2^32 thus get the keys of a plain ``fold_in(key, epoch)``, and later epochs
+    never repeat an earlier epoch's augmentation (a 32-bit fold would wrap at 2^32).
+    """
+    key = jax.random.fold_in(key, jax.lax.bitcast_convert_type(words[0], jnp.uint32))
+    return jax.lax.cond(words[1] == 0, lambda k: k, lambda k: jax.random.fold_in(k, words[1]), key)
+
+
+def seed_key(seed: int) -> jax.Array:
+    """A key of a seed below 2^64 that keeps all 64 bits.
+
+    Without ``jax_enable_x64`` ``jax.random.key`` keeps only the low 32 bits (``key(2**40) ==
+    key(0)``); seeds below 2^32 get exactly ``jax.random.key(seed)``, larger ones fold the high
+    word in.
+    """
+    key = jax.random.key(np.uint32(seed & 0xFFFFFFFF))
+    return key if seed < 2**32 else jax.random.fold_in(key, np.uint32(seed >> 32))
 
 
 def _is_source(obj: Any) -> bool:
@@ -66,14 +89,15 @@ class DataLoader:
         progress: bool = False,
         with_indices: bool = False,
         mask_key: str = "mask",
+        index_key: str = "index",
     ) -> None:
         if not _is_source(source):
             raise ConfigError(
                 f"DataLoader.source: got {type(source).__name__}, expected a source with __len__ and "
                 "get_records(indices) (a modalax dataset, ArraySource or FileSource)"
             )
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise ConfigError(f"DataLoader.seed: got {seed!r}, expected a non-negative int")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
+            raise ConfigError(f"DataLoader.seed: got {seed!r}, expected a non-negative int below 2^64")
         _positive_or_none("num_epochs", num_epochs)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
             raise ConfigError(f"DataLoader.prefetch: got {prefetch!r}, expected an int >= 0")
@@ -87,6 +111,8 @@ class DataLoader:
         self.progress = progress
         self.with_indices = with_indices
         self.mask_key = mask_key
+        self.index_key = index_key
+        self._spec: BatchSpec | None = None  # the first host batch's structure; later ones must match
         self.pipeline = as_pipeline(operators)
         if num_shards is None:
             num_shards = jax.process_count()
@@ -100,7 +126,10 @@ class DataLoader:
             sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(axis))
         self.sharding = sharding
         self._start = (0, 0)  # (epoch, batch) the next iterator starts at
-        self._last: LoaderIterator | None = None
+        self._position = (0, 0)  # (epoch, batch) of the next batch of the current iterator
+        self._finished = False  # the loaded state is the end of the run
+        self._generation = 0  # bumped by iter() and load_state_dict: older iterators are stale
+        self._current: weakref.ref[LoaderIterator] | None = None
         self._fn = self._build()
 
     # ----------------------------------------------------------------- geometry
@@ -124,7 +153,7 @@ class DataLoader:
         traceable = bool(getattr(self.source, "traceable", False))
         gather, _ = self.source.pure_gather() if traceable else (None, None)
         stochastic = pipeline is not None and pipeline.stochastic
-        seed_key = jax.random.fold_in(jax.random.key(self.seed), _KEY_SALT)
+        loader_key = jax.random.fold_in(seed_key(self.seed), _KEY_SALT)
         self._graphdef = self._rng_state = self._static_state = None
         if pipeline is not None:
             # The loader never draws from the operators' rngs (records get keys from the seed),
@@ -139,11 +168,11 @@ class DataLoader:
         def run(args: Any, rng_state: Any, state: Any, packed: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
             # ``packed`` (see ``_pack``) carries the epoch, the indices and the padding mask in
             # one int32 row: one host-to-device copy instead of three.
-            size = (packed.shape[0] - 1) // 2
-            epoch, indices, mask = packed[0], packed[1 : size + 1], packed[size + 1 :].astype(bool)
+            size = (packed.shape[0] - 2) // 2
+            epoch, indices, mask = packed[:2], packed[2 : size + 2], packed[size + 2 :].astype(bool)
             batch = gather(args, indices) if gather is not None else args
             if pipeline is not None:
-                keys = record_keys(jax.random.fold_in(seed_key, epoch), indices) if stochastic else None
+                keys = record_keys(fold_epoch(loader_key, epoch), indices) if stochastic else None
                 batch = nnx.merge(graphdef, rng_state, state).pipeline_fn(batch, keys)
             return batch, indices, mask
 
@@ -153,7 +182,10 @@ class DataLoader:
 
     def epoch_key(self, epoch: int) -> jax.Array:
         """The key whose fold with a record index gives that record's operator key."""
-        return jax.random.fold_in(jax.random.fold_in(jax.random.key(self.seed), _KEY_SALT), epoch)
+        if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or not 0 <= epoch < MAX_EPOCH:
+            raise ConfigError(f"DataLoader.epoch_key: got epoch {epoch!r}, expected an int in [0, 2^63 - 1)")
+        key = jax.random.fold_in(seed_key(self.seed), _KEY_SALT)
+        return fold_epoch(key, jnp.asarray(epoch_words(np.asarray([epoch]))[0]))
 
     def _pipeline_state(self) -> Any:
         if self.pipeline is None or self._static_state is not None:
@@ -164,6 +196,7 @@ class DataLoader:
         """One batch: ``indices``/``mask`` on the host, ``packed`` (their device copy) for the step."""
         state = self._pipeline_state()
         traceable = bool(getattr(self.source, "traceable", False))
+        valid = None
         if traceable:
             _, args = self.source.pure_gather()
             out, device_indices, device_mask = self._fn(args, self._rng_state, state, packed)
@@ -176,28 +209,37 @@ class DataLoader:
                     f"{type(self.source).__name__}.get_records returned {type(records).__name__}, "
                     "expected a dict of arrays"
                 )
+            records = dict(records)
+            valid = records.pop(VALID_KEY, None)  # files skipped by on_error="skip"
             arrays, host = split_host_fields(records)
+            self._spec = check_batch(type(self.source).__name__, arrays, len(indices), self._spec)
             if self._fn is not None:
                 out, device_indices, device_mask = self._fn(arrays, self._rng_state, state, packed)
             else:
                 out, device_indices, device_mask = jax.tree.map(jnp.asarray, arrays), indices.astype(np.int32), mask
+            if valid is not None:
+                device_mask = jnp.logical_and(device_mask, jnp.asarray(valid, bool))
         out = dict(out)
-        if not self.plan.drop_last:
-            if self.mask_key in out or self.mask_key in host:
+        for param, name, wanted in (
+            ("mask_key", self.mask_key, not self.plan.drop_last or valid is not None),
+            ("index_key", self.index_key, self.with_indices),
+        ):
+            if wanted and (name in out or name in host):
                 raise ConfigError(
-                    f"DataLoader.mask_key: the batch already has a field {self.mask_key!r}; expected another name "
-                    "for the padding mask (mask_key='valid', say) or drop_last=True"
+                    f"DataLoader.{param}: the batch already has a field {name!r}; expected another name for the "
+                    f"loader's own field ({param}='valid', say)"
                 )
+        if not self.plan.drop_last or valid is not None:
             out[self.mask_key] = device_mask
         if self.with_indices:
-            out["index"] = device_indices
+            out[self.index_key] = device_indices
         return self._place(out, host)
 
     def _pack(self, epochs: np.ndarray, indices: np.ndarray, masks: np.ndarray) -> list[Any]:
-        """Per batch of the block, ``[epoch, *indices, *mask]`` as one int32 device row."""
+        """Per batch of the block, ``[*epoch_words, *indices, *mask]`` as one int32 device row."""
         if self._fn is None:
             return [None] * len(indices)
-        rows = np.concatenate([epochs[:, None], indices, masks], axis=1).astype(np.int32)
+        rows = np.concatenate([epoch_words(epochs), indices, masks], axis=1).astype(np.int32)
         if len(rows) == 1:  # a one-batch block needs no split on the device
             return [jnp.asarray(rows[0])]
         return list(jnp.asarray(rows))
@@ -255,14 +297,32 @@ class DataLoader:
                 row += 1
 
     def __iter__(self) -> LoaderIterator:
-        if self._last is not None:
-            self._last.close()
-        self._last = LoaderIterator(self, *self._start)
-        return self._last
+        """A new pass from the loader's start position; supersedes (and stops) the previous iterator."""
+        self._supersede()
+        start, self._start = self._start, (0, 0)  # a loaded state serves the next iterator only
+        if self._finished:
+            warnings.warn(
+                f"DataLoader: the loaded state is the end of the run ({self.num_epochs} epoch(s)); "
+                "this iterator yields nothing",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._finished = False
+        self._position = start
+        it = LoaderIterator(self, *start, self._generation)
+        self._current = weakref.ref(it)
+        return it
+
+    def _supersede(self) -> None:
+        self._generation += 1
+        previous = self._current() if self._current is not None else None
+        self._current = None
+        if previous is not None:
+            previous.close()
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain-JSON position: the next batch the last iterator would yield."""
-        epoch, batch = self._last.position if self._last is not None else self._start
+        """Plain-JSON position: the next batch the current iterator would yield."""
+        epoch, batch = self._position
         return {
             "version": STATE_VERSION,
             "epoch": epoch,
@@ -274,98 +334,18 @@ class DataLoader:
             "num_records": self.plan.num_records,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume: the next ``iter(loader)`` starts at the saved batch.
+    def load_state_dict(self, state: dict[str, Any] | str) -> None:
+        """Resume: the next ``iter(loader)`` (only that one) starts at the saved batch.
 
-        The seed, batch size, shuffle, drop_last and dataset size must match the saved ones
-        (else the remaining batches would not be those of the interrupted run).
+        Takes the dict of ``state_dict()`` or its JSON. The seed, batch size, shuffle,
+        drop_last and dataset size must match the saved ones (else the remaining batches would
+        not be those of the interrupted run). The current iterator is superseded.
         """
-        if isinstance(state, str):
-            state = json.loads(state)
-        if not isinstance(state, dict):
-            raise ConfigError(f"load_state_dict: got {type(state).__name__}, expected a dict")
-        if state.get("version") != STATE_VERSION:
-            raise ConfigError(f"load_state_dict.version: got {state.get('version')!r}, expected {STATE_VERSION}")
         mine = self.state_dict()
-        for field in ("seed", "shuffle", "batch_size", "drop_last", "num_records"):
-            if state.get(field) != mine[field]:
-                raise ConfigError(
-                    f"load_state_dict.{field}: got {state.get(field)!r}, expected {mine[field]!r} "
-                    "(the loader must be built as the one that saved the state)"
-                )
-        for field in ("epoch", "batch"):
-            value = state.get(field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"load_state_dict.{field}: got {value!r}, expected an int >= 0")
-        if state["batch"] > self.plan.batches_per_epoch:
-            raise ConfigError(f"load_state_dict.batch: got {state['batch']}, expected <= {self.plan.batches_per_epoch}")
-        if self._last is not None:
-            self._last.close()
-            self._last = None
-        epoch, batch = state["epoch"], state["batch"]
-        if batch == self.plan.batches_per_epoch:
-            epoch, batch = epoch + 1, 0
-        self._start = (epoch, batch)
-
-
-class LoaderIterator:
-    """One pass of a ``DataLoader``; knows the position of the last batch it handed out."""
-
-    def __init__(self, loader: DataLoader, epoch: int, batch: int) -> None:
-        self.loader = loader
-        self.position = (epoch, batch)
-        source = loader._batches(epoch, batch)
-        self._it: Any = source
-        if loader.prefetch > 0:
-            # Device-resident sources only dispatch work (async); host sources decode in a thread.
-            on_device = bool(getattr(loader.source, "traceable", False))
-            self._it = (Lookahead if on_device else Prefetcher)(source, loader.prefetch)
-        self._bar = None
-        if loader.progress:
-            self._bar = _progress_bar(loader, epoch, batch)
-
-    def __iter__(self) -> LoaderIterator:
-        return self
-
-    def __next__(self) -> dict[str, Any]:
-        try:
-            epoch, b, batch = next(self._it)
-        except StopIteration:
-            self.close()
-            raise
-        nxt = (epoch, b + 1) if b + 1 < self.loader.plan.batches_per_epoch else (epoch + 1, 0)
-        self.position = nxt
-        if self._bar is not None:
-            self._bar.update(1)
-        return batch
-
-    def close(self) -> None:
-        """Stop prefetching and release the progress bar."""
-        if isinstance(self._it, Prefetcher | Lookahead):
-            self._it.close()
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    def state_dict(self) -> dict[str, Any]:
-        """Same as ``DataLoader.state_dict`` for this iterator."""
-        return self.loader.state_dict()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown may have torn down threading
-            self.close()
-
-
-def _progress_bar(loader: DataLoader, epoch: int, batch: int) -> Any:
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as exc:
-        raise ConfigError(
-            "DataLoader.progress: got True, but tqdm is not installed; expected `pip install modalax[progress]`"
-        ) from exc
-    per_epoch = loader.plan.batches_per_epoch
-    total = None if loader.num_epochs is None else loader.num_epochs * per_epoch
-    return tqdm(total=total, initial=epoch * per_epoch + batch, unit="batch", desc="modalax")
+        (epoch, batch), finished = parse_state(state, mine, self.plan.batches_per_epoch, self.num_epochs)
+        self._supersede()
+        self._start = self._position = (epoch, batch)
+        self._finished = finished
 
 
 def create_data_loader(

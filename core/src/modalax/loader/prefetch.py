@@ -1,8 +1,19 @@
-"""A background producer with a bounded queue; errors reach the consumer, shutdown is clean."""
+"""Producing ahead of the consumer: a background thread for host work, a lookahead for device work.
+
+The producer thread runs a module-level function that holds the source iterator, the queue
+and a stop flag, never the ``Prefetcher`` itself; so when the consumer's ``Prefetcher`` becomes
+unreachable (an early ``break``, a dropped iterator) a ``weakref.finalize`` sets the flag and
+the thread ends after its current item, releasing the source and everything it references.
+
+The consumer never waits on a producer that is gone: it polls the queue with a short timeout
+and checks, between polls, whether the prefetcher was closed (from any thread) or the
+producer thread ended without a last word.
+"""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import queue
 import threading
 import weakref
@@ -10,8 +21,11 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
+from modalax.errors import DataError
+
 T = TypeVar("T")
 _END = object()
+_POLL_S = 0.05  # how often a waiting producer or consumer checks the stop flag
 _LIVE: weakref.WeakSet[Prefetcher[object]] = weakref.WeakSet()
 
 
@@ -27,66 +41,85 @@ class _Failure:
         self.exc = exc
 
 
+def _put(q: queue.Queue[Any], stop: threading.Event, item: Any) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _produce(source: Iterator[Any], q: queue.Queue[Any], stop: threading.Event) -> None:
+    try:
+        for item in source:
+            if not _put(q, stop, item):
+                break
+        else:
+            _put(q, stop, _END)
+    except BaseException as exc:
+        _put(q, stop, _Failure(exc))
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()  # a generator source runs its cleanup here, in the thread that ran it
+
+
+def _stop(stop: threading.Event, q: queue.Queue[Any]) -> None:
+    stop.set()
+    while True:  # free the buffered items now, not when the queue is collected
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            break
+
+
 class Prefetcher(Generic[T]):
     """Run ``source`` in a daemon thread, ``size`` items ahead of the consumer."""
 
     def __init__(self, source: Iterator[T], size: int) -> None:
-        self._source = source
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
         self._stop = threading.Event()
         self._done = False
-        self._thread = threading.Thread(target=self._run, name="modalax-prefetch", daemon=True)
+        self._thread = threading.Thread(
+            target=_produce, args=(source, self._queue, self._stop), name="modalax-prefetch", daemon=True
+        )
+        self._finalizer = weakref.finalize(self, _stop, self._stop, self._queue)
         self._thread.start()
         _LIVE.add(self)
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            for item in self._source:
-                if not self._put(item):
-                    return
-            self._put(_END)
-        except BaseException as exc:
-            self._put(_Failure(exc))
 
     def __iter__(self) -> Prefetcher[T]:
         return self
 
+    def _get(self) -> Any:
+        while True:
+            if self._stop.is_set():
+                return _END
+            try:
+                return self._queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty() and not self._stop.is_set():
+                    raise DataError("the prefetch thread ended without a result (interpreter shutting down?)") from None
+
     def __next__(self) -> T:
         if self._done:
             raise StopIteration
-        item = self._queue.get()
+        item = self._get()
         if item is _END:
             self._done = True
-            self._thread.join()
             raise StopIteration
         if isinstance(item, _Failure):
-            self._done = True
             self.close()
             raise item.exc
         return item
 
     def close(self) -> None:
-        """Stop the producer and wait for it; safe to call twice."""
-        self._stop.set()
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._thread.join(timeout=10)
-        close = getattr(self._source, "close", None)
-        if close is not None and not self._thread.is_alive():
-            close()
+        """Stop the producer and wait for it (unless called from it); safe to call twice, from any thread."""
         self._done = True
+        self._finalizer()
+        if self._thread is not threading.current_thread() and self._thread.ident is not None:
+            self._thread.join(timeout=10)
 
     @property
     def alive(self) -> bool:
@@ -132,12 +165,15 @@ class Lookahead(Generic[T]):
         raise StopIteration
 
     def close(self) -> None:
-        """Drop what was produced ahead and close the source; safe to call twice."""
+        """Drop what was produced ahead and close the source; safe to call twice, from any thread."""
         self._buffer.clear()
         self._exhausted = True
         close = getattr(self._source, "close", None)
         if close is not None:
-            close()
+            # Closing from another thread while the owner is inside next(source) raises
+            # "generator already executing"; the owner then finds the lookahead exhausted.
+            with contextlib.suppress(ValueError):
+                close()
 
     @property
     def alive(self) -> bool:

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from modalax.errors import DataError
+from modalax.sources.checks import check_int_range
 from modalax.sources.base import Batch, IndexedSource
 
 
@@ -36,10 +37,16 @@ class ArraySource(IndexedSource):
         self._n = next(iter(lengths.values()))
         self.on_device = on_device
         self.traceable = on_device
+        # Strings and objects cannot live on a device: they stay numpy arrays on the host and
+        # reach batches through host_records (as raw text does for the text datasets).
+        self.host_data = {k: np.asarray(v) for k, v in data.items() if not _numeric(v)}
         if on_device:
-            self.data = {k: jnp.asarray(v) for k, v in data.items()}
+            numeric = {k: np.asarray(v) if isinstance(v, np.ndarray) else v for k, v in data.items() if _numeric(v)}
+            check_int_range("ArraySource.data", {k: v for k, v in numeric.items() if isinstance(v, np.ndarray)})
+            self.data = {k: jnp.asarray(v) for k, v in numeric.items()}
         else:
             self.data = {k: np.asarray(v) for k, v in data.items()}
+            self.host_data = {}
 
     def __len__(self) -> int:
         return self._n
@@ -56,10 +63,22 @@ class ArraySource(IndexedSource):
         return self._take, self.data
 
     def get_records(self, indices: Any) -> Batch:
+        idx = self.checked_indices(indices)
         if self.on_device:
-            return self._take(self.data, indices)
-        idx = np.asarray(indices)
+            return self._take(self.data, idx)
         return {k: v[idx] for k, v in self.data.items()}
 
+    def host_records(self, indices: Any) -> dict[str, Any]:
+        """The string/object fields of the records at ``indices`` (on-device sources only)."""
+        if not self.host_data:
+            return {}
+        idx = self.checked_indices(indices)
+        return {k: v[idx] for k, v in self.host_data.items()}
+
     def element_spec(self) -> dict[str, jax.ShapeDtypeStruct]:
-        return {k: jax.ShapeDtypeStruct(tuple(v.shape[1:]), v.dtype) for k, v in self.data.items()}
+        data = {**self.data, **self.host_data}
+        return {k: jax.ShapeDtypeStruct(tuple(v.shape[1:]), v.dtype) for k, v in data.items()}
+
+
+def _numeric(value: Any) -> bool:
+    return np.asarray(value).dtype.kind in "biufc" if not isinstance(value, jax.Array) else True

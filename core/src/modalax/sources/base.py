@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.errors import ConfigError, DataError, RecordIndexError
 
 Batch = dict[str, Any]
 
@@ -76,13 +76,33 @@ class IndexedSource:
         """
         return (lambda _args, idx: self.get_records(idx)), ()
 
+    def checked_indices(self, indices: Any) -> Any:
+        """Concrete ``indices`` as int32 with negatives wrapped (``-1`` is the last record);
+        ``RecordIndexError`` naming the first one outside ``[-n, n)``. Traced indices pass as they
+        are (inside the loader's step they are in range by construction)."""
+        if isinstance(indices, jax.core.Tracer):
+            return indices
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in "iu" and idx.size:
+            raise DataError(f"{type(self).__name__}.get_records: got indices of dtype {idx.dtype}, expected integers")
+        idx = idx.astype(np.int64).reshape(-1)
+        n = len(self)
+        bad = idx[(idx < -n) | (idx >= n)]
+        if bad.size:
+            raise RecordIndexError(
+                f"{type(self).__name__}.get_records: index {int(bad[0])} is out of range; expected -{n} <= index < {n}"
+            )
+        return (idx % max(n, 1)).astype(np.int32)
+
     def _checked_index(self, index: Any) -> int:
         n = len(self)
         if isinstance(index, bool) or not isinstance(index, int | np.integer):
             raise TypeError(f"index: got {type(index).__name__} {index!r}, expected an int")
         i = int(index)
         if i < -n or i >= n:
-            raise IndexError(f"index: got {i}, expected -{n} <= index < {n} ({type(self).__name__} of {n} records)")
+            raise RecordIndexError(
+                f"index: got {i}, expected -{n} <= index < {n} ({type(self).__name__} of {n} records)"
+            )
         return i % n
 
     def __getitem__(self, index: int) -> Batch:

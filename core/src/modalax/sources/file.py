@@ -151,11 +151,7 @@ class FileSource(IndexedSource):
         return record
 
     def get_records(self, indices: Any) -> Batch:
-        idx = [int(i) for i in np.asarray(indices).reshape(-1)]
-        n = len(self)
-        bad = [i for i in idx if not 0 <= i < n]
-        if bad:
-            raise IndexError(f"{type(self).__name__}.get_records: index {bad[0]} out of range for {n} records")
+        idx = [int(i) for i in self.checked_indices(indices)]
         if not idx:
             template = self._fix_template([], [])
             batch = {k: np.zeros((0, *shape), dtype) for k, (shape, dtype) in template.items()}
