@@ -13,7 +13,6 @@ import numpy as np
 from flax import nnx
 
 from modalax.errors import ConfigError, DataError
-from modalax.sources.checks import BatchSpec, check_batch
 from modalax.loader.iterator import LoaderIterator
 from modalax.loader.order import EpochOrder
 from modalax.loader.plan import BatchPlan
@@ -21,6 +20,7 @@ from modalax.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, parse_st
 from modalax.operators.base import OperatorModule, split_host_fields
 from modalax.operators.compose import as_pipeline
 from modalax.random import record_keys
+from modalax.sources.checks import BatchSpec, check_batch
 from modalax.sources.file import VALID_KEY
 
 _KEY_SALT = 0x6D6F64  # separates loader keys from dataset keys derived from the same seed

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from modalax.errors import DataError
-from modalax.sources.checks import check_int_range
 from modalax.sources.base import Batch, IndexedSource
+from modalax.sources.checks import check_int_range
 
 
 class ArraySource(IndexedSource):
