@@ -173,4 +173,5 @@ def test_check_seed_and_resolve_rngs_accept_numpy_and_64_bit_seeds() -> None:
     assert np.array_equal(data(resolve_rngs("d", seed=np.int64(7)).default.key[...]), data(jax.random.key(7)))
     # every 64 bits count: 2**32 is not seed 0 (jax.random.key would truncate it without x64)
     assert not np.array_equal(data(seed_from(2**32)), data(seed_from(0)))
-    assert np.array_equal(data(seed_from(2**32 + 5)), np.array([1, 5], dtype=np.uint32))
+    assert np.array_equal(data(seed_from(2**32 + 5)), data(jax.random.fold_in(jax.random.key(5), 1)))
+    assert np.array_equal(data(seed_from(2**32 - 1)), data(jax.random.key(2**32 - 1)))

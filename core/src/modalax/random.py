@@ -71,19 +71,15 @@ def seed_key(seed: int) -> jax.Array:
     """The PRNG key of a seed in ``[0, 2**64)``, all 64 bits significant.
 
     ``jax.random.key`` keeps only the low 32 bits unless x64 is enabled (seed ``2**32`` would
-    equal seed 0); for threefry we build the key ``[high, low]`` that x64 would give, which
-    equals ``jax.random.key(seed)`` for every seed below ``2**32``.
+    equal seed 0).  Seeds below ``2**32`` get exactly ``jax.random.key(seed)``; larger ones
+    fold the high 32 bits into the key of the low ones (the loader's definition, kept as is).
     """
     import jax
     import numpy as np
 
     seed = check_seed("seed", seed)
-    if seed < 2**32:
-        return jax.random.key(seed)
-    high, low = seed >> 32, seed & 0xFFFFFFFF
-    if str(jax.config.jax_default_prng_impl) == "threefry2x32":
-        return jax.random.wrap_key_data(np.array([high, low], dtype=np.uint32))
-    return jax.random.fold_in(jax.random.key(low), high)
+    key = jax.random.key(np.uint32(seed & 0xFFFFFFFF))
+    return key if seed < 2**32 else jax.random.fold_in(key, np.uint32(seed >> 32))
 
 
 def seed_from(rngs_or_seed: Any, stream: str = "default") -> jax.Array:
