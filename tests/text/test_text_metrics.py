@@ -129,8 +129,19 @@ def test_evaluation_suite_reports_every_metric():
     reference = np.array([[2, 5, 6, 8, 3, 0, 0, 0], [2, 5, 5, 3, 0, 0, 0, 0]])
     logp = np.log(np.full((2, 8, 10), 0.1))
     out = suite.evaluate_batch(generated, reference, log_probs=logp, targets=generated)
-    assert set(out) == {"distinct_1", "distinct_2", "repetition_rate", "mean_length", "bleu", "rouge_l", "perplexity"}
+    assert set(out) == {
+        "distinct_1",
+        "distinct_2",
+        "repetition_rate",
+        "mean_length",
+        "bleu",
+        "rouge_l",
+        "perplexity",
+        "vocabulary_coverage",
+        "unk_rate",
+    }
     assert out["mean_length"] == 2.5 and out["perplexity"] == pytest.approx(10.0)
+    assert out["vocabulary_coverage"] == pytest.approx(3 / (10000 - 4)) and out["unk_rate"] == 0.0
     assert out["bleu"] == pytest.approx(
         sacrebleu.corpus_bleu(["w5 w6 w7", "w5 w5"], [["w5 w6 w8", "w5 w5"]], tokenize="none").score, abs=1e-6
     )

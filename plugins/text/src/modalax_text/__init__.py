@@ -1,6 +1,7 @@
 """modalax-text: the text modality of modalax.
 
-A word-level vocabulary tokenizer (with a lossless byte-level fallback), synthetic, in-memory
+A word-level vocabulary tokenizer (with a lossless byte-level fallback), a character-level one,
+any tokenizer with ``encode``/``decode`` (HF ``tokenizers``, ``transformers``, SentencePiece), synthetic, in-memory
 and file-backed text datasets, token operators and kernels, text metrics and a model adapter.
 
 ``import modalax_text`` is light (the entry point imports it): jax-heavy names are imported on
@@ -19,6 +20,17 @@ _LAZY = {
     "text_params_from": "modalax_text.params",
     "Vocabulary": "modalax_text.vocabulary",
     "Tokenizer": "modalax_text.tokenizer",
+    "CharTokenizer": "modalax_text.char",
+    "EncodeDecode": "modalax_text.external",
+    "ExternalTokenizer": "modalax_text.external",
+    "TextTokenizer": "modalax_text.external",
+    "as_text_tokenizer": "modalax_text.external",
+    "check_token_ids": "modalax_text.ids",
+    "sentence_bleu": "modalax_text.sequence_metrics",
+    "rouge_l_per_sequence": "modalax_text.sequence_metrics",
+    "distinct_n_per_sequence": "modalax_text.sequence_metrics",
+    "vocabulary_coverage": "modalax_text.sequence_metrics",
+    "unk_rate": "modalax_text.sequence_metrics",
     "TextModality": "modalax_text.modality",
     "TextDataset": "modalax_text.datasets",
     "SyntheticTextDataset": "modalax_text.datasets",

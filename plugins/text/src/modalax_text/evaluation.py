@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from modalax.protocols import BaseEvaluationSuite
-from modalax_text import metrics
+from modalax_text import metrics, sequence_metrics
 from modalax_text.params import text_params_from
 
 __all__ = ["TextEvaluationSuite"]
@@ -20,7 +20,9 @@ class TextEvaluationSuite(BaseEvaluationSuite):
     lists of id sequences, or lists of strings (whitespace-split).  ``evaluate_batch`` returns
     ``distinct_1``, ``distinct_2``, ``repetition_rate`` and ``mean_length``; with a reference,
     ``bleu`` (0-100, equal to sacrebleu's corpus BLEU on the same tokens) and ``rouge_l`` (F1);
-    with ``log_probs``, ``perplexity`` over non-padding targets.
+    with ``log_probs``, ``perplexity`` over non-padding targets; for token ids,
+    ``vocabulary_coverage`` (fraction of the regular ids used) and ``unk_rate``.
+    ``per_sequence`` gives one score per hypothesis (sentence BLEU, ROUGE-L, distinct-n).
     """
 
     def __init__(
@@ -59,6 +61,32 @@ class TextEvaluationSuite(BaseEvaluationSuite):
         kwargs.setdefault("pad_token_id", self.params.pad_token_id)
         return metrics.perplexity(log_probs, targets, **kwargs)
 
+    def sentence_bleu(self, generated: Any, reference: Any) -> np.ndarray:
+        """BLEU of each hypothesis ``(B,)``, equal to sacrebleu's ``sentence_bleu`` (effective order)."""
+        return sequence_metrics.sentence_bleu(
+            generated,
+            reference,
+            max_order=self.max_order,
+            smooth_method=self.smooth_method,
+            smooth_value=self.smooth_value,
+            params=self.params,
+        )
+
+    def per_sequence(self, generated: Any, reference: Any | None = None) -> dict[str, np.ndarray]:
+        """One score per hypothesis: ``distinct_1``, ``distinct_2`` and, with a reference, ``bleu`` and ``rouge_l``."""
+        out = {
+            "distinct_1": sequence_metrics.distinct_n_per_sequence(generated, 1, params=self.params),
+            "distinct_2": sequence_metrics.distinct_n_per_sequence(generated, 2, params=self.params),
+        }
+        if reference is not None:
+            out["bleu"] = self.sentence_bleu(generated, reference)
+            out["rouge_l"] = sequence_metrics.rouge_l_per_sequence(generated, reference, params=self.params)
+        return out
+
+    def vocabulary_coverage(self, generated: Any) -> float:
+        """Fraction of the regular vocabulary ids that occur in ``generated`` (token ids)."""
+        return sequence_metrics.vocabulary_coverage(generated, self.params)
+
     def evaluate_batch(
         self, generated: Any, reference: Any | None = None, *, log_probs: Any = None, targets: Any = None, **kwargs: Any
     ) -> dict[str, float]:
@@ -70,6 +98,9 @@ class TextEvaluationSuite(BaseEvaluationSuite):
             "repetition_rate": self.repetition_rate(generated),
             "mean_length": float(np.mean(corpus.lengths)) if len(corpus) else 0.0,
         }
+        if metrics._kind(generated) == "ids":
+            out["vocabulary_coverage"] = self.vocabulary_coverage(generated)
+            out["unk_rate"] = sequence_metrics.unk_rate(generated, self.params)
         if reference is not None:
             out["bleu"] = self.bleu(generated, reference).score
             out["rouge_l"] = self.rouge_l(generated, reference)

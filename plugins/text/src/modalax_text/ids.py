@@ -22,10 +22,10 @@ def check_token_ids(ids: Any, vocab_size: int | None, where: str) -> np.ndarray:
     ``vocab_size=None`` checks only that no id is negative.
     """
     arr = np.asarray(ids)
+    if arr.size == 0:
+        return arr.astype(np.int64)
     if arr.dtype.kind not in "iu":
         raise DataError(f"{where}: got {arr.dtype} values, expected integer token ids")
-    if arr.size == 0:
-        return arr
     bad = arr < 0 if vocab_size is None else (arr < 0) | (arr >= vocab_size)
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])

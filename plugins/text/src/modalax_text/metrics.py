@@ -18,16 +18,20 @@ from typing import Any
 import numpy as np
 
 from modalax.errors import ConfigError, DataError
+from modalax_text.ids import check_token_ids
 from modalax_text.params import TextParams, text_params_from
 
 __all__ = [
     "BleuScore",
     "Corpus",
+    "bleu_from_stats",
+    "bleu_statistics",
     "corpus_bleu",
     "distinct_n",
     "perplexity",
     "repetition_rate",
     "rouge_l",
+    "rouge_l_scores",
     "to_corpora",
 ]
 
@@ -66,6 +70,7 @@ class Corpus:
 
 
 def _strip_ids(arr: np.ndarray, p: TextParams) -> Corpus:
+    check_token_ids(arr, None, "metrics: token ids")  # negative ids would collide in the n-gram codes
     if arr.shape[1] == 0:
         return Corpus(np.zeros(0, np.int64), np.zeros(arr.shape[0], np.int64))
     is_eos = arr == p.eos_token_id
@@ -107,7 +112,7 @@ def to_corpora(streams: Sequence[Any], params: Any = None) -> list[Corpus]:
             out.append(Corpus(np.asarray(flat, np.int64), lengths))
         return out
     corpora = []
-    for stream in streams:
+    for i, stream in enumerate(streams):
         arr = np.asarray(stream) if not isinstance(stream, list | tuple) else None
         if arr is not None and arr.ndim == 2:
             corpora.append(_strip_ids(arr, p))
@@ -115,7 +120,8 @@ def to_corpora(streams: Sequence[Any], params: Any = None) -> list[Corpus]:
         if arr is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
             corpora.append(_strip_ids(arr[None], p))
             continue
-        rows = [np.asarray(r, np.int64).reshape(-1) for r in stream]
+        rows = [check_token_ids(np.asarray(r).reshape(-1), None, f"metrics: stream {i}") for r in stream]
+        rows = [r.astype(np.int64) for r in rows]
         lengths = np.fromiter(map(len, rows), np.int64, count=len(rows))
         flat = np.concatenate(rows) if rows else np.zeros(0, np.int64)
         corpora.append(_strip_ids(Corpus(flat, lengths).padded(p.pad_token_id), p))
@@ -157,7 +163,7 @@ def _closest_ref_len(hyp_len: np.ndarray, ref_lens: np.ndarray) -> np.ndarray:
     return np.take_along_axis(ref_lens, order[None, :], axis=0)[0]
 
 
-def _bleu_from_stats(
+def bleu_from_stats(
     correct: list[float],
     total: list[float],
     sys_len: int,
@@ -165,8 +171,9 @@ def _bleu_from_stats(
     smooth_method: str,
     smooth_value: float | None,
     max_order: int,
+    effective_order: bool = False,
 ) -> BleuScore:
-    """sacrebleu's ``BLEU.compute_bleu`` (effective_order=False)."""
+    """sacrebleu's ``BLEU.compute_bleu``; ``effective_order`` stops at the last order with n-grams."""
     counts, totals = tuple(int(c) for c in correct), tuple(int(t) for t in total)
     value = SMOOTH_DEFAULTS[smooth_method] if smooth_value is None else smooth_value
     bp = 1.0 if sys_len >= ref_len else (math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0)
@@ -174,12 +181,15 @@ def _bleu_from_stats(
     if not any(correct):
         return BleuScore(0.0, counts, totals, tuple(precisions), bp, sys_len, ref_len)
     smooth_mteval = 1.0
+    eff_order = max_order
     for n in range(1, max_order + 1):
         if smooth_method == "add-k" and n > 1:
             correct[n - 1] += value
             total[n - 1] += value
         if total[n - 1] == 0:
             break
+        if effective_order:
+            eff_order = n
         if correct[n - 1] == 0:
             if smooth_method == "exp":
                 smooth_mteval *= 2
@@ -188,8 +198,48 @@ def _bleu_from_stats(
                 precisions[n - 1] = 100.0 * value / total[n - 1]
         else:
             precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
-    log_sum = sum(math.log(p) if p > 0 else -9999999999 for p in precisions)
-    return BleuScore(bp * math.exp(log_sum / max_order), counts, totals, tuple(precisions), bp, sys_len, ref_len)
+    log_sum = sum(math.log(p) if p > 0 else -9999999999 for p in precisions[:eff_order])
+    return BleuScore(bp * math.exp(log_sum / eff_order), counts, totals, tuple(precisions), bp, sys_len, ref_len)
+
+
+def _check_bleu_args(smooth_method: str, max_order: Any) -> None:
+    if smooth_method not in SMOOTH_DEFAULTS:
+        raise ConfigError(f"bleu.smooth_method: got {smooth_method!r}, expected one of {list(SMOOTH_DEFAULTS)}")
+    if isinstance(max_order, bool) or not isinstance(max_order, int | np.integer) or max_order < 1:
+        raise ConfigError(f"bleu.max_order: got {max_order!r}, expected a positive int")
+
+
+def bleu_statistics(
+    hypotheses: Any, references: Sequence[Any], *, max_order: int = 4, params: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per hypothesis: clipped n-gram matches ``(B, max_order)``, n-gram totals ``(B, max_order)``,
+    its length ``(B,)`` and its closest reference length ``(B,)`` (sacrebleu's statistics).
+    """
+    hyp, *refs = to_corpora([hypotheses, *_streams(references)], params)
+    if not refs:
+        raise DataError("bleu.references: got no reference stream, expected at least one")
+    for i, r in enumerate(refs):
+        if len(r) != len(hyp):
+            raise DataError(f"bleu.references[{i}]: got {len(r)} sequences, expected {len(hyp)} (one per hypothesis)")
+    b = len(hyp)
+    correct, total = np.zeros((b, max_order)), np.zeros((b, max_order))
+    for n in range(1, max_order + 1):
+        grams = [c.ngrams(n) for c in (hyp, *refs)]
+        codes = _ngram_codes([rows for _, rows in grams])
+        width = int(max((c.max(initial=-1) for c in codes), default=-1)) + 1
+        keys = [seq * width + code for (seq, _), code in zip(grams, codes, strict=True)]
+        hyp_keys, hyp_counts = np.unique(keys[0], return_counts=True)
+        ref_max = np.zeros(len(hyp_keys), np.int64)
+        for ref_keys in keys[1:]:
+            uniq, cnt = np.unique(ref_keys, return_counts=True)
+            at = np.minimum(np.searchsorted(uniq, hyp_keys), max(len(uniq) - 1, 0))
+            found = uniq[at] == hyp_keys if len(uniq) else np.zeros(len(hyp_keys), bool)
+            ref_max = np.maximum(ref_max, np.where(found, cnt[at] if len(uniq) else 0, 0))
+        seq_of_key = hyp_keys // max(width, 1)
+        correct[:, n - 1] = np.bincount(seq_of_key, np.minimum(hyp_counts, ref_max), minlength=b)
+        total[:, n - 1] = np.bincount(grams[0][0], minlength=b)
+    ref_len = _closest_ref_len(hyp.lengths, np.stack([r.lengths for r in refs]))
+    return correct, total, hyp.lengths, ref_len
 
 
 def corpus_bleu(
@@ -204,36 +254,16 @@ def corpus_bleu(
     """Corpus BLEU of ``hypotheses`` against ``references``: one stream (as long as ``hypotheses``)
     or a list of streams as in sacrebleu (``[refs_a, refs_b]``); a 3-D id array is R streams.
     """
-    if smooth_method not in SMOOTH_DEFAULTS:
-        raise ConfigError(f"corpus_bleu.smooth_method: got {smooth_method!r}, expected one of {list(SMOOTH_DEFAULTS)}")
-    if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
-        raise ConfigError(f"corpus_bleu.max_order: got {max_order!r}, expected a positive int")
-    hyp, *refs = to_corpora([hypotheses, *_streams(references)], params)
-    if not refs:
-        raise DataError("corpus_bleu.references: got no reference stream, expected at least one")
-    for i, r in enumerate(refs):
-        if len(r) != len(hyp):
-            raise DataError(
-                f"corpus_bleu.references[{i}]: got {len(r)} sequences, expected {len(hyp)} (one per hypothesis)"
-            )
-    correct, total = [], []
-    for n in range(1, max_order + 1):
-        grams = [c.ngrams(n) for c in (hyp, *refs)]
-        codes = _ngram_codes([rows for _, rows in grams])
-        width = int(max((c.max(initial=-1) for c in codes), default=-1)) + 1
-        keys = [seq * width + code for (seq, _), code in zip(grams, codes, strict=True)]
-        hyp_keys, hyp_counts = np.unique(keys[0], return_counts=True)
-        ref_max = np.zeros(len(hyp_keys), np.int64)
-        for ref_keys in keys[1:]:
-            uniq, cnt = np.unique(ref_keys, return_counts=True)
-            at = np.minimum(np.searchsorted(uniq, hyp_keys), max(len(uniq) - 1, 0))
-            found = uniq[at] == hyp_keys if len(uniq) else np.zeros(len(hyp_keys), bool)
-            ref_max = np.maximum(ref_max, np.where(found, cnt[at] if len(uniq) else 0, 0))
-        correct.append(float(np.minimum(hyp_counts, ref_max).sum()))
-        total.append(float(len(keys[0])))
-    ref_len = _closest_ref_len(hyp.lengths, np.stack([r.lengths for r in refs]))
-    return _bleu_from_stats(
-        correct, total, int(hyp.lengths.sum()), int(ref_len.sum()), smooth_method, smooth_value, max_order
+    _check_bleu_args(smooth_method, max_order)
+    correct, total, hyp_len, ref_len = bleu_statistics(hypotheses, references, max_order=int(max_order), params=params)
+    return bleu_from_stats(
+        correct.sum(axis=0).tolist(),
+        total.sum(axis=0).tolist(),
+        int(hyp_len.sum()),
+        int(ref_len.sum()),
+        smooth_method,
+        smooth_value,
+        int(max_order),
     )
 
 
@@ -249,10 +279,16 @@ def _lcs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def rouge_l(hypotheses: Any, references: Any, *, params: Any = None) -> float:
     """Mean ROUGE-L F1 (LCS-based; with several reference streams, the best per hypothesis)."""
+    scores = rouge_l_scores(hypotheses, references, params=params)
+    return float(scores.mean()) if len(scores) else 0.0
+
+
+def rouge_l_scores(hypotheses: Any, references: Any, *, params: Any = None) -> np.ndarray:
+    """ROUGE-L F1 of each hypothesis ``(B,)`` (the best over reference streams)."""
     hyp, *refs = to_corpora([hypotheses, *_streams(references)], params)
-    if len(hyp) == 0:
-        return 0.0
     best = np.zeros(len(hyp))
+    if len(hyp) == 0:
+        return best
     a = hyp.padded(-1)
     for ref in refs:
         if len(ref) != len(hyp):
@@ -262,7 +298,7 @@ def rouge_l(hypotheses: Any, references: Any, *, params: Any = None) -> float:
             prec, rec = lcs / hyp.lengths, lcs / ref.lengths
             f1 = np.where(lcs > 0, 2 * prec * rec / (prec + rec), 0.0)
         best = np.maximum(best, f1)
-    return float(best.mean())
+    return best
 
 
 def _is_leaf(x: Any) -> bool:
