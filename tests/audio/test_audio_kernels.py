@@ -26,20 +26,28 @@ def rel_peak(got, ref) -> float:
 
 
 STFT_CASES = [(1024, 256, None), (512, 160, 400), (400, 100, None), (255, 64, None), (256, 100, None)]
+# None: both sides use their defaults (librosa 0.10+ pads with zeros, so must modalax).
+PAD = [None, "reflect", "edge"]
 
 
+def pad_kw(pad_mode: str | None) -> dict[str, str]:
+    return {} if pad_mode is None else {"pad_mode": pad_mode}
+
+
+@pytest.mark.parametrize("pad_mode", PAD)
 @pytest.mark.parametrize(("n_fft", "hop", "win"), STFT_CASES)
-def test_stft_matches_librosa(n_fft: int, hop: int, win: int | None) -> None:
-    ref = librosa.stft(X, n_fft=n_fft, hop_length=hop, win_length=win, center=True, pad_mode="reflect")
-    got = K.stft(jnp.asarray(X), n_fft, hop, win)
+def test_stft_matches_librosa(n_fft: int, hop: int, win: int | None, pad_mode: str | None) -> None:
+    ref = librosa.stft(X, n_fft=n_fft, hop_length=hop, win_length=win, center=True, **pad_kw(pad_mode))
+    got = K.stft(jnp.asarray(X), n_fft, hop, win, **pad_kw(pad_mode))
     assert got.shape == ref.shape
     assert got.shape[-1] == K.n_frames(X.shape[-1], n_fft, hop)
     assert rel_peak(got, ref) < TOL
 
 
+@pytest.mark.parametrize("pad_mode", PAD)
 @pytest.mark.parametrize("scale", ["slaney", "htk"])
 @pytest.mark.parametrize(("n_fft", "hop", "n_mels"), [(1024, 256, 80), (512, 128, 40), (400, 160, 128)])
-def test_mel_spectrogram_matches_librosa(scale: str, n_fft: int, hop: int, n_mels: int) -> None:
+def test_mel_spectrogram_matches_librosa(scale: str, n_fft: int, hop: int, n_mels: int, pad_mode: str | None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # librosa warns about empty filters for 128 mels at n_fft 400
         ref = librosa.feature.melspectrogram(
@@ -49,11 +57,13 @@ def test_mel_spectrogram_matches_librosa(scale: str, n_fft: int, hop: int, n_mel
             hop_length=hop,
             n_mels=n_mels,
             htk=scale == "htk",
-            pad_mode="reflect",
             fmin=30.0,
             fmax=7000.0,
+            **pad_kw(pad_mode),
         )
-    got = K.mel_spectrogram(jnp.asarray(X), 16000, n_fft, hop, n_mels, 30.0, 7000.0, mel_scale=scale)
+        got = K.mel_spectrogram(
+            jnp.asarray(X), 16000, n_fft, hop, n_mels, 30.0, 7000.0, mel_scale=scale, **pad_kw(pad_mode)
+        )
     assert got.shape == ref.shape
     assert rel_peak(got, ref) < TOL
 
@@ -65,9 +75,7 @@ def test_registered_kernel_is_batched_and_jitted(power: float) -> None:
     fn = modalax.get_kernel("audio.mel_spectrogram")
     batch = jnp.asarray(X.reshape(3, 1, 4000))  # any leading axes
     got = fn(batch, sample_rate=22050, n_fft=512, hop_length=128, n_mels=64, power=power)
-    ref = librosa.feature.melspectrogram(
-        y=X, sr=22050, n_fft=512, hop_length=128, n_mels=64, power=power, pad_mode="reflect"
-    )
+    ref = librosa.feature.melspectrogram(y=X, sr=22050, n_fft=512, hop_length=128, n_mels=64, power=power)
     assert got.shape == (3, 1, 64, ref.shape[-1])
     assert rel_peak(got[:, 0], ref) < TOL
 
@@ -87,11 +95,12 @@ def test_mel_filterbank_kernel_takes_static_arguments_only() -> None:
     np.testing.assert_allclose(fb, librosa.filters.mel(sr=16000, n_fft=512, n_mels=40), rtol=1e-5, atol=1e-8)
 
 
-def test_mfcc_matches_librosa() -> None:
+@pytest.mark.parametrize("pad_mode", PAD)
+def test_mfcc_matches_librosa(pad_mode: str | None) -> None:
     ref = librosa.feature.mfcc(
-        y=X, sr=16000, n_mfcc=13, n_fft=512, hop_length=128, n_mels=40, pad_mode="reflect", lifter=22
+        y=X, sr=16000, n_mfcc=13, n_fft=512, hop_length=128, n_mels=40, lifter=22, **pad_kw(pad_mode)
     )
-    got = K.mfcc(jnp.asarray(X), 16000, 13, 512, 128, 40, lifter=22.0)
+    got = K.mfcc(jnp.asarray(X), 16000, 13, 512, 128, 40, lifter=22.0, **pad_kw(pad_mode))
     assert got.shape == ref.shape
     assert rel_peak(got, ref) < TOL
 
@@ -118,10 +127,11 @@ def test_istft_matches_librosa_and_inverts_stft(n_fft: int, hop: int, win: int |
     assert rel_peak(got, X) < 1e-4  # perfect reconstruction through the window-sum normalisation
 
 
-def test_griffin_lim_matches_librosa_from_zero_phase() -> None:
-    mag = np.abs(librosa.stft(X, n_fft=256, hop_length=64, pad_mode="reflect"))
-    ref = librosa.griffinlim(mag, n_iter=6, hop_length=64, init=None, pad_mode="reflect", length=4000)
-    got = K.griffin_lim(jnp.asarray(mag), None, 6, 64, length=4000)
+@pytest.mark.parametrize("pad_mode", [None, "reflect"])
+def test_griffin_lim_matches_librosa_from_zero_phase(pad_mode: str | None) -> None:
+    mag = np.abs(librosa.stft(X, n_fft=256, hop_length=64, **pad_kw(pad_mode)))
+    ref = librosa.griffinlim(mag, n_iter=6, hop_length=64, init=None, length=4000, **pad_kw(pad_mode))
+    got = K.griffin_lim(jnp.asarray(mag), None, 6, 64, length=4000, **pad_kw(pad_mode))
     assert rel_peak(got, ref) < 1e-3
 
 
@@ -174,7 +184,8 @@ def test_bad_inputs_give_clear_errors() -> None:
     with pytest.raises(DataError, match="scalar"):
         K.stft(jnp.zeros(()), 256, 64)
     with pytest.raises(DataError, match="more than n_fft // 2 = 128"):
-        K.stft(jnp.zeros((100,)), 256, 64)
+        K.stft(jnp.zeros((100,)), 256, 64, pad_mode="reflect")
+    assert K.stft(jnp.zeros((100,)), 256, 64).shape == (129, 2)  # zero padding (the default) takes short clips
     with pytest.raises(ConfigError, match="pad_mode"):
         K.stft(jnp.zeros((1000,)), 256, 64, pad_mode="wrap")
     with pytest.raises(ConfigError, match="window"):

@@ -5,15 +5,30 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Self
 
-from modalax.config import BaseModalityConfig, check_positive, check_type, coerce_enum
+from modalax.config import BaseModalityConfig, check_choice, check_positive, check_type, coerce_enum
 from modalax.errors import ConfigError
 
 __all__ = ["AudioModalityConfig", "AudioRepresentation", "MelScale", "SpectrogramType"]
 
 _DEFAULT_N_MELS = 80
+_INT_FIELDS = ("sample_rate", "n_mel_channels", "hop_length", "n_fft", "n_mels")
+_FLOAT_FIELDS = ("duration", "f_min", "f_max")
+PAD_MODES = ("constant", "reflect", "edge")
+
+
+def _plain_number(value: Any, integer: bool) -> Any:
+    """numpy scalars as the Python int/float they hold (configs often come from arrays); others unchanged."""
+    if isinstance(value, bool) or type(value) in (int, float):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if not integer and isinstance(value, numbers.Real):
+        return float(value)
+    return value
 
 
 class AudioRepresentation(enum.Enum):
@@ -66,10 +81,14 @@ class AudioModalityConfig(BaseModalityConfig):
     f_min: float = 0.0
     f_max: float | None = None
     mel_scale: MelScale = MelScale.SLANEY
+    pad_mode: str = "constant"
 
     def __post_init__(self) -> None:
         owner = "AudioModalityConfig"
         set_ = object.__setattr__
+        for name in (*_INT_FIELDS, *_FLOAT_FIELDS):
+            set_(self, name, _plain_number(getattr(self, name), name in _INT_FIELDS))
+        check_choice(owner, "pad_mode", self.pad_mode, PAD_MODES)
         set_(self, "representation", coerce_enum(owner, "representation", self.representation, AudioRepresentation))
         set_(self, "mel_scale", coerce_enum(owner, "mel_scale", self.mel_scale, MelScale))
         if self.spectrogram_type is not None:
@@ -167,6 +186,7 @@ class AudioModalityConfig(BaseModalityConfig):
             "f_min": float(self.f_min),
             "f_max": None if self.f_max is None else float(self.f_max),
             "mel_scale": self.mel_scale.value,
+            "pad_mode": self.pad_mode,
         }
 
     def replace(self, **changes: Any) -> Self:

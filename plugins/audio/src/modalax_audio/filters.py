@@ -7,6 +7,7 @@ of the jitted kernels; no jax is imported.
 from __future__ import annotations
 
 import math
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -78,6 +79,11 @@ def _check_mel_args(
         raise ConfigError(f"mel_filterbank.mel_scale: got {scale!r}, expected one of {MEL_SCALES}")
     if norm not in ("slaney", None):
         raise ConfigError(f"mel_filterbank.norm: got {norm!r}, expected 'slaney' or None")
+    if n_mels > n_fft // 2 + 1:
+        raise ConfigError(
+            f"mel_filterbank.n_mels: got n_mels={n_mels} with n_fft={n_fft}; expected at most n_fft // 2 + 1 = "
+            f"{n_fft // 2 + 1} (the FFT bins the filters share), or a larger n_fft"
+        )
     return top
 
 
@@ -104,6 +110,17 @@ def mel_filterbank_np(
     lower = -ramps[:-2] / fdiff[:-1, None]
     upper = ramps[2:] / fdiff[1:, None]
     weights = np.maximum(0.0, np.minimum(lower, upper))
+    # librosa's check: a filter narrower than the FFT bin spacing is all zeros, so its channel is
+    # silent whatever the input.  librosa warns; so do we (an error above n_fft // 2 + 1 mels).
+    empty = np.nonzero(~((mel_f[:-2] == 0) | (weights.max(axis=1) > 0)))[0]
+    if empty.size:
+        warnings.warn(
+            f"mel_filterbank: n_mels={n_mels} with n_fft={n_fft} at sample_rate={sample_rate} leaves "
+            f"{empty.size} mel filter(s) empty (first: {int(empty[0])}); those channels are always zero. "
+            "Use fewer mels or a larger n_fft.",
+            UserWarning,
+            stacklevel=2,
+        )
     if norm == "slaney":
         weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
     weights.setflags(write=False)

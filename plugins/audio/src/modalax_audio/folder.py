@@ -1,140 +1,161 @@
-"""``AudioFolderDataset``: WAV files read lazily by index, resampled and cut to the config."""
+"""``AudioFolderDataset``: audio files read lazily by index, resampled and cut to the config.
+
+The dataset holds its files as a ``FileSource`` (composition, not inheritance: an
+``nnx.Module``'s ``__getstate__`` would otherwise win over the source's and the thread pool
+would fail to pickle), and decodes each with ``decode_audio``.
+"""
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import jax
 import numpy as np
 from flax import nnx
 
 from modalax.dataset import BaseDataset
 from modalax.errors import ConfigError, DataError
-from modalax.sources import FileSource
+from modalax.sources import VALID_KEY, FileSource, normalize_extensions, scan_class_folders, split_folder
+from modalax_audio.base import AudioDataset, check_config, resolve_rngs
 from modalax_audio.config import AudioModalityConfig
-from modalax_audio.datasets import AudioDataset, check_config, resolve_rngs
-from modalax_audio.filters import resample_filter
-from modalax_audio.resample import resample_poly
-from modalax_audio.wav import read_wav
+from modalax_audio.decode import audio_extensions, decode_audio, fit_to_config
 
-__all__ = ["AudioFolderDataset", "fit_to_config"]
+__all__ = ["AudioFiles", "AudioFolderDataset", "fit_to_config"]
 
 
-@lru_cache(maxsize=1)
-def _resampler() -> Any:
-    return jax.jit(resample_poly, static_argnames=("up", "down"))
+class AudioFiles(FileSource):
+    """Audio files decoded by ``decode_audio`` on a thread pool, with an optional int32 ``labels`` each."""
+
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        config: AudioModalityConfig,
+        *,
+        labels: Sequence[int] | None = None,
+        resample: bool = True,
+        num_threads: int | None = None,
+        on_error: Literal["raise", "skip"] = "raise",
+    ) -> None:
+        super().__init__(paths, num_threads=num_threads, on_error=on_error)
+        self.config = config
+        self.labels = None if labels is None else np.asarray(labels, np.int32)
+        self.resample = resample
+
+    def decode(self, path: Path) -> dict[str, np.ndarray]:
+        return decode_audio(path, self.config, resample=self.resample)
+
+    def extra_fields(self, index: int) -> dict[str, Any]:
+        return {} if self.labels is None else {"labels": self.labels[index]}
 
 
-def fit_to_config(audio: np.ndarray, sample_rate: int, config: AudioModalityConfig) -> tuple[np.ndarray, int]:
-    """Resample ``audio`` to ``config.sample_rate`` and pad (zeros) or trim it to ``n_time_steps``.
+def _file_labels(labels: Any, n: int, owner: str) -> list[int] | None:
+    """Per-file labels given with ``files=``: None, or one non-negative int per file."""
+    if labels is None or labels is False:
+        return None
+    if labels is True or isinstance(labels, str):
+        raise ConfigError(f"{owner}.labels: got {labels!r} with files=; expected one int label per file, or None")
+    values = list(labels)
+    if len(values) != n:
+        raise ConfigError(f"{owner}.labels: got {len(values)} labels for {n} files; expected one per file")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise ConfigError(f"{owner}.labels[{i}]: got {v!r}, expected a non-negative int")
+    return [int(v) for v in values]
 
-    Returns the clip and how many of its samples are real (not padding).  Only the input
-    needed for the kept output is resampled, cut to a length fixed per source rate, so
-    files of any length share one compiled resampler per rate.
+
+class AudioFolderDataset(AudioDataset):
+    """Audio files under ``root`` (or an explicit ``files`` list), decoded on a thread pool.
+
+    Every format the installed libsndfile reads is found by default (``extensions=None``:
+    ``modalax_audio.audio_extensions()``).  Each record holds ``audio`` (float32
+    ``(n_time_steps,)`` at ``config.sample_rate``: averaged to mono, resampled with soxr,
+    zero-padded or trimmed to ``config.duration``, peak-normalised when
+    ``config.normalize``), ``length`` (samples that are real audio, not padding) and
+    ``source_sample_rate``; batches also carry the ``sample_rate`` (an int).
+
+    Labels follow the one folder rule of modalax: the **top-level** sub-folder of the split
+    folder is the class of every file below it.  ``labels=None`` labels when there are class
+    folders, ``True`` requires them, ``False`` reads every file unlabelled; labelled records
+    hold ``labels`` (int32).  ``class_names`` (a list, or a class-to-index mapping) fixes the
+    indices so that splits agree.  ``split`` picks ``root/<split>`` (``"train"`` may be the
+    root itself; any other missing split is a ``DataError``).  With ``files=``, ``labels``
+    is None or one int per file.  ``resample=False`` makes a file at another rate a
+    ``DataError``.  A file that cannot be decoded raises ``DataError`` naming it, unless
+    ``on_error="skip"``: it then becomes a masked-out record, counted in ``skipped``.
     """
-    n_out = config.n_time_steps
-    target = config.sample_rate
-    if sample_rate != target:
-        g = math.gcd(target, sample_rate)
-        up, down = target // g, sample_rate // g
-        _, half = resample_filter(up, down)
-        valid = min(n_out, -(-len(audio) * up // down))
-        n_in = -(-n_out * down // up) + half // up + 2  # enough input for n_out outputs, plus the filter tail
-        chunk = np.zeros(n_in, np.float32)
-        chunk[: min(n_in, len(audio))] = audio[:n_in]
-        audio = np.asarray(_resampler()(chunk, up=up, down=down))[:n_out]
-    else:
-        valid = min(n_out, len(audio))
-    out = np.zeros(n_out, np.float32)
-    out[:valid] = audio[:valid]
-    return out, valid
 
-
-class AudioFolderDataset(AudioDataset, FileSource):
-    """WAV files under ``root`` (or an explicit ``files`` list), decoded on a thread pool.
-
-    Each record holds ``audio`` (float32 ``(n_time_steps,)`` at ``config.sample_rate``:
-    resampled with the band-limited polyphase filter, averaged to mono, zero-padded or
-    trimmed to ``config.duration``, peak-normalised when ``config.normalize``), ``length``
-    (samples that are real audio, not padding) and ``source_sample_rate``.  With
-    ``labels=True`` a ``label`` is the index of the file's parent folder among
-    ``class_names``.  Batches also carry the ``sample_rate`` (an int).  With
-    ``resample=False`` a file at another rate raises ``DataError``.
-    A file that cannot be decoded raises ``DataError`` naming it.
-    """
+    traceable = False
 
     def __init__(
         self,
         config: AudioModalityConfig | None = None,
         root: str | os.PathLike[str] | None = None,
-        split: str = "train",
+        split: str | None = "train",
         *,
         files: Sequence[str | os.PathLike[str]] | None = None,
-        extensions: Sequence[str] = (".wav",),
-        recursive: bool = True,
+        labels: bool | Sequence[int] | None = None,
+        class_names: Sequence[str] | Mapping[str, int] | None = None,
+        extensions: Sequence[str] | None = None,
         resample: bool = True,
-        labels: bool = False,
         num_threads: int | None = None,
+        on_error: Literal["raise", "skip"] = "raise",
         name: str = "AudioFolderDataset",
         seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
     ) -> None:
         config = check_config(config, name)
-        paths = self._find(root, files, extensions, recursive, name)
-        BaseDataset.__init__(self, config, split, rngs=resolve_rngs(seed, rngs, name))
-        FileSource.__init__(self, paths, num_threads=num_threads)
+        if (root is None) == (files is None):
+            raise ConfigError(f"{name}: got root={root!r} and files={files!r}; expected exactly one of them")
+        if not isinstance(resample, bool):
+            raise ConfigError(f"{name}.resample: got {resample!r}, expected a bool")
+        if files is not None:
+            if isinstance(files, str | os.PathLike):
+                raise ConfigError(f"{name}.files: got the single path {str(files)!r}, expected a list of paths")
+            paths = [Path(f) for f in files]
+            if not paths:
+                raise DataError(f"{name}.files: got an empty list, expected at least one audio file")
+            file_labels, names = _file_labels(labels, len(paths), name), list(class_names or [])
+            self.root: Path | None = None
+        else:
+            if labels is not None and not isinstance(labels, bool):
+                raise ConfigError(f"{name}.labels: got {labels!r} with root=; expected None, True or False")
+            exts = normalize_extensions(audio_extensions() if extensions is None else extensions, owner=name)
+            self.root = split_folder(root, split, owner=name)
+            scan = scan_class_folders(self.root, exts, owner=name, class_names=class_names, labelled=labels)
+            paths, file_labels, names = scan.paths, scan.labels, scan.class_names
+        BaseDataset.__init__(self, config, "train" if split is None else split, rngs=resolve_rngs(seed, rngs, name))
         self.name = name
-        self.root = None if root is None else Path(root)
-        self.resample = bool(resample)
-        self.labels = bool(labels)
-        self.class_names = sorted({p.parent.name for p in self.paths})
-        self._label_of = {c: i for i, c in enumerate(self.class_names)}
+        self.resample = resample
+        self.class_names = names
+        self.files = AudioFiles(
+            paths, config, labels=file_labels, resample=resample, num_threads=num_threads, on_error=on_error
+        )
 
-    traceable = False
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def paths(self) -> list[Path]:
+        """The files in record order."""
+        return self.files.paths
+
+    @property
+    def labelled(self) -> bool:
+        """True when records hold ``labels``."""
+        return self.files.labels is not None
+
+    @property
+    def skipped(self) -> list[str]:
+        """Files replaced by masked-out records so far (``on_error="skip"``), sorted."""
+        return self.files.skipped
 
     def get_records(self, indices: Any) -> dict[str, Any]:
         """Decoded records at ``indices`` plus the ``sample_rate`` (an int shared by the batch)."""
-        return {**FileSource.get_records(self, indices), **self.host_records(indices)}
+        return {**self.files.get_records(indices), **self.host_records(indices)}
 
-    @staticmethod
-    def _find(root: Any, files: Any, extensions: Sequence[str], recursive: bool, owner: str) -> list[Path]:
-        if (root is None) == (files is None):
-            raise ConfigError(f"{owner}: got root={root!r} and files={files!r}; expected exactly one of them")
-        if files is not None:
-            paths = [Path(f) for f in files]
-            if not paths:
-                raise DataError(f"{owner}.files: got an empty list, expected at least one WAV file")
-            return paths
-        base = Path(root)
-        if not base.is_dir():
-            raise DataError(f"{owner}.root: {str(base)!r} is not a directory")
-        exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
-        pattern = "**/*" if recursive else "*"
-        paths = sorted(p for p in base.glob(pattern) if p.is_file() and p.suffix.lower() in exts)
-        if not paths:
-            raise DataError(f"{owner}.root: no files with extensions {sorted(exts)} under {str(base)!r}")
-        return paths
-
-    def decode(self, path: Path) -> dict[str, np.ndarray]:
-        audio, rate = read_wav(path)
-        if rate != self.sample_rate and not self.resample:
-            raise DataError(
-                f"{str(path)!r}: sample rate {rate} Hz, expected {self.sample_rate} Hz "
-                "(resample=False; pass resample=True to convert)"
-            )
-        clip, valid = fit_to_config(audio, rate, self.config)
-        if self.config.normalize:
-            peak = float(np.max(np.abs(clip)))
-            if peak > 0:
-                clip = clip / peak
-        return {"audio": clip.astype(np.float32), "length": np.int32(valid), "source_sample_rate": np.int32(rate)}
-
-    def extra_fields(self, index: int) -> dict[str, Any]:
-        if not self.labels:
-            return {}
-        return {"label": np.int32(self._label_of[self.paths[index].parent.name])}
+    def element_spec(self) -> dict[str, Any]:
+        spec = super().element_spec()
+        spec.pop(VALID_KEY, None)
+        return spec

@@ -87,7 +87,7 @@ def griffin_lim(
     win_length: int | None = None,
     window: str = "hann",
     center: bool = True,
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
     length: int | None = None,
     momentum: float = 0.99,
 ) -> jax.Array:

@@ -14,11 +14,11 @@ from flax import nnx
 from modalax.errors import ConfigError, DataError
 from modalax.model import GenerativeModel
 from modalax_audio import spectral
+from modalax_audio.base import check_config
 from modalax_audio.config import AudioModalityConfig, AudioRepresentation, SpectrogramType, seconds_to_samples
-from modalax_audio.datasets import check_config
 from modalax_audio.filters import mel_filterbank_np
 from modalax_audio.inverse import griffin_lim
-from modalax_audio.resample import resample
+from modalax_audio.resample import MAX_FILTER_SIZE, filter_size, resample
 from modalax_audio.synthesis import AUDIO_TYPES, peak_normalize, synthesize
 
 __all__ = ["AudioModality", "AudioModelAdapter", "check_waveform"]
@@ -55,7 +55,7 @@ def _represent_fn(config: AudioModalityConfig) -> Any:
         if config.representation is AudioRepresentation.MEL_SPECTROGRAM:
             spec = spectral.mel_spectrogram(x, **config.mel_kwargs())
         else:
-            spec = spectral.power_spectrogram(x, config.n_fft, config.hop_length, power=2.0)
+            spec = spectral.power_spectrogram(x, config.n_fft, config.hop_length, pad_mode=config.pad_mode, power=2.0)
         return spectral.power_to_db(spec, amin=_DB_FLOOR, top_db=None)
 
     return jax.jit(represent)
@@ -78,12 +78,21 @@ def _generate_fn(n_samples: int, length: int, sample_rate: int, normalize: bool,
 
 
 _griffin_lim = jax.jit(griffin_lim, static_argnames=("n_iter", "hop_length", "length"))
-_stft = jax.jit(spectral.stft, static_argnames=("n_fft", "hop_length"))
+_stft = jax.jit(spectral.stft, static_argnames=("n_fft", "hop_length", "pad_mode"))
 _mel = jax.jit(
     spectral.mel_spectrogram,
-    static_argnames=("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "mel_scale"),
+    static_argnames=("sample_rate", "n_fft", "hop_length", "n_mels", "f_min", "f_max", "mel_scale", "pad_mode"),
 )
 _resample = jax.jit(resample, static_argnames=("orig_sr", "target_sr"))
+
+
+def _resample_any(x: jax.Array, orig_sr: int, target_sr: int) -> jax.Array:
+    """The device kernel when its filter is small, else soxr on the host (concrete arrays only)."""
+    if filter_size(target_sr, orig_sr) <= MAX_FILTER_SIZE or isinstance(x, jax.core.Tracer):
+        return _resample(x, orig_sr=orig_sr, target_sr=target_sr)  # a tracer with a huge ratio: ConfigError
+    from modalax_audio.decode import resample_host
+
+    return jnp.asarray(resample_host(np.asarray(x), orig_sr, target_sr), x.dtype)
 
 
 class AudioModality(GenerativeModel):
@@ -140,10 +149,10 @@ class AudioModality(GenerativeModel):
             )
 
     def compute_stft(self, audio: Any, *, sample_rate: int | None = None) -> jax.Array:
-        """Complex STFT ``(..., n_fft // 2 + 1, n_frames)`` (centred, reflect padding, Hann)."""
+        """Complex STFT ``(..., n_fft // 2 + 1, n_frames)`` (centred, ``config.pad_mode`` padding, Hann)."""
         self._check_rate(sample_rate, "compute_stft")
         x = check_waveform(audio, "compute_stft")
-        return _stft(x, n_fft=self.config.n_fft, hop_length=self.config.hop_length)
+        return _stft(x, n_fft=self.config.n_fft, hop_length=self.config.hop_length, pad_mode=self.config.pad_mode)
 
     def compute_mel_spectrogram(self, audio: Any, *, sample_rate: int | None = None) -> jax.Array:
         """Mel power spectrogram ``(..., n_mel_channels, n_frames)``."""
@@ -169,7 +178,9 @@ class AudioModality(GenerativeModel):
         """Resample to ``config.sample_rate``, pad (zeros) or trim to ``n_time_steps``, peak-normalise.
 
         ``data`` is ``(n,)`` or ``(batch, n)`` float (or integer PCM) audio at
-        ``sample_rate`` Hz (default: the configured rate).  Normalisation (when
+        ``sample_rate`` Hz (default: the configured rate).  Resampling runs on the device
+        (``audio.resample``) when the rates share a large factor, else on the host with soxr
+        (a polyphase filter for, say, 44,101 Hz to 16 kHz would need gigabytes).  Normalisation (when
         ``config.normalize``) scales each clip to a peak of 1.
         """
         x = check_waveform(data, "process")
@@ -177,7 +188,7 @@ class AudioModality(GenerativeModel):
             if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
                 raise ConfigError(f"process.sample_rate: got {sample_rate!r}, expected a positive int (Hz)")
             if sample_rate != self.config.sample_rate:
-                x = _resample(x, orig_sr=int(sample_rate), target_sr=self.config.sample_rate)
+                x = _resample_any(x, int(sample_rate), self.config.sample_rate)
         n = self.n_time_steps
         if x.shape[-1] >= n:
             x = x[..., :n]

@@ -8,6 +8,8 @@ default: build them with ``rngs=nnx.Rngs(0, augment=1)``.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +47,21 @@ def _shape_of(data_shapes: Any, key: str) -> tuple[int, ...]:
 
 
 def _number(owner: str, name: str, value: Any) -> None:
-    check_type(owner, name, value, (int, float), "a number")
+    check_type(owner, name, value, (int, float), "a finite number")
+    if not math.isfinite(value):
+        raise ConfigError(f"{owner}.{name}: got {value!r}, expected a finite number")
+
+
+def _plain(config: Any, ints: tuple[str, ...] = (), floats: tuple[str, ...] = ()) -> None:
+    """Store numpy scalars in ``config``'s fields as the Python int/float they hold (bools stay bools)."""
+    for name in (*ints, *floats):
+        value = getattr(config, name)
+        if isinstance(value, bool) or type(value) in (int, float):
+            continue
+        if isinstance(value, numbers.Integral):
+            object.__setattr__(config, name, int(value))
+        elif name in floats and isinstance(value, numbers.Real):
+            object.__setattr__(config, name, float(value))
 
 
 def _range(owner: str, lo_name: str, lo: float, hi_name: str, hi: float) -> None:
@@ -66,6 +82,7 @@ class GainConfig(ModalityOperatorConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _plain(self, floats=("gain_db", "min_gain_db", "max_gain_db"))
         _number("GainConfig", "gain_db", self.gain_db)
         _range("GainConfig", "min_gain_db", self.min_gain_db, "max_gain_db", self.max_gain_db)
 
@@ -98,6 +115,7 @@ class TimeShiftConfig(ModalityOperatorConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _plain(self, ints=("shift", "max_shift"))
         check_type("TimeShiftConfig", "shift", self.shift, int, "an int (samples)")
         check_positive("TimeShiftConfig", "max_shift", self.max_shift, allow_zero=True)
         check_choice("TimeShiftConfig", "mode", self.mode, ("roll", "zero"))
@@ -139,6 +157,7 @@ class AdditiveNoiseConfig(ModalityOperatorConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = "AdditiveNoiseConfig"
+        _plain(self, floats=("snr_db", "min_snr_db", "max_snr_db"))
         if not self.stochastic:
             raise ConfigError(f"{owner}.stochastic: got False; expected True (noise needs a random key)")
         _number(owner, "snr_db", self.snr_db)
@@ -184,6 +203,7 @@ class MaskConfig(ModalityOperatorConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
+        _plain(self, ints=("max_width", "num_masks"), floats=("mask_value",))
         if not self.stochastic:
             raise ConfigError(f"{owner}.stochastic: got False; expected True (masks are drawn at random)")
         check_positive(owner, "max_width", self.max_width, allow_zero=True)
@@ -247,6 +267,7 @@ class RandomCropConfig(ModalityOperatorConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = "RandomCropConfig"
+        _plain(self, ints=("length", "sample_rate"), floats=("duration",))
         if (self.length is None) == (self.duration is None):
             raise ConfigError(
                 f"{owner}: got length={self.length!r}, duration={self.duration!r}; expected exactly one of them"

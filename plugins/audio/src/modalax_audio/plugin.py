@@ -60,7 +60,7 @@ def register_modalities(register: Register) -> None:
         ModalityRecord(
             "audio",
             f"{_PKG}.modality:AudioModality",
-            "waveforms, STFT and mel spectrograms matching librosa; WAV folders; synthetic sine/noise/chirp",
+            "waveforms, STFT and mel spectrograms matching librosa; audio folders; synthetic sine/noise/chirp",
             config_class=f"{_PKG}.config:AudioModalityConfig",
             previewer=f"{_PKG}.preview:preview",
         )
@@ -83,7 +83,7 @@ def register_datasets(register: Register) -> None:
             "audio",
             "folder",
             f"{_PKG}.folder:AudioFolderDataset",
-            "WAV files (PCM 8/16/24/32-bit, float) resampled to the config",
+            "audio files libsndfile reads (WAV, FLAC, OGG, Opus, MP3, ...) resampled to the config with soxr",
         )
     )
 

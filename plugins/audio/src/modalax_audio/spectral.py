@@ -3,8 +3,9 @@
 Pure jax functions batched over any leading axes; the signal (or frequency, time) axes are
 the last ones, laid out as librosa lays them out: spectrograms are ``(..., freq, time)``.
 Parameters after the data are static (they fix shapes and the constant filters).  The
-numerics follow librosa (``center=True`` pads ``n_fft // 2`` on both sides, reflect by
-default; periodic windows; Slaney mel scale and normalisation by default).
+numerics follow librosa's defaults (``center=True`` pads ``n_fft // 2`` on both sides with
+zeros, ``pad_mode="constant"`` as librosa 0.10+; ``"reflect"`` and ``"edge"`` on request;
+periodic windows; Slaney mel scale and normalisation by default).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def stft(
     win_length: int | None = None,
     window: str = "hann",
     center: bool = True,
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
 ) -> jax.Array:
     """Complex STFT ``(..., n_fft // 2 + 1, n_frames)``, as ``librosa.stft``."""
     n_fft, hop, win = _resolve(n_fft, hop_length, win_length)
@@ -151,7 +152,7 @@ def power_spectrogram(
     win_length: int | None = None,
     window: str = "hann",
     center: bool = True,
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
     power: float = 2.0,
 ) -> jax.Array:
     """``|STFT(x)|**power`` ``(..., n_fft // 2 + 1, n_frames)``: 1 gives magnitude, 2 power."""
@@ -192,7 +193,7 @@ def mel_spectrogram(
     win_length: int | None = None,
     window: str = "hann",
     center: bool = True,
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
 ) -> jax.Array:
     """Mel spectrogram ``(..., n_mels, n_frames)``, as ``librosa.feature.melspectrogram``."""
     n_fft, hop, win = _resolve(n_fft, hop_length, win_length)
@@ -281,7 +282,7 @@ def mfcc(
     win_length: int | None = None,
     window: str = "hann",
     center: bool = True,
-    pad_mode: str = "reflect",
+    pad_mode: str = "constant",
 ) -> jax.Array:
     """MFCCs ``(..., n_mfcc, n_frames)``, as ``librosa.feature.mfcc`` (DCT-II, orthonormal).
 
