@@ -151,3 +151,22 @@ def test_datasets_pickle_after_being_read(tmp_path, kind):
     for key in before:
         np.testing.assert_array_equal(after[key], before[key])
     assert clone.paths == ds.paths and clone.class_names == ds.class_names
+
+
+def test_keys_are_those_of_the_data_keys_table(tmp_path):
+    from modalax_image import MNISTLikeDataset, SyntheticImageDataset
+
+    assert set(SyntheticImageDataset(CFG, dataset_size=2, rngs=0).get_records(np.arange(2))) == {"images"}
+    assert set(MNISTLikeDataset(dataset_size=2, rngs=0).get_records(np.arange(2))) == {"images", "labels"}
+    good, _bad = broken_folder(tmp_path)
+    ds = ImageFolderDataset(CFG, root=tmp_path, on_error="skip", rngs=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        records = ds.get_records(np.arange(len(ds)))
+        (batch,) = list(modalax.DataLoader(ds, len(ds), seed=0))
+    assert set(records) == {"images", "labels", modalax.sources.VALID_KEY}
+    assert records["images"].dtype == np.float32 and records["labels"].dtype == np.int32
+    assert set(ds.element_spec()) == {"images", "labels"}  # the flag is not part of the records the loader yields
+    assert set(batch) == {"images", "labels", "mask"}
+    unlabelled = ImageFolderDataset(CFG, root=tmp_path / "cat", extensions=["png"], on_error="skip", rngs=0)
+    assert set(unlabelled.element_spec()) == {"images"} and len(good) == 3

@@ -182,3 +182,7 @@ class ImageFolderDataset(ImageDataset):
 
     def get_records(self, indices: Any) -> dict[str, Any]:
         return self.files.get_records(indices)
+
+    def element_spec(self) -> dict[str, Any]:
+        """The record structure the loader yields (without the skip mode's validity flag)."""
+        return self.files.element_spec()
