@@ -160,7 +160,7 @@ def test_wide_integers_and_strings_on_the_device() -> None:
 
 @pytest.mark.parametrize("seed", [-1, 2**64, 1.0, "abc", True])
 def test_loader_seed_range(seed: Any) -> None:
-    with pytest.raises(ConfigError, match=r"DataLoader.seed: got .*, expected a non-negative int below 2\^64"):
+    with pytest.raises(ConfigError, match=r"DataLoader.seed: got .*, expected an integer seed in \[0, 2\*\*64\)"):
         DataLoader(ids_source(4), 2, seed=seed)
 
 

@@ -11,7 +11,7 @@ from flax import nnx
 
 from modalax.config import BaseModalityConfig
 from modalax.errors import ConfigError
-from modalax.random import dataset_key, record_keys, split_id
+from modalax.random import dataset_key, record_keys, resolve_rngs, split_id
 from modalax.sources.base import Batch, IndexedSource
 
 _ITER_CHUNK = 256
@@ -31,7 +31,7 @@ class BaseDataset(nnx.Module, IndexedSource):
         split_id(split)  # validates the name
         self.config = config
         self.split = split
-        self.rngs = rngs if isinstance(rngs, nnx.Rngs) else nnx.Rngs(0 if rngs is None else rngs)
+        self.rngs = resolve_rngs(f"{type(self).__name__}.rngs", rngs)
         self._draws = 0
 
     def dataset_key(self, salt: str = "") -> jax.Array:

@@ -19,7 +19,7 @@ from modalax.loader.plan import BatchPlan
 from modalax.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, parse_state
 from modalax.operators.base import OperatorModule, split_host_fields
 from modalax.operators.compose import as_pipeline
-from modalax.random import record_keys
+from modalax.random import check_seed, record_keys, seed_key
 from modalax.sources.checks import BatchSpec, check_batch
 from modalax.sources.file import VALID_KEY
 
@@ -35,17 +35,6 @@ def fold_epoch(key: jax.Array, words: jax.Array) -> jax.Array:
     """
     key = jax.random.fold_in(key, jax.lax.bitcast_convert_type(words[0], jnp.uint32))
     return jax.lax.cond(words[1] == 0, lambda k: k, lambda k: jax.random.fold_in(k, words[1]), key)
-
-
-def seed_key(seed: int) -> jax.Array:
-    """A key of a seed below 2^64 that keeps all 64 bits.
-
-    Without ``jax_enable_x64`` ``jax.random.key`` keeps only the low 32 bits (``key(2**40) ==
-    key(0)``); seeds below 2^32 get exactly ``jax.random.key(seed)``, larger ones fold the high
-    word in.
-    """
-    key = jax.random.key(np.uint32(seed & 0xFFFFFFFF))
-    return key if seed < 2**32 else jax.random.fold_in(key, np.uint32(seed >> 32))
 
 
 def _is_source(obj: Any) -> bool:
@@ -96,8 +85,7 @@ class DataLoader:
                 f"DataLoader.source: got {type(source).__name__}, expected a source with __len__ and "
                 "get_records(indices) (a modalax dataset, ArraySource or FileSource)"
             )
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**64:
-            raise ConfigError(f"DataLoader.seed: got {seed!r}, expected a non-negative int below 2^64")
+        seed = check_seed("DataLoader.seed", seed)
         _positive_or_none("num_epochs", num_epochs)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
             raise ConfigError(f"DataLoader.prefetch: got {prefetch!r}, expected an int >= 0")
