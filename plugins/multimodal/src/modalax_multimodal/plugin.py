@@ -25,13 +25,21 @@ def register_modalities(register: Register) -> None:
 
 @modalax.hookimpl
 def register_datasets(register: Register) -> None:
-    """``multimodal/synthetic`` (aligned, on demand) and ``multimodal/paired`` (arrays)."""
+    """``multimodal/synthetic`` (aligned, on demand), ``multimodal/glyphs`` (readable) and ``multimodal/paired``."""
     register(
         DatasetRecord(
             "multimodal",
             "synthetic",
             f"{_PKG}.datasets:create_synthetic_multi_modal_dataset",
             "image/text/audio rendered from a shared latent; alignment_strength 0..1",
+        )
+    )
+    register(
+        DatasetRecord(
+            "multimodal",
+            "glyphs",
+            f"{_PKG}.glyph_captions:create_glyph_caption_dataset",
+            "coloured glyphs, captions stating glyph/colour/size/position, tones encoding them; alignment 0..1",
         )
     )
     register(

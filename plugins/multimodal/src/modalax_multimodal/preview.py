@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from modalax.viz import colormap, image_grid, save_png, save_spectrogram_png, save_text, save_wav, to_uint8
+from modalax.viz import (
+    colormap,
+    have_matplotlib,
+    image_grid,
+    plot_aligned_samples,
+    save_png,
+    save_spectrogram_png,
+    save_text,
+    save_wav,
+    to_uint8,
+    token_preview,
+)
 
-__all__ = ["spectrogram_db", "write_preview"]
+__all__ = ["HOP_FRACTION", "spectrogram_db", "spectrogram_n_fft", "write_preview"]
+
+#: hop length of ``spectrogram_db`` as a fraction of its ``n_fft``.
+HOP_FRACTION = 0.25
 
 _MAX_SAMPLES = 8
 _DEFAULT_RATE = 16000
@@ -25,9 +40,14 @@ def spectrogram_db(audio: Any, n_fft: int = 512) -> np.ndarray:
     from modalax_audio.spectral import power_spectrogram, power_to_db
 
     x = np.asarray(audio, np.float32).reshape(-1)
-    n_fft = int(min(n_fft, 1 << int(np.log2(max(8, len(x))))))
-    spec = power_spectrogram(x, n_fft, n_fft // 4, center=False)
+    n_fft = spectrogram_n_fft(len(x), n_fft)
+    spec = power_spectrogram(x, n_fft, int(n_fft * HOP_FRACTION), center=False)
     return np.asarray(power_to_db(spec, top_db=100.0), np.float64)
+
+
+def spectrogram_n_fft(num_samples: int, n_fft: int = 512) -> int:
+    """The FFT size ``spectrogram_db`` uses for a clip of ``num_samples`` (no longer than the clip)."""
+    return int(min(n_fft, 1 << int(np.log2(max(8, num_samples)))))
 
 
 def _resize(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -88,8 +108,14 @@ def write_preview(
         for i, clip in enumerate(audio):
             written.append(save_wav(clip, out_dir / f"audio_{i:02d}.wav", rate))
             specs.append(spectrogram_db(clip))
-            written.append(save_spectrogram_png(specs[-1], out_dir / f"audio_{i:02d}_spec.png"))
+            hop = int(spectrogram_n_fft(len(clip)) * HOP_FRACTION)
+            written.append(
+                save_spectrogram_png(
+                    specs[-1], out_dir / f"audio_{i:02d}_spec.png", sample_rate=rate, hop_length=hop, title=f"clip {i}"
+                )
+            )
     text_key = "text" if "text" in batch else "text_tokens" if "text_tokens" in batch else None
+    words = _words(dataset, np.asarray(batch[text_key])[:n]) if text_key is not None else None
     lines = []
     for i in range(n):
         parts = []
@@ -99,10 +125,26 @@ def write_preview(
             z = np.asarray(batch["latent"])[i]
             parts.append("latent[:4]=[" + ", ".join(f"{v:+.2f}" for v in z[:4]) + "]")
         if text_key is not None:
-            parts.append("tokens: " + " ".join(str(int(t)) for t in np.asarray(batch[text_key])[i]))
+            ids = np.asarray(batch[text_key])[i]
+            parts.append("tokens: " + token_preview(ids, None if words is None else words[i]))
         lines.append("  ".join(parts))
     if any(lines):
         written.append(save_text(lines, out_dir / "tokens.txt"))
-    if images is not None or specs:
+    if images is not None and specs and len(specs) == len(images) and have_matplotlib():
+        texts = ["\n".join(textwrap.fill(part, 40) for part in line.split("  ")) for line in lines]
+        texts = texts if texts else [""] * len(specs)
+        hop = int(spectrogram_n_fft(audio.shape[-1]) * HOP_FRACTION)
+        path = out_dir / "overview.png"
+        written.append(plot_aligned_samples(images, texts, specs, path, sample_rate=rate, hop_length=hop))
+    elif images is not None or specs:
         written.append(save_png(_overview(images, specs), out_dir / "overview.png"))
     return written
+
+
+def _words(dataset: Any, ids: np.ndarray) -> list[list[str]] | None:
+    """Each id's word when ``dataset`` has a word-level tokenizer (``id_to_token``), else None."""
+    vocab = getattr(getattr(dataset, "tokenizer", None), "vocabulary", None)
+    table = getattr(vocab, "id_to_token", None)
+    if table is None:
+        return None
+    return [[str(table[t]) if 0 <= t < len(table) else "?" for t in row] for row in ids.tolist()]
