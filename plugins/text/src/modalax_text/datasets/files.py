@@ -124,6 +124,7 @@ class _Index:
         self.ends = [e for _, e, _ in spans]
         self.lines = [n for _, _, n in spans]
         self.cumulative = np.cumsum([0] + [len(s) for s in self.starts])
+        self.kept: np.ndarray | None = None  # min_length: the non-blank lines kept, else None (all)
 
 
 class TextFileDataset(TextDataset):
@@ -174,7 +175,6 @@ class TextFileDataset(TextDataset):
         min_length = check_min_length("TextFileDataset", min_length)
         self.encoding, bom = _check_encoding(encoding)
         self._index = _Index(paths, bom)
-        self.kept_indices: np.ndarray | None = None  # None: every non-blank line is a record
         if len(self) == 0:
             raise DataError(f"TextFileDataset: no non-blank lines in {', '.join(map(str, paths))}")
         if tokenizer is None:
@@ -198,7 +198,12 @@ class TextFileDataset(TextDataset):
                 f"TextFileDataset.min_length: got {min_length}, but no record of "
                 f"{', '.join(map(str, self.paths))} has that many tokens; expected a smaller min_length"
             )
-        self.kept_indices = found
+        self._index.kept = found
+
+    @property
+    def kept_indices(self) -> np.ndarray | None:
+        """With ``min_length``, each record's position among the non-blank lines; None when all are kept."""
+        return self._index.kept
 
     @property
     def paths(self) -> list[Path]:

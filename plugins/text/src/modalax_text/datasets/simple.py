@@ -21,8 +21,9 @@ __all__ = ["SimpleTextDataset"]
 class _Texts:
     """Holds the raw strings outside nnx state (they are host data, never traced)."""
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, texts: list[str], kept: np.ndarray) -> None:
         self.array = np.array(texts, dtype=object)
+        self.kept = kept
 
 
 class SimpleTextDataset(TextDataset):
@@ -71,9 +72,13 @@ class SimpleTextDataset(TextDataset):
                 f"SimpleTextDataset.min_length: got {min_length}, but no text has that many tokens "
                 f"(the longest has {int(token_lengths(tokens, self.params).max())}); expected a smaller min_length"
             )
-        self.kept_indices = kept
-        self._texts = _Texts([texts[i] for i in kept.tolist()])
+        self._texts = _Texts([texts[i] for i in kept.tolist()], kept)
         self._source = ArraySource({"text_tokens": tokens[kept]})
+
+    @property
+    def kept_indices(self) -> np.ndarray:
+        """Each record's position in the ``texts`` given (all of them without ``min_length``)."""
+        return self._texts.kept
 
     def __len__(self) -> int:
         return len(self._source)
