@@ -194,3 +194,13 @@ def test_configs_accept_numpy_numbers():
     assert bright.max_delta == 0.25 and type(bright.max_delta) is float and bright.clip_range == (0.0, 1.0)
     normalize = NormalizeConfig(input_range=(np.int64(0), np.int64(255)))
     assert normalize.input_range == (0.0, 255.0)
+
+
+def test_datasets_accept_numpy_sizes():
+    from modalax_image import MNISTLikeDataset, SyntheticImageDataset
+
+    small = ImageModalityConfig(height=np.int64(8))
+    synthetic = SyntheticImageDataset(small, dataset_size=np.int64(5), pattern_type="circles", num_circles=np.int32(2))
+    assert len(synthetic) == 5 and synthetic.num_circles == 2
+    digits = MNISTLikeDataset(dataset_size=np.uint16(7), num_classes=np.int64(3), rngs=0)
+    assert len(digits) == 7 and int(np.asarray(digits.get_records(np.arange(7))["labels"]).max()) < 3

@@ -181,3 +181,11 @@ def test_image_fault(tmp_path, case, action, error, match):
 def test_missing_field_error_is_also_a_key_error():
     with pytest.raises(KeyError):
         FlipOperator(FlipConfig(), rngs=augment()).apply_batch({"image": IMAGES})
+
+
+def test_loss_without_an_image_field_is_a_missing_field_error():
+    from modalax_image import ImageModality
+
+    modality = ImageModality(ImageModalityConfig(height=4), rngs=nnx.Rngs(0))
+    with pytest.raises(MissingFieldError, match=r"loss_fn\.batch: got a dict with keys \['image'\].*'images'"):
+        modality.loss_fn({"image": np.zeros((1, 4, 4, 3))}, np.zeros((1, 4, 4, 3)))

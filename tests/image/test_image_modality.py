@@ -81,6 +81,8 @@ def test_augmentation_only_when_enabled_and_training():
             r"\(uint8-scaled floats\? pass input_range=\(0, 255\)\)",
         ),
         (np.zeros((1, 8, 6, 3), bool), {}, r"got boolean images"),
+        (np.zeros((1, 8, 6, 3), np.int64), {}, r"dtype int64, whose value range is unknown.*pass input_range"),
+        (np.zeros((1, 8, 6, 3), np.int16), {}, r"dtype int16, whose value range is unknown"),
         (np.zeros((1, 8, 6, 3)), {"nan_policy": "ignore"}, r"nan_policy: unknown value 'ignore'"),
     ],
 )

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
+from modalax.errors import ConfigError, DataError, MissingFieldError
 from modalax.model import GenerativeModel
 from modalax_image.config import ImageModalityConfig
 
@@ -31,7 +31,9 @@ def _images_of(value: Any, what: str) -> jax.Array:
         for key in _OUTPUT_KEYS:
             if key in value:
                 return jnp.asarray(value[key])
-        raise DataError(f"{what}: got a dict with keys {sorted(value)}, expected one of {list(_OUTPUT_KEYS)}")
+        raise MissingFieldError(
+            f"{what}: got a dict with keys {sorted(value)}, expected one of the fields {list(_OUTPUT_KEYS)}"
+        )
     return jnp.asarray(value)
 
 

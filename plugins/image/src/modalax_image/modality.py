@@ -57,7 +57,7 @@ def _process_batch(
 class ImageModality(GenerativeModel):
     """The image modality: ``(height, width, channels)`` images in ``config.value_range``.
 
-    ``process`` turns raw images (uint8, other integers, or floats in [0, 1]) into model
+    ``process`` turns raw images (uint8, uint16, or floats in [0, 1]) into model
     input: resized with ``config.resize_method``, mapped to [0, 1] (``normalize=True``) or
     [-1, 1] (``normalize=False``) and, when ``config.augmentation`` is set and the module is
     in training mode (``train()``/``eval()``, or ``training=``), augmented.
@@ -119,9 +119,14 @@ class ImageModality(GenerativeModel):
             return (float(input_range[0]), float(input_range[1]))
         if x.dtype == np.bool_:
             raise DataError("ImageModality.process: got boolean images, expected integer or float pixels")
-        if np.issubdtype(x.dtype, np.integer):
-            return (0.0, float(np.iinfo(x.dtype).max))
-        return (0.0, 1.0)
+        if np.issubdtype(x.dtype, np.integer) and x.dtype not in (np.uint8, np.uint16):
+            # int32/int64 arrays usually hold 0..255 (numpy's default ints): dividing by the
+            # dtype's max would silently give black images.
+            raise DataError(
+                f"ImageModality.process: got images of dtype {x.dtype}, whose value range is unknown; expected "
+                "uint8, uint16 or float in [0, 1], or pass input_range=(low, high), e.g. (0, 255)"
+            )
+        return kernels.unit_range("process", x.dtype)
 
     def _check_values(self, x: Any, in_range: tuple[float, float], nan_policy: str) -> None:
         if isinstance(x, jax.core.Tracer) or not np.issubdtype(x.dtype, np.floating):
@@ -157,8 +162,9 @@ class ImageModality(GenerativeModel):
     ) -> jax.Array:
         """Images ``(H, W, C)`` or ``(N, H, W, C)`` -> model input of the configured size and range.
 
-        ``input_range`` defaults to ``(0, dtype max)`` for integers and ``(0, 1)`` for floats;
-        concrete inputs outside it raise ``DataError``.  ``nan_policy``: ``"raise"`` (default;
+        ``input_range`` defaults to ``(0, 255)`` for uint8, ``(0, 65535)`` for uint16 and
+        ``(0, 1)`` for floats; other integer dtypes need it given.  Concrete inputs outside it
+        raise ``DataError``.  ``nan_policy``: ``"raise"`` (default;
         checked on concrete inputs), ``"zero"`` (NaN to the low end, inf to the ends) or
         ``"propagate"``.  ``flatten=True`` returns ``(N, H*W*C)`` features for fusion.
         """

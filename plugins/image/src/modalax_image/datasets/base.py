@@ -11,7 +11,7 @@ from flax import nnx
 from modalax.dataset import BaseDataset, SyntheticDataset
 from modalax.errors import ConfigError
 from modalax.random import record_keys
-from modalax_image.config import ImageModalityConfig
+from modalax_image.config import ImageModalityConfig, plain_int
 
 __all__ = ["GeneratedImageDataset", "ImageDataset", "resolve_config"]
 
@@ -55,10 +55,12 @@ class ImageDataset(BaseDataset):
         return self.config.image_shape
 
 
-def check_dataset_size(owner: str, dataset_size: Any) -> None:
-    """Positive int that fits int32 record indices."""
+def check_dataset_size(owner: str, dataset_size: Any) -> int:
+    """``dataset_size`` as a Python int (numpy ints accepted) that fits int32 record indices."""
+    dataset_size = plain_int(dataset_size)
     if isinstance(dataset_size, bool) or not isinstance(dataset_size, int) or not 0 < dataset_size <= MAX_DATASET_SIZE:
         raise ConfigError(f"{owner}.dataset_size: got {dataset_size!r}, expected an int in [1, {MAX_DATASET_SIZE}]")
+    return dataset_size
 
 
 class GeneratedImageDataset(SyntheticDataset, ImageDataset):

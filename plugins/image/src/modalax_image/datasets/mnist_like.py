@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from modalax.errors import ConfigError
-from modalax_image.config import ImageModalityConfig, ImageRepresentation
+from modalax_image.config import ImageModalityConfig, ImageRepresentation, plain_int
 from modalax_image.datasets.base import GeneratedImageDataset, check_dataset_size
 from modalax_image.datasets.glyphs import segment_table
 
@@ -70,9 +70,10 @@ class MNISTLikeDataset(GeneratedImageDataset):
         rngs: nnx.Rngs | int | None = None,
     ) -> None:
         owner = type(self).__name__
+        num_classes = plain_int(num_classes)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or not 1 <= num_classes <= 10:
             raise ConfigError(f"{owner}.num_classes: got {num_classes!r}, expected an int in [1, 10] (digits 0-9)")
-        check_dataset_size(owner, dataset_size)
+        dataset_size = check_dataset_size(owner, dataset_size)
         self.num_classes = num_classes
         super().__init__(config, dataset_size, split, rngs=rngs)
 

@@ -10,7 +10,7 @@ from flax import nnx
 
 from modalax.errors import ConfigError, unknown_name_message
 from modalax.random import record_keys
-from modalax_image.config import ImageModalityConfig
+from modalax_image.config import ImageModalityConfig, plain_int
 from modalax_image.datasets import patterns
 from modalax_image.datasets.base import GeneratedImageDataset, check_dataset_size
 
@@ -44,13 +44,14 @@ class SyntheticImageDataset(GeneratedImageDataset):
         num_circles: int = 3,
     ) -> None:
         owner = type(self).__name__
+        num_circles = plain_int(num_circles)
         if pattern_type not in patterns.PATTERNS:
             raise ConfigError(
                 f"{owner}.pattern_type: " + unknown_name_message("pattern", pattern_type, patterns.PATTERNS)
             )
         if isinstance(num_circles, bool) or not isinstance(num_circles, int) or not 1 <= num_circles <= 64:
             raise ConfigError(f"{owner}.num_circles: got {num_circles!r}, expected an int in [1, 64]")
-        check_dataset_size(owner, dataset_size)
+        dataset_size = check_dataset_size(owner, dataset_size)
         self.pattern_type = pattern_type
         self.num_circles = num_circles
         super().__init__(config, dataset_size, split, rngs=rngs)
