@@ -199,6 +199,9 @@ def resample_host(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray
         return soxr.resample(x, int(orig_sr), int(target_sr), quality="HQ")
     # soxr takes (frames, channels): move time first, one call for the whole batch.
     flat = x.reshape(-1, x.shape[-1]).T
+    if flat.shape[1] == 0:  # an empty batch: soxr needs a channel to say the output length
+        n_out = len(soxr.resample(np.zeros(x.shape[-1], np.float32), int(orig_sr), int(target_sr), quality="HQ"))
+        return np.zeros((*x.shape[:-1], n_out), np.float32)
     y = soxr.resample(np.ascontiguousarray(flat), int(orig_sr), int(target_sr), quality="HQ")
     return np.ascontiguousarray(y.T).reshape(*x.shape[:-1], y.shape[0])
 

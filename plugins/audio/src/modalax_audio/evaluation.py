@@ -111,7 +111,10 @@ class AudioEvaluationSuite(BaseEvaluationSuite):
 
     def _batch(self, data: Any, owner: str) -> jax.Array:
         x = check_waveform(data, owner)
-        return x[None] if x.ndim == 1 else x
+        x = x[None] if x.ndim == 1 else x
+        if x.shape[0] == 0:  # means over no clips would be NaN metrics
+            raise DataError(f"{owner}: got an empty batch of shape {tuple(x.shape)}, expected at least one clip")
+        return x
 
     def evaluate_batch(self, generated: Any, reference: Any | None = None, **kwargs: Any) -> dict[str, float]:
         """Metrics of ``generated`` (and against ``reference`` of the same shape) as Python floats."""
