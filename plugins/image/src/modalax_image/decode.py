@@ -108,9 +108,10 @@ def _eight_bit(img: Any, config: ImageModalityConfig, background: tuple[int, int
         img = Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba).convert(target)
     else:
         img = img.convert(target)
-    if img.size != (config.width, config.height):
+    height, width, _ = config.image_shape
+    if img.size != (width, height):
         # Pillow resizes RGBA premultiplied; bilinear here equals the image.resize kernel.
-        img = img.resize((config.width, config.height), _resample(config))
+        img = img.resize((width, height), _resample(config))
     array = np.asarray(img, dtype=np.float32) / np.float32(255.0)
     return array[..., None] if array.ndim == 2 else array
 
@@ -140,10 +141,9 @@ def _high_bit(img: Any, config: ImageModalityConfig, where: str) -> np.ndarray:
     from PIL import Image
 
     plane = _high_bit_plane(img, where)
-    if plane.shape != (config.height, config.width):
-        plane = np.asarray(
-            Image.fromarray(plane, "F").resize((config.width, config.height), _resample(config)), np.float32
-        )
+    height, width, _ = config.image_shape
+    if plane.shape != (height, width):
+        plane = np.asarray(Image.fromarray(plane, "F").resize((width, height), _resample(config)), np.float32)
     gray = plane[..., None]
     channels = config.representation.pil_mode
     if channels == "L":
@@ -177,9 +177,10 @@ def decode_image(
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(_open_arg(src)) as img:
-            if exif_transpose and img.getexif().get(0x0112, 1) != 1:  # 0x0112: Orientation
-                img = ImageOps.exif_transpose(img)
+        with Image.open(_open_arg(src)) as opened:
+            img: Any = opened
+            if exif_transpose and opened.getexif().get(0x0112, 1) != 1:  # 0x0112: Orientation
+                img = ImageOps.exif_transpose(opened)
             if img.mode in _SIXTEEN_BIT or img.mode in ("I", "F"):
                 array = _high_bit(img, config, where)
             else:
