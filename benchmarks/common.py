@@ -1,7 +1,15 @@
-"""Shared helpers of the benchmarks: timing and the result record that run_all.py renders."""
+"""Shared helpers of the benchmarks: the round-robin race, the result record and its rendering.
+
+Methodology (every ``bench_*.py``): each contender is built once; its first call (trace and
+compile included) is timed on its own; then one warm-up run each, then ``runs`` rounds in which
+every contender runs once, in turn, so a noisy spell of a shared machine falls on all alike.
+Rows report the median, min and max throughput of the rounds and the first-call time.
+"""
 
 from __future__ import annotations
 
+import argparse
+import inspect
 import statistics
 import sys
 import time
@@ -20,55 +28,119 @@ def block(x: Any) -> Any:
         return x
 
 
-def throughput(run: Callable[[], Any], items: int, *, repeats: int = 5, warmup: int = 1) -> float:
-    """Items per second of ``run()`` (which processes ``items`` items): median of ``repeats``.
+def drain(iterable: Any) -> Any:
+    """Consume ``iterable`` (one epoch of a loader) and return its last item, waited for."""
+    last = None
+    for item in iterable:
+        last = item
+    return block(last)
 
-    ``run`` must block until its results exist (call ``block`` on jax outputs).
+
+@dataclass
+class Contender:
+    """One implementation of a case: ``run`` does one timed unit of work and blocks until done.
+
+    ``first`` (optional) is the very first call of a freshly built contender, timed once: for
+    a jitted function it includes trace and compile; ``None`` means the first ``run`` is it.
     """
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return items / statistics.median(times)
+
+    run: Callable[[], Any]
+    first: Callable[[], Any] | None = None
 
 
-def throughputs(
-    runs: dict[str, Callable[[], Any]], items: int, *, repeats: int = 5, warmup: int = 1
-) -> dict[str, float]:
-    """Items per second of each ``run``, timed round-robin: median of ``repeats`` rounds.
+@dataclass
+class Timing:
+    """Throughputs (items/s) of the timed rounds of one contender, and its first-call seconds."""
 
-    Each round times every implementation once, so that a noisy spell of a shared machine
-    falls on all of them alike rather than on whichever happened to run then.
-    """
-    for run in runs.values():
+    rates: list[float]
+    first_s: float | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates)
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    block(fn())
+    return time.perf_counter() - t0
+
+
+def race(contenders: dict[str, Contender], items: int, runs: int, *, warmup: int = 1) -> dict[str, Timing]:
+    """Time every contender round-robin: first call, ``warmup`` runs, then ``runs`` rounds."""
+    first = {name: _timed(c.first or c.run) for name, c in contenders.items()}
+    for c in contenders.values():
         for _ in range(warmup):
-            run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - t0)
-    return {name: items / statistics.median(ts) for name, ts in times.items()}
+            block(c.run())
+    secs: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(runs):
+        for name, c in contenders.items():
+            secs[name].append(_timed(c.run))
+    return {name: Timing([items / s for s in ts], first[name]) for name, ts in secs.items()}
+
+
+def rates_of(fn: Callable[[], Any], items: int, runs: int) -> Timing:
+    """One contender alone (slow peers that would stretch a round): first call, warm-up, ``runs``."""
+    return race({"x": Contender(fn)}, items, runs)["x"]
 
 
 @dataclass
 class BenchResult:
-    """One benchmark case: throughputs of modalax and its peers, side by side."""
+    """One benchmark case: throughputs of modalax and its peers, side by side.
+
+    ``rows`` holds the median throughput per implementation (what older scripts fill in);
+    ``timings`` the spread and first-call time where the script measured them; ``limit`` a
+    physical ceiling (name, items/s) measured in the same run, if the case has one.
+    """
 
     title: str
     unit: str
-    rows: dict[str, float] = field(default_factory=dict)  # implementation -> items/s
+    rows: dict[str, float] = field(default_factory=dict)  # implementation -> median items/s
     subject: str = "modalax"
     target: str = ""  # e.g. ">= 1.5x torch"
     notes: str = ""
+    timings: dict[str, Timing] = field(default_factory=dict)
+    limit: tuple[str, float] | None = None
+    case: str = ""  # the --case letter that reruns it
+
+    def add(self, timings: dict[str, Timing]) -> None:
+        """Record the race's timings (and their medians in ``rows``)."""
+        self.timings.update(timings)
+        self.rows.update({name: t.median for name, t in timings.items()})
 
     def ratio(self, peer: str) -> float:
-        """modalax throughput / peer throughput."""
+        """subject throughput / peer throughput."""
         return self.rows[self.subject] / self.rows[peer]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.3g}"
+
+
+def markdown(res: BenchResult) -> list[str]:
+    """The result as a Markdown section: table, target, limit and notes."""
+    lines = [f"### {res.title}", ""]
+    if res.target:
+        lines += [f"Target: {res.target}.", ""]
+    lines += [
+        f"| implementation | median {res.unit} | min | max | runs | first call (s) | {res.subject} ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for impl, value in res.rows.items():
+        t = res.timings.get(impl)
+        spread = f"{_fmt(min(t.rates))} | {_fmt(max(t.rates))} | {len(t.rates)}" if t else "| |"
+        first = f"{t.first_s:.3f}" if t and t.first_s is not None else ""
+        ratio = "1.00" if impl == res.subject else f"{res.rows[res.subject] / value:.2f}x"
+        lines.append(f"| {impl} | {_fmt(value)} | {spread} | {first} | {ratio} |")
+    if res.limit is not None and res.subject in res.rows:
+        name, rate = res.limit
+        share = res.rows[res.subject] / rate
+        lines += ["", f"Physical limit: {name}, {_fmt(rate)} {res.unit}; {res.subject} at {share:.0%} of it."]
+    if res.notes.strip():
+        lines += ["", f"Notes: {res.notes.strip()}"]
+    if res.case:
+        lines += ["", f"Rerun: `{res.case}`."]
+    return [*lines, ""]
 
 
 def print_results(results: list[BenchResult]) -> None:
@@ -76,14 +148,36 @@ def print_results(results: list[BenchResult]) -> None:
     for res in results:
         print(f"\n{res.title}  [{res.unit}]  target {res.target}")
         for name, value in res.rows.items():
-            ratio = "" if name == res.subject else f"  modalax is {res.ratio(name):6.2f}x"
-            print(f"  {name:58s} {value:12,.0f}{ratio}")
+            t = res.timings.get(name)
+            spread = f" [{_fmt(min(t.rates))} .. {_fmt(max(t.rates))}, n={len(t.rates)}]" if t else ""
+            first = f" first {t.first_s:.3f}s" if t and t.first_s is not None else ""
+            ratio = "" if name == res.subject else f"  {res.subject} is {res.ratio(name):5.2f}x"
+            print(f"  {name[:60]:60s} {_fmt(value):>12s}{spread}{first}{ratio}")
+        if res.limit is not None and res.subject in res.rows:
+            print(f"  limit: {res.limit[0]} {_fmt(res.limit[1])} ({res.rows[res.subject] / res.limit[1]:.0%} reached)")
         if res.notes:
             print(f"  notes: {res.notes.strip()}")
 
 
-def main(run: Callable[..., list[BenchResult]]) -> None:
-    """Entry point of one benchmark file: ``python bench_x.py [--quick]``."""
+def parse_args(argv: list[str] | None = None, cases: str = "") -> argparse.Namespace:
+    """The common command line: ``[--quick] [--runs N] [--case X]``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="reduced sizes and runs (a smoke run)")
+    parser.add_argument("--runs", type=int, default=None, help="timed rounds per case (default: per script)")
+    if cases:
+        parser.add_argument("--case", default=None, help=f"run one case only, one of: {', '.join(cases)}")
+    return parser.parse_args(argv)
+
+
+def call_run(run: Callable[..., list[BenchResult]], **options: Any) -> list[BenchResult]:
+    """``run(**options)`` passing only the options its signature takes (older scripts take ``quick``)."""
+    params = inspect.signature(run).parameters
+    return run(**{k: v for k, v in options.items() if k in params and v is not None})
+
+
+def main(run: Callable[..., list[BenchResult]], cases: str = "") -> None:
+    """Entry point of one benchmark file: ``python bench_x.py [--quick] [--runs N] [--case X]``."""
+    args = parse_args(sys.argv[1:], cases)
     t0 = time.perf_counter()
-    print_results(run(quick="--quick" in sys.argv))
+    print_results(call_run(run, quick=args.quick, runs=args.runs, case=getattr(args, "case", None)))
     print(f"\n({time.perf_counter() - t0:.0f} s)")
