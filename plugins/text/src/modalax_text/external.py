@@ -132,7 +132,7 @@ class ExternalTokenizer:
                 "(a HF tokenizers.Tokenizer, a transformers tokenizer, a SentencePiece processor, "
                 "or a modalax Tokenizer)"
             )
-        self.tokenizer = tokenizer
+        self.tokenizer: Any = tokenizer  # duck-typed: its optional methods are probed by name
         base = text_params_from(params)
         given = {
             "pad_token_id": pad_token_id,
