@@ -15,8 +15,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
-from modalax.errors import ConfigError, DataError
+from modalax.errors import ConfigError, DataError, MissingFieldError, UnknownNameError
 from modalax_audio import (
     AdditiveNoiseConfig,
     AudioEvaluationSuite,
@@ -24,9 +25,11 @@ from modalax_audio import (
     AudioModality,
     AudioModalityConfig,
     GainConfig,
+    GainOperator,
     MaskConfig,
     RandomCropConfig,
     TimeShiftConfig,
+    create_audio_dataset,
     read_audio,
     read_wav,
     resample_host,
@@ -168,7 +171,30 @@ def test_bad_files_and_folders(tmp_path: Path, builder: Callable, error: type, p
         call()
 
 
+def stochastic_gain_on(batch: dict[str, Any]) -> Any:
+    op = GainOperator(GainConfig(stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=1))
+    return op(batch)
+
+
 VALUE_CASES: list[tuple[str, Callable[[], Any], type, str]] = [
+    (
+        "operator over data without its field",
+        lambda: stochastic_gain_on({"mel": jnp.zeros((2, 10))}),
+        MissingFieldError,
+        r"'audio'.*\['mel'\]",
+    ),
+    (
+        "unknown dataset type",
+        lambda: create_audio_dataset("foldr"),
+        UnknownNameError,
+        r"'foldr'.*did you mean 'folder'",
+    ),
+    (
+        "unknown synthetic audio type",
+        lambda: create_audio_dataset("synthetic", audio_types=["sin"]),
+        UnknownNameError,
+        r"audio_types.*'sin'",
+    ),
     ("n_mels above n_fft//2+1", lambda: K.mel_filterbank(16000, 256, 200), ConfigError, r"n_mels=200.*n_fft=256"),
     (
         "mel spectrogram n_mels above bins",

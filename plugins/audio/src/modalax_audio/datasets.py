@@ -15,7 +15,7 @@ import numpy as np
 from flax import nnx
 
 from modalax.dataset import SyntheticDataset
-from modalax.errors import ConfigError, unknown_name_message
+from modalax.errors import ConfigError, UnknownNameError, unknown_name_message
 from modalax.random import record_keys
 from modalax_audio.base import AudioDataset, check_config, resolve_rngs
 from modalax_audio.config import AudioModalityConfig
@@ -75,7 +75,7 @@ class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
             )
         for t in types:
             if t not in AUDIO_TYPES:
-                raise ConfigError(
+                raise UnknownNameError(
                     "SyntheticAudioDataset.audio_types: " + unknown_name_message("audio type", t, AUDIO_TYPES)
                 )
         self.audio_types = types
@@ -111,7 +111,7 @@ def create_audio_dataset(
 ) -> AudioDataset:
     """Build an audio dataset: ``"synthetic"`` (``SyntheticAudioDataset``) or ``"folder"`` (WAV files).
 
-    Raises ``ConfigError`` (a ``ValueError``) for an unknown ``dataset_type``.
+    Raises ``UnknownNameError`` (a ``ConfigError`` and a ``KeyError``) for an unknown ``dataset_type``.
     """
     if dataset_type == "synthetic":
         return SyntheticAudioDataset(config, **kwargs)
@@ -119,7 +119,7 @@ def create_audio_dataset(
         from modalax_audio.folder import AudioFolderDataset
 
         return AudioFolderDataset(config, **kwargs)
-    raise ConfigError(
+    raise UnknownNameError(
         "create_audio_dataset.dataset_type: "
         + unknown_name_message("dataset type", dataset_type, ["folder", "synthetic"])
     )

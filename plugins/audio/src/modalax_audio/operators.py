@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from modalax.config import check_choice, check_positive, check_type
-from modalax.errors import ConfigError, DataError
+from modalax.errors import ConfigError, DataError, MissingFieldError
 from modalax.operators import ModalityOperator, ModalityOperatorConfig
 from modalax_audio.augment import add_noise_snr, apply_gain_db, crop, mask_along_axis, time_shift
 
@@ -41,7 +41,7 @@ def _shape_of(data_shapes: Any, key: str) -> tuple[int, ...]:
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
             have = sorted(node) if isinstance(node, dict) else node
-            raise DataError(f"field {key!r}: missing from the data (has {have})")
+            raise MissingFieldError(f"field {key!r}: missing from the data (has {have}); set field_key")
         node = node[part]
     return tuple(node)
 
