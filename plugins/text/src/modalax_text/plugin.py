@@ -77,6 +77,7 @@ def register_datasets(register: Register) -> None:
             "text files (one sample a line) or JSONL (a named field), read lazily (path=...)",
         )
     )
+    register(DatasetRecord("text", "packed", f"{_PKG}.packed:PackedTextDataset", "ArrayRecord shards of modalax.pack"))
 
 
 @modalax.hookimpl

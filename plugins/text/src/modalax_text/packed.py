@@ -1,0 +1,89 @@
+"""``PackedTextDataset``: text records packed by ``modalax.packed.pack``.
+
+Text has no file to decode: ``pack`` stores each record's ``texts`` (the raw string) and
+``text_tokens``, and the tokenizer's vocabulary beside the shards (``tokenizer.json``), so the
+packed dataset yields what the source yielded and decodes tokens with the same vocabulary.
+With ``tokenizer=`` the texts are tokenized again with it instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flax import nnx
+
+from modalax.config import ModalityConfiguration
+from modalax.errors import DataError
+from modalax.packed import PackedDataset, PackedIndex
+from modalax_text.datasets.base import TextDataset, resolve_config
+from modalax_text.params import text_config
+from modalax_text.tokenizer import Tokenizer
+
+__all__ = ["TOKENIZER_FILE", "PackedTextDataset"]
+
+#: The vocabulary written beside the shards when the source's tokenizer has one.
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class PackedTextDataset(PackedDataset, TextDataset):
+    """Text records of a packed folder (``create_dataset("text", "packed", root=DIR)``).
+
+    Records are ``text_tokens`` (int32, ``max_length``) and ``texts``. The tokenizer is the
+    packed one (``tokenizer.json``; the byte-level one when the source had no vocabulary),
+    unless ``tokenizer`` is given: then ``text_tokens`` are re-made from ``texts`` with it.
+    """
+
+    modality = "text"
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        config: ModalityConfiguration | None = None,
+        split: str = "train",
+        *,
+        rngs: nnx.Rngs | int | None = None,
+        num_threads: int | None = None,
+        tokenizer: Any = None,
+    ) -> None:
+        self._retokenize = tokenizer is not None
+        super().__init__(root, config, split, rngs=rngs, num_threads=num_threads)
+        saved = self.root / TOKENIZER_FILE
+        if tokenizer is None and saved.is_file():
+            tokenizer = Tokenizer.load(saved, self.params)
+        if tokenizer is not None:
+            self._set_text(self.params, tokenizer)
+
+    @classmethod
+    def config_from_index(cls, index: PackedIndex) -> ModalityConfiguration | None:
+        return None if index.config is None else text_config(**index.config)
+
+    def check_fields(self, index: PackedIndex) -> None:
+        if "texts" not in index.fields and self._retokenize:
+            raise DataError(f"{str(self.root / 'index.json')!r}: no 'texts' field to tokenize with the tokenizer given")
+        info = index.fields.get("text_tokens")
+        if info is None or self._retokenize:
+            return
+        want = (self.params.max_length,)
+        if info.kind != "array" or (info.shape is not None and tuple(info.shape) != want):
+            raise DataError(
+                f"{str(self.root / 'index.json')!r}: field 'text_tokens' is stored as {info.kind} {info.shape}; "
+                f"the config expects {want} (max_length); pass tokenizer= to tokenize the texts again"
+            )
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        batch = super().get_records(indices)
+        if self._retokenize:
+            batch["text_tokens"] = self.tokenizer.tokenize(batch["texts"])
+        return batch
+
+    @classmethod
+    def pack_metadata(cls, data: Any, out_dir: Path) -> dict[str, Any] | None:
+        if not isinstance(data, TextDataset):
+            return None
+        _, params = resolve_config(data.config)
+        tokenizer = data.tokenizer
+        if isinstance(tokenizer, Tokenizer) and tokenizer.vocabulary is not None:
+            tokenizer.save(out_dir / TOKENIZER_FILE)
+        return {"config": params.to_dict()}
