@@ -1,0 +1,395 @@
+"""Decoding host-side records in worker processes; results come back through shared memory.
+
+``WorkerPool(source, workers)`` starts ``workers`` processes, each holding an unpickled copy of
+``source``; ``submit(indices)`` sends a batch to the least busy worker and returns a handle
+whose ``result()`` is exactly ``source.get_records(indices)`` (same keys in the same order,
+same dtypes, same bytes). ``imap(batches)`` keeps ``in_flight`` batches submitted ahead and
+yields their records in order: the loader's host path reads through it.
+
+Engine: a standard-library pool (one ``multiprocessing`` process and one pipe per worker), not
+grain's ``mp_prefetch``, which pulls from a dataset fixed when its iterator starts (new
+processes for every pass or resume) and reports a killed worker without the records it was
+decoding; the comparison and measurements are in ``docs/workers.md``.
+
+Shared memory: one segment per batch, named by the pool, unlinked by the main process as soon
+as the batch is received (see ``modalax.loader.worker_process``).
+
+Start method: ``spawn`` (default) or ``forkserver``, never ``fork``: a forked child inherits
+jax's runtime threads and locks in whatever state they were, and jax is not fork-safe once
+initialised. Children run with ``JAX_PLATFORMS=cpu`` so that a source holding jax values never
+initialises (and takes memory on) an accelerator; ``forkserver`` keeps its server process
+until the interpreter exits, ``spawn`` leaves nothing behind.
+
+Lifecycle: ``close()``, the garbage collection of an unreachable pool (``weakref.finalize``)
+and interpreter exit (``atexit``) stop the workers (a polite stop, then SIGTERM, then SIGKILL)
+and unlink every segment not yet received. A consumer waits with bounded polls and checks the
+worker's liveness between them: a worker that died, or raised, becomes a ``DataError`` naming
+the records of its batch. After a death the pool is broken (every later result raises); a
+``DataError`` raised by the source keeps its class.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pickle
+import secrets
+import signal
+import threading
+import time
+import warnings
+import weakref
+from collections import deque
+from collections.abc import Iterable, Iterator
+from multiprocessing import get_context
+from typing import Any
+
+import numpy as np
+
+from modalax.errors import ConfigError, DataError
+from modalax.loader.worker_process import read_batch, start_workers, unlink_segment
+
+__all__ = ["BatchHandle", "WorkerPool"]
+
+_POLL_S = 0.05  # a waiting consumer checks the worker's liveness this often
+_STOP_S = 1.0  # a polite stop waits this long before SIGTERM
+_LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+_END = object()
+
+
+@atexit.register
+def _close_all() -> None:
+    for pool in list(_LIVE):
+        pool.close()
+
+
+def _preview(indices: np.ndarray) -> str:
+    shown = ", ".join(str(int(i)) for i in indices[:16])
+    more = f", ... ({len(indices)} in all)" if len(indices) > 16 else ""
+    return f"[{shown}{more}]"
+
+
+class _Task:
+    __slots__ = ("abandoned", "indices", "message", "seq", "worker")
+
+    def __init__(self, seq: int, indices: np.ndarray) -> None:
+        self.seq, self.indices = seq, indices
+        self.worker: int | None = None  # None while queued in the main process
+        self.message: tuple[Any, ...] | None = None
+        self.abandoned = False
+
+
+class _State:
+    """Everything the pool's finalizer needs (it must not reference the pool itself)."""
+
+    def __init__(self, procs: list[Any], conns: list[Any], prefix: str, in_flight: int) -> None:
+        self.procs, self.conns, self.prefix, self.in_flight = procs, conns, prefix, in_flight
+        self.lock = threading.RLock()
+        self.tasks: dict[int, _Task] = {}
+        self.queued: deque[_Task] = deque()
+        self.sent: list[deque[_Task]] = [deque() for _ in procs]  # per worker, awaiting a message
+        self.outstanding = 0  # sent, not yet taken or abandoned
+        self.broken: str | None = None
+        self.closed = False
+
+    def receive(self, w: int, timeout: float) -> bool:
+        """Read one message of worker ``w`` if one comes within ``timeout``; False on a dead pipe."""
+        conn = self.conns[w]
+        try:
+            if not conn.poll(timeout):
+                return True
+            message = conn.recv()
+        except (EOFError, OSError):
+            return False
+        if message[0] == "fatal":
+            _, kind, text, _ = message[2]
+            self.broken = f"worker {w} could not load the source: {kind}: {text}"
+            return True
+        task = self.sent[w].popleft()
+        task.message = message
+        if task.abandoned:
+            self.release(task)
+        return True
+
+    def release(self, task: _Task) -> None:
+        message = task.message
+        self.tasks.pop(task.seq, None)
+        if message is not None and message[0] == "ok" and message[3] is not None:
+            unlink_segment(message[3])
+        task.message = None
+
+    def dispatch(self) -> None:
+        if self.closed:
+            return
+        self._drain()
+        while self.queued and self.outstanding < self.in_flight and self.broken is None:
+            task = self.queued.popleft()
+            w = min(range(len(self.sent)), key=lambda i: len(self.sent[i]))
+            task.worker = w
+            self.sent[w].append(task)
+            self.outstanding += 1
+            with contextlib.suppress(OSError):  # a dead worker is found when its result is awaited
+                self.conns[w].send((task.seq, task.indices))
+
+    def death(self, w: int) -> str:
+        proc = self.procs[w]
+        proc.join(0.5)  # its pipe may close a moment before it exits
+        code = proc.exitcode
+        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        head = self.sent[w][0] if self.sent[w] else None
+        where = f"records {_preview(head.indices)}" if head is not None else "no batch"
+        return f"worker {w} (pid {proc.pid}) died ({how}) while decoding {where}"
+
+    def shutdown(self) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            for conn in self.conns:
+                with contextlib.suppress(OSError):
+                    conn.send(None)
+            deadline = time.monotonic() + _STOP_S
+            while time.monotonic() < deadline and any(p.is_alive() for p in self.procs):
+                self._drain()
+                time.sleep(0.01)
+            for proc in self.procs:
+                if proc.is_alive():
+                    proc.terminate()
+                    proc.join(0.5)
+                if proc.is_alive():
+                    proc.kill()
+                proc.join(2)
+            self._drain()
+            for task in list(self.tasks.values()):
+                if task.message is None and task.worker is not None:
+                    unlink_segment(f"{self.prefix}{task.seq}")  # a worker that died after creating it
+                self.release(task)
+            for conn in self.conns:
+                conn.close()
+            for proc in self.procs:
+                with contextlib.suppress(ValueError):
+                    proc.close()
+
+    def _drain(self) -> None:
+        for w, conn in enumerate(self.conns):
+            while self.sent[w] and not conn.closed:
+                try:
+                    if not conn.poll(0):
+                        break
+                except OSError:
+                    break
+                if not self.receive(w, 0):
+                    break
+
+
+class BatchHandle:
+    """A submitted batch; ``result()`` waits for its records (``cancel()`` drops them)."""
+
+    def __init__(self, pool: WorkerPool, task: _Task) -> None:
+        self._pool, self._task = pool, task
+        self.indices = task.indices
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._taken = False
+        self._finalizer = weakref.finalize(self, _abandon, pool._state, task)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """``source.get_records(indices)``; ``DataError`` naming the records if a worker failed."""
+        if self._error is not None:
+            raise self._error
+        if not self._taken:
+            try:
+                self._value = self._pool._wait(self._task, timeout)
+            except DataError as exc:
+                if "not decoded within" not in str(exc):  # a timeout may be waited out again
+                    self._error = exc
+                raise
+            self._taken = True
+            self._finalizer.detach()
+        return self._value
+
+    def cancel(self) -> None:
+        """Drop this batch: its records are freed when they arrive."""
+        if not self._taken:
+            self._finalizer()
+
+
+def _abandon(state: _State, task: _Task) -> None:
+    with state.lock:
+        if task.abandoned:
+            return
+        task.abandoned = True
+        if task.worker is None:
+            with contextlib.suppress(ValueError):
+                state.queued.remove(task)
+            state.tasks.pop(task.seq, None)
+            return
+        state.outstanding -= 1
+        if task.message is not None:
+            state.release(task)
+
+
+class WorkerPool:
+    """``workers`` processes running ``source.get_records``; see the module docstring."""
+
+    def __init__(self, source: Any, workers: int, *, in_flight: int | None = None, start_method: str = "spawn") -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers <= 0:
+            raise ConfigError(f"WorkerPool.workers: got {workers!r}, expected a positive int")
+        if in_flight is not None and (
+            isinstance(in_flight, bool) or not isinstance(in_flight, int | np.integer) or in_flight <= 0
+        ):
+            raise ConfigError(f"WorkerPool.in_flight: got {in_flight!r}, expected a positive int or None")
+        if start_method not in ("spawn", "forkserver"):
+            raise ConfigError(
+                f"WorkerPool.start_method: got {start_method!r}, expected 'spawn' or 'forkserver' "
+                "(fork is unsafe once jax is initialised)"
+            )
+        if not hasattr(source, "get_records"):
+            raise ConfigError(f"WorkerPool.source: got {type(source).__name__}, expected a source with get_records")
+        try:
+            payload = pickle.dumps(source)
+        except Exception as exc:
+            raise ConfigError(
+                f"WorkerPool.source: {type(source).__name__} cannot be pickled ({type(exc).__name__}: {exc}); "
+                "expected a picklable source (modalax datasets are), or workers=0"
+            ) from exc
+        self.workers = int(workers)
+        self.in_flight = int(in_flight) if in_flight is not None else 2 * self.workers
+        prefix = f"mx{os.getpid():x}{secrets.token_hex(3)}_"
+        procs, conns = start_workers(get_context(start_method), self.workers, payload, prefix)
+        self._state = _State(procs, conns, prefix, self.in_flight)
+        self._seq = 0
+        self._finalizer = weakref.finalize(self, self._state.shutdown)
+        _LIVE.add(self)
+
+    def submit(self, indices: Any) -> BatchHandle:
+        """Queue ``source.get_records(indices)``; at most ``in_flight`` batches are with the workers."""
+        state = self._state
+        with state.lock:
+            if state.closed:
+                raise DataError("WorkerPool.submit: the pool is closed; expected an open pool")
+            task = _Task(self._seq, np.asarray(indices))
+            self._seq += 1
+            state.tasks[task.seq] = task
+            state.queued.append(task)
+            state.dispatch()
+        return BatchHandle(self, task)
+
+    def imap(self, batches: Iterable[Any]) -> Iterator[Any]:
+        """The records of each batch of indices, in order, ``in_flight`` batches submitted ahead."""
+        it = iter(batches)
+        pending: deque[BatchHandle] = deque()
+        try:
+            while True:
+                while len(pending) < self.in_flight:
+                    nxt = next(it, _END)
+                    if nxt is _END:
+                        break
+                    pending.append(self.submit(nxt))
+                if not pending:
+                    return
+                yield pending.popleft().result()
+        finally:
+            for handle in pending:
+                handle.cancel()
+
+    def _wait(self, task: _Task, timeout: float | None) -> Any:
+        state = self._state
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with state.lock:
+                if task.message is None:
+                    self._poll(task)
+                if task.message is not None:
+                    return self._take(task)
+            if deadline is not None and time.monotonic() > deadline:
+                raise DataError(f"WorkerPool: records {_preview(task.indices)} not decoded within {timeout} s")
+
+    def _poll(self, task: _Task) -> None:
+        state = self._state
+        failed = self._failure(task)
+        if failed is not None:
+            raise DataError(failed)
+        if task.worker is None:
+            state.dispatch()
+            if task.worker is None:
+                time.sleep(_POLL_S)  # the pool is full of batches nobody has taken
+                return
+        w = task.worker
+        alive = state.receive(w, _POLL_S) and state.procs[w].is_alive()
+        if task.message is not None:
+            return
+        if state.broken is None and not alive and state.conns[w].poll(0):
+            alive = state.receive(w, 0)  # a message that came just before the worker ended
+            if task.message is not None:
+                return
+        if state.broken is None and alive:
+            return
+        state.broken = state.broken or state.death(w)
+        message = self._failure(task)
+        state.shutdown()
+        raise DataError(message)
+
+    def _failure(self, task: _Task) -> str | None:
+        state = self._state
+        if state.broken is not None:
+            return f"WorkerPool: records {_preview(task.indices)} were not decoded: {state.broken}"
+        if state.closed:
+            return f"WorkerPool: records {_preview(task.indices)} were not decoded: the pool was closed"
+        return None
+
+    def _take(self, task: _Task) -> Any:
+        state = self._state
+        message = task.message
+        assert message is not None
+        state.outstanding -= 1
+        task.abandoned = True  # taken: nothing left to free when its handle goes
+        try:
+            for category, text in message[-1]:
+                warnings.warn(text, category, stacklevel=4)
+            if message[0] == "ok":
+                records = read_batch(message[2], message[3])
+                task.message = None
+                return records
+            blob, kind, text, trace = message[2]
+            original = None
+            with contextlib.suppress(Exception):
+                original = pickle.loads(blob) if blob is not None else None
+            worker = f"worker {task.worker} raised {kind}: {text}"
+            error_text = f"WorkerPool: records {_preview(task.indices)} failed: {worker}"
+            cls = type(original) if isinstance(original, DataError) else DataError
+            try:
+                error = cls(error_text)
+            except Exception:
+                error = DataError(error_text)
+            error.add_note(f"worker traceback:\n{trace}")
+            raise error from original
+        finally:
+            state.release(task)
+            state.dispatch()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the pool is open and every worker is running."""
+        return not self._state.closed and all(p.is_alive() for p in self._state.procs)
+
+    @property
+    def broken(self) -> bool:
+        """Whether a worker died or could not load the source (every later result raises)."""
+        return self._state.broken is not None
+
+    @property
+    def pids(self) -> list[int]:
+        """The workers' process ids."""
+        return [p.pid for p in self._state.procs]
+
+    def close(self) -> None:
+        """Stop the workers and unlink every segment not received; safe to call twice."""
+        self._finalizer()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
