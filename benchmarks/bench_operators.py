@@ -1,0 +1,225 @@
+"""Every shipped image and audio operator through ``DataLoader`` at defaults, against a hand-written equivalent.
+
+For each operator: a device ``ArraySource`` (images 64x64x3, float32 in [0, 1] or uint8 for
+``Normalize``; waveforms 1 s at 16 kHz; spectrograms 80x101 for the masks), batch 128, one
+epoch a run. The reference is one hand-written ``jax.jit(vmap)`` call per batch (gather +
+the operator's function written with plain jax/``jax.image``/``jax.scipy``, same per-record
+keys); the script checks it gives the loader's batch before timing. Target: >= 0.9x.
+
+Rerun one operator: ``python benchmarks/bench_operators.py --case rotate [--runs N] [--quick]``
+(cases: the names below, comma-separated).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BenchResult, Contender, drain, main, race
+
+from modalax import ArraySource, DataLoader
+
+BATCH = 128
+CMD = "python benchmarks/bench_operators.py --case {}"
+Fn = Callable[[jax.Array, jax.Array], jax.Array]  # (one element, its operator key) -> element
+u = jax.random.uniform
+
+
+def _param(key: jax.Array, lo: float, hi: float) -> jax.Array:
+    return u(key, (1,), jnp.float32, lo, hi)[0]
+
+
+def _rotate(x: jax.Array, key: jax.Array) -> jax.Array:
+    """Pillow's rotate (centre W/2, H/2; bilinear; fill 0) with ``jax.scipy.ndimage``."""
+    h, w, _ = x.shape
+    t = -jnp.deg2rad(_param(key, -15.0, 15.0))
+    yy, xx = jnp.meshgrid(jnp.arange(h) + 0.5 - h / 2, jnp.arange(w) + 0.5 - w / 2, indexing="ij")
+    xs = jnp.cos(t) * xx + jnp.sin(t) * yy + w / 2
+    ys = -jnp.sin(t) * xx + jnp.cos(t) * yy + h / 2
+    inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    sample = jax.vmap(
+        lambda ch: jax.scipy.ndimage.map_coordinates(ch, [ys - 0.5, xs - 0.5], order=1, mode="nearest"), 2, 2
+    )
+    return jnp.where(inside[..., None], sample(x), 0.0)
+
+
+def _crop(x: jax.Array, key: jax.Array) -> jax.Array:
+    kt, kl = jax.random.split(key)
+    top = jax.random.randint(kt, (1,), 0, x.shape[0] - 48 + 1)[0]
+    left = jax.random.randint(kl, (1,), 0, x.shape[1] - 48 + 1)[0]
+    return jax.lax.dynamic_slice(x, (top, left, 0), (48, 48, x.shape[2]))
+
+
+def _contrast(x: jax.Array, key: jax.Array) -> jax.Array:
+    m = jnp.mean(x, axis=(0, 1), keepdims=True)
+    return (x - m) * _param(key, 0.8, 1.2) + m
+
+
+def _noise_snr(x: jax.Array, key: jax.Array) -> jax.Array:
+    k_noise, _ = jax.random.split(key)
+    noise = jax.random.normal(jax.random.split(k_noise, 1)[0], x.shape, x.dtype)
+    scale = jnp.sqrt(jnp.mean(x**2) / 10.0**2 / jnp.mean(noise**2))  # SNR 20 dB
+    return x + scale * noise
+
+
+def _mask(axis: int) -> Fn:
+    def one(x: jax.Array, key: jax.Array) -> jax.Array:
+        k_w, k_s = jax.random.split(key)
+        length = x.shape[axis]
+        width = jax.random.randint(k_w, (1, 1), 0, min(10, length) + 1, jnp.int32)[0, 0]
+        start = jnp.floor(u(k_s, (1, 1))[0, 0] * (length - width + 1)).astype(jnp.int32)
+        pos = jnp.arange(length).reshape((-1, 1) if axis == 0 else (1, -1))
+        return jnp.where((pos >= start) & (pos < start + width), 0.0, x)
+
+    return one
+
+
+def _audio_crop(x: jax.Array, key: jax.Array) -> jax.Array:
+    start = jax.random.randint(key, (1,), 0, x.shape[-1] - 8000 + 1, jnp.int32)[0]
+    return jax.lax.dynamic_slice_in_dim(x, start, 8000)
+
+
+RANDOM = {"stochastic": True, "stream_name": "augment"}  # audio configs that default to a fixed transform
+# name -> (module, operator, config kwargs, data kind, hand-written per-element function)
+CASES: dict[str, tuple[str, str, dict[str, Any], str, Fn]] = {
+    "resize": (
+        "image",
+        "Resize",
+        {"height": 32},
+        "image",
+        lambda x, k: jax.image.resize(x, (32, 32, 3), "linear", antialias=True),
+    ),
+    "normalize": ("image", "Normalize", {}, "uint8", lambda x, k: x.astype(jnp.float32) / 255.0),
+    "flip": (
+        "image",
+        "Flip",
+        {},
+        "image",
+        lambda x, k: jnp.where(jax.random.bernoulli(k, 0.5, (1,))[0], x[:, ::-1], x),
+    ),
+    "crop": ("image", "Crop", {"height": 48}, "image", _crop),
+    "brightness": ("image", "Brightness", {}, "image", lambda x, k: x + _param(k, -0.2, 0.2)),
+    "contrast": ("image", "Contrast", {}, "image", _contrast),
+    "rotate": ("image", "Rotate", {}, "image", _rotate),
+    "gaussian_noise": (
+        "image",
+        "GaussianNoise",
+        {},
+        "image",
+        lambda x, k: x + jax.random.normal(jax.random.split(k, 1)[0], x.shape) * 0.05,
+    ),
+    "grayscale": ("image", "Grayscale", {}, "image", lambda x, k: x @ jnp.asarray([[0.299], [0.587], [0.114]])),
+    "gain": ("audio", "Gain", RANDOM, "audio", lambda x, k: x * 10.0 ** (_param(k, -6.0, 6.0) / 20.0)),
+    "time_shift": (
+        "audio",
+        "TimeShift",
+        RANDOM,
+        "audio",
+        lambda x, k: jnp.roll(x, jax.random.randint(k, (1,), -1600, 1601, jnp.int32)[0]),
+    ),
+    "additive_noise": ("audio", "AdditiveNoise", {}, "audio", _noise_snr),
+    "time_mask": ("audio", "TimeMask", {}, "spectrogram", _mask(1)),
+    "frequency_mask": ("audio", "FrequencyMask", {}, "spectrogram", _mask(0)),
+    "random_crop": ("audio", "RandomCrop", {"length": 8000, **RANDOM}, "audio", _audio_crop),
+}
+
+
+def shipped(name: str) -> Any:
+    """The plugin's operator, built as a user builds it (field ``x``)."""
+    import importlib
+
+    module, op, kwargs, _, _ = CASES[name]
+    mod = importlib.import_module(f"modalax_{module}")
+    config_name = "MaskConfig" if op.endswith("Mask") else f"{op}Config"
+    config = getattr(mod, config_name)(field_key="x", **kwargs)
+    return getattr(mod, f"{op}Operator")(config, rngs=nnx.Rngs(0, augment=1))
+
+
+def data_for(kind: str, n: int) -> np.ndarray:
+    """The records a case runs over."""
+    rng = np.random.default_rng(0)
+    if kind == "uint8":
+        return rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
+    if kind == "image":
+        return rng.random((n, 64, 64, 3), dtype=np.float32)
+    if kind == "audio":
+        return rng.uniform(-0.5, 0.5, (n, 16_000)).astype(np.float32)
+    return rng.random((n, 80, 101), dtype=np.float32)
+
+
+def reference(one: Fn) -> Any:
+    """One jitted call per batch: gather, per-record keys, the element function under vmap."""
+
+    @jax.jit
+    def step(data: jax.Array, idx: jax.Array, epoch_key: jax.Array) -> jax.Array:
+        keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(epoch_key, i), 0))(idx)
+        return jax.vmap(one)(jnp.take(data, idx, axis=0), keys)
+
+    return step
+
+
+def per_batch(step: Any, data: jax.Array, key: jax.Array) -> Contender:
+    """The hand-written loop: a numpy permutation, one jitted call per batch."""
+    n = data.shape[0]
+
+    def run() -> Any:
+        perm = np.random.default_rng(1).permutation(n).astype(np.int32)
+        out = None
+        for b in range(n // BATCH):
+            out = step(data, perm[b * BATCH : (b + 1) * BATCH], key)
+        return out
+
+    return Contender(run=run, first=lambda: step(data, np.arange(BATCH, dtype=np.int32), key))
+
+
+def one_case(name: str, n: int, runs: int) -> BenchResult:
+    """The shipped operator through the default loader vs its hand-written reference."""
+    _, op_name, kwargs, kind, fn = CASES[name]
+    data = jax.device_put(data_for(kind, n))
+    op = shipped(name)
+    check = DataLoader(ArraySource({"x": data}), BATCH, drop_last=True, operators=[op], with_indices=True)
+    batch = next(iter(check))
+    want = reference(fn)(data, np.asarray(batch["index"]), check.epoch_key(0))
+    err = float(jnp.max(jnp.abs(batch["x"] - want)))
+    assert err <= 1e-5, f"{name}: the hand-written reference differs from {op_name}Operator by {err}"
+    loader = DataLoader(ArraySource({"x": data}), BATCH, drop_last=True, operators=[op])
+    res = BenchResult(
+        f"{op_name}Operator({', '.join(f'{k}={v}' for k, v in kwargs.items() if k not in RANDOM)}), {n:,} x {kind} "
+        f"{tuple(data.shape[1:])}, batch {BATCH}",
+        "records/s",
+        subject="modalax (DataLoader defaults)",
+        target=">= 0.9x hand-written",
+        notes=f"max |modalax - reference| = {err:.1e}",
+        case=CMD.format(name),
+    )
+    contenders = {
+        res.subject: Contender(run=lambda: drain(loader), first=lambda: next(iter(loader))),
+        "hand-written jax.jit(vmap), per batch": per_batch(reference(fn), data, check.epoch_key(0)),
+    }
+    res.add(race(contenders, n // BATCH * BATCH, runs))
+    return res
+
+
+def run(quick: bool = False, runs: int | None = None, case: str | None = None) -> list[BenchResult]:
+    """One result per operator."""
+    runs = runs or (3 if quick else 7)
+    names = case.split(",") if case else list(CASES)
+    results = []
+    for name in names:
+        try:
+            results.append(one_case(name, 512 if quick else 2_048, runs))
+        except AssertionError as exc:  # a wrong reference is reported, never timed
+            results.append(BenchResult(name, "records/s", notes=f"not timed: {exc}", case=CMD.format(name)))
+    return results
+
+
+if __name__ == "__main__":
+    main(run, ",".join(CASES))
