@@ -37,8 +37,8 @@ def array_record_module() -> Any:
     return module
 
 
-def _info(value: Any) -> FieldInfo:
-    kind = field_kind("", value)
+def _info(name: str, value: Any) -> FieldInfo:
+    kind = field_kind(name, value)
     if kind != "array":
         return FieldInfo(kind)
     array = np.asarray(value)
@@ -46,7 +46,7 @@ def _info(value: Any) -> FieldInfo:
 
 
 def _merge(fields: dict[str, FieldInfo] | None, record: dict[str, Any], i: int) -> dict[str, FieldInfo]:
-    infos = {k: _info(v) for k, v in record.items()}
+    infos = {k: _info(k, v) for k, v in record.items()}
     if fields is None:
         return infos
     if infos.keys() != fields.keys():
