@@ -170,3 +170,29 @@ def test_keys_are_those_of_the_data_keys_table(tmp_path):
     assert set(batch) == {"images", "labels", "mask"}
     unlabelled = ImageFolderDataset(CFG, root=tmp_path / "cat", extensions=["png"], on_error="skip", rngs=0)
     assert set(unlabelled.element_spec()) == {"images"} and len(good) == 3
+
+
+@pytest.mark.parametrize("kind", ["synthetic", "mnist_like"])
+def test_generated_datasets_pickle_after_being_read_and_check_indices(kind):
+    import jax
+
+    from modalax_image import create_image_dataset
+
+    extra = {"pattern_type": "circles"} if kind == "synthetic" else {}
+    ds = create_image_dataset(kind, CFG if extra else None, dataset_size=5, rngs=nnx.Rngs(4), **extra)
+    before = ds.get_records(np.arange(5))
+    clone = pickle.loads(pickle.dumps(ds))
+    after = clone.get_records(np.arange(5))
+    for key in before:
+        np.testing.assert_array_equal(np.asarray(after[key]), np.asarray(before[key]))
+    if kind == "synthetic":
+        same = (
+            jax.tree.leaves(clone.pattern_parameters(np.arange(2))),
+            jax.tree.leaves(ds.pattern_parameters(np.arange(2))),
+        )
+        assert all(np.array_equal(a, b) for a, b in zip(*same, strict=True))
+    np.testing.assert_array_equal(
+        np.asarray(ds.get_records(np.array([-1]))["images"]), np.asarray(before["images"][4:])
+    )
+    with pytest.raises(IndexError, match=r"index 5 is out of range; expected -5 <= index < 5"):
+        ds.get_records(np.array([0, 5]))

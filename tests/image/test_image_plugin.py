@@ -22,7 +22,12 @@ def test_discovered_through_the_entry_point():
     info = next(p for p in modalax.list_plugins() if p.id == "image")
     assert info.distribution == "modalax-image" and info.status == "loaded"
     assert info.registered["modalities"] == ["image"]
-    assert sorted(info.registered["datasets"]) == ["image/folder", "image/mnist_like", "image/synthetic"]
+    assert sorted(info.registered["datasets"]) == [
+        "image/folder",
+        "image/mnist_like",
+        "image/packed",
+        "image/synthetic",
+    ]
     assert modalax.list_adapters("image") == ["image/default"]
 
 
@@ -48,7 +53,7 @@ def test_create_image_dataset_dispatches_through_the_registry():
     assert mnist.image_shape == (28, 28, 1)
     with pytest.raises(
         ConfigError,
-        match=r"unknown image dataset type 'mnist'; available: folder, mnist_like, "
+        match=r"unknown image dataset type 'mnist'; available: folder, mnist_like, packed, "
         r"synthetic; did you mean 'mnist_like'\?",
     ):
         create_image_dataset("mnist", rngs=nnx.Rngs(0))

@@ -60,7 +60,8 @@ def register_modalities(register: Register) -> None:
 def register_datasets(register: Register) -> None:
     for name, (cls, description) in DATASETS.items():
         register(DatasetRecord("image", name, f"{_PKG}.datasets:{cls}", description))
-    register(DatasetRecord("image", "packed", f"{_PKG}.packed:PackedImageDataset", "ArrayRecord shards of modalax.pack"))
+    packed = f"{_PKG}.packed:PackedImageDataset"
+    register(DatasetRecord("image", "packed", packed, "ArrayRecord shards of modalax.pack"))
 
 
 @modalax.hookimpl

@@ -80,7 +80,23 @@ class GeneratedImageDataset(SyntheticDataset, ImageDataset):
         rngs: nnx.Rngs | int | None = None,
     ) -> None:
         super().__init__(config, dataset_size, split, rngs=rngs)
+        self._compile()
+
+    def _compile(self) -> None:
+        """Create the jitted functions (again after unpickling: compiled functions do not pickle)."""
         self._generate_at = jax.jit(lambda key, idx: self.generate_records(record_keys(key, idx), idx))
+        self._generate = self._generate_at  # core's name for it; same numbers
 
     def get_records(self, indices: Any) -> dict[str, jax.Array]:
-        return self._generate_at(self._key, jnp.asarray(indices, jnp.int32))
+        return self._generate_at(self._key, jnp.asarray(self.checked_indices(indices), jnp.int32))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        return {k: v for k, v in state.items() if k not in self._JITTED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._compile()
+
+    #: Attributes holding jitted functions, left out of the pickled state and rebuilt.
+    _JITTED: tuple[str, ...] = ("_generate", "_generate_at")

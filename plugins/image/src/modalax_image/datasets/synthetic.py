@@ -55,6 +55,11 @@ class SyntheticImageDataset(GeneratedImageDataset):
         self.pattern_type = pattern_type
         self.num_circles = num_circles
         super().__init__(config, dataset_size, split, rngs=rngs)
+
+    _JITTED = (*GeneratedImageDataset._JITTED, "_params")
+
+    def _compile(self) -> None:
+        super()._compile()
         self._params = jax.jit(self._pattern_params)
 
     def _one_params(self, key: jax.Array) -> patterns.Params:
