@@ -321,3 +321,27 @@ def test_two_processes_over_a_packed_folder_assemble_the_single_process_batches(
     for _, global_digest, single_digest in outs:
         assert global_digest == single_digest
     assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["pack", "no/such/thing", "--out", "{out}"], "not a folder, a file or MODALITY:DATASET_TYPE"),
+        (["pack", "x:y", "--out", "{out}", "--shards", "0"], "--shards: got 0"),
+        (["pack", "nomodality:synthetic", "--out", "{out}"], "nomodality"),
+        (["pack", "x:y", "--out", "{used}"], "is not empty"),
+        (["pack", "x:y"], "--out"),
+    ],
+)
+def test_cli_pack_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    from modalax.cli import main
+
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "f").write_text("x")
+    argv = [a.format(out=tmp_path / "out", used=tmp_path / "used") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("modalax: error:") and message in err[0]
+    assert not (tmp_path / "out").exists()

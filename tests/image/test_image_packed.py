@@ -130,3 +130,24 @@ def test_a_record_that_fails_to_decode_names_the_shard_and_record(folder: Path, 
     packed.get_records(np.arange(last))  # the others decode
     with pytest.raises(DataError, match=r"data\.array_record-00001-of-00002' record 3 \(index 7\): cannot decode"):
         packed.get_records(np.array([0, last]))
+
+
+def test_cli_packs_a_folder_detected_as_images(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modalax.cli import main
+
+    out = tmp_path / "cli"
+    argv = ["pack", str(folder), "--out", str(out), "--shards", "2", "--set", "config={'height': 6, 'width': 6}"]
+    assert main([*argv, "--no-progress"]) == 0
+    assert "packed 7 image records into 2 shard(s)" in capsys.readouterr().out
+    source = modalax.create_dataset("image", "folder", root=folder, config=ImageModalityConfig(height=6, width=6))
+    packed = modalax.create_dataset("image", "packed", root=out)
+    np.testing.assert_array_equal(
+        packed.get_records(np.arange(7))["images"], source.get_records(np.arange(7))["images"]
+    )
+    assert (
+        main(["pack", "image:synthetic", "--out", str(tmp_path / "syn"), "--set", "dataset_size=5", "--no-progress"])
+        == 0
+    )
+    assert len(modalax.create_dataset("image", "packed", root=tmp_path / "syn")) == 5
