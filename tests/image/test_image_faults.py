@@ -189,3 +189,13 @@ def test_loss_without_an_image_field_is_a_missing_field_error():
     modality = ImageModality(ImageModalityConfig(height=4), rngs=nnx.Rngs(0))
     with pytest.raises(MissingFieldError, match=r"loss_fn\.batch: got a dict with keys \['image'\].*'images'"):
         modality.loss_fn({"image": np.zeros((1, 4, 4, 3))}, np.zeros((1, 4, 4, 3)))
+
+
+def test_metrics_of_an_empty_batch():
+    from modalax_image import ImageEvaluationSuite
+
+    suite = ImageEvaluationSuite(["mse", "psnr", "ssim"], config=ImageModalityConfig(height=16))
+    empty = np.zeros((0, 16, 16, 3), np.float32)
+    assert all(v.shape == (0,) for v in suite.per_image(empty, empty).values())
+    with pytest.raises(DataError, match=r"evaluate_batch: got an empty batch of shape \(0, 16, 16, 3\)"):
+        suite.evaluate_batch(empty, empty)

@@ -134,4 +134,11 @@ class ImageEvaluationSuite(BaseEvaluationSuite):
                 f"ImageEvaluationSuite.evaluate_batch: metrics {list(self.metrics)} compare against a "
                 "reference; got reference=None"
             )
-        return {name: float(jnp.mean(v)) for name, v in self.per_image(generated, reference).items()}
+        values = self.per_image(generated, reference)
+        if any(v.shape[0] == 0 for v in values.values()):
+            # the mean of no images is NaN: a silent non-number in a training log
+            raise DataError(
+                f"ImageEvaluationSuite.evaluate_batch: got an empty batch of shape {tuple(np.shape(generated))}, "
+                "expected at least one image (per_image returns empty arrays for it)"
+            )
+        return {name: float(jnp.mean(v)) for name, v in values.items()}
