@@ -55,7 +55,7 @@ def test_registrations() -> None:
         "griffin_lim",
     ):
         assert f"audio.{name}" in modalax.list_kernels()
-    assert modalax.list_datasets("audio") == ["folder", "synthetic"]
+    assert modalax.list_datasets("audio") == ["folder", "packed", "synthetic"]
     assert modalax.list_adapters("audio") == ["audio/default"]
 
 
