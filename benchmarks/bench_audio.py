@@ -2,7 +2,10 @@
 
 64 clips of 1 s at 16 kHz, n_fft 1024, hop 256, 80 mels (Slaney), power 2, centred frames with
 reflect padding. Every implementation gets the same clips already in its own array type and
-returns all 64 mel spectrograms; jax results are waited for.
+returns all 64 mel spectrograms; jax results are waited for. Every contender is built once
+(its first call, compile included, timed apart) and timed round-robin.
+
+Rerun: ``python benchmarks/bench_audio.py [--runs N] [--quick]``.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult, block, main, throughput
+from common import BenchResult, Contender, main, race
 
 CLIPS, SR, N_FFT, HOP, N_MELS = 64, 16000, 1024, 256, 80
+MEL = {"sample_rate": SR, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "pad_mode": "reflect"}
 
 
 def _modalax_kernel() -> Any:
@@ -29,7 +33,7 @@ def _modalax_kernel() -> Any:
 
         from modalax_audio.kernels import mel_spectrogram
 
-        return jax.jit(mel_spectrogram, static_argnames=("sample_rate", "n_fft", "hop_length", "n_mels"))
+        return jax.jit(mel_spectrogram, static_argnames=tuple(MEL))
 
 
 def _jax_reference() -> Any:
@@ -54,7 +58,7 @@ def _jax_reference() -> Any:
     return mel
 
 
-def _torch_rows(x: np.ndarray, repeats: int, rows: dict[str, float], notes: list[str]) -> None:
+def _torch_rows(x: np.ndarray, rows: dict[str, Contender], notes: list[str]) -> None:
     try:
         import torch
     except ImportError:
@@ -65,79 +69,77 @@ def _torch_rows(x: np.ndarray, repeats: int, rows: dict[str, float], notes: list
     tx = torch.from_numpy(x.copy())
     window = torch.hann_window(N_FFT)
     fb = torch.from_numpy(np.asarray(mel_filterbank_np(SR, N_FFT, N_MELS), np.float32))
+    default_threads = torch.get_num_threads()
 
-    def run() -> Any:
-        with torch.inference_mode():
-            spec = torch.stft(tx, N_FFT, HOP, window=window, center=True, pad_mode="reflect", return_complex=True)
-            return torch.matmul(fb, spec.real**2 + spec.imag**2)
-
-    threads = torch.get_num_threads()
-    rows[f"torch {torch.__version__} (stft + matmul, {threads} threads)"] = throughput(run, CLIPS, repeats=repeats)
-    if threads > 1:  # on a busy machine one thread can beat several: show both
-        torch.set_num_threads(1)
-        try:
-            rows[f"torch {torch.__version__} (stft + matmul, 1 thread)"] = throughput(run, CLIPS, repeats=repeats)
-        finally:
+    def with_threads(threads: int) -> Any:
+        def one() -> Any:
             torch.set_num_threads(threads)
+            try:
+                with torch.inference_mode():
+                    spec = torch.stft(
+                        tx, N_FFT, HOP, window=window, center=True, pad_mode="reflect", return_complex=True
+                    )
+                    return torch.matmul(fb, spec.real**2 + spec.imag**2)
+            finally:
+                torch.set_num_threads(default_threads)
+
+        return one
+
+    for threads in sorted({default_threads, 1}, reverse=True):  # on a busy machine one thread can beat several
+        rows[f"torch {torch.__version__} (stft + matmul, {threads} threads)"] = Contender(with_threads(threads))
     try:
         import torchaudio
 
         transform = torchaudio.transforms.MelSpectrogram(
             SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, norm="slaney", mel_scale="slaney", pad_mode="reflect"
         )
-        with torch.inference_mode():
-            rows[f"torchaudio {torchaudio.__version__}"] = throughput(lambda: transform(tx), CLIPS, repeats=repeats)
+        rows[f"torchaudio {torchaudio.__version__}"] = Contender(lambda: transform(tx))
     except Exception as exc:
         notes.append(f"torchaudio row skipped ({type(exc).__name__})")
 
 
-def _librosa_rows(x: np.ndarray, repeats: int, rows: dict[str, float], notes: list[str]) -> None:
+def _librosa_rows(x: np.ndarray, rows: dict[str, Contender], notes: list[str]) -> None:
     try:
         import librosa
     except ImportError:
         notes.append("librosa not installed: no librosa rows")
         return
     kw = {"sr": SR, "n_fft": N_FFT, "hop_length": HOP, "n_mels": N_MELS, "pad_mode": "reflect"}
-    rows[f"librosa {librosa.__version__} (loop)"] = throughput(
-        lambda: [librosa.feature.melspectrogram(y=clip, **kw) for clip in x], CLIPS, repeats=repeats
+    rows[f"librosa {librosa.__version__} (loop)"] = Contender(
+        lambda: [librosa.feature.melspectrogram(y=clip, **kw) for clip in x]
     )
-    rows[f"librosa {librosa.__version__} (batched)"] = throughput(
-        lambda: librosa.feature.melspectrogram(y=x, **kw), CLIPS, repeats=repeats
-    )
+    rows[f"librosa {librosa.__version__} (batched)"] = Contender(lambda: librosa.feature.melspectrogram(y=x, **kw))
 
 
-def run(quick: bool = False) -> list[BenchResult]:
+def run(quick: bool = False, runs: int | None = None) -> list[BenchResult]:
     """The mel spectrogram case; peers that are not installed give a note instead of a row."""
     import jax.numpy as jnp
 
-    repeats = 5 if quick else 21
+    runs = runs or (3 if quick else 11)
     x = np.random.default_rng(0).uniform(-1, 1, (CLIPS, SR)).astype(np.float32)
     xj = jnp.asarray(x)
-    rows: dict[str, float] = {}
     notes: list[str] = []
     kernel = _modalax_kernel()
-    ours = block(kernel(xj, sample_rate=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS))
-    rows["modalax"] = throughput(
-        lambda: block(kernel(xj, sample_rate=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)), CLIPS, repeats=repeats
-    )
     reference = _jax_reference()
-    ref = np.asarray(block(reference(xj)))
-    err = float(np.max(np.abs(np.asarray(ours) - ref)) / np.max(np.abs(ref)))
-    rows["jax.jit reference (gather + rfft + dense matmul)"] = throughput(
-        lambda: block(reference(xj)), CLIPS, repeats=repeats
+    contenders = {
+        "modalax (audio.mel_spectrogram)": Contender(lambda: kernel(xj, **MEL)),
+        "jax.jit reference (gather + rfft + dense matmul)": Contender(lambda: reference(xj)),
+    }
+    _torch_rows(x, contenders, notes)
+    _librosa_rows(x, contenders, notes)
+    timings = race(contenders, CLIPS, runs)
+    ours, ref = np.asarray(kernel(xj, **MEL)), np.asarray(reference(xj))
+    notes.insert(0, f"max |modalax - jax reference| / peak = {np.max(np.abs(ours - ref)) / np.max(np.abs(ref)):.1e}")
+    res = BenchResult(
+        title=f"mel spectrogram, {CLIPS} clips x 1 s @ {SR // 1000} kHz (n_fft {N_FFT}, hop {HOP}, {N_MELS} mels)",
+        unit="clips/s",
+        subject="modalax (audio.mel_spectrogram)",
+        target=">= 1.3x torch",
+        notes="; ".join(notes),
+        case="python benchmarks/bench_audio.py",
     )
-    _torch_rows(x, repeats, rows, notes)
-    _librosa_rows(x, repeats, rows, notes)
-    notes.insert(0, f"max |modalax - jax reference| / peak = {err:.1e}")
-    return [
-        BenchResult(
-            title=f"mel spectrogram, {CLIPS} clips x 1 s @ {SR // 1000} kHz (n_fft {N_FFT}, hop {HOP}, {N_MELS} mels)",
-            unit="clips/s",
-            rows=rows,
-            target=">= 1.0x torch",
-            notes="; ".join(notes),
-        )
-    ]
+    res.add(timings)
+    return [res]
 
 
 if __name__ == "__main__":

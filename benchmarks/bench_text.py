@@ -3,7 +3,10 @@
 100,000 generated English-like sentences (Zipf-distributed words, mean ~45 words, some capitals
 and commas, a final period) become int32 ids padded to 64: BOS, ids, EOS, padding; longer
 sentences are truncated and keep EOS.  Every implementation uses the same 10,000-id vocabulary
-(built from the corpus by modalax) and must produce the same array, which is checked.
+(built from the corpus by modalax) and must produce the same array, which is checked. Every
+contender is built once (first call timed apart) and timed round-robin.
+
+Rerun: ``python benchmarks/bench_text.py [--runs N] [--quick]``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchResult, main, throughput
+from common import BenchResult, Contender, main, race
 
 SENTENCES, MEAN_WORDS, LENGTH, VOCAB = 100_000, 45, 64, 10_000
 FUNCTION_WORDS = (
@@ -81,24 +84,26 @@ def _hf_tokenizer(vocab: dict[str, int]) -> Any:
     return tok
 
 
-def run(quick: bool = False) -> list[BenchResult]:
+def run(quick: bool = False, runs: int | None = None) -> list[BenchResult]:
     """Tokenization throughput in sentences/s; peers that are not installed give a note instead of a row."""
     from modalax_text import TextParams, Tokenizer
 
     n = 10_000 if quick else SENTENCES
-    repeats = 3 if quick else 5
+    runs = runs or (3 if quick else 7)
     corpus = make_corpus(n)
     mean_words = float(np.mean([len(s.split()) for s in corpus[:5000]]))
     tokenizer = Tokenizer.from_corpus(corpus, TextParams(vocab_size=VOCAB, max_length=LENGTH))
     assert tokenizer.vocabulary is not None
     vocab = dict(tokenizer.vocabulary.token_to_id)
     ours = tokenizer.tokenize(corpus)
-    rows = {"modalax": throughput(lambda: tokenizer.tokenize(corpus), n, repeats=repeats)}
+    contenders = {
+        "modalax (Tokenizer.tokenize)": Contender(lambda: tokenizer.tokenize(corpus)),
+        "python dict loop (re.findall + dict.get)": Contender(lambda: dict_loop(corpus, vocab)),
+    }
     notes = [
         f"{n:,} sentences, mean {mean_words:.1f} words, {len(vocab):,} ids, {np.mean(ours == 1):.1%} of positions UNK"
     ]
     assert np.array_equal(dict_loop(corpus, vocab), ours), "the dict loop disagrees with modalax"
-    rows["python dict loop (re.findall + dict.get)"] = throughput(lambda: dict_loop(corpus, vocab), n, repeats=repeats)
     try:
         import tokenizers
     except ImportError:
@@ -111,16 +116,17 @@ def run(quick: bool = False) -> list[BenchResult]:
 
         same = np.array_equal(hf_run(), ours)
         notes.append(f"HF output {'identical' if same else 'DIFFERENT'}; encode_batch uses its own thread pool")
-        rows[f"HF tokenizers {tokenizers.__version__} WordLevel encode_batch"] = throughput(hf_run, n, repeats=repeats)
-    return [
-        BenchResult(
-            title=f"tokenize {n:,} English-like sentences to ids padded to {LENGTH}",
-            unit="sentences/s",
-            rows=rows,
-            target=">= 1.0x python dict loop, >= 2.5x HF WordLevel",
-            notes="; ".join(notes),
-        )
-    ]
+        contenders[f"HF tokenizers {tokenizers.__version__} WordLevel encode_batch"] = Contender(hf_run)
+    res = BenchResult(
+        title=f"tokenize {n:,} English-like sentences to ids padded to {LENGTH}",
+        unit="sentences/s",
+        subject="modalax (Tokenizer.tokenize)",
+        target=">= 1.0x python dict loop, >= 2.5x HF WordLevel",
+        notes="; ".join(notes),
+        case="python benchmarks/bench_text.py",
+    )
+    res.add(race(contenders, n, runs))
+    return [res]
 
 
 if __name__ == "__main__":
