@@ -211,6 +211,12 @@ VALUE_CASES: list[tuple[str, Callable[[], Any], type, str]] = [
     ("crop duration inf", lambda: RandomCropConfig(duration=float("inf"), sample_rate=16000), ConfigError, "duration"),
     ("time shift float", lambda: TimeShiftConfig(shift=1.5), ConfigError, r"shift"),
     ("config pad_mode", lambda: AudioModalityConfig(pad_mode="wrap"), ConfigError, r"pad_mode"),
+    (
+        "config mel with n_mels above bins",
+        lambda: AudioModalityConfig(representation="mel_spectrogram", n_fft=128, hop_length=32, n_mels=80),
+        ConfigError,
+        r"n_mels=80 with n_fft=128",
+    ),
     ("config duration NaN", lambda: AudioModalityConfig(duration=float("nan")), ConfigError, r"duration"),
     ("config sample_rate float", lambda: AudioModalityConfig(sample_rate=16000.5), ConfigError, r"sample_rate"),
     (

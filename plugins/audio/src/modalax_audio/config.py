@@ -144,6 +144,11 @@ class AudioModalityConfig(BaseModalityConfig):
                 f"{owner}.spectrogram_type: got {self.spectrogram_type.value!r} with representation "
                 f"{rep.name}; expected {wanted.value!r} or None"
             )
+        if rep is AudioRepresentation.MEL_SPECTROGRAM and self.n_mel_channels > self.n_freq_bins:
+            raise ConfigError(
+                f"{owner}.n_mel_channels: got n_mels={self.n_mel_channels} with n_fft={self.n_fft}; expected at most "
+                f"n_fft // 2 + 1 = {self.n_freq_bins} (more mels than FFT bins leaves filters empty)"
+            )
         if wanted is not None and self.n_time_steps <= self.n_fft // 2:
             raise ConfigError(
                 f"{owner}.duration: {self.duration!r} s is {self.n_time_steps} samples; a {rep.name} "

@@ -86,7 +86,9 @@ def register_datasets(register: Register) -> None:
             "audio files libsndfile reads (WAV, FLAC, OGG, Opus, MP3, ...) resampled to the config with soxr",
         )
     )
-    register(DatasetRecord("audio", "packed", f"{_PKG}.packed:PackedAudioDataset", "ArrayRecord shards of modalax.pack"))
+    register(
+        DatasetRecord("audio", "packed", f"{_PKG}.packed:PackedAudioDataset", "ArrayRecord shards of modalax.pack")
+    )
 
 
 @hookimpl
