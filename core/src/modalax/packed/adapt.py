@@ -101,7 +101,7 @@ def _is_hf(data: Any) -> bool:
 
 
 def _hf_plan(data: Any) -> PackPlan:
-    import datasets
+    import datasets  # type: ignore[import-untyped]
 
     encoded = [k for k, f in data.features.items() if isinstance(f, datasets.Image | datasets.Audio)]
     for key in encoded:

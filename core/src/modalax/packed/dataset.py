@@ -65,7 +65,7 @@ class PackedDataset(BaseDataset):
 
     def __init__(
         self,
-        root: str | os.PathLike[str],
+        root: str | os.PathLike[str] | None,
         config: Any = None,
         split: str = "train",
         *,

@@ -9,6 +9,7 @@ rate, say), free metadata (class names) and the format version. Every problem is
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ class PackedIndex:
         return path
 
     @classmethod
-    def read(cls, root: str | Path) -> PackedIndex:
+    def read(cls, root: str | os.PathLike[str]) -> PackedIndex:
         """Parse and check ``root/index.json``."""
         path = Path(root) / INDEX_NAME
         if not Path(root).is_dir():

@@ -8,6 +8,7 @@ loader's worker processes and grain can share one ``PackedReader``.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ _READER_OPTIONS = "readahead_buffer_size:0"
 class PackedReader:
     """Raw record bytes of a packed folder by global index (records numbered across shards in order)."""
 
-    def __init__(self, root: str | Path, index: PackedIndex | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str], index: PackedIndex | None = None) -> None:
         self.root = Path(root)
         self.index = PackedIndex.read(self.root) if index is None else index
         self.paths = [self.root / s.path for s in self.index.shards]

@@ -44,7 +44,7 @@ class PackedImageDataset(PackedDataset, ImageDataset):
         super().__init__(root, config, split, rngs=rngs, num_threads=num_threads)
         decode = self.index.decode
         self.encoded_field: str | None = decode.get("field")
-        self.decode_options = {
+        self.decode_options: dict[str, Any] = {
             "exif_transpose": bool(decode.get("exif_transpose", True)),
             "background": tuple(decode.get("background", DEFAULT_BACKGROUND)),
         }
