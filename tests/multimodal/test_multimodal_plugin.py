@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_registered_through_the_entry_point() -> None:
     assert "multimodal" in modalax.list_modalities()
     assert modalax.get_modality("multimodal") is MultiModalModality
-    assert set(modalax.list_datasets("multimodal")) == {"synthetic", "paired"}
+    assert set(modalax.list_datasets("multimodal")) == {"synthetic", "glyphs", "paired"}
     assert set(modalax.list_adapters("multimodal")) == {
         "multimodal/default",
         "multimodal/text_to_image",
@@ -140,4 +140,22 @@ def test_previewer_writes_pictures_sounds_and_tokens(tmp_path: Path) -> None:
     assert lines[2].split("tokens: ")[1].split() == [str(t) for t in np.asarray(batch["text"][2])]
     from PIL import Image
 
-    assert Image.open(tmp_path / "overview.png").size[1] == 4 * (64 + 4)
+    with Image.open(tmp_path / "overview.png") as overview:  # a figure: one row (image, tokens, spectrogram) each
+        assert overview.size[0] > 600 and overview.size[1] >= 4 * 100
+    with Image.open(tmp_path / "audio_00_spec.png") as spec:  # axes and a colour bar around the spectrogram
+        assert spec.size[0] > 300
+
+
+def test_previewer_shows_caption_words_beside_token_ids(tmp_path: Path) -> None:
+    from modalax_multimodal.glyph_captions import create_glyph_caption_dataset
+
+    ds = create_glyph_caption_dataset(3, 1.0, seed=0)
+    batch = ds.fetch(np.arange(3))
+    record = modalax.registry.get_modality_record("multimodal")
+    modalax.records.resolve(record.previewer)(batch, tmp_path, dataset=ds)
+    lines = (tmp_path / "tokens.txt").read_text().splitlines()
+    words = ds.captions(batch["text"])[1].split()
+    ids = np.asarray(batch["text"][1])
+    assert " ".join(f"{w}({i})" for w, i in zip(words, ids[1:], strict=False)) in lines[1]
+    with wave.open(str(tmp_path / "audio_00.wav")) as f:
+        assert f.getframerate() == 8000
