@@ -156,10 +156,10 @@ def run(quick: bool = False, runs: int | None = None, case: str | None = None) -
             ),
             "hand-written jax.jit(vmap), per batch": _reference_contender(step, data, key),
         }
+        contenders["modalax, prefetch=0"] = _loader_contender(
+            DataLoader(ArraySource({"image": data}), BATCH, drop_last=True, operators=ops, prefetch=0)
+        )
         if c == "c":
-            contenders["modalax, prefetch=0"] = _loader_contender(
-                DataLoader(ArraySource({"image": data}), BATCH, drop_last=True, prefetch=0)
-            )
             contenders["numpy permutation + fancy indexing"] = Contender(lambda: numpy_epoch(data_np, 0))
         res.subject = "modalax (DataLoader defaults)"
         res.add(race(contenders, items, runs))

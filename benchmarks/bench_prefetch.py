@@ -7,6 +7,8 @@ loader's jitted step (``modalax_image`` ``SyntheticImageDataset``, 32x32x3), (c)
 with Pillow (``ImageFolderDataset``, 32x32x3). The ratio column is against ``prefetch=0``;
 the target is that the default is never more than 5% slower than it. Case (e) is a diagnostic:
 the loader's per-batch host cost, from an identity step against a hand-written jitted gather.
+Case (f) repeats (a), (c) and (d) with a consumer that works: a small jitted two-layer step on
+each batch, waited for, as a training loop does (what a look-ahead exists to overlap with).
 
 Rerun one case: ``python benchmarks/bench_prefetch.py --case a [--runs N] [--quick]``.
 """
@@ -30,7 +32,7 @@ from modalax import ArraySource, DataLoader
 
 BATCH = 128
 DEPTHS = (0, 1, 2, 4)
-CASES = "abcde"
+CASES = "abcdef"
 CMD = "python benchmarks/bench_prefetch.py --case {}"
 DEFAULT_PREFETCH = inspect.signature(DataLoader).parameters["prefetch"].default
 
@@ -154,14 +156,54 @@ def overhead(quick: bool, runs: int) -> BenchResult:
     return res
 
 
+def with_step(quick: bool, runs: int, tmp: Path) -> list[BenchResult]:
+    """Device arrays, host arrays and files at each depth, consumed by a jitted step per batch."""
+    w = jax.device_put(np.random.default_rng(0).random((3072, 512), dtype=np.float32) / 100)
+
+    @jax.jit
+    def step(x: jax.Array) -> jax.Array:
+        h = jnp.tanh(x[:, :32, :32].reshape(x.shape[0], -1) @ w)
+        return jnp.sum(h @ w.T)
+
+    def train(loader: DataLoader) -> Any:
+        out = None
+        for batch in loader:
+            out = block(step(batch["images"]))
+        return out
+
+    results = []
+    for c in "acd":
+        what, source = source_for(c, quick, tmp)
+        res = BenchResult(
+            f"(f{c}) with a training step: {what}, batch {BATCH}",
+            "images/s",
+            subject="prefetch=0",
+            target="the default >= 0.95x prefetch=0",
+            case=CMD.format("f"),
+        )
+        loaders = {p: DataLoader(source, BATCH, drop_last=True, prefetch=p) for p in DEPTHS}
+        contenders = {
+            f"prefetch={p}{' (default)' if p == DEFAULT_PREFETCH else ''}": Contender(
+                run=lambda loader=loader: train(loader), first=lambda loader=loader: step(next(iter(loader))["images"])
+            )
+            for p, loader in loaders.items()
+        }
+        res.add(race(contenders, len(source) // BATCH * BATCH, runs))
+        res.notes = "consumer: jitted 2-layer step (3072 -> 512 -> 3072) on each batch, waited for"
+        results.append(res)
+    return results
+
+
 def run(quick: bool = False, runs: int | None = None, case: str | None = None) -> list[BenchResult]:
     """One result per source kind (and the overhead diagnostic)."""
     runs = runs or (3 if quick else 7)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for c in case or CASES:
-            results.append(overhead(quick, runs) if c == "e" else sweep(c, quick, runs, Path(tmp)))
-            block(None)
+            if c == "f":
+                results += with_step(quick, runs, Path(tmp))
+            else:
+                results.append(overhead(quick, runs) if c == "e" else sweep(c, quick, runs, Path(tmp)))
     return results
 
 
