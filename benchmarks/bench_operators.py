@@ -12,6 +12,7 @@ Rerun one operator: ``python benchmarks/bench_operators.py --case rotate [--runs
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from common import BenchResult, Contender, drain, main, race
 from modalax import ArraySource, DataLoader
 
 BATCH = 128
+DEFAULT_PREFETCH = inspect.signature(DataLoader).parameters["prefetch"].default
 CMD = "python benchmarks/bench_operators.py --case {}"
 Fn = Callable[[jax.Array, jax.Array], jax.Array]  # (one element, its operator key) -> element
 u = jax.random.uniform
@@ -204,6 +206,9 @@ def one_case(name: str, n: int, runs: int) -> BenchResult:
         res.subject: Contender(run=lambda: drain(loader), first=lambda: next(iter(loader))),
         "hand-written jax.jit(vmap), per batch": per_batch(reference(fn), data, check.epoch_key(0)),
     }
+    if DEFAULT_PREFETCH != 0:  # what the loader gives without look-ahead (see bench_prefetch.py)
+        bare = DataLoader(ArraySource({"x": data}), BATCH, drop_last=True, operators=[op], prefetch=0)
+        contenders["modalax, prefetch=0"] = Contender(run=lambda: drain(bare), first=lambda: next(iter(bare)))
     res.add(race(contenders, n // BATCH * BATCH, runs))
     return res
 
