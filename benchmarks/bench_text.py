@@ -121,7 +121,7 @@ def run(quick: bool = False, runs: int | None = None) -> list[BenchResult]:
         title=f"tokenize {n:,} English-like sentences to ids padded to {LENGTH}",
         unit="sentences/s",
         subject="modalax (Tokenizer.tokenize)",
-        target=">= 1.0x python dict loop, >= 2.5x HF WordLevel",
+        target=">= 1.0x python dict loop, >= 2.5x HF tokenizers",
         notes="; ".join(notes),
         case="python benchmarks/bench_text.py",
     )

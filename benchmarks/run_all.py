@@ -13,6 +13,7 @@ import importlib
 import importlib.metadata as md
 import os
 import platform
+import re
 import sys
 import time
 import traceback
@@ -107,6 +108,31 @@ def headline_rows(results: dict[str, list[BenchResult]]) -> list[str]:
     return lines
 
 
+def target_rows(results: dict[str, list[BenchResult]]) -> list[str]:
+    """Every case whose target reads ``>= Rx <peer>``: the measured ratio (medians) and whether it is met.
+
+    ``the default >= Rx <peer>`` compares the row marked ``(default)`` with the peer row; otherwise the
+    subject is compared with the fastest row whose name starts with ``<peer>``.
+    """
+    lines = ["| suite | case | target | measured | met |", "|---|---|---|---:|---|"]
+    for suite, items in results.items():
+        for res in items:
+            for clause in res.target.split(","):
+                m = re.search(r"(the default )?>= ([\d.]+)x (.+)", clause.strip())
+                if not m or res.subject not in res.rows:
+                    continue
+                peer_prefix = m.group(3).strip()
+                peers = {k: v for k, v in res.rows.items() if k.startswith(peer_prefix) and k != res.subject}
+                peers = peers or {k: v for k, v in res.rows.items() if k == peer_prefix}
+                mine = next((k for k in res.rows if "(default)" in k), None) if m.group(1) else res.subject
+                if not peers or mine is None:
+                    continue
+                ratio = res.rows[mine] / max(peers.values())
+                met = "yes" if ratio >= float(m.group(2)) else "**no**"
+                lines.append(f"| {suite} | {res.title[:70]} | {clause.strip()} | {ratio:.2f}x | {met} |")
+    return lines
+
+
 def render(results: dict[str, list[BenchResult]], errors: dict[str, str], quick: bool, load: tuple[str, str]) -> str:
     """The markdown report."""
     import jax
@@ -130,6 +156,10 @@ def render(results: dict[str, list[BenchResult]], errors: dict[str, str], quick:
         f"- mode: {'quick (reduced sizes and runs)' if quick else 'full sizes'}",
         f"- load average (1/5/15 min) at start {load[0]}, at end {load[1]}: the machine was shared while this ran,"
         " so single runs vary (see min/max); compare rows of one table, which ran interleaved.",
+        "",
+        "## Targets",
+        "",
+        *target_rows(results),
         "",
         "## Headline ratios, then and now",
         "",
