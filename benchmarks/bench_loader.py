@@ -133,7 +133,7 @@ def run(quick: bool = False, runs: int | None = None, case: str | None = None) -
     """Throughputs (images/s) of each case, side by side."""
     global N
     N = 2_048 if quick else 10_000
-    runs = runs or (3 if quick else 7)
+    runs = runs or (3 if quick else 11)
     data_np = np.random.default_rng(0).random((N, H, W, C), dtype=np.float32)
     data = jax.device_put(data_np)
     items = (N // BATCH) * BATCH

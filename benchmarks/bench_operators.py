@@ -215,7 +215,7 @@ def one_case(name: str, n: int, runs: int) -> BenchResult:
 
 def run(quick: bool = False, runs: int | None = None, case: str | None = None) -> list[BenchResult]:
     """One result per operator."""
-    runs = runs or (3 if quick else 7)
+    runs = runs or (3 if quick else 9)
     names = case.split(",") if case else list(CASES)
     results = []
     for name in names:

@@ -196,7 +196,7 @@ def with_step(quick: bool, runs: int, tmp: Path) -> list[BenchResult]:
 
 def run(quick: bool = False, runs: int | None = None, case: str | None = None) -> list[BenchResult]:
     """One result per source kind (and the overhead diagnostic)."""
-    runs = runs or (3 if quick else 7)
+    runs = runs or (3 if quick else 11)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for c in case or CASES:

@@ -117,7 +117,7 @@ def target_rows(results: dict[str, list[BenchResult]]) -> list[str]:
     lines = ["| suite | case | target | measured | met |", "|---|---|---|---:|---|"]
     for suite, items in results.items():
         for res in items:
-            for clause in res.target.split(","):
+            for clause in re.split(r",\s*(?=(?:the default )?>=)", res.target):
                 m = re.search(r"(the default )?>= ([\d.]+)x (.+)", clause.strip())
                 if not m or res.subject not in res.rows:
                     continue
