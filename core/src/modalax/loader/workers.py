@@ -89,7 +89,6 @@ class _State:
         self.tasks: dict[int, _Task] = {}
         self.queued: deque[_Task] = deque()
         self.sent: list[deque[_Task]] = [deque() for _ in procs]  # per worker, awaiting a message
-        self.outstanding = 0  # sent, not yet taken or abandoned
         self.broken: str | None = None
         self.closed = False
 
@@ -123,12 +122,11 @@ class _State:
         if self.closed:
             return
         self._drain()
-        while self.queued and self.outstanding < self.in_flight and self.broken is None:
+        while self.queued and sum(map(len, self.sent)) < self.in_flight and self.broken is None:
             task = self.queued.popleft()
             w = min(range(len(self.sent)), key=lambda i: len(self.sent[i]))
             task.worker = w
             self.sent[w].append(task)
-            self.outstanding += 1
             with contextlib.suppress(OSError):  # a dead worker is found when its result is awaited
                 self.conns[w].send((task.seq, task.indices))
 
@@ -225,7 +223,6 @@ def _abandon(state: _State, task: _Task) -> None:
                 state.queued.remove(task)
             state.tasks.pop(task.seq, None)
             return
-        state.outstanding -= 1
         if task.message is not None:
             state.release(task)
 
@@ -259,6 +256,7 @@ class WorkerPool:
         prefix = f"mx{os.getpid():x}{secrets.token_hex(3)}_"
         procs, conns = start_workers(get_context(start_method), self.workers, payload, prefix)
         self._state = _State(procs, conns, prefix, self.in_flight)
+        self._pids = [p.pid for p in procs]
         self._seq = 0
         self._finalizer = weakref.finalize(self, self._state.shutdown)
         _LIVE.add(self)
@@ -313,10 +311,8 @@ class WorkerPool:
             raise DataError(failed)
         if task.worker is None:
             state.dispatch()
-            if task.worker is None:
-                time.sleep(_POLL_S)  # the pool is full of batches nobody has taken
-                return
-        w = task.worker
+        # A queued batch waits for the worker holding the oldest batch to deliver it.
+        w = task.worker if task.worker is not None else next(i for i, q in enumerate(state.sent) if q)
         alive = state.receive(w, _POLL_S) and state.procs[w].is_alive()
         if task.message is not None:
             return
@@ -343,7 +339,6 @@ class WorkerPool:
         state = self._state
         message = task.message
         assert message is not None
-        state.outstanding -= 1
         task.abandoned = True  # taken: nothing left to free when its handle goes
         try:
             for category, text in message[-1]:
@@ -382,7 +377,7 @@ class WorkerPool:
     @property
     def pids(self) -> list[int]:
         """The workers' process ids."""
-        return [p.pid for p in self._state.procs]
+        return list(self._pids)
 
     def close(self) -> None:
         """Stop the workers and unlink every segment not received; safe to call twice."""

@@ -1,0 +1,185 @@
+"""WorkerPool: byte-identical records, errors naming the records, nothing outlives the pool."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modalax.errors import ConfigError, DataError, RecordIndexError
+from modalax.loader.workers import WorkerPool
+
+sys.path.insert(0, str(Path(__file__).parent))  # the workers import the fixtures by this name
+import workers_fixtures as fx
+
+pytestmark = pytest.mark.multiprocess
+SHM = Path("/dev/shm")
+
+
+def _segments() -> set[str]:
+    return {p.name for p in SHM.iterdir()} if SHM.is_dir() else set()
+
+
+def _children() -> set[int]:
+    try:
+        import psutil
+    except ImportError:
+        return {p.pid for p in multiprocessing.active_children()}
+    return {c.pid for c in psutil.Process().children(recursive=True)}
+
+
+@pytest.fixture(scope="module")
+def pool() -> Any:
+    multiprocessing.resource_tracker.ensure_running()  # the tracker lives as long as the interpreter
+    with WorkerPool(fx.FaultySource(), 2, in_flight=3) as p:
+        yield p
+
+
+def _assert_same(got: Any, want: Any, where: str = "") -> None:
+    assert type(got) is type(want), where
+    if isinstance(want, dict):
+        assert list(got) == list(want), where
+        for k in want:
+            _assert_same(got[k], want[k], f"{where}.{k}")
+    elif isinstance(want, np.ndarray):
+        assert got.dtype == want.dtype and got.shape == want.shape, where
+        assert got.tobytes() == want.tobytes(), where
+    else:
+        assert got == want, where
+
+
+def test_records_are_byte_identical_in_order(pool: WorkerPool) -> None:
+    source = fx.MixedSource()
+    batches = [np.arange(i, i + 6) for i in range(70, 100, 6)] + [np.array([5, 3, 99, 0]), np.array([], np.int64)]
+    got = list(pool.imap(batches))
+    assert len(got) == len(batches)
+    for b, records in zip(batches, got, strict=True):
+        _assert_same(records, source.get_records(b), str(b))
+
+
+def test_handles_can_be_taken_out_of_order(pool: WorkerPool) -> None:
+    source = fx.MixedSource()
+    handles = [pool.submit(np.array([i, i + 1])) for i in range(0, 10, 2)]  # more than in_flight
+    for h in reversed(handles):
+        _assert_same(h.result(), source.get_records(h.indices))
+    assert handles[0].result() is handles[0].result()
+
+
+@pytest.mark.parametrize(
+    ("indices", "error", "names"),
+    [
+        ([12, fx.RAISE_AT], DataError, [f"file{fx.RAISE_AT}.jpg", "truncated", "[12, 13]"]),
+        ([fx.OOR, 1], RecordIndexError, [str(fx.OOR), "out of range", f"[{fx.OOR}, 1]"]),
+        ([fx.UNPICKLABLE_AT], DataError, ["[68]", "generator"]),
+    ],
+)
+def test_a_raising_worker_is_a_data_error_naming_the_records(
+    pool: WorkerPool, indices: list[int], error: type[Exception], names: list[str]
+) -> None:
+    with pytest.raises(error) as info:
+        pool.submit(np.array(indices)).result()
+    for name in names:
+        assert name in str(info.value)
+    assert not pool.broken
+    _assert_same(pool.submit(np.array([1, 2])).result(), fx.MixedSource().get_records(np.array([1, 2])))
+
+
+def test_worker_warnings_reach_the_caller(pool: WorkerPool) -> None:
+    with pytest.warns(RuntimeWarning, match=f"file{fx.WARN_AT}.jpg"):
+        pool.submit(np.array([fx.WARN_AT])).result()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("at", "how"), [(fx.EXIT_AT, "exit code 3"), (fx.KILL_AT, "SIGKILL")])
+def test_a_dead_worker_is_a_data_error_and_leaves_nothing(at: int, how: str) -> None:
+    multiprocessing.resource_tracker.ensure_running()
+    children, segments = _children(), _segments()
+    pool = WorkerPool(fx.FaultySource(), 2)
+    ok = pool.submit(np.array([1, 2]))
+    bad = pool.submit(np.array([at, 1]))
+    later = pool.submit(np.array([3]))
+    ok.result()
+    with pytest.raises(DataError) as info:
+        bad.result()
+    assert f"records [{at}, 1]" in str(info.value) and how in str(info.value)
+    assert pool.broken
+    with pytest.raises(DataError, match=r"records \[3\] were not decoded"):
+        later.result()
+    pool.close()
+    assert _children() == children and _segments() == segments
+
+
+@pytest.mark.slow
+def test_a_dropped_pool_stops_its_workers_and_unlinks_its_segments() -> None:
+    multiprocessing.resource_tracker.ensure_running()
+    children, segments = _children(), _segments()
+    pool = WorkerPool(fx.MixedSource(), 2, in_flight=4)
+    pids = pool.pids
+    for records in pool.imap(np.arange(40).reshape(10, 4)):
+        assert records["labels"].dtype == np.int32
+        break  # an early break: batches in flight, results in shared memory, no close()
+    handle = pool.submit(np.array([7]))
+    del pool, handle, records
+    gc.collect()
+    assert _children() == children and _segments() == segments
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+@pytest.mark.slow
+def test_interpreter_exit_stops_the_workers(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys, numpy as np
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import workers_fixtures as fx
+        from modalax.loader.workers import WorkerPool
+        if __name__ == "__main__":
+            pool = WorkerPool(fx.MixedSource(), 2)
+            handles = [pool.submit(np.array([i])) for i in range(4)]
+            handles[0].result()
+            print(pool._state.prefix, *pool.pids)
+        """
+    )
+    path = tmp_path / "leave.py"
+    path.write_text(script)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, check=True)
+    prefix, *pids = out.stdout.split()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+    assert not [s for s in _segments() if s.startswith(prefix)]
+    assert "leaked" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        ({"workers": 0}, ["workers", "0"]),
+        ({"workers": True}, ["workers", "True"]),
+        ({"workers": 2, "in_flight": 0}, ["in_flight", "0"]),
+        ({"workers": 2, "start_method": "fork"}, ["start_method", "fork"]),
+    ],
+)
+def test_bad_options_are_config_errors(kwargs: dict[str, Any], names: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        WorkerPool(fx.MixedSource(), **kwargs)
+    assert all(n in str(info.value) for n in names)
+
+
+def test_an_unpicklable_source_is_a_config_error_naming_it() -> None:
+    with pytest.raises(ConfigError, match="UnpicklableSource cannot be pickled"):
+        WorkerPool(fx.UnpicklableSource(), 1)
+
+
+def test_a_closed_pool_refuses_work(pool: WorkerPool) -> None:
+    other = WorkerPool(fx.MixedSource(), 1)
+    other.close()
+    other.close()
+    with pytest.raises(DataError, match="closed"):
+        other.submit(np.array([1]))
+    assert not other.alive and not any(Path(f"/proc/{pid}").exists() for pid in other.pids)

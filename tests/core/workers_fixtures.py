@@ -1,0 +1,67 @@
+"""Picklable sources for the worker-pool tests, imported as a top-level module by the workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import warnings
+from typing import Any
+
+import numpy as np
+
+from modalax.errors import DataError, RecordIndexError
+
+RAISE_AT, EXIT_AT, KILL_AT, UNPICKLABLE_AT, WARN_AT, OOR = 13, 66, 67, 68, 69, 10**6
+
+
+class MixedSource:
+    """Fields of several dtypes, a nested dict, strings, a list of str and the validity flag."""
+
+    def __init__(self, n: int = 100) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        idx = np.asarray(indices)
+        if (idx >= self.n).any():
+            raise RecordIndexError(f"index {int(idx.max())} out of range for {self.n} records")
+        rng = np.random.default_rng(idx)
+        return {
+            "images": rng.random((len(idx), 4, 5, 3), dtype=np.float32),
+            "labels": (idx % 7).astype(np.int32),
+            "raw": rng.integers(0, 255, (len(idx), 3), dtype=np.uint8).T,  # not C-contiguous
+            "nested": {"a": idx.astype(np.int64), "b": {"c": idx.astype(np.float16)}},
+            "texts": np.array([f"t{i}" for i in idx]),
+            "names": [f"file{i}.jpg" for i in idx],
+            "empty": np.zeros((len(idx), 0), np.float32),
+            "__valid__": idx % 5 != 0,
+        }
+
+
+class FaultySource(MixedSource):
+    """Raises, exits, is killed, returns an unpicklable value or warns at chosen indices."""
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        idx = np.asarray(indices)
+        if RAISE_AT in idx:
+            raise DataError(f"cannot decode 'file{RAISE_AT}.jpg': truncated")
+        if EXIT_AT in idx:
+            os._exit(3)
+        if KILL_AT in idx:
+            os.kill(os.getpid(), signal.SIGKILL)
+        out = super().get_records(idx)
+        if UNPICKLABLE_AT in idx:
+            out["gen"] = (i for i in idx)
+        if WARN_AT in idx:
+            warnings.warn(f"skipping 'file{WARN_AT}.jpg'", RuntimeWarning, stacklevel=1)
+        return out
+
+
+class UnpicklableSource(MixedSource):
+    """Holds a lambda: cannot be sent to a worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fn = lambda x: x
