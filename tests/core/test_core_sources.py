@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
 import pytest
 
-from modalax import ArraySource, DataError
+from modalax import ArraySource, DataError, DataLoader
 from modalax.viz import image_grid, save_png, save_wav, to_uint8
 
 from .source_fixtures import NpyFolder
@@ -34,14 +35,32 @@ def test_array_source_on_device_and_host_agree() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({}, r"ArraySource.data: got dict, expected a non-empty dict of arrays"),
+        ({}, r"ArraySource.data: got an empty dict; expected a dict of arrays"),
+        ([{"a": np.zeros(2)}, {"a": np.zeros(3)}], r"field 'a' of record 1 has shape \(3,\), expected \(2,\)"),
+        ([{"a": 1}, {"b": 2}], r"record 1 has fields \['b'\] \(extra \['b'\], missing \['a'\]\)"),
+        ("text", r"ArraySource.data: got str; expected a dict of arrays, a bare array or a list of records"),
+        ({"a": [1, 2]}, r"ArraySource.data\['a'\]: got list, expected an array with a leading axis"),
         ({"a": np.zeros(3), "b": np.zeros(4)}, r"leading axes differ: \{'a': 3, 'b': 4\}"),
         ({"a": np.float32(1.0)}, r"ArraySource.data\['a'\]: got float32, expected an array with a leading axis"),
     ],
 )
-def test_array_source_errors(data: dict, message: str) -> None:
+def test_array_source_errors(data: Any, message: str) -> None:
     with pytest.raises(DataError, match=message):
         ArraySource(data)
+
+
+def test_array_source_from_records_nested_dicts_and_bare_arrays() -> None:
+    records = [{"x": np.full(2, i, np.float32), "meta": {"id": i, "name": f"r{i}"}} for i in range(5)]
+    for on_device in (True, False):
+        src = ArraySource(records, on_device=on_device)
+        batch = src.fetch(np.array([3, 1]))
+        np.testing.assert_array_equal(batch["x"], [[3, 3], [1, 1]])
+        np.testing.assert_array_equal(batch["meta"]["id"], [3, 1])
+        assert list(batch["meta"]["name"]) == ["r3", "r1"]
+    bare = ArraySource(np.arange(12).reshape(6, 2), key="pairs")
+    np.testing.assert_array_equal(bare[4]["pairs"], [8, 9])
+    loader_ids = [np.asarray(b["meta"]["id"]) for b in DataLoader(ArraySource(records), 2, seed=1)]
+    assert sorted(np.concatenate(loader_ids).tolist()[:5]) == [0, 1, 2, 3, 4]
 
 
 def test_file_source_reads_lazily_and_names_mismatched_files(tmp_path: Path) -> None:

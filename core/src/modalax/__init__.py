@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from modalax.aliases import EvaluationMetrics, ModalityBatch, ModalityConfig, ModalityData
 from modalax.config import BaseModalityConfig, ConfigMixin, ModalityConfiguration
-from modalax.errors import ConfigError, DataError, ModalaxError, PluginError
+from modalax.errors import (
+    ConfigError,
+    DataError,
+    MissingFieldError,
+    ModalaxError,
+    PluginError,
+    RecordIndexError,
+    StaleIteratorError,
+    UnknownNameError,
+)
 from modalax.hookspecs import hookimpl
 from modalax.lazy import lazy_exports
 from modalax.protocols import BaseEvaluationSuite, BaseProcessor, Modality, ModelAdapter
@@ -52,6 +61,11 @@ _LAZY = {
     "ArraySource": "modalax.sources",
     "DataSource": "modalax.sources",
     "FileSource": "modalax.sources",
+    "HFSource": "modalax.sources",
+    "SequenceSource": "modalax.sources",
+    "as_source": "modalax.sources",
+    "pack": "modalax.packed",
+    "PackedDataset": "modalax.packed",
     "IndexedSource": "modalax.sources",
     "Compose": "modalax.operators",
     "ElementConfig": "modalax.operators",
@@ -80,6 +94,7 @@ __all__ = [
     "DatasetRecord",
     "EvaluationMetrics",
     "KernelRecord",
+    "MissingFieldError",
     "ModalaxError",
     "Modality",
     "ModalityBatch",
@@ -90,6 +105,9 @@ __all__ = [
     "ModelAdapter",
     "OperatorRecord",
     "PluginError",
+    "RecordIndexError",
+    "StaleIteratorError",
+    "UnknownNameError",
     "PluginInfo",
     "create_dataset",
     "create_modality_factory",

@@ -22,6 +22,8 @@ from modalax.operators.compose import as_pipeline
 from modalax.random import check_seed, record_keys, seed_key
 from modalax.sources.checks import BatchSpec, check_batch
 from modalax.sources.file import VALID_KEY
+from modalax.sources.foreign import as_source
+from modalax.sources.stack import merge_trees
 
 _KEY_SALT = 0x6D6F64  # separates loader keys from dataset keys derived from the same seed
 _BLOCK = 64  # batches whose indices go to the device in one copy
@@ -35,10 +37,6 @@ def fold_epoch(key: jax.Array, words: jax.Array) -> jax.Array:
     """
     key = jax.random.fold_in(key, jax.lax.bitcast_convert_type(words[0], jnp.uint32))
     return jax.lax.cond(words[1] == 0, lambda k: k, lambda k: jax.random.fold_in(k, words[1]), key)
-
-
-def _is_source(obj: Any) -> bool:
-    return hasattr(obj, "__len__") and hasattr(obj, "get_records")
 
 
 def _positive_or_none(name: str, value: Any) -> None:
@@ -80,11 +78,7 @@ class DataLoader:
         mask_key: str = "mask",
         index_key: str = "index",
     ) -> None:
-        if not _is_source(source):
-            raise ConfigError(
-                f"DataLoader.source: got {type(source).__name__}, expected a source with __len__ and "
-                "get_records(indices) (a modalax dataset, ArraySource or FileSource)"
-            )
+        source = as_source(source)
         seed = check_seed("DataLoader.seed", seed)
         _positive_or_none("num_epochs", num_epochs)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
@@ -234,7 +228,7 @@ class DataLoader:
 
     def _place(self, batch: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
         if self.sharding is None:
-            placed = {k: (v if isinstance(v, jax.Array) else jnp.asarray(v)) for k, v in batch.items()}
+            placed = jax.tree.map(lambda v: v if isinstance(v, jax.Array) else jnp.asarray(v), batch)
         else:
             n = self.plan.batch_size
 
@@ -242,8 +236,7 @@ class DataLoader:
                 return jax.make_array_from_process_local_data(self.sharding, x, (n, *np.shape(x)[1:]))
 
             placed = jax.tree.map(to_global, batch)
-        placed.update(host)
-        return placed
+        return merge_trees(placed, host)
 
     # --------------------------------------------------------------- iteration
     def _batches(self, epoch: int, batch: int) -> Iterator[tuple[int, int, dict[str, Any]]]:

@@ -4,6 +4,8 @@ from modalax.sources.array import ArraySource
 from modalax.sources.base import DataSource, IndexedSource
 from modalax.sources.file import VALID_KEY, FileSource
 from modalax.sources.folders import FolderScan, normalize_extensions, scan_class_folders, split_folder
+from modalax.sources.foreign import SequenceSource, as_source
+from modalax.sources.hf import HFSource
 
 __all__ = [
     "VALID_KEY",
@@ -11,7 +13,10 @@ __all__ = [
     "DataSource",
     "FileSource",
     "FolderScan",
+    "HFSource",
     "IndexedSource",
+    "SequenceSource",
+    "as_source",
     "normalize_extensions",
     "scan_class_folders",
     "split_folder",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -12,26 +11,29 @@ import numpy as np
 from modalax.errors import DataError
 from modalax.sources.base import Batch, IndexedSource
 from modalax.sources.checks import check_int_range
+from modalax.sources.stack import as_columns, leaf_paths, merge_trees, split_numeric
 
 
 class ArraySource(IndexedSource):
-    """Records are rows of the arrays in ``data``; gathering is a jitted ``take``.
+    """Records are rows of in-memory arrays; gathering is a jitted ``take``.
 
-    With ``on_device=True`` (default) the arrays are moved to the default device once, so
-    batches are gathered where they are consumed; ``False`` keeps numpy arrays on the host
-    and gathers with numpy fancy indexing (for data larger than device memory).
+    ``data`` is a dict of equally long arrays (nested dicts allowed), a bare array (served
+    under ``key``), or a list of records (dicts of arrays, stacked once). With
+    ``on_device=True`` (default) numeric arrays are moved to the default device once, so
+    batches are gathered where they are consumed; strings stay on the host and join batches
+    as host fields. ``on_device=False`` keeps numpy arrays on the host and gathers with numpy
+    fancy indexing (for data larger than device memory).
     """
 
-    def __init__(self, data: Mapping[str, Any], *, on_device: bool = True) -> None:
-        if not isinstance(data, Mapping) or not data:
-            raise DataError(f"ArraySource.data: got {type(data).__name__}, expected a non-empty dict of arrays")
+    def __init__(self, data: Any, *, on_device: bool = True, key: str = "data") -> None:
+        data = as_columns(data, owner="ArraySource.data", key=key)
         lengths = {}
-        for k, v in data.items():
+        for name, v in leaf_paths(data):
             if not hasattr(v, "shape") or len(v.shape) == 0:
                 raise DataError(
-                    f"ArraySource.data[{k!r}]: got {type(v).__name__}, expected an array with a leading axis"
+                    f"ArraySource.data[{name!r}]: got {type(v).__name__}, expected an array with a leading axis"
                 )
-            lengths[k] = v.shape[0]
+            lengths[name] = v.shape[0]
         if len(set(lengths.values())) != 1:
             raise DataError(f"ArraySource.data: leading axes differ: {lengths}; expected one length")
         self._n = next(iter(lengths.values()))
@@ -39,13 +41,12 @@ class ArraySource(IndexedSource):
         self.traceable = on_device
         # Strings and objects cannot live on a device: they stay numpy arrays on the host and
         # reach batches through host_records (as raw text does for the text datasets).
-        self.host_data = {k: np.asarray(v) for k, v in data.items() if not _numeric(v)}
+        numeric, self.host_data = split_numeric(data)
         if on_device:
-            numeric = {k: np.asarray(v) if isinstance(v, np.ndarray) else v for k, v in data.items() if _numeric(v)}
-            check_int_range("ArraySource.data", {k: v for k, v in numeric.items() if isinstance(v, np.ndarray)})
-            self.data = {k: jnp.asarray(v) for k, v in numeric.items()}
+            check_int_range("ArraySource.data", numeric)
+            self.data = jax.tree.map(jnp.asarray, numeric)
         else:
-            self.data = {k: np.asarray(v) for k, v in data.items()}
+            self.data = jax.tree.map(np.asarray, data)
             self.host_data = {}
 
     def __len__(self) -> int:
@@ -55,7 +56,7 @@ class ArraySource(IndexedSource):
     def _take(data: dict[str, Any], indices: Any) -> Batch:
         # mode="clip" clamps the indices only; the default "fill" adds a per-element select that
         # XLA fuses into every downstream operator (measured: ~40% of a resize+flip step).
-        return {k: jnp.take(v, indices, axis=0, mode="clip") for k, v in data.items()}
+        return jax.tree.map(lambda v: jnp.take(v, indices, axis=0, mode="clip"), data)
 
     def pure_gather(self) -> tuple[Any, Any]:
         if not self.on_device:
@@ -66,19 +67,15 @@ class ArraySource(IndexedSource):
         idx = self.checked_indices(indices)
         if self.on_device:
             return self._take(self.data, idx)
-        return {k: v[idx] for k, v in self.data.items()}
+        return jax.tree.map(lambda v: v[idx], self.data)
 
     def host_records(self, indices: Any) -> dict[str, Any]:
         """The string/object fields of the records at ``indices`` (on-device sources only)."""
         if not self.host_data:
             return {}
         idx = self.checked_indices(indices)
-        return {k: v[idx] for k, v in self.host_data.items()}
+        return jax.tree.map(lambda v: v[idx], self.host_data)
 
-    def element_spec(self) -> dict[str, jax.ShapeDtypeStruct]:
-        data = {**self.data, **self.host_data}
-        return {k: jax.ShapeDtypeStruct(tuple(v.shape[1:]), v.dtype) for k, v in data.items()}
-
-
-def _numeric(value: Any) -> bool:
-    return np.asarray(value).dtype.kind in "biufc" if not isinstance(value, jax.Array) else True
+    def element_spec(self) -> dict[str, Any]:
+        data = merge_trees(self.data, self.host_data)
+        return jax.tree.map(lambda v: jax.ShapeDtypeStruct(tuple(v.shape[1:]), v.dtype), data)

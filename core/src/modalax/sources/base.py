@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from modalax.errors import ConfigError, DataError, RecordIndexError
+from modalax.sources.stack import merge_trees
 
 Batch = dict[str, Any]
 
@@ -66,7 +67,7 @@ class IndexedSource:
         """``get_records`` plus ``host_records``: every field of the records at ``indices``."""
         batch = dict(self.get_records(indices))
         if self.traceable:
-            batch.update(self.host_records(np.asarray(indices)))
+            batch = merge_trees(batch, self.host_records(np.asarray(indices)))
         return batch
 
     def pure_gather(self) -> tuple[Callable[[Any, Any], Batch], Any]:

@@ -75,6 +75,11 @@ def split_folder(root: str | os.PathLike[str], split: str | None, *, owner: str)
     )
 
 
+def _describe(exts: tuple[str, ...]) -> str:
+    shown = "/".join(exts[:8])
+    return shown if len(exts) <= 8 else f"{shown}/... ({len(exts)} extensions)"
+
+
 def _files_under(folder: Path, extensions: tuple[str, ...], owner: str) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
@@ -123,11 +128,13 @@ def scan_class_folders(
     owner: str,
     class_names: Sequence[str] | Mapping[str, int] | None = None,
     labelled: bool | None = None,
+    unlabelled_option: str = "labelled=False",
 ) -> FolderScan:
     """Files under ``root`` with ``extensions``, labelled by their top-level sub-folder.
 
     ``labelled=None`` labels when ``root`` has sub-folders holding such files; ``True`` requires
-    them, ``False`` lists every file unlabelled. ``class_names`` (a list: label = position; a
+    them, ``False`` lists every file unlabelled (``unlabelled_option`` is how the caller's users
+    spell that, for the error message). ``class_names`` (a list: label = position; a
     mapping: class to index) fixes the labels; by default they are the sorted folder names.
     """
     root = Path(root)
@@ -137,7 +144,7 @@ def scan_class_folders(
     if labelled is False:
         paths = _files_under(root, exts, owner)
         if not paths:
-            raise DataError(f"{owner}: no {'/'.join(exts)} files under {str(root)!r}; expected at least one")
+            raise DataError(f"{owner}: no {_describe(exts)} files under {str(root)!r}; expected at least one")
         return FolderScan(paths, None, [])
     top = sorted(root.iterdir())
     classes = {d.name: _files_under(d, exts, owner) for d in top if d.is_dir()}
@@ -148,17 +155,17 @@ def scan_class_folders(
         raise DataError(f"{owner}: {str(dangling[0])!r} is a broken link or not a regular file; expected a file")
     if not classes:
         if labelled:
-            raise DataError(f"{owner}: no class sub-folders with {'/'.join(exts)} files under {str(root)!r}")
+            raise DataError(f"{owner}: no class sub-folders with {_describe(exts)} files under {str(root)!r}")
         if not loose:
             raise DataError(
-                f"{owner}: no {'/'.join(exts)} files in {str(root)!r}; expected files or class sub-folders of them"
+                f"{owner}: no {_describe(exts)} files in {str(root)!r}; expected files or class sub-folders of them"
             )
         return FolderScan(sorted(loose), None, [])
     if loose:
         raise DataError(
             f"{owner}: {len(loose)} file(s) directly in {str(root)!r} beside class folders "
             f"{sorted(classes)} (first: {str(loose[0])!r}); expected every file inside a class folder, "
-            "or labelled=False to read all files unlabelled"
+            f"or {unlabelled_option} to read all files unlabelled"
         )
     table, names = _label_table(sorted(classes), class_names, root, owner)
     paths: list[Path] = []
