@@ -215,3 +215,27 @@ def test_two_identical_stochastic_operators_in_a_chain_draw_differently() -> Non
     one = Compose([Shift(cfg, rngs=augment())]).apply_batch({"x": zero}, keys=keys)["x"]
     two = Compose([Shift(cfg, rngs=augment()), Shift(cfg, rngs=augment())]).apply_batch({"x": zero}, keys=keys)["x"]
     assert not np.allclose(np.asarray(two), 2 * np.asarray(one))
+
+
+def test_auxiliary_fields_equal_the_list_the_user_passed() -> None:
+    config = ModalityOperatorConfig(field_key="image", auxiliary_fields=["mask", "depth"])
+    assert config.auxiliary_fields == ["mask", "depth"] and config.auxiliary_fields == ("mask", "depth")
+    assert config.auxiliary_fields != ["depth", "mask"]
+    assert hash(config.auxiliary_fields) == hash(("mask", "depth"))
+
+
+@pytest.mark.parametrize("stochastic", [False, True])
+def test_operators_map_an_empty_batch_to_an_empty_batch(stochastic: bool) -> None:
+    config = ShiftConfig(field_key="x", stochastic=stochastic, stream_name="augment" if stochastic else None)
+    op = Shift(config, rngs=nnx.Rngs(0, augment=1))
+    out = op.apply_batch({"x": jnp.zeros((0, 3)), "y": jnp.zeros((0,), jnp.int32)})
+    assert out["x"].shape == (0, 3) and out["y"].shape == (0,)
+
+
+def test_a_missing_field_is_a_key_error_and_a_data_error() -> None:
+    from modalax.errors import MissingFieldError
+
+    op = Shift(ShiftConfig(field_key="x"), rngs=nnx.Rngs(0))
+    with pytest.raises(MissingFieldError, match=r"field 'x': missing 'x'; the data has \['y'\]") as info:
+        op.apply_batch({"y": jnp.zeros((2, 3))})
+    assert isinstance(info.value, KeyError) and isinstance(info.value, DataError)

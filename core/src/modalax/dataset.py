@@ -96,8 +96,20 @@ class SyntheticDataset(BaseDataset):
             raise ConfigError(f"{type(self).__name__}.dataset_size: got {dataset_size!r}, expected a positive int")
         self.dataset_size = dataset_size
         self._key = self.dataset_key()
+        self._compile_generator()
+
+    def _compile_generator(self) -> None:
         # Keys are folded inside the jit: outside it, one fold_in per record is a dispatch each.
         self._generate = jax.jit(lambda key, idx: self.generate_records(record_keys(key, idx), idx))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A jitted closure does not pickle; it is rebuilt on load (worker processes, grain).
+        state = super().__getstate__()
+        return {k: v for k, v in state.items() if k != "_generate"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._compile_generator()
 
     def __len__(self) -> int:
         return self.dataset_size

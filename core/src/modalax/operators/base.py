@@ -22,9 +22,20 @@ from flax import nnx
 
 from modalax.errors import ConfigError, DataError
 from modalax.operators.config import ModalityOperatorConfig, OperatorConfig
+from modalax.operators.fields import PyTree, get_path, is_array_field, set_path, shape_tree, split_host_fields
 from modalax.random import record_keys
 
-PyTree = Any
+__all__ = [
+    "ModalityOperator",
+    "OperatorModule",
+    "PyTree",
+    "get_path",
+    "is_array_field",
+    "set_path",
+    "shape_tree",
+    "split_host_fields",
+]
+
 _CACHE_SIZE = 16
 
 
@@ -40,47 +51,6 @@ class _HostState:
         self.cache: OrderedDict[tuple[Any, ...], tuple[PyTree, dict[str, Any]]] = OrderedDict()
         self.jitted: Callable[..., Any] | None = None
         self.graphdef: Any = None
-
-
-def is_array_field(value: Any) -> bool:
-    """True for numeric arrays that can go through jit (not strings or lists)."""
-    if isinstance(value, jax.Array):
-        return True
-    return isinstance(value, np.ndarray) and value.dtype.kind in "biufc"
-
-
-def split_host_fields(batch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a batch into (array fields, host fields such as raw strings)."""
-    arrays = {k: v for k, v in batch.items() if is_array_field(v) or isinstance(v, dict)}
-    host = {k: v for k, v in batch.items() if k not in arrays}
-    return arrays, host
-
-
-def get_path(data: PyTree, key: str) -> Any:
-    """``data['a']['b']`` for ``key='a.b'``; DataError naming the key when missing."""
-    node = data
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            have = sorted(node) if isinstance(node, dict) else type(node).__name__
-            raise DataError(f"field {key!r}: missing {part!r}; the data has {have}")
-        node = node[part]
-    return node
-
-
-def set_path(data: PyTree, key: str, value: Any) -> PyTree:
-    """A shallow copy of ``data`` with ``key`` (dotted) set to ``value``."""
-    head, _, rest = key.partition(".")
-    out = dict(data)
-    out[head] = set_path(out.get(head, {}), rest, value) if rest else value
-    return out
-
-
-def shape_tree(batch: PyTree, leading: int | None = None) -> PyTree:
-    """Dict of shape tuples (optionally with the leading axis replaced)."""
-    if isinstance(batch, dict):
-        return {k: shape_tree(v, leading) for k, v in batch.items()}
-    shape = tuple(np.shape(batch))
-    return shape if leading is None or not shape else (leading, *shape[1:])
 
 
 class OperatorModule(nnx.Module):
@@ -151,7 +121,7 @@ class OperatorModule(nnx.Module):
 
     def batched(self, batch: PyTree, keys: jax.Array | None, stats: dict[str, Any] | None) -> PyTree:
         """The traceable batch transform: ``apply`` mapped over the leading axis."""
-        element = jax.tree.map(lambda x: x[0], batch)
+        element = jax.tree.map(_first, batch)
         params = self.record_params(keys, element) if self.stochastic else None
 
         def one(elem: PyTree, p: PyTree) -> PyTree:
@@ -419,3 +389,9 @@ class ModalityOperator(OperatorModule):
                 value = self.transform_auxiliary(get_path(data, aux), random_params, stats, aux)
                 out = set_path(out, aux, value)
         return out, state, metadata
+
+
+def _first(x: jax.Array) -> jax.Array:
+    # An empty batch has no first element; a zero element of its shape serves to draw
+    # parameters, and vmap over zero records then returns the empty batch.
+    return x[0] if x.shape[0] else jnp.zeros(x.shape[1:], x.dtype)

@@ -13,6 +13,22 @@ from modalax.errors import ConfigError
 BATCH_STRATEGIES = ("vmap", "scan")
 
 
+class FieldNames(tuple[str, ...]):
+    """Field names stored as a tuple (configs are hashable) that equals the list the user passed."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list):
+            return tuple(self) == tuple(other)
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+
 @dataclass(frozen=True, eq=False)
 class OperatorConfig(ConfigMixin):
     """Settings shared by every operator.
@@ -95,7 +111,7 @@ class ModalityOperatorConfig(OperatorConfig):
                     f"{owner}.auxiliary_fields: contains the primary field_key {self.field_key!r}; "
                     "expected other fields"
                 )
-            object.__setattr__(self, "auxiliary_fields", tuple(self.auxiliary_fields))
+            object.__setattr__(self, "auxiliary_fields", FieldNames(self.auxiliary_fields))
         if self.clip_range is not None:
             cr = self.clip_range
             if (
