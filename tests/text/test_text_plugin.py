@@ -24,7 +24,7 @@ def test_discovered_through_the_entry_point():
     info = next(p for p in modalax.list_plugins() if p.id == "text")
     assert info.distribution == "modalax-text" and info.status == "loaded"
     assert info.registered["modalities"] == ["text"]
-    assert sorted(info.registered["datasets"]) == ["text/file", "text/simple", "text/synthetic"]
+    assert sorted(info.registered["datasets"]) == ["text/file", "text/packed", "text/simple", "text/synthetic"]
     assert modalax.list_kernels("text.") == [
         "text.causal_mask",
         "text.mask_tokens",

@@ -123,7 +123,9 @@ class AudioFolderDataset(AudioDataset):
                 raise ConfigError(f"{name}.labels: got {labels!r} with root=; expected None, True or False")
             exts = normalize_extensions(audio_extensions() if extensions is None else extensions, owner=name)
             self.root = split_folder(root, split, owner=name)
-            scan = scan_class_folders(self.root, exts, owner=name, class_names=class_names, labelled=labels)
+            scan = scan_class_folders(
+                self.root, exts, owner=name, class_names=class_names, labelled=labels, unlabelled_option="labels=False"
+            )
             paths, file_labels, names = scan.paths, scan.labels, scan.class_names
         BaseDataset.__init__(self, config, "train" if split is None else split, rngs=resolve_rngs(seed, rngs, name))
         self.name = name

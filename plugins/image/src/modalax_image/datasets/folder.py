@@ -100,7 +100,9 @@ class ImageFolderDataset(ImageDataset):
                 raise DataError(f"{_OWNER}.root: got None, expected a folder of image files")
             exts = pillow_extensions() if extensions is None else normalize_extensions(extensions, owner=_OWNER)
             self.root = split_folder(root, split, owner=_OWNER)
-            scan = scan_class_folders(self.root, exts, owner=_OWNER, class_names=class_names)
+            scan = scan_class_folders(
+                self.root, exts, owner=_OWNER, class_names=class_names, unlabelled_option="from_files(paths)"
+            )
             paths, labels, names = scan.paths, scan.labels, scan.class_names
         if not isinstance(exif_transpose, bool):
             raise ConfigError(f"{_OWNER}.exif_transpose: got {exif_transpose!r}, expected a bool")
