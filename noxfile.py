@@ -23,11 +23,21 @@ EXAMPLE_PLUGIN = ROOT / "examples" / "timeseries-plugin"
 
 # Test-only references: numerics are checked against them, users never need them.
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "pillow>=10", "tqdm>=4.66"]
+# The libraries users pair modalax with, tested for real in the full suite (their tests skip
+# where these are absent, as in `nox -s core`).
+PEER_TEST_DEPS = [
+    "grain==0.2.18",
+    "datasets>=2.19",
+    "array_record>=0.5",
+    "orbax-checkpoint>=0.6",
+    "soundfile>=0.12",
+    "matplotlib>=3.8",
+]
 PLUGIN_TEST_DEPS = {
     "image": ["scikit-image>=0.22"],
-    "text": ["sacrebleu>=2.4"],
+    "text": ["sacrebleu>=2.4", "tokenizers>=0.15"],
     "audio": ["librosa>=0.10", "scipy>=1.11"],
-    "multimodal": [],
+    "multimodal": ["matplotlib>=3.8"],
 }
 # The multimodal plugin needs the three modality plugins.
 PLUGIN_NEEDS = {"multimodal": ["image", "text", "audio"]}
@@ -65,7 +75,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 def tests(session: nox.Session) -> None:
     """Install core, every plugin and the example plugin; run the whole suite."""
     deps = [d for p in PLUGINS for d in PLUGIN_TEST_DEPS[p]]
-    session.install(*TEST_DEPS, *deps, "ruff==0.17.6")
+    session.install(*TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6")
     session.install(*_paths(*PLUGINS), str(EXAMPLE_PLUGIN) if EXAMPLE_PLUGIN.exists() else str(ROOT / "core"))
     _pytest(session, "tests", str(EXAMPLE_PLUGIN / "tests") if EXAMPLE_PLUGIN.exists() else "tests")
 
@@ -142,7 +152,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The main job: `modalax demo` with every plugin installed."""
-    session.install(*_paths(*PLUGINS), "tqdm>=4.66", "pillow>=10")
+    session.install(*_paths(*PLUGINS), "tqdm>=4.66", "pillow>=10", "matplotlib>=3.8")
     session.run("modalax", "demo", *session.posargs, env={"MODALAX_STRICT_PLUGINS": "1"})
 
 
