@@ -209,13 +209,17 @@ def rotate(images: Any, angle: Any, method: str = "bilinear", fill: float = 0.0)
     return resample.bilinear_sample(to_unit("rotate", x), ys, xs, fill)
 
 
-def gaussian_noise(images: Any, keys: jax.Array, std: Any) -> jax.Array:
-    """Add ``std * N(0, 1)`` noise, drawn per image from its key (``keys`` of shape ``(N,)``)."""
+def gaussian_noise(images: Any, keys: jax.Array, std: Any, mean: Any = 0.0) -> jax.Array:
+    """Add ``mean + std * N(0, 1)`` noise, drawn per image from its key (``keys`` of shape ``(N,)``).
+
+    ``std`` and ``mean`` are scalars or one per image, on the [0, 1] scale.
+    """
     x = to_unit("gaussian_noise", check_images("gaussian_noise", images))
     if keys.shape != (x.shape[0],):
         raise DataError(f"image.gaussian_noise.keys: got shape {tuple(keys.shape)}, expected ({x.shape[0]},)")
     noise = jax.vmap(lambda k: jax.random.normal(k, x.shape[1:], jnp.float32))(keys)
-    return x + noise * _per_image("gaussian_noise", "std", std, x.shape[0])
+    n = x.shape[0]
+    return x + noise * _per_image("gaussian_noise", "std", std, n) + _per_image("gaussian_noise", "mean", mean, n)
 
 
 def to_grayscale(images: Any, keep_channels: bool = False) -> jax.Array:

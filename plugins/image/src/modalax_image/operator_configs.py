@@ -74,6 +74,47 @@ def _check_range(owner: str, name: str, value: Any) -> tuple[float, float]:
     return (float(value[0]), float(value[1]))
 
 
+def check_interval(
+    owner: str, name: str, value: Any, *, lower: float | None = None, upper: float | None = None
+) -> tuple[float, float]:
+    """A ``(lo, hi)`` pair of finite numbers with ``lo <= hi`` inside ``[lower, upper]``, as floats."""
+    inside = (" within [" + f"{lower}, {upper}]") if lower is not None or upper is not None else ""
+    ok = (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    )
+    if ok:
+        lo, hi = float(value[0]), float(value[1])
+        ok = lo <= hi and (lower is None or lo >= lower) and (upper is None or hi <= upper)
+    if not ok:
+        raise ConfigError(
+            f"{owner}.{name}: got {value!r}, expected a (low, high) pair of finite numbers{inside}, low <= high"
+        )
+    return (float(value[0]), float(value[1]))
+
+
+def resolve_range(config: Any, owner: str, symmetric: tuple[str, float], range_name: str) -> None:
+    """Validate a ``±max`` field against its ``(lo, hi)`` alternative; fill the default when neither is set."""
+    name, default = symmetric
+    value, bounds = getattr(config, name), getattr(config, range_name)
+    if bounds is not None:
+        if value is not None:
+            raise ConfigError(
+                f"{owner}: got {name}={value!r} and {range_name}={bounds!r}; expected one of them "
+                f"({name} draws U(-{name}, {name}), {range_name} draws U(low, high))"
+            )
+        object.__setattr__(config, range_name, check_interval(owner, range_name, bounds))
+        if not config.stochastic:
+            raise ConfigError(
+                f"{owner}.{range_name}: got {bounds!r} with stochastic=False; a fixed transform needs {name}"
+            )
+        return
+    if value is None:
+        object.__setattr__(config, name, default)
+    _check_number(owner, name, getattr(config, name), minimum=0.0)
+
+
 @dataclass(frozen=True, eq=False)
 class ImageOperatorConfig(ModalityOperatorConfig):
     """Base of the image operator configs: ``field_key`` defaults to ``"images"``."""
@@ -161,13 +202,20 @@ class CropConfig(_RandomConfig):
 
 @dataclass(frozen=True, eq=False)
 class BrightnessConfig(_RandomConfig):
-    """Add ``U(-max_delta, max_delta)`` per image (``stochastic=False``: add ``max_delta``)."""
+    """Add a per-image offset on the [0, 1] scale.
 
-    max_delta: float = 0.2
+    ``max_delta`` (default 0.2) draws ``U(-max_delta, max_delta)``; ``delta_range=(lo, hi)``
+    draws ``U(lo, hi)`` instead (asymmetric, e.g. ``(0.0, 0.3)`` only brightens).  Give one of
+    them.  ``stochastic=False`` adds ``max_delta`` to every image (a range has no fixed value).
+    """
+
+    max_delta: float | None = None
+    delta_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_number(type(self).__name__, "max_delta", self.max_delta, minimum=0.0)
+        owner = type(self).__name__
+        resolve_range(self, owner, ("max_delta", 0.2), "delta_range")
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,34 +236,39 @@ class ContrastConfig(_RandomConfig):
 
 @dataclass(frozen=True, eq=False)
 class RotateConfig(_RandomConfig):
-    """Rotate by ``U(-max_angle, max_angle)`` degrees counter-clockwise (fixed: ``max_angle``).
+    """Rotate counter-clockwise by a per-image angle in degrees.
 
-    Pixels from outside the image get ``fill``; masks are rotated with ``nearest`` and filled
-    with 0.
+    ``max_angle`` (default 15) draws ``U(-max_angle, max_angle)``; ``angle_range=(lo, hi)``
+    draws ``U(lo, hi)`` instead (e.g. ``(0, 90)``).  Give one of them.  ``stochastic=False``
+    rotates every image by ``max_angle``.  Pixels from outside the image get ``fill``; masks
+    are rotated with ``nearest`` and filled with 0.
     """
 
-    max_angle: float = 15.0
+    max_angle: float | None = None
+    angle_range: tuple[float, float] | None = None
     method: str = "bilinear"
     fill: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        _check_number(owner, "max_angle", self.max_angle, minimum=0.0)
+        resolve_range(self, owner, ("max_angle", 15.0), "angle_range")
         check_choice(owner, "method", self.method, ("bilinear", "nearest"))
         _check_number(owner, "fill", self.fill)
 
 
 @dataclass(frozen=True, eq=False)
 class GaussianNoiseConfig(_RandomConfig):
-    """Add ``std * N(0, 1)`` noise; always stochastic."""
+    """Add ``mean + std * N(0, 1)`` noise (on the [0, 1] scale); always stochastic."""
 
     std: float = 0.05
+    mean: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
         _check_number(owner, "std", self.std, minimum=0.0)
+        _check_number(owner, "mean", self.mean)
         if not self.stochastic:
             raise ConfigError(f"{owner}.stochastic: got False, expected True (noise needs randomness)")
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from modalax.errors import DataError, MissingFieldError
 from modalax.operators import ModalityOperator
-from modalax.operators.base import split_host_fields
+from modalax.operators.base import get_path, set_path, split_host_fields
 from modalax_image import kernels
 from modalax_image.operator_configs import (
     BrightnessConfig,
@@ -69,7 +69,21 @@ def _batch_size(data_shapes: Any, key: str, owner: str) -> int:
 
 def _field_hw(data_shapes: Any, key: str, owner: str) -> tuple[int, int]:
     shape = lookup(data_shapes, key, owner)
+    if len(shape) not in (3, 4):
+        raise DataError(f"{owner}: field {key!r} has batch shape {tuple(shape)}, expected (N, H, W, C) or (N, H, W)")
     return int(shape[1]), int(shape[2])
+
+
+def field_hwc(data_shapes: Any, key: str, owner: str) -> tuple[int, int, int]:
+    """Height, width and channels of a batched image field; ``(N, H, W)`` has one channel."""
+    h, w = _field_hw(data_shapes, key, owner)
+    shape = lookup(data_shapes, key, owner)
+    return h, w, int(shape[3]) if len(shape) == 4 else 1
+
+
+def batch_size(data_shapes: Any, key: str, owner: str) -> int:
+    """The leading (batch) size of a field in ``data_shapes``."""
+    return _batch_size(data_shapes, key, owner)
 
 
 class ImageOperator(ModalityOperator):
@@ -88,17 +102,33 @@ class ImageOperator(ModalityOperator):
         random_params: Any = None,
         stats: dict[str, Any] | None = None,
     ) -> tuple[Any, Any, dict[str, Any] | None]:
-        """Check the auxiliary fields against the image (present, same height and width), then apply."""
+        """Check the auxiliary fields against the image (present, same height and width), then apply.
+
+        A 2-D ``(H, W)`` field is one grayscale channel: it is transformed as ``(H, W, 1)`` and
+        returned as ``(H, W)`` (when the result still has one channel).
+        """
         c = self.config
-        image_shape = tuple(jnp.shape(lookup(data, c.field_key, self.name)))
+        image = lookup(data, c.field_key, self.name)
+        image_shape = tuple(jnp.shape(image))
         for aux in c.auxiliary_fields or ():
             mask_shape = tuple(jnp.shape(lookup(data, aux, self.name)))
-            if len(image_shape) == 3 and mask_shape[:2] != image_shape[:2]:
+            if len(image_shape) in (2, 3) and mask_shape[:2] != image_shape[:2]:
                 raise DataError(
                     f"{self.name}: auxiliary field {aux!r} has per-element shape {mask_shape}, but field "
                     f"{c.field_key!r} has {image_shape}; expected the same height and width {image_shape[:2]}"
                 )
-        return super().apply(data, state, metadata, random_params, stats)
+        if len(image_shape) != 2:
+            return super().apply(data, state, metadata, random_params, stats)
+        out, state, metadata = super().apply(
+            set_path(data, c.field_key, image[..., None]), state, metadata, random_params, stats
+        )
+        target = c.target_key or c.field_key
+        result = get_path(out, target)
+        if jnp.ndim(result) == 3 and jnp.shape(result)[-1] == 1:
+            out = set_path(out, target, result[..., 0])
+        if c.target_key is not None and c.target_key != c.field_key:
+            out = set_path(out, c.field_key, image)  # the source field stays as it was given
+        return out, state, metadata
 
     def apply_batch(
         self,
@@ -123,7 +153,7 @@ class ImageOperator(ModalityOperator):
         if jnp.ndim(x) != 3:
             raise DataError(
                 f"{self.name}: field {key!r} has per-element shape {tuple(jnp.shape(x))}, "
-                "expected (H, W, C) (the loader adds the batch axis)"
+                "expected (H, W, C) or (H, W) (the loader adds the batch axis)"
             )
         return x[None]
 
@@ -242,14 +272,15 @@ class CropOperator(ImageOperator):
 
 
 class BrightnessOperator(ImageOperator):
-    """Add a per-image offset ``U(-max_delta, max_delta)`` (``image.brightness``)."""
+    """Add a per-image offset ``U(-max_delta, max_delta)`` or ``U(*delta_range)`` (``image.brightness``)."""
 
     config: BrightnessConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
         n = _batch_size(data_shapes, self.config.field_key, self.name)
-        d = self.config.max_delta
-        return jax.random.uniform(rng, (n,), jnp.float32, -d, d)
+        c = self.config
+        lo, hi = c.delta_range if c.delta_range is not None else (-c.max_delta, c.max_delta)
+        return jax.random.uniform(rng, (n,), jnp.float32, lo, hi)
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         delta = self.config.max_delta if random_params is None else random_params[None]
@@ -271,14 +302,15 @@ class ContrastOperator(ImageOperator):
 
 
 class RotateOperator(ImageOperator):
-    """Rotate by ``U(-max_angle, max_angle)`` degrees (``image.rotate``); masks follow (nearest)."""
+    """Rotate by ``U(-max_angle, max_angle)`` or ``U(*angle_range)`` degrees (``image.rotate``); masks follow."""
 
     config: RotateConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
         n = _batch_size(data_shapes, self.config.field_key, self.name)
-        a = self.config.max_angle
-        return jax.random.uniform(rng, (n,), jnp.float32, -a, a)
+        c = self.config
+        lo, hi = c.angle_range if c.angle_range is not None else (-c.max_angle, c.max_angle)
+        return jax.random.uniform(rng, (n,), jnp.float32, lo, hi)
 
     def _angle(self, random_params: Any) -> Any:
         return self.config.max_angle if random_params is None else random_params[None]
@@ -295,7 +327,7 @@ class RotateOperator(ImageOperator):
 
 
 class GaussianNoiseOperator(ImageOperator):
-    """Add ``std * N(0, 1)`` noise from each record's key (``image.gaussian_noise``)."""
+    """Add ``mean + std * N(0, 1)`` noise from each record's key (``image.gaussian_noise``)."""
 
     config: GaussianNoiseConfig
 
@@ -303,4 +335,5 @@ class GaussianNoiseOperator(ImageOperator):
         return jax.random.split(rng, _batch_size(data_shapes, self.config.field_key, self.name))
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
-        return kernels.gaussian_noise(self._element(x, self.config.field_key), random_params[None], self.config.std)[0]
+        c = self.config
+        return kernels.gaussian_noise(self._element(x, c.field_key), random_params[None], c.std, c.mean)[0]
