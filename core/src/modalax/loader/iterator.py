@@ -9,7 +9,6 @@ iterator dropped mid-epoch (an early ``break``) is collected and its producer th
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from modalax.errors import ConfigError, StaleIteratorError
@@ -83,8 +82,11 @@ class LoaderIterator:
         return self.loader.state_dict()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown may have torn down threading
+        # Not contextlib.suppress: at interpreter shutdown module globals may already be None.
+        try:  # noqa: SIM105
             self.close()
+        except Exception:
+            pass
 
 
 def _progress_bar(loader: DataLoader, epoch: int, batch: int) -> Any:
