@@ -25,7 +25,7 @@ from modalax.errors import ConfigError, ModalaxError, PluginError, UnknownNameEr
 from modalax.plugins_table import fit, plugin_detail, plugins_table
 from modalax.records import resolve
 
-BUILTIN_COMMANDS = ("plugins", "list", "info", "preview", "bench", "pack")
+BUILTIN_COMMANDS = ("plugins", "list", "info", "preview", "bench", "pack", "new-plugin")
 
 
 class UsageError(ModalaxError):
@@ -171,6 +171,7 @@ def _plugin_command(command: Any, sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, including plugin-contributed sub-commands."""
+    from modalax.cli_new_plugin import add_new_plugin_parser
     from modalax.cli_pack import add_pack_parser
     from modalax.cli_preview import add_preview_parser
 
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
     add_preview_parser(sub)
     add_pack_parser(sub)
+    add_new_plugin_parser(sub)
     p = sub.add_parser("bench", help="run the benchmarks of a modalax checkout")
     p.add_argument("--root", default=".")
     p.add_argument("rest", nargs=argparse.REMAINDER)
