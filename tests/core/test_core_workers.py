@@ -183,3 +183,37 @@ def test_a_closed_pool_refuses_work(pool: WorkerPool) -> None:
     with pytest.raises(DataError, match="closed"):
         other.submit(np.array([1]))
     assert not other.alive and not any(Path(f"/proc/{pid}").exists() for pid in other.pids)
+
+
+class _Pooled:
+    """The integration the loader gets with ``workers=N``: its get_records answered by the pool."""
+
+    def __init__(self, source: Any, pool: WorkerPool) -> None:
+        self.source, self.pool, self.traceable = source, pool, False
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def get_records(self, indices: Any) -> Any:
+        return self.pool.submit(indices).result()
+
+
+@pytest.mark.slow
+def test_loader_batches_and_resume_positions_match_workers_0() -> None:
+    from modalax import DataLoader
+
+    source = fx.MixedSource(30)
+    kwargs = {"shuffle": True, "seed": 5, "num_epochs": 2, "with_indices": True}
+    plain = list(DataLoader(source, 8, **kwargs))
+    with WorkerPool(source, 2) as pool:
+        pooled_loader = DataLoader(_Pooled(source, pool), 8, **kwargs)
+        it = iter(pooled_loader)
+        pooled = [next(it) for _ in range(3)]
+        state = pooled_loader.state_dict()
+        pooled_loader.load_state_dict(state)
+        pooled += list(pooled_loader)
+    assert len(pooled) == len(plain)
+    for a, b in zip(plain, pooled, strict=True):
+        assert list(a) == list(b)
+        for k in a:
+            assert np.asarray(a[k]).tobytes() == np.asarray(b[k]).tobytes(), k

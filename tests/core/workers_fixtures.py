@@ -31,7 +31,7 @@ class MixedSource:
         return {
             "images": rng.random((len(idx), 4, 5, 3), dtype=np.float32),
             "labels": (idx % 7).astype(np.int32),
-            "raw": rng.integers(0, 255, (len(idx), 3), dtype=np.uint8).T,  # not C-contiguous
+            "raw": rng.integers(0, 255, (3, len(idx)), dtype=np.uint8).T,  # not C-contiguous
             "nested": {"a": idx.astype(np.int64), "b": {"c": idx.astype(np.float16)}},
             "texts": np.array([f"t{i}" for i in idx]),
             "names": [f"file{i}.jpg" for i in idx],
