@@ -53,14 +53,19 @@ def test_operators_are_registered_by_name():
         f"image/{n}"
         for n in (
             "brightness",
+            "color_jitter",
             "contrast",
             "crop",
+            "cutout",
             "flip",
             "gaussian_noise",
             "grayscale",
             "normalize",
+            "pixel_dropout",
+            "poisson_noise",
             "resize",
             "rotate",
+            "salt_and_pepper",
         )
     ]
     assert modalax.get_operator("image", "flip") is FlipOperator

@@ -43,6 +43,16 @@ _LAZY = {
     "RotateConfig": "modalax_image.operator_configs",
     "GaussianNoiseConfig": "modalax_image.operator_configs",
     "GrayscaleConfig": "modalax_image.operator_configs",
+    **{
+        name: "modalax_image.augment_ops"
+        for name in ("CutoutOperator", "PixelDropoutOperator", "SaltAndPepperOperator", "PoissonNoiseOperator")
+    },
+    "ColorJitterOperator": "modalax_image.augment_ops",
+    **{
+        name: "modalax_image.augment_configs"
+        for name in ("CutoutConfig", "PixelDropoutConfig", "SaltAndPepperConfig", "PoissonNoiseConfig")
+    },
+    "ColorJitterConfig": "modalax_image.augment_configs",
 }
 
 

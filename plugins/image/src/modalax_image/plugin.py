@@ -36,6 +36,23 @@ OPERATORS: dict[str, str] = {
     "grayscale": "GrayscaleOperator",
 }
 
+# Augmentations beside the basic set: kernels in ``augment_kernels``, operators in ``augment_ops``.
+AUGMENT_KERNELS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "cutout": ("cutout", ("fill",), "fill per-image boxes (cutout / patch dropout)"),
+    "pixel_dropout": ("pixel_dropout", ("fill",), "fill the pixels of a drop mask"),
+    "salt_and_pepper": ("salt_and_pepper", (), "salt (top of range) and pepper (0) by per-pixel codes"),
+    "poisson_noise": ("poisson_noise", (), "shot noise Poisson(x * peak) / peak from per-image keys"),
+    "color_jitter": ("color_jitter", (), "brightness, contrast, HSV saturation and hue"),
+}
+
+AUGMENT_OPERATORS: dict[str, str] = {
+    "cutout": "CutoutOperator",
+    "pixel_dropout": "PixelDropoutOperator",
+    "salt_and_pepper": "SaltAndPepperOperator",
+    "poisson_noise": "PoissonNoiseOperator",
+    "color_jitter": "ColorJitterOperator",
+}
+
 DATASETS: dict[str, tuple[str, str]] = {
     "synthetic": ("SyntheticImageDataset", "random/gradient/checkerboard/circles patterns, generated on demand"),
     "mnist_like": ("MNISTLikeDataset", "digit-like glyphs 0-9 with labels"),
@@ -80,9 +97,13 @@ def register_adapters(register: Register) -> None:
 def register_kernels(register: Register) -> None:
     for name, (fn, static, description) in KERNELS.items():
         register(KernelRecord(f"image.{name}", f"{_PKG}.kernels:{fn}", static, description))
+    for name, (fn, static, description) in AUGMENT_KERNELS.items():
+        register(KernelRecord(f"image.{name}", f"{_PKG}.augment_kernels:{fn}", static, description))
 
 
 @modalax.hookimpl
 def register_operators(register: Register) -> None:
     for name, cls in OPERATORS.items():
         register(OperatorRecord("image", name, f"{_PKG}.operators:{cls}"))
+    for name, cls in AUGMENT_OPERATORS.items():
+        register(OperatorRecord("image", name, f"{_PKG}.augment_ops:{cls}"))
