@@ -7,6 +7,7 @@ import multiprocessing
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -185,19 +186,6 @@ def test_a_closed_pool_refuses_work(pool: WorkerPool) -> None:
     assert not other.alive and not any(Path(f"/proc/{pid}").exists() for pid in other.pids)
 
 
-class _Pooled:
-    """The integration the loader gets with ``workers=N``: its get_records answered by the pool."""
-
-    def __init__(self, source: Any, pool: WorkerPool) -> None:
-        self.source, self.pool, self.traceable = source, pool, False
-
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def get_records(self, indices: Any) -> Any:
-        return self.pool.submit(indices).result()
-
-
 @pytest.mark.slow
 def test_loader_batches_and_resume_positions_match_workers_0() -> None:
     import jax
@@ -207,16 +195,38 @@ def test_loader_batches_and_resume_positions_match_workers_0() -> None:
     source = fx.MixedSource(30)
     kwargs = {"shuffle": True, "seed": 5, "num_epochs": 2, "with_indices": True}
     plain = list(DataLoader(source, 8, **kwargs))
-    with WorkerPool(source, 2) as pool:
-        pooled_loader = DataLoader(_Pooled(source, pool), 8, **kwargs)
-        it = iter(pooled_loader)
-        pooled = [next(it) for _ in range(3)]
-        state = pooled_loader.state_dict()
-        pooled_loader.load_state_dict(state)
-        pooled += list(pooled_loader)
+    before = set(multiprocessing.active_children())
+    pooled_loader = DataLoader(source, 8, workers=2, **kwargs)
+    it = iter(pooled_loader)
+    pooled = [next(it) for _ in range(3)]
+    state = pooled_loader.state_dict()
+    pooled_loader.load_state_dict(state)  # supersedes `it`, whose batches in flight are dropped
+    pooled += list(pooled_loader)
+    assert len(set(multiprocessing.active_children()) - before) == 2  # the pool outlives an epoch
+    pooled_loader.close()
+    assert not set(multiprocessing.active_children()) - before
     assert len(pooled) == len(plain)
     for a, b in zip(plain, pooled, strict=True):
         assert list(a) == list(b)
         for k in a:
             for x, y in zip(jax.tree.leaves(a[k]), jax.tree.leaves(b[k]), strict=True):
                 assert np.asarray(x).tobytes() == np.asarray(y).tobytes(), k
+
+
+@pytest.mark.slow
+def test_a_dropped_loader_with_workers_stops_them() -> None:
+    from modalax import DataLoader
+
+    before = set(multiprocessing.active_children())
+    loader = DataLoader(fx.MixedSource(30), 4, workers=1, num_epochs=None)
+    for i, _ in enumerate(loader):
+        if i == 2:
+            break
+    assert len(set(multiprocessing.active_children()) - before) == 1
+    del loader
+    for _ in range(200):  # the producer thread ends after its current batch, then the pool is collected
+        gc.collect()
+        if not set(multiprocessing.active_children()) - before:
+            break
+        time.sleep(0.05)
+    assert not set(multiprocessing.active_children()) - before

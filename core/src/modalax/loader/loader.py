@@ -17,6 +17,7 @@ from modalax.loader.iterator import LoaderIterator
 from modalax.loader.order import EpochOrder
 from modalax.loader.plan import BatchPlan
 from modalax.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, parse_state
+from modalax.loader.workers import WorkerPool
 from modalax.operators.base import OperatorModule, split_host_fields
 from modalax.operators.compose import as_pipeline
 from modalax.random import check_seed, record_keys, seed_key
@@ -77,10 +78,13 @@ class DataLoader:
         with_indices: bool = False,
         mask_key: str = "mask",
         index_key: str = "index",
+        workers: int = 0,
     ) -> None:
         source = as_source(source)
         seed = check_seed("DataLoader.seed", seed)
         _positive_or_none("num_epochs", num_epochs)
+        if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 0:
+            raise ConfigError(f"DataLoader.workers: got {workers!r}, expected an int >= 0 (0 decodes in this process)")
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
             raise ConfigError(f"DataLoader.prefetch: got {prefetch!r}, expected an int >= 0")
         if mesh is not None and sharding is not None:
@@ -94,6 +98,8 @@ class DataLoader:
         self.with_indices = with_indices
         self.mask_key = mask_key
         self.index_key = index_key
+        self.workers = int(workers)
+        self._pool: WorkerPool | None = None  # started on first use; lives (across epochs) with the loader
         self._spec: BatchSpec | None = None  # the first host batch's structure; later ones must match
         self.pipeline = as_pipeline(operators)
         if num_shards is None:
@@ -174,8 +180,13 @@ class DataLoader:
             return self._static_state
         return nnx.split(self.pipeline, nnx.RngState, ...)[2]
 
-    def _produce(self, indices: np.ndarray, mask: np.ndarray, packed: Any) -> dict[str, Any]:
-        """One batch: ``indices``/``mask`` on the host, ``packed`` (their device copy) for the step."""
+    def _produce(
+        self, indices: np.ndarray, mask: np.ndarray, packed: Any, read: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One batch: ``indices``/``mask`` on the host, ``packed`` (their device copy) for the step.
+
+        ``read`` holds the records when a worker process read them already.
+        """
         state = self._pipeline_state()
         traceable = bool(getattr(self.source, "traceable", False))
         valid = None
@@ -185,7 +196,7 @@ class DataLoader:
             host_records = getattr(self.source, "host_records", None)
             host: dict[str, Any] = dict(host_records(indices)) if host_records is not None else {}
         else:
-            records = self.source.get_records(indices)
+            records = self.source.get_records(indices) if read is None else read
             if not isinstance(records, dict):
                 raise DataError(
                     f"{type(self.source).__name__}.get_records returned {type(records).__name__}, "
@@ -244,13 +255,39 @@ class DataLoader:
         # ~0.1 ms a copy on a GPU (most of a small step).  So the step's inputs go to the device
         # packed, once per block of about _BLOCK batches (across epochs when epochs are short),
         # and are split there.
-        block: list[tuple[int, int, np.ndarray, np.ndarray]] = []
-        for piece in self._pieces(epoch, batch):
-            block.append(piece)
-            if sum(len(p[2]) for p in block) >= _BLOCK:
-                yield from self._produce_block(block)
-                block = []
-        yield from self._produce_block(block)
+        records = self._worker_records(epoch, batch)
+        try:
+            block: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+            for piece in self._pieces(epoch, batch):
+                block.append(piece)
+                if sum(len(p[2]) for p in block) >= _BLOCK:
+                    yield from self._produce_block(block, records)
+                    block = []
+            yield from self._produce_block(block, records)
+        finally:
+            if records is not None:
+                records.close()  # a dropped or superseded iterator frees its batches in flight
+
+    def _worker_records(self, epoch: int, batch: int) -> Iterator[dict[str, Any]] | None:
+        """Records of every batch from ``(epoch, batch)`` on, read by the worker processes, in order.
+
+        The workers follow their own copy of the batch plan, so they stay ``in_flight`` batches
+        ahead across block and epoch boundaries; the batches, their order and the resume
+        positions are those of ``workers=0``.
+        """
+        if self.workers == 0 or getattr(self.source, "traceable", False):
+            return None
+        if self._pool is None or not self._pool.alive:  # first use, or broken by a dead worker
+            self._pool = WorkerPool(self.source, self.workers)
+        rows = (row for _, _, idx, _ in self._pieces(epoch, batch) for row in idx)
+        return self._pool.imap(rows)
+
+    def close(self) -> None:
+        """Stop the current iterator and the worker processes (also done when the loader is collected)."""
+        self._supersede()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _pieces(self, epoch: int, batch: int) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
         """``(epoch, first batch, indices, masks)`` for runs of at most _BLOCK batches, in order."""
@@ -263,7 +300,7 @@ class DataLoader:
             epoch, batch = epoch + 1, 0
 
     def _produce_block(
-        self, block: list[tuple[int, int, np.ndarray, np.ndarray]]
+        self, block: list[tuple[int, int, np.ndarray, np.ndarray]], records: Iterator[dict[str, Any]] | None = None
     ) -> Iterator[tuple[int, int, dict[str, Any]]]:
         if not block:
             return
@@ -274,7 +311,8 @@ class DataLoader:
         row = 0
         for epoch, lo, idx, _ in block:
             for j in range(len(idx)):
-                yield epoch, lo + j, self._produce(indices[row], masks[row], packed[row])
+                read = None if records is None else next(records)
+                yield epoch, lo + j, self._produce(indices[row], masks[row], packed[row], read)
                 row += 1
 
     def __iter__(self) -> LoaderIterator:
