@@ -20,6 +20,7 @@ import numpy as np
 from modalax.errors import ConfigError, DataError
 from modalax.protocols import BaseEvaluationSuite
 from modalax_multimodal.features import modality_features
+from modalax_multimodal.quality import cross_modal_consistency, modality_quality
 
 __all__ = [
     "LinearProbe",
@@ -171,10 +172,40 @@ def measure_alignment(
 
 
 class MultiModalEvaluationSuite(BaseEvaluationSuite):
-    """Retrieval metrics of paired embeddings: ``evaluate_batch({"image": e1, "text": e2, ...})``."""
+    """Retrieval, alignment probe, per-modality quality and consistency in one flat dict of floats.
 
-    def __init__(self, ks: Sequence[int] = DEFAULT_KS) -> None:
+    ``evaluate(embeddings, generated=..., reference=..., dataset=...)`` reports what its inputs
+    allow (keys in ``docs/modalities/multimodal.md``, "Evaluation suite"):
+    ``retrieval/<a>-><b>/recall@<k>`` for every ordered pair of embeddings,
+    ``consistency/<a>-<b>`` and ``consistency/loss`` (see ``quality.cross_modal_consistency``),
+    ``quality/<modality>/<metric>`` (see ``quality.modality_quality``) and, from a dataset with
+    latents, the alignment probe ``probe/r2/<m>``, ``probe/<a>-><b>/recall@<k>`` and
+    ``probe/chance/recall@<k>`` (see ``measure_alignment``).
+    ``evaluate_batch({"image": e1, "text": e2})`` keeps its retrieval-only keys.
+    """
+
+    def __init__(
+        self,
+        ks: Sequence[int] = DEFAULT_KS,
+        *,
+        image_data_range: float = 1.0,
+        audio_n_fft: int = 1024,
+        audio_hop_length: int = 256,
+        text_config: Any = None,
+        probe_train: int = 2000,
+        probe_test: int = 500,
+    ) -> None:
         self.ks = tuple(ks)
+        if not self.ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
+            raise ConfigError(f"MultiModalEvaluationSuite.ks: got {ks!r}, expected positive ints")
+        self.quality_options = {
+            "image_data_range": image_data_range,
+            "audio_n_fft": audio_n_fft,
+            "audio_hop_length": audio_hop_length,
+            "text_config": text_config,
+        }
+        self.probe_train = probe_train
+        self.probe_test = probe_test
 
     def evaluate_batch(self, generated: Any, reference: Any | None = None, **kwargs: Any) -> dict[str, float]:
         """Flat ``{"image->text/recall@1": ...}``; with ``reference`` (one array), ``generated`` (one array) vs it."""
@@ -184,3 +215,63 @@ class MultiModalEvaluationSuite(BaseEvaluationSuite):
             raise DataError("evaluate_batch: expected a dict of at least two modality embeddings, or reference=")
         out = cross_modal_retrieval(generated, self.ks)
         return {f"{pair}/{k}": v for pair, scores in out.items() for k, v in scores.items()}
+
+    def evaluate(
+        self,
+        embeddings: Mapping[str, Any] | None = None,
+        *,
+        mask: Any = None,
+        generated: Mapping[str, Any] | None = None,
+        reference: Mapping[str, Any] | None = None,
+        log_probs: Any = None,
+        targets: Any = None,
+        dataset: Any = None,
+    ) -> dict[str, float]:
+        """Every metric the inputs allow, as one flat dict of floats.
+
+        ``embeddings`` ``{modality: (N, D)}`` (row ``i`` of each is sample ``i``) with an
+        optional presence ``mask`` ``(N, M)``: retrieval between the rows where both sides are
+        present, and consistency.  ``generated``/``reference`` (and ``log_probs``): quality.
+        ``dataset`` (with ``latent``): the alignment probe on its first
+        ``probe_train + probe_test`` records.
+        """
+        if embeddings is None and generated is None and log_probs is None and dataset is None:
+            raise DataError(
+                "MultiModalEvaluationSuite.evaluate: got nothing to evaluate; expected embeddings, "
+                "generated (with reference), log_probs or dataset"
+            )
+        out: dict[str, float] = {}
+        if embeddings is not None:
+            out.update(self._retrieval(embeddings, mask))
+            out.update(cross_modal_consistency(embeddings, mask))
+        if generated is not None or log_probs is not None:
+            out.update(
+                modality_quality(
+                    generated or {}, reference, log_probs=log_probs, targets=targets, **self.quality_options
+                )
+            )
+        if dataset is not None:
+            probe = measure_alignment(dataset, num_train=self.probe_train, num_test=self.probe_test, ks=self.ks)
+            out.update({f"probe/r2/{m}": float(v) for m, v in probe["r2"].items()})
+            for pair, scores in probe["retrieval"].items():
+                out.update({f"probe/{pair}/{k}": float(v) for k, v in scores.items()})
+            out.update({f"probe/chance/{k}": float(v) for k, v in probe["chance"].items()})
+        return out
+
+    def _retrieval(self, embeddings: Mapping[str, Any], mask: Any) -> dict[str, float]:
+        if not isinstance(embeddings, Mapping) or len(embeddings) < 2:
+            raise DataError("MultiModalEvaluationSuite.evaluate: embeddings must be a dict of at least two modalities")
+        names = list(embeddings)
+        arrays = {m: np.asarray(embeddings[m]) for m in names}
+        present = None if mask is None else np.asarray(mask, bool)
+        if present is not None and present.shape != (len(arrays[names[0]]), len(names)):
+            raise DataError(
+                f"MultiModalEvaluationSuite.evaluate: mask has shape {present.shape}, "
+                f"expected ({len(arrays[names[0]])}, {len(names)}) in the order {names}"
+            )
+        out: dict[str, float] = {}
+        for (i, a), (j, b) in itertools.permutations(enumerate(names), 2):
+            rows = slice(None) if present is None else present[:, i] & present[:, j]
+            scores = retrieval_recall(arrays[a][rows], arrays[b][rows], self.ks)
+            out.update({f"retrieval/{a}->{b}/{k}": v for k, v in scores.items()})
+        return out

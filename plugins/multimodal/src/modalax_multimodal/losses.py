@@ -1,4 +1,4 @@
-"""Contrastive alignment losses: symmetric InfoNCE between paired embeddings."""
+"""Alignment losses between paired embeddings: symmetric InfoNCE and a masked consistency loss."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import numpy as np
 
 from modalax.errors import ConfigError, DataError
 
-__all__ = ["contrastive_loss", "l2_normalize", "symmetric_info_nce"]
+__all__ = ["CONSISTENCY_METRICS", "consistency_loss", "contrastive_loss", "l2_normalize", "symmetric_info_nce"]
+
+CONSISTENCY_METRICS = ("cosine", "mse")
 
 
 def l2_normalize(x: jax.Array, axis: int = -1, eps: float = 1e-8) -> jax.Array:
@@ -67,3 +69,53 @@ def contrastive_loss(*embeddings: Any, temperature: jax.Array | float = 0.07) ->
         raise DataError("contrastive_loss: got empty batches (0 rows), expected at least one pair of rows")
     pairs = list(itertools.combinations(embeddings, 2))
     return sum(symmetric_info_nce(x, y, temperature) for x, y in pairs) / len(pairs)
+
+
+def _embedding_list(owner: str, embeddings: tuple[Any, ...]) -> list[jax.Array]:
+    if len(embeddings) == 1 and isinstance(embeddings[0], Mapping):
+        embeddings = tuple(embeddings[0].values())
+    if len(embeddings) < 2:
+        raise DataError(f"{owner}: got {len(embeddings)} embedding(s), expected at least two to compare")
+    embs = [jnp.asarray(e, jnp.float32) for e in embeddings]
+    shapes = {tuple(e.shape) for e in embs}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise DataError(f"{owner}: got shapes {sorted(shapes)}, expected equal (batch, dim) shapes")
+    return embs
+
+
+def consistency_loss(*embeddings: Any, mask: Any = None, metric: str = "cosine") -> jax.Array:
+    """Mean distance between the paired embeddings of every pair of modalities (0 when they agree).
+
+    ``metric="cosine"``: ``1 - cos(a_i, b_i)``; ``"mse"``: ``mean((a_i - b_i)^2)`` over the
+    embedding.  Unlike InfoNCE it pulls each pair together without pushing other rows apart,
+    the regulariser for a shared latent space.  ``mask`` ``(B, M)`` (presence, in argument
+    order, e.g. ``ModalityDropout``'s ``modality_mask``) leaves out pairs where either side is
+    absent; the mean is over the remaining (row, pair) entries, and 0 when none remain.
+    Accepts ``consistency_loss(image_emb, text_emb, ...)`` or one dict of embeddings.
+    """
+    owner = "consistency_loss"
+    if metric not in CONSISTENCY_METRICS:
+        raise ConfigError(f"{owner}.metric: got {metric!r}, expected one of {list(CONSISTENCY_METRICS)}")
+    embs = _embedding_list(owner, embeddings)
+    batch = embs[0].shape[0]
+    if mask is None:
+        present = jnp.ones((batch, len(embs)), bool)
+    else:
+        present = jnp.asarray(mask).astype(bool)
+        if present.shape != (batch, len(embs)):
+            raise DataError(
+                f"{owner}: mask has shape {tuple(present.shape)}, expected ({batch}, {len(embs)}): "
+                "one presence flag per row and embedding"
+            )
+    total = jnp.zeros((), jnp.float32)
+    count = jnp.zeros((), jnp.float32)
+    for i, j in itertools.combinations(range(len(embs)), 2):
+        a, b = embs[i], embs[j]
+        if metric == "cosine":
+            d = 1.0 - jnp.sum(l2_normalize(a) * l2_normalize(b), axis=-1)
+        else:
+            d = jnp.mean(jnp.square(a - b), axis=-1)
+        w = (present[:, i] & present[:, j]).astype(jnp.float32)
+        total = total + jnp.sum(d * w)
+        count = count + jnp.sum(w)
+    return total / jnp.maximum(count, 1.0)

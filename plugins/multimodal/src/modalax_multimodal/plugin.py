@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import modalax
 from modalax.hookspecs import Register
-from modalax.records import AdapterRecord, CommandRecord, DatasetRecord, KernelRecord, ModalityRecord
+from modalax.records import (
+    AdapterRecord,
+    CommandRecord,
+    DatasetRecord,
+    KernelRecord,
+    ModalityRecord,
+    OperatorRecord,
+)
 
 _PKG = "modalax_multimodal"
 
@@ -76,6 +83,19 @@ def register_kernels(register: Register) -> None:
         ("multimodal.retrieval_ranks", "evaluation:retrieval_ranks"),
     ):
         register(KernelRecord(name, f"{_PKG}.{target}"))
+
+
+@modalax.hookimpl
+def register_operators(register: Register) -> None:
+    """``modality_dropout``: drop whole modalities per sample, with a presence mask."""
+    register(
+        OperatorRecord(
+            "multimodal",
+            "modality_dropout",
+            f"{_PKG}.dropout:ModalityDropout",
+            "drop whole modalities per sample (per-modality probability), write modality_mask",
+        )
+    )
 
 
 @modalax.hookimpl
