@@ -75,7 +75,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 def tests(session: nox.Session) -> None:
     """Install core, every plugin and the example plugin; run the whole suite."""
     deps = [d for p in PLUGINS for d in PLUGIN_TEST_DEPS[p]]
-    session.install(*TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6")
+    session.install(*TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6", "setuptools>=70.1")
     session.install(*_paths(*PLUGINS), str(EXAMPLE_PLUGIN) if EXAMPLE_PLUGIN.exists() else str(ROOT / "core"))
     _pytest(session, "tests", str(EXAMPLE_PLUGIN / "tests") if EXAMPLE_PLUGIN.exists() else "tests")
 
@@ -117,6 +117,26 @@ def example_plugin(session: nox.Session) -> None:
     session.install(*TEST_DEPS)
     session.install(*_paths(), str(EXAMPLE_PLUGIN))
     session.run("pytest", str(EXAMPLE_PLUGIN / "tests"), env=_test_env())
+
+
+@nox.session
+def new_plugin(session: nox.Session) -> None:
+    """`modalax new-plugin` output, installed beside core only, passes its own tests."""
+    import tempfile
+
+    session.install(*TEST_DEPS)
+    session.install(*_paths())
+    out = Path(tempfile.mkdtemp(prefix="modalax-new-plugin-")) / "modalax-ci-demo"
+    session.run("modalax", "new-plugin", "ci_demo", "--out", str(out))
+    session.install(str(out))
+    session.run(
+        "python",
+        "-c",
+        "import modalax; got = modalax.list_modalities(); assert got == ['ci_demo'], got",
+        env=_test_env(),
+    )
+    session.chdir(str(out))
+    session.run("pytest", "tests", "-q", env=_test_env())
 
 
 @nox.session
