@@ -78,7 +78,12 @@ def check_interval(
     owner: str, name: str, value: Any, *, lower: float | None = None, upper: float | None = None
 ) -> tuple[float, float]:
     """A ``(lo, hi)`` pair of finite numbers with ``lo <= hi`` inside ``[lower, upper]``, as floats."""
-    inside = (" within [" + f"{lower}, {upper}]") if lower is not None or upper is not None else ""
+    inside = {
+        (False, False): "",
+        (True, False): f" >= {lower}",
+        (False, True): f" <= {upper}",
+        (True, True): f" within [{lower}, {upper}]",
+    }[(lower is not None, upper is not None)]
     ok = (
         isinstance(value, list | tuple)
         and len(value) == 2
