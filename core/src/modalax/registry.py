@@ -39,6 +39,7 @@ __all__ = [
     "record_key",
     "register_dataset",
     "register_kernel",
+    "register",
     "register_modality",
     "set_current",
 ]
@@ -59,6 +60,13 @@ def set_current(registry: Registry) -> Registry:
 
 
 # ----------------------------------------------------------------- public API
+def register(record: Any, *, override: bool = False) -> None:
+    """Register any record at run time (``ModalityRecord``, ``DatasetRecord``, ``KernelRecord``,
+    ``OperatorRecord``, ``AdapterRecord``, ``PreviewerRecord``, ``CommandRecord``), as a
+    plugin's hook would; a name already taken is a ``PluginError`` unless ``override``."""
+    current().add(record, override=override)
+
+
 def register_modality(
     name: str, modality_class: type, *, config_class: type | None = None, description: str = "", override: bool = False
 ) -> None:
