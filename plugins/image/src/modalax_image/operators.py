@@ -70,7 +70,10 @@ def _batch_size(data_shapes: Any, key: str, owner: str) -> int:
 def _field_hw(data_shapes: Any, key: str, owner: str) -> tuple[int, int]:
     shape = lookup(data_shapes, key, owner)
     if len(shape) not in (3, 4):
-        raise DataError(f"{owner}: field {key!r} has batch shape {tuple(shape)}, expected (N, H, W, C) or (N, H, W)")
+        raise DataError(
+            f"{owner}: field {key!r} has per-element shape {tuple(shape[1:])}, expected (H, W, C) or (H, W) "
+            "(the loader adds the batch axis)"
+        )
     return int(shape[1]), int(shape[2])
 
 

@@ -1,0 +1,174 @@
+"""(H, W) grayscale fields, empty batches, the loader and datarax's expectations for augmentations."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+import modalax
+from modalax.errors import DataError, MissingFieldError
+from modalax_image.augment_configs import (
+    ColorJitterConfig,
+    CutoutConfig,
+    PixelDropoutConfig,
+    PoissonNoiseConfig,
+    SaltAndPepperConfig,
+)
+from modalax_image.augment_ops import (
+    ColorJitterOperator,
+    CutoutOperator,
+    PixelDropoutOperator,
+    PoissonNoiseOperator,
+    SaltAndPepperOperator,
+)
+from modalax_image.operator_configs import (
+    BrightnessConfig,
+    ContrastConfig,
+    CropConfig,
+    FlipConfig,
+    GaussianNoiseConfig,
+    GrayscaleConfig,
+    NormalizeConfig,
+    ResizeConfig,
+    RotateConfig,
+)
+
+RNG = np.random.default_rng(3)
+
+EVERY_OPERATOR = {
+    "resize": ResizeConfig(height=6, width=10),
+    "normalize": NormalizeConfig(output_range=(-1.0, 1.0)),
+    "grayscale": GrayscaleConfig(),
+    "flip": FlipConfig(),
+    "crop": CropConfig(height=5, width=6),
+    "brightness": BrightnessConfig(delta_range=(-0.1, 0.3)),
+    "contrast": ContrastConfig(),
+    "rotate": RotateConfig(angle_range=(-30, 30)),
+    "gaussian_noise": GaussianNoiseConfig(mean=0.1),
+    "cutout": CutoutConfig(num_patches=2, size_range=(1, 4)),
+    "pixel_dropout": PixelDropoutConfig(probability=0.3),
+    "salt_and_pepper": SaltAndPepperConfig(amount=0.3),
+    "poisson_noise": PoissonNoiseConfig(peak=30.0),
+    "color_jitter": ColorJitterConfig(brightness=0.3, contrast=0.3, saturation=0.5, hue=0.2),
+}
+
+
+def make(name: str):
+    """The operator registered as ``image/<name>``, built from the table's config."""
+    return modalax.get_operator("image", name)(EVERY_OPERATOR[name], rngs=nnx.Rngs(0, augment=1))
+
+
+def test_every_image_operator_is_covered():
+    assert sorted(EVERY_OPERATOR) == [name.split("/")[1] for name in modalax.list_operators("image")]
+
+
+@pytest.mark.parametrize(
+    "name, dtype",
+    [(name, np.float32) for name in sorted(EVERY_OPERATOR)]
+    + [(name, np.uint8) for name in ("resize", "cutout", "salt_and_pepper", "color_jitter")],
+)
+def test_2d_grayscale_fields_are_one_channel(name, dtype):
+    n, h, w = 5, 8, 12
+    flat = RNG.random((n, h, w), dtype=np.float32)
+    if dtype == np.uint8:
+        flat = (flat * 255).astype(np.uint8)
+    keys = jax.random.split(jax.random.key(1), n)
+    op = make(name)
+    out_2d = np.asarray(op.apply_batch({"images": flat}, keys=keys)["images"])
+    out_3d = np.asarray(op.apply_batch({"images": flat[..., None]}, keys=keys)["images"])
+    assert out_3d.shape[-1] == 1 and out_2d.shape == out_3d.shape[:-1]
+    assert out_2d.dtype == out_3d.dtype
+    np.testing.assert_array_equal(out_2d, out_3d[..., 0])
+
+
+def test_2d_field_with_a_target_key_keeps_the_source_and_a_mask_of_the_same_size():
+    flat = RNG.random((3, 8, 8), dtype=np.float32)
+    op = CutoutOperator(
+        CutoutConfig(patch_size=3, fill=1.0, target_key="cut", auxiliary_fields=("seg",)), rngs=nnx.Rngs(0, augment=1)
+    )
+    seg = np.ones((3, 8, 8), np.int32)
+    out = op.apply_batch({"images": flat, "seg": seg}, rng=jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(out["images"]), flat)
+    cut, mask = np.asarray(out["cut"]), np.asarray(out["seg"])
+    assert cut.shape == (3, 8, 8) and ((cut == 1.0).sum(axis=(1, 2)) == 9).all()
+    np.testing.assert_array_equal(mask == 0, cut == 1.0)
+    with pytest.raises(DataError, match=r"auxiliary field 'seg' has per-element shape \(4, 4\)"):
+        op.apply_batch({"images": flat, "seg": seg[:, :4, :4]}, rng=jax.random.key(0))
+
+
+@pytest.mark.parametrize("name", ["cutout", "pixel_dropout", "salt_and_pepper", "poisson_noise", "color_jitter"])
+@pytest.mark.parametrize("shape", [(0, 8, 8, 3), (0, 8, 8)])
+def test_empty_batches_give_empty_batches(name, shape):
+    out = make(name).apply_batch({"images": np.zeros(shape, np.uint8)}, rng=jax.random.key(0))["images"]
+    assert out.shape == shape
+    expected = np.float32 if name in ("poisson_noise", "color_jitter") else np.uint8
+    assert out.dtype == expected
+
+
+def _run(seed: int, batch_size: int, data: dict, ops: list) -> dict[int, np.ndarray]:
+    loader = modalax.DataLoader(
+        modalax.ArraySource(data), batch_size, seed=seed, operators=ops, with_indices=True, drop_last=True
+    )
+    records = {}
+    for batch in loader:
+        for i, image in zip(np.asarray(batch["index"]), np.asarray(batch["images"]), strict=True):
+            records[int(i)] = image
+    return records
+
+
+@pytest.mark.slow  # four loaders, each compiling its pipeline
+def test_loader_augmentation_is_deterministic_per_seed_and_per_record():
+    data = {"images": RNG.integers(0, 256, (16, 12, 12, 3), dtype=np.uint8)}
+    ops = [make(n) for n in ("cutout", "salt_and_pepper", "color_jitter")]
+    first, again, other_seed = _run(0, 8, data, ops), _run(0, 8, data, ops), _run(1, 8, data, ops)
+    small_batches = _run(0, 4, data, ops)
+    assert sorted(first) == list(range(16))
+    for i in range(16):
+        np.testing.assert_array_equal(first[i], again[i])
+        np.testing.assert_array_equal(first[i], small_batches[i])  # the batch size does not matter
+        assert first[i].dtype == np.float32 and first[i].min() >= 0.0
+    assert any(not np.array_equal(first[i], other_seed[i]) for i in range(16))
+
+
+# ----------------------------------------------------- datarax's expectations, translated
+def test_zero_patches_leave_the_image_unchanged():
+    x = RNG.random((2, 16, 16, 3), dtype=np.float32)
+    op = CutoutOperator(CutoutConfig(num_patches=0), rngs=nnx.Rngs(0, augment=1))
+    np.testing.assert_array_equal(np.asarray(op.apply_batch({"images": x}, rng=jax.random.key(0))["images"]), x)
+
+
+def test_patches_larger_than_the_image_are_a_clear_error():
+    op = CutoutOperator(CutoutConfig(patch_size=(64, 64)), rngs=nnx.Rngs(0, augment=1))
+    with pytest.raises(DataError, match=r"patches of up to 64x64 do not fit 32x32 images \(field 'images'\)"):
+        op.apply_batch({"images": np.ones((2, 32, 32, 3), np.float32)}, rng=jax.random.key(0))
+
+
+def test_identical_images_get_different_patches_and_fill_value():
+    x = np.ones((4, 32, 32, 3), np.float32)
+    op = CutoutOperator(CutoutConfig(num_patches=4, patch_size=8, fill=0.5), rngs=nnx.Rngs(0, augment=1))
+    out = np.asarray(op.apply_batch({"images": x}, rng=jax.random.key(7))["images"])
+    assert set(np.unique(out)) == {0.5, 1.0}
+    assert len({out[i].tobytes() for i in range(4)}) == 4
+
+
+def test_missing_field_and_wrong_rank():
+    op = PixelDropoutOperator(PixelDropoutConfig(), rngs=nnx.Rngs(0, augment=1))
+    with pytest.raises(KeyError) as info:
+        op.apply_batch({"other": np.ones((2, 10), np.float32)}, rng=jax.random.key(0))
+    assert isinstance(info.value, MissingFieldError) and "'images'" in str(info.value)
+    with pytest.raises(ValueError, match=r"field 'images' has per-element shape \(32,\), expected \(H, W, C\) or"):
+        op.apply_batch({"images": np.ones((2, 32), np.float32)}, rng=jax.random.key(0))
+    jitter = SaltAndPepperOperator(SaltAndPepperConfig(), rngs=nnx.Rngs(0, augment=1))
+    with pytest.raises(DataError, match=r"per-element shape \(4, 4, 3, 1\), expected \(H, W, C\) or \(H, W\)"):
+        jitter.apply_batch({"images": np.ones((2, 4, 4, 3, 1), np.float32)}, rng=jax.random.key(0))
+
+
+def test_clip_range_applies_after_noise():
+    x = np.full((4, 16, 16, 3), 0.9, np.float32)
+    op = PoissonNoiseOperator(PoissonNoiseConfig(peak=5.0, clip_range=(0.0, 1.0)), rngs=nnx.Rngs(0, augment=1))
+    out = np.asarray(op.apply_batch({"images": x}, rng=jax.random.key(0))["images"])
+    assert out.min() >= 0.0 and out.max() == 1.0
+    jitter = ColorJitterOperator(ColorJitterConfig(brightness=(2.0, 3.0)), rngs=nnx.Rngs(0, augment=1))
+    assert np.asarray(jitter.apply_batch({"images": x}, rng=jax.random.key(0))["images"]).max() == 1.0
