@@ -91,8 +91,8 @@ def _config_fields(config_cls: Any) -> list[list[str]]:
     for f in dataclasses.fields(config_cls):
         if f.default is not dataclasses.MISSING:
             default = repr(f.default)
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = repr(f.default_factory())  # type: ignore[misc]
+        elif f.default_factory is not dataclasses.MISSING:
+            default = repr(f.default_factory())
         else:
             default = "(required)"
         rows.append([f.name, str(f.type), default])

@@ -68,7 +68,8 @@ def factory_parameters(factory: Callable[..., Any]) -> dict[str, inspect.Paramet
     """
     try:
         if isinstance(factory, type):
-            params = list(inspect.signature(factory.__init__).parameters.values())[1:]
+            cls: type[Any] = factory  # the class object, so __init__ is the unbound function
+            params = list(inspect.signature(cls.__init__).parameters.values())[1:]
             return {p.name: p for p in params}
         return dict(inspect.signature(factory).parameters)
     except (TypeError, ValueError):  # a C callable

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from types import FrameType
 from typing import Any
 
 import pluggy
@@ -120,7 +121,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def warn_at_caller(message: str) -> None:
     """Warn at the first frame outside modalax, so the warning points at the user's query."""
-    level, frame = 2, sys._getframe(1)
+    level = 2
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, RuntimeWarning, stacklevel=level)

@@ -56,12 +56,12 @@ def plugins_table(infos: Sequence[PluginInfo], width: int = 100) -> str:
     widths = [max(len(r[i]) for r in [header, *rows] if i < len(r)) for i in range(len(header))]
     start = sum(widths[:4]) + 2 * 4  # where the counts (or the error) begin
     lines = []
-    for row, info in zip([header, ["-" * w for w in widths], *rows], [None, None, *infos], strict=True):
+    for row, row_info in zip([header, ["-" * w for w in widths], *rows], [None, None, *infos], strict=True):
         line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
         if len(row) > 4:
             line += "  " + "  ".join(cell.ljust(widths[4 + i]) for i, cell in enumerate(row[4:]))
-        elif info is not None and info.status == "failed":
-            line += "  " + fit(_error(info), max(width - start, 0))
+        elif row_info is not None and row_info.status == "failed":
+            line += "  " + fit(_error(row_info), max(width - start, 0))
         lines.append(line.rstrip()[:width])
     return "\n".join(lines)
 

@@ -26,7 +26,7 @@ from modalax.errors import DataError
 T = TypeVar("T")
 _END = object()
 _POLL_S = 0.05  # how often a waiting producer or consumer checks the stop flag
-_LIVE: weakref.WeakSet[Prefetcher[object]] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Prefetcher[Any]] = weakref.WeakSet()
 
 
 @atexit.register

@@ -117,12 +117,18 @@ class OperatorModule(nnx.Module):
 
     def draw_rng(self) -> jax.Array:
         """A fresh batch key from this operator's rng stream (standalone use)."""
+        if self.stream_name is None:
+            raise ConfigError(f"{self.name}.draw_rng: the operator has no rng stream (stochastic=False)")
         return getattr(self.rngs, self.stream_name)()
 
     def batched(self, batch: PyTree, keys: jax.Array | None, stats: dict[str, Any] | None) -> PyTree:
         """The traceable batch transform: ``apply`` mapped over the leading axis."""
         element = jax.tree.map(_first, batch)
-        params = self.record_params(keys, element) if self.stochastic else None
+        params = None
+        if self.stochastic:
+            if keys is None:
+                raise ConfigError(f"{self.name}: a stochastic operator needs per-record keys, got keys=None")
+            params = self.record_params(keys, element)
 
         def one(elem: PyTree, p: PyTree) -> PyTree:
             return self.apply(elem, {}, None, p, stats)[0]
@@ -191,11 +197,11 @@ class OperatorModule(nnx.Module):
                 stats = self.compute_statistics(arrays)
         cache_key = None
         if self.config.cacheable:
-            cache_key = tuple(
+            signature = tuple(
                 (k, id(v), np.shape(v))
                 for k, v in sorted(jax.tree_util.tree_leaves_with_path(arrays), key=lambda kv: str(kv[0]))
             )
-            cache_key = (cache_key, id(stats))
+            cache_key = (signature, id(stats))
             hit = self._host.cache.get(cache_key)
             if hit is not None:
                 self._host.cache.move_to_end(cache_key)

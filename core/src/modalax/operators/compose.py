@@ -95,6 +95,7 @@ class MapOperator(ModalityOperator):
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         fn = self.config.fn
+        assert fn is not None  # MapConfig.__post_init__ rejects a non-callable fn
         return fn(x, random_params) if self.stochastic else fn(x)
 
     def generate_random_params(self, rng: jax.Array, data_shapes: PyTree) -> PyTree:
@@ -127,7 +128,9 @@ class ElementOperator(OperatorModule):
         random_params: Any = None,
         stats: dict[str, Any] | None = None,
     ) -> tuple[PyTree, PyTree, dict[str, Any] | None]:
-        out = self.config.fn(data, random_params) if self.stochastic else self.config.fn(data)
+        fn = self.config.fn
+        assert fn is not None  # ElementConfig.__post_init__ rejects a non-callable fn
+        out = fn(data, random_params) if self.stochastic else fn(data)
         if not isinstance(out, dict):
             raise ConfigError(f"{self.name}: fn returned {type(out).__name__}, expected a dict element")
         return out, state, metadata

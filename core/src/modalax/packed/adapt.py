@@ -101,7 +101,7 @@ def _is_hf(data: Any) -> bool:
 
 
 def _hf_plan(data: Any) -> PackPlan:
-    import datasets  # type: ignore[import-untyped]
+    import datasets
 
     encoded = [k for k, f in data.features.items() if isinstance(f, datasets.Image | datasets.Audio)]
     for key in encoded:

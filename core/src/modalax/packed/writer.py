@@ -29,7 +29,7 @@ _CHUNK = 256
 def array_record_module() -> Any:
     """``array_record.python.array_record_module``, or a ``ModuleNotFoundError`` saying how to install it."""
     try:
-        from array_record.python import array_record_module as module  # type: ignore[import-untyped]
+        from array_record.python import array_record_module as module
     except ImportError as exc:
         raise ModuleNotFoundError(
             "packed datasets need the array_record package: pip install 'modalax[packed]' (or array_record)"
@@ -76,7 +76,7 @@ def _progress(total: int, show: bool, label: str) -> Any:
     if not show:
         return None
     try:
-        from tqdm.auto import tqdm  # type: ignore[import-untyped]
+        from tqdm.auto import tqdm
     except ImportError:
         return None
     return tqdm(total=total, unit="rec", desc=label, dynamic_ncols=True)

@@ -136,10 +136,10 @@ class IndexedSource:
             return self.get_records(idx.astype(jnp.int32))
         if isinstance(start, jax.core.Tracer):
             raise ConfigError(f"get_batch_at.start: {type(self).__name__} reads on the host and needs a concrete int")
-        pos = (int(start) + np.arange(size)) % n
+        rows = (int(start) + np.arange(size)) % n
         if key is not None:
-            pos = np.asarray(jax.random.permutation(key, n))[pos]
-        return self.get_records(pos.astype(np.int64))
+            rows = np.asarray(jax.random.permutation(key, n))[rows]
+        return self.get_records(rows.astype(np.int64))
 
     def element_spec(self) -> dict[str, jax.ShapeDtypeStruct]:
         """Shape and dtype of one record, per key."""

@@ -61,7 +61,8 @@ def check_batch(owner: str, arrays: dict[str, Any], size: int, expected: BatchSp
 
 def check_int_range(owner: str, arrays: dict[str, Any]) -> None:
     """``DataError`` for 64-bit integers that int32 (jax's default) cannot hold."""
-    if jax.config.jax_enable_x64:
+    # jax registers its flags as dynamic attributes of Config, which its annotations do not declare.
+    if jax.config.jax_enable_x64:  # type: ignore[attr-defined]
         return
     for path, leaf in jax.tree_util.tree_flatten_with_path(arrays)[0]:
         if isinstance(leaf, np.ndarray) and leaf.dtype in (np.int64, np.uint64) and leaf.size:

@@ -161,14 +161,17 @@ class FileSource(IndexedSource):
         records = list(self._pool.map(self._read, idx)) if len(idx) > 1 else [self._read(i) for i in idx]
         template = self._fix_template(records, idx)
         valid = np.ones(len(idx), bool)
+        decoded: list[dict[str, np.ndarray]] = []
         for j, (i, record) in enumerate(zip(idx, records, strict=True)):
             if isinstance(record, DataError):
-                records[j], valid[j] = self._stand_in(i, record, template), False
+                decoded.append(self._stand_in(i, record, template))
+                valid[j] = False
                 continue
             problem = _difference(_spec(record), template)
             if problem is not None:
                 raise DataError(f"{str(self.paths[i])!r} decodes to {problem}")
-        out: Batch = {k: np.stack([r[k] for r in records]) for k in template}
+            decoded.append(record)
+        out: Batch = {k: np.stack([r[k] for r in decoded]) for k in template}
         if self.on_error == "skip":
             out[VALID_KEY] = valid
         return out

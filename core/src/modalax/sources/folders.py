@@ -168,7 +168,7 @@ def scan_class_folders(
             f"or {unlabelled_option} to read all files unlabelled"
         )
     table, names = _label_table(sorted(classes), class_names, root, owner)
-    paths: list[Path] = []
+    paths = []
     labels: list[int] = []
     for name in sorted(classes):
         paths += classes[name]

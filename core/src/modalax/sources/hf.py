@@ -47,8 +47,9 @@ def decode_image(value: Any, size: tuple[int, int] | None, where: str) -> np.nda
     from PIL import Image
 
     try:
-        with Image.open(_open(value)) as img:
-            img.load()
+        with Image.open(_open(value)) as opened:
+            opened.load()
+            img: Image.Image = opened
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):
                 img, scale = img.convert("I"), 65535.0
             elif img.mode not in ("L", "RGB", "RGBA"):
@@ -112,10 +113,11 @@ class HFSource(IndexedSource):
         self.dataset = dataset
         self._plain = dataset.select_columns(plain).with_format("numpy") if plain else None
         raw = dataset.select_columns(media) if media else None
-        for c in self.images:
-            raw = raw.cast_column(c, datasets.Image(decode=False))
-        for c in self.audios:
-            raw = raw.cast_column(c, datasets.Audio(decode=False))
+        if raw is not None:
+            for c in self.images:
+                raw = raw.cast_column(c, datasets.Image(decode=False))
+            for c in self.audios:
+                raw = raw.cast_column(c, datasets.Audio(decode=False))
         self._media = raw
         self.image_size = image_size
         self.audio_length = audio_length

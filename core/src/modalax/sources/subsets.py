@@ -48,6 +48,7 @@ class Subset(IndexedSource):
     def get_records(self, indices: Any) -> Batch:
         idx = self.checked_indices(indices)
         if self.traceable:
+            assert self._device_table is not None  # built in __init__ whenever the source is traceable
             return self.source.get_records(jnp.take(self._device_table, jnp.asarray(idx)))
         return self.source.get_records(self.indices[idx])
 
