@@ -65,6 +65,11 @@ def test_absent_modality_and_masked_queries_give_zero():
     assert (out[1] == 0).all() and (out[0] != 0).any()
     out = np.asarray(att(jnp.ones((2, 3, 4)), jnp.ones((2, 2, 4)), query_mask=jnp.array([[1, 0, 1], [0, 0, 0]], bool)))
     assert (out[0, 1] == 0).all() and (out[1] == 0).all() and (out[0, 0] != 0).any()
+    # a (B,) context mask says whether the whole modality is there
+    tokens = jnp.asarray(np.random.default_rng(3).normal(size=(2, 3, 4)), jnp.float32)
+    out = np.asarray(att(tokens, tokens, context_mask=jnp.array([False, True])))
+    assert (out[0] == 0).all() and (out[1] != 0).any()
+    np.testing.assert_array_equal(out[1], np.asarray(att(tokens, tokens))[1])
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:  # jax.nn.gelu's default tanh approximation

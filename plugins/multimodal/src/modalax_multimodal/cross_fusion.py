@@ -36,10 +36,12 @@ def _as_mask(mask: Any, shape: tuple[int, int], owner: str, name: str) -> jax.Ar
     if mask is None:
         return jnp.ones(shape, bool)
     m = jnp.asarray(mask).astype(bool)
-    if m.shape == shape[:1] and shape[1] == 1:
-        m = m[:, None]
+    if m.shape == shape[:1]:  # one flag per sample: is the modality there at all
+        m = jnp.broadcast_to(m[:, None], shape)
     if m.shape != shape:
-        raise DataError(f"{owner}: {name} has shape {tuple(m.shape)}, expected {shape} (batch, tokens)")
+        raise DataError(
+            f"{owner}: {name} has shape {tuple(m.shape)}, expected {shape} (batch, tokens) or {shape[:1]} (batch,)"
+        )
     return m
 
 
