@@ -88,7 +88,7 @@ def test_missing_or_empty_folders(tmp_path):
     with pytest.raises(DataError, match=r"root: got '.*nowhere', expected an existing folder"):
         ImageFolderDataset(root=tmp_path / "nowhere", rngs=nnx.Rngs(0))
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(DataError, match=r"no \.apng/.*\.png/.* files in"):
+    with pytest.raises(DataError, match=r"no \.apng/\.avif/.*\(\d+ extensions\) files in"):
         ImageFolderDataset(root=tmp_path, rngs=nnx.Rngs(0))
     with pytest.raises(DataError, match=r"root: got None"):
         ImageFolderDataset(rngs=nnx.Rngs(0))

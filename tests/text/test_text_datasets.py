@@ -212,7 +212,7 @@ def test_factory_and_registry():
     assert isinstance(simple, SimpleTextDataset)
     reg = modalax.create_dataset("text", "synthetic", config=CFG, dataset_size=4, rngs=nnx.Rngs(0))
     assert reg[0]["text"] == SyntheticTextDataset(CFG, 4, rngs=nnx.Rngs(0))[0]["text"]
-    with pytest.raises(ValueError, match=r"unknown dataset type 'synth'; available: file, simple, synthetic"):
+    with pytest.raises(ValueError, match=r"unknown dataset type 'synth'; available: file, packed, simple, synthetic"):
         create_text_dataset(CFG, "synth", rngs=nnx.Rngs(0))
     with pytest.raises(ConfigError, match=r"config: got int"):
         SyntheticTextDataset(3)
