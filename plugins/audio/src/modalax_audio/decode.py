@@ -248,4 +248,8 @@ def decode_audio(
         peak = float(np.max(np.abs(clip)))
         if peak > 0:
             clip = clip / peak
-    return {"audio": clip.astype(np.float32), "length": np.int32(valid), "source_sample_rate": np.int32(rate)}
+    return {
+        "audio": clip.astype(np.float32),
+        "length": np.asarray(valid, np.int32),
+        "source_sample_rate": np.asarray(rate, np.int32),
+    }

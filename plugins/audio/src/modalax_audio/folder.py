@@ -122,6 +122,7 @@ class AudioFolderDataset(AudioDataset):
             if labels is not None and not isinstance(labels, bool):
                 raise ConfigError(f"{name}.labels: got {labels!r} with root=; expected None, True or False")
             exts = normalize_extensions(audio_extensions() if extensions is None else extensions, owner=name)
+            assert root is not None  # exactly one of root and files, checked above
             self.root = split_folder(root, split, owner=name)
             scan = scan_class_folders(
                 self.root, exts, owner=name, class_names=class_names, labelled=labels, unlabelled_option="labels=False"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,7 +22,8 @@ def _overlap_add(frames: jax.Array, hop: int) -> jax.Array:
         r = n // hop
         parts = frames.reshape(*frames.shape[:-1], r, hop)
         lead = [(0, 0)] * (frames.ndim - 2)
-        total = sum(jnp.pad(parts[..., i, :], [*lead, (i, r - 1 - i), (0, 0)]) for i in range(r))
+        shifted = (jnp.pad(parts[..., i, :], [*lead, (i, r - 1 - i), (0, 0)]) for i in range(r))
+        total = sum(shifted, start=jnp.zeros((), frames.dtype))
         return total.reshape(*frames.shape[:-2], (count + r - 1) * hop)
     idx = (np.arange(count)[:, None] * hop + np.arange(n)[None, :]).reshape(-1)
     out = jnp.zeros((*frames.shape[:-2], n + hop * (count - 1)), frames.dtype)
@@ -110,14 +113,16 @@ def griffin_lim(
     else:
         angles = jnp.exp(1j * 2.0 * jnp.pi * jax.random.uniform(key, mag.shape, mag.dtype)).astype(ctype)
     eps = np.finfo(np.float32).tiny
-    inv = dict(hop_length=hop, win_length=win, n_fft=n_fft, window=window, center=center, length=length)
+    inverse = functools.partial(
+        istft, hop_length=hop, win_length=win, n_fft=n_fft, window=window, center=center, length=length
+    )
 
     def body(_: int, carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         angles, tprev = carry
-        rebuilt = stft(istft(angles * mag, **inv), n_fft, hop, win, window, center, pad_mode)
+        rebuilt = stft(inverse(angles * mag), n_fft, hop, win, window, center, pad_mode)
         rebuilt = _fit_frames(rebuilt, mag.shape[-1])
         new = rebuilt - (momentum / (1.0 + momentum)) * tprev
         return new / (jnp.abs(new) + eps), rebuilt
 
     angles, _ = jax.lax.fori_loop(0, n_iter, body, (angles, jnp.zeros(mag.shape, ctype)))
-    return istft(angles * mag, **inv)
+    return inverse(angles * mag)

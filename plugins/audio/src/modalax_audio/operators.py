@@ -165,7 +165,7 @@ class AdditiveNoiseConfig(ModalityOperatorConfig):
             raise ConfigError(
                 f"{owner}: got min_snr_db={self.min_snr_db!r}, max_snr_db={self.max_snr_db!r}; expected both or neither"
             )
-        if self.min_snr_db is not None:
+        if self.min_snr_db is not None and self.max_snr_db is not None:
             _range(owner, "min_snr_db", self.min_snr_db, "max_snr_db", self.max_snr_db)
 
 
@@ -178,7 +178,7 @@ class AdditiveNoiseOperator(ModalityOperator):
         n = _shape_of(data_shapes, self.config.field_key)[0]
         k_noise, k_snr = jax.random.split(rng)
         cfg = self.config
-        if cfg.min_snr_db is None:
+        if cfg.min_snr_db is None or cfg.max_snr_db is None:  # both or neither (checked by the config)
             snr = jnp.full((n,), cfg.snr_db, jnp.float32)
         else:
             snr = jax.random.uniform(k_snr, (n,), jnp.float32, cfg.min_snr_db, cfg.max_snr_db)
@@ -285,7 +285,10 @@ class RandomCropConfig(ModalityOperatorConfig):
     @property
     def n_samples(self) -> int:
         """Samples kept: ``length`` or ``round(duration * sample_rate)``."""
-        return self.length if self.length is not None else round(self.duration * self.sample_rate)
+        if self.length is not None:
+            return self.length
+        assert self.duration is not None and self.sample_rate is not None  # checked by __post_init__
+        return round(self.duration * self.sample_rate)
 
 
 class RandomCropOperator(ModalityOperator):

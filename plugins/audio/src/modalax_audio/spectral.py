@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -236,7 +237,9 @@ def apply_filterbank(spec: jax.Array, fb: np.ndarray) -> jax.Array:
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
 
 
-def power_to_db(spec: jax.Array, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> jax.Array:
+def power_to_db(
+    spec: jax.Array, ref: float | Literal["max"] = 1.0, amin: float = 1e-10, top_db: float | None = 80.0
+) -> jax.Array:
     """``10 log10(max(amin, S) / ref)``, floored at ``max - top_db`` per example.
 
     As ``librosa.power_to_db`` on each ``(freq, time)`` matrix: the maximum used by
@@ -259,10 +262,12 @@ def power_to_db(spec: jax.Array, ref: float = 1.0, amin: float = 1e-10, top_db: 
     return log_spec
 
 
-def amplitude_to_db(spec: jax.Array, ref: float = 1.0, amin: float = 1e-5, top_db: float | None = 80.0) -> jax.Array:
+def amplitude_to_db(
+    spec: jax.Array, ref: float | Literal["max"] = 1.0, amin: float = 1e-5, top_db: float | None = 80.0
+) -> jax.Array:
     """``20 log10(max(amin, |S|) / ref)``, as ``librosa.amplitude_to_db`` (per-example ``top_db``)."""
     s = jnp.abs(spec) if jnp.iscomplexobj(spec) else _float(spec)
-    ref2 = "max" if ref == "max" else float(ref) ** 2
+    ref2: float | Literal["max"] = "max" if ref == "max" else float(ref) ** 2
     return power_to_db(jnp.square(s), ref=ref2, amin=float(amin) ** 2, top_db=top_db)
 
 

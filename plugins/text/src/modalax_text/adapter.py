@@ -4,6 +4,7 @@ with a next-token cross-entropy that ignores padding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -146,7 +147,8 @@ class TextAdapter:
 
     def __init__(self, params: Any = None, model_cls: type[GenerativeModel] | None = None) -> None:
         self.params: TextParams = text_params_from(params)
-        self.model_cls = model_cls or TextLanguageModel
+        # Called with the text sizes as arguments, which GenerativeModel's own __init__ does not declare.
+        self.model_cls: Callable[..., GenerativeModel] = model_cls or TextLanguageModel
 
     def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> GenerativeModel:
         """A model sized by the text parameters."""

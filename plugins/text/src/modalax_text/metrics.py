@@ -108,8 +108,8 @@ def to_corpora(streams: Sequence[Any], params: Any = None) -> list[Corpus]:
         for stream in streams:
             words = [line.split() for line in (stream.tolist() if isinstance(stream, np.ndarray) else stream)]
             lengths = np.fromiter(map(len, words), np.int64, count=len(words))
-            flat = [vocab.setdefault(w, len(vocab)) for line in words for w in line]
-            out.append(Corpus(np.asarray(flat, np.int64), lengths))
+            ids = [vocab.setdefault(w, len(vocab)) for line in words for w in line]
+            out.append(Corpus(np.asarray(ids, np.int64), lengths))
         return out
     corpora = []
     for i, stream in enumerate(streams):
@@ -175,7 +175,8 @@ def bleu_from_stats(
 ) -> BleuScore:
     """sacrebleu's ``BLEU.compute_bleu``; ``effective_order`` stops at the last order with n-grams."""
     counts, totals = tuple(int(c) for c in correct), tuple(int(t) for t in total)
-    value = SMOOTH_DEFAULTS[smooth_method] if smooth_value is None else smooth_value
+    # The "none" and "exp" methods have no default value and never read it.
+    value = (SMOOTH_DEFAULTS[smooth_method] or 0.0) if smooth_value is None else smooth_value
     bp = 1.0 if sys_len >= ref_len else (math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0)
     precisions = [0.0] * max_order
     if not any(correct):

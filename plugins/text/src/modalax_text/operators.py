@@ -229,6 +229,7 @@ class TokenMasking(_KeyedOperator):
 
     def _mask(self, x: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         c = self.config
+        assert c.mask_token_id is not None  # TokenMaskingConfig.__post_init__ replaces None by the UNK id
         return kernels.mask_tokens_one(
             x,
             key,

@@ -58,7 +58,9 @@ def _pattern(value: Any) -> PatternType:
 # Each drawer maps one record key to (lexicon index per slot, presence per slot) using a
 # single ``uniforms`` call, so the vmapped generator compiles quickly.
 def _sentence_drawer() -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
-    tables, starts, sizes = [], [], []
+    tables: list[list[int]] = []
+    starts: list[int] = []
+    sizes: list[int] = []
     for cls, _ in grammar.SENTENCE_SLOTS:
         offset, size = grammar.class_range(cls)
         entries = list(range(offset, offset + size))
@@ -77,7 +79,7 @@ def _sentence_drawer() -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
 
     def draw(key: jax.Array) -> tuple[jax.Array, jax.Array]:
         u = uniforms(key, (n_slots + len(probs),))
-        words = jnp.asarray(table)[starts_a + uniform_ints(u[:n_slots], 0, sizes_a)]
+        words = jnp.asarray(table)[starts_a + uniform_ints(u[:n_slots], 0, jnp.asarray(sizes_a))]
         group_on = u[n_slots:] < probs
         present = jnp.all(jnp.where(needs, group_on[None, :], True), axis=1)
         return words, present
