@@ -170,6 +170,17 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over core, every plugin and the example plugin (configured in pyproject.toml)."""
+    # The libraries the sources import for their types (tqdm, soundfile, orbax... have none: see [tool.mypy]).
+    session.install("mypy==2.4.1", "pillow>=10", "matplotlib>=3.8", "pytest>=8")
+    roots = [Path(p) for p in _paths(*PLUGINS)] + ([EXAMPLE_PLUGIN] if EXAMPLE_PLUGIN.exists() else [])
+    session.install(*(str(r) for r in roots))
+    sources = [str(init.parent) for root in roots for init in sorted((root / "src").glob("*/__init__.py"))]
+    session.run("mypy", *session.posargs, *sources)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The main job: `modalax demo` with every plugin installed."""
     session.install(*_paths(*PLUGINS), "tqdm>=4.66", "pillow>=10", "matplotlib>=3.8")

@@ -41,7 +41,7 @@ import time
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from multiprocessing import get_context
 from typing import Any
 
@@ -274,7 +274,7 @@ class WorkerPool:
             state.dispatch()
         return BatchHandle(self, task)
 
-    def imap(self, batches: Iterable[Any]) -> Iterator[Any]:
+    def imap(self, batches: Iterable[Any]) -> Generator[Any, None, None]:
         """The records of each batch of indices, in order, ``in_flight`` batches submitted ahead."""
         it = iter(batches)
         pending: deque[BatchHandle] = deque()
