@@ -37,13 +37,18 @@ def test_registered_kernels_are_jitted_once_and_match_the_functions():
         f"image.{n}"
         for n in (
             "brightness",
+            "color_jitter",
             "contrast",
             "crop",
+            "cutout",
             "flip",
             "gaussian_noise",
             "normalize",
+            "pixel_dropout",
+            "poisson_noise",
             "resize",
             "rotate",
+            "salt_and_pepper",
             "to_grayscale",
         )
     )
