@@ -77,6 +77,14 @@ def _field_hw(data_shapes: Any, key: str, owner: str) -> tuple[int, int]:
     return int(shape[1]), int(shape[2])
 
 
+def _bounds(bounds: tuple[float, float] | None, half_width: float | None) -> tuple[float, float]:
+    """``bounds`` when given, else ``(-half_width, half_width)`` (the configs set one of the two)."""
+    if bounds is not None:
+        return bounds
+    h = float(half_width or 0.0)
+    return (-h, h)
+
+
 def field_hwc(data_shapes: Any, key: str, owner: str) -> tuple[int, int, int]:
     """Height, width and channels of a batched image field; ``(N, H, W)`` has one channel."""
     h, w = _field_hw(data_shapes, key, owner)
@@ -282,7 +290,7 @@ class BrightnessOperator(ImageOperator):
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
         n = _batch_size(data_shapes, self.config.field_key, self.name)
         c = self.config
-        lo, hi = c.delta_range if c.delta_range is not None else (-c.max_delta, c.max_delta)
+        lo, hi = _bounds(c.delta_range, c.max_delta)
         return jax.random.uniform(rng, (n,), jnp.float32, lo, hi)
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
@@ -312,7 +320,7 @@ class RotateOperator(ImageOperator):
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
         n = _batch_size(data_shapes, self.config.field_key, self.name)
         c = self.config
-        lo, hi = c.angle_range if c.angle_range is not None else (-c.max_angle, c.max_angle)
+        lo, hi = _bounds(c.angle_range, c.max_angle)
         return jax.random.uniform(rng, (n,), jnp.float32, lo, hi)
 
     def _angle(self, random_params: Any) -> Any:
