@@ -32,7 +32,7 @@ def _as_tokens(x: jax.Array, owner: str, name: str) -> tuple[jax.Array, bool]:
     raise DataError(f"{owner}: {name} has shape {tuple(x.shape)}, expected (B, L, D) tokens or (B, D) embeddings")
 
 
-def _as_mask(mask: Any, shape: tuple[int, int], owner: str, name: str) -> jax.Array:
+def _as_mask(mask: Any, shape: tuple[int, ...], owner: str, name: str) -> jax.Array:
     if mask is None:
         return jnp.ones(shape, bool)
     m = jnp.asarray(mask).astype(bool)

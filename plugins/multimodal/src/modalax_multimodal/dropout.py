@@ -176,7 +176,7 @@ class ModalityDropout(OperatorModule):
                             f"{self.name}: the data has no field {key!r} of modality {m!r}; "
                             f"fields present: {sorted(data)}"
                         ) from None
-                out[m] = c.fields[m]
+                out[m] = tuple(c.fields[m])
                 continue
             found = tuple(k for k in DATA_KEYS[m] if k in data)
             if not found:
