@@ -77,6 +77,11 @@ def _field_hw(data_shapes: Any, key: str, owner: str) -> tuple[int, int]:
     return int(shape[1]), int(shape[2])
 
 
+def _width(config: ResizeConfig | CropConfig) -> int:
+    """The configured width (the configs fill ``width=None`` with the height)."""
+    return int(config.width if config.width is not None else config.height)
+
+
 def _bounds(bounds: tuple[float, float] | None, half_width: float | None) -> tuple[float, float]:
     """``bounds`` when given, else ``(-half_width, half_width)`` (the configs set one of the two)."""
     if bounds is not None:
@@ -190,13 +195,13 @@ class ResizeOperator(ImageOperator):
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config
-        return kernels.resize(self._element(x, c.field_key), c.height, c.width, c.method, c.antialias)[0]
+        return kernels.resize(self._element(x, c.field_key), c.height, _width(c), c.method, c.antialias)[0]
 
     def transform_auxiliary(
         self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None, key: str
     ) -> jax.Array:
         c = self.config
-        return self._map_mask(x, key, lambda m: kernels.resize(m, c.height, c.width, "nearest"))
+        return self._map_mask(x, key, lambda m: kernels.resize(m, c.height, _width(c), "nearest"))
 
 
 class NormalizeOperator(ImageOperator):
@@ -251,12 +256,12 @@ class CropOperator(ImageOperator):
         self._check_fits(h, w)
         k_top, k_left = jax.random.split(rng)
         top = jax.random.randint(k_top, (n,), 0, h - self.config.height + 1)
-        left = jax.random.randint(k_left, (n,), 0, w - self.config.width + 1)
+        left = jax.random.randint(k_left, (n,), 0, w - _width(self.config) + 1)
         return jnp.stack([top, left], axis=-1)
 
     def _check_fits(self, h: int, w: int) -> None:
         c = self.config
-        if c.height > h or c.width > w:
+        if c.height > h or _width(c) > w:
             raise DataError(
                 f"{self.name}: a {c.height}x{c.width} crop does not fit {h}x{w} images "
                 f"(field {c.field_key!r}); expected images at least as large as the crop"
@@ -265,13 +270,13 @@ class CropOperator(ImageOperator):
     def _offsets(self, h: int, w: int, random_params: Any) -> jax.Array:
         self._check_fits(h, w)
         if random_params is None:
-            return jnp.asarray([[(h - self.config.height) // 2, (w - self.config.width) // 2]], jnp.int32)
+            return jnp.asarray([[(h - self.config.height) // 2, (w - _width(self.config)) // 2]], jnp.int32)
         return jnp.asarray(random_params, jnp.int32)[None]
 
     def _crop(self, batch: jax.Array, random_params: Any) -> jax.Array:
         c = self.config
         offsets = self._offsets(batch.shape[1], batch.shape[2], random_params)
-        return kernels.crop(batch, offsets, c.height, c.width)
+        return kernels.crop(batch, offsets, c.height, _width(c))
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         return self._crop(self._element(x, self.config.field_key), random_params)[0]
