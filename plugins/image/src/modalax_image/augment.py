@@ -6,6 +6,8 @@ function of a key, and offered as loader operators by ``ImageModality.get_extens
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -38,7 +40,7 @@ def augmentation_operators(
 ) -> list[ImageOperator]:
     """The same augmentation as loader operators (the last one clips to ``value_range``)."""
     lo, hi = value_range
-    common = {"field_key": field_key, "stream_name": stream_name}
+    common: dict[str, Any] = {"field_key": field_key, "stream_name": stream_name}
     return [
         FlipOperator(FlipConfig(probability=FLIP_PROBABILITY, **common), rngs=rngs),
         BrightnessOperator(BrightnessConfig(max_delta=BRIGHTNESS_FRACTION * (hi - lo), **common), rngs=rngs),
