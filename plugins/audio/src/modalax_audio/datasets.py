@@ -82,8 +82,6 @@ class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
         self._type_ids = tuple(AUDIO_TYPES.index(t) for t in types)
         self.name = name
         SyntheticDataset.__init__(self, config, n_samples, split, rngs=resolve_rngs(seed, rngs, name))
-        # One compiled generator per signal shape, shared by every dataset (and split) using it.
-        self._compiled = _compiled_generator(config.n_time_steps, config.sample_rate, config.normalize, self._type_ids)
 
     @property
     def n_samples(self) -> int:
@@ -95,7 +93,11 @@ class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
         return _generate(keys, indices, cfg.n_time_steps, cfg.sample_rate, cfg.normalize, self._type_ids)
 
     def get_records(self, indices: Any) -> Batch:
-        return self._compiled(self._key, jnp.asarray(indices, dtype=jnp.int32))
+        # One compiled generator per signal shape, shared by every dataset (and split) using it;
+        # looked up per call (an lru_cache hit), not stored: a jitted closure does not pickle.
+        cfg = self.config
+        compiled = _compiled_generator(cfg.n_time_steps, cfg.sample_rate, cfg.normalize, self._type_ids)
+        return compiled(self._key, jnp.asarray(self.checked_indices(indices), dtype=jnp.int32))
 
     def type_names(self, indices: Any) -> list[str]:
         """The ``audio_type`` names of records ``indices`` (host-side, no device work)."""
