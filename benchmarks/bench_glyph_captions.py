@@ -27,7 +27,7 @@ N, BATCH = 8_192, 256
 
 def _datasets(n: int) -> dict[str, Any]:
     from modalax_multimodal.datasets import create_synthetic_multi_modal_dataset
-    from modalax_multimodal.glyph_captions import create_glyph_caption_dataset
+    from modalax_multimodal.datasets.glyphs import create_glyph_caption_dataset
 
     aligned = create_synthetic_multi_modal_dataset(
         ["image", "text", "audio"], n, 1.0, rngs=0, image_shape=(32, 32, 3), text_sequence_length=16,

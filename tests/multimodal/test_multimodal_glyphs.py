@@ -10,8 +10,7 @@ import modalax
 from modalax import DataLoader
 from modalax.errors import ConfigError
 from modalax_multimodal.caption_to_image import CaptionToImageGenerator, per_image_correlation
-from modalax_multimodal.glyph_captions import GlyphCaptionDataset, create_glyph_caption_dataset
-from modalax_multimodal.glyph_world import (
+from modalax_multimodal.datasets.glyph_world import (
     COLOURS,
     GLYPHS,
     POSITIONS,
@@ -21,6 +20,7 @@ from modalax_multimodal.glyph_world import (
     render_glyph_audio,
     render_glyph_image,
 )
+from modalax_multimodal.datasets.glyphs import GlyphCaptionDataset, create_glyph_caption_dataset
 
 N = 64
 

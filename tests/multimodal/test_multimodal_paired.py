@@ -7,7 +7,7 @@ import pytest
 
 import modalax
 from modalax.errors import ConfigError, DataError
-from modalax_multimodal.paired import MultiModalPairedDataset
+from modalax_multimodal.datasets.paired import MultiModalPairedDataset
 
 N = 10
 PAIRS = [("image", "text"), ("image", "audio"), ("text", "audio")]

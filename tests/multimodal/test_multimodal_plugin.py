@@ -147,7 +147,7 @@ def test_previewer_writes_pictures_sounds_and_tokens(tmp_path: Path) -> None:
 
 
 def test_previewer_shows_caption_words_beside_token_ids(tmp_path: Path) -> None:
-    from modalax_multimodal.glyph_captions import create_glyph_caption_dataset
+    from modalax_multimodal.datasets.glyphs import create_glyph_caption_dataset
 
     ds = create_glyph_caption_dataset(3, 1.0, seed=0)
     batch = ds.fetch(np.arange(3))

@@ -57,7 +57,7 @@ def _retrieval(model: Any, val: Any, n: int) -> tuple[dict[str, float], np.ndarr
 def run_glyphs(args: Any, out: Path) -> tuple[dict[str, Any], list[str], dict[str, list[float]], bool]:
     """Train and draw on glyph data; returns (summary part, files written, loss curves, passed)."""
     from modalax_multimodal.caption_to_image import per_image_correlation, train_caption_to_image
-    from modalax_multimodal.glyph_captions import create_glyph_caption_dataset
+    from modalax_multimodal.datasets.glyphs import create_glyph_caption_dataset
     from modalax_multimodal.training import train_contrastive
 
     train = create_glyph_caption_dataset(args.glyph_samples, args.strength, seed=args.seed)

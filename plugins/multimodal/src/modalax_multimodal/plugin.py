@@ -37,7 +37,7 @@ def register_datasets(register: Register) -> None:
         DatasetRecord(
             "multimodal",
             "synthetic",
-            f"{_PKG}.datasets:create_synthetic_multi_modal_dataset",
+            f"{_PKG}.datasets.aligned:create_synthetic_multi_modal_dataset",
             "image/text/audio rendered from a shared latent; alignment_strength 0..1",
         )
     )
@@ -45,7 +45,7 @@ def register_datasets(register: Register) -> None:
         DatasetRecord(
             "multimodal",
             "glyphs",
-            f"{_PKG}.glyph_captions:create_glyph_caption_dataset",
+            f"{_PKG}.datasets.glyphs:create_glyph_caption_dataset",
             "coloured glyphs, captions stating glyph/colour/size/position, tones encoding them; alignment 0..1",
         )
     )
@@ -53,7 +53,7 @@ def register_datasets(register: Register) -> None:
         DatasetRecord(
             "multimodal",
             "paired",
-            f"{_PKG}.paired:MultiModalPairedDataset",
+            f"{_PKG}.datasets.paired:MultiModalPairedDataset",
             "explicitly paired arrays with alignment scores",
         )
     )

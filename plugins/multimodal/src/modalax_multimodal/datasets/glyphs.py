@@ -27,7 +27,7 @@ from modalax.errors import ConfigError
 from modalax.random import record_keys
 from modalax.sources.base import Batch
 from modalax_multimodal.config import MODALITY_NAMES, MultiModalConfig
-from modalax_multimodal.glyph_world import (
+from modalax_multimodal.datasets.glyph_world import (
     CAPTION_LENGTH,
     COLOURS,
     FACTOR_LEVELS,

@@ -1,0 +1,21 @@
+"""The multi-modal datasets: latent-aligned synthetic data, glyph captions, and paired user data."""
+
+from modalax_multimodal.datasets.aligned import (
+    MultiModalDataset,
+    create_synthetic_multi_modal_dataset,
+    draw_latents,
+    render_records,
+)
+from modalax_multimodal.datasets.glyphs import GlyphCaptionDataset, create_glyph_caption_dataset, glyph_records
+from modalax_multimodal.datasets.paired import MultiModalPairedDataset
+
+__all__ = [
+    "GlyphCaptionDataset",
+    "MultiModalDataset",
+    "MultiModalPairedDataset",
+    "create_glyph_caption_dataset",
+    "create_synthetic_multi_modal_dataset",
+    "draw_latents",
+    "glyph_records",
+    "render_records",
+]
