@@ -92,7 +92,7 @@ class ImageAdapter:
     ``(H, W, C)``); ``model_config=None`` is not passed.
     """
 
-    def __init__(self, model_cls: type, config: ImageModalityConfig | None = None) -> None:
+    def __init__(self, model_cls: type[Any], config: ImageModalityConfig | None = None) -> None:
         if not isinstance(model_cls, type) or not callable(model_cls):
             raise ConfigError(f"ImageAdapter.model_cls: got {model_cls!r}, expected an nnx model class")
         if config is not None and not isinstance(config, ImageModalityConfig):

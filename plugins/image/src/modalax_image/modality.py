@@ -50,6 +50,7 @@ def _process_batch(
     x = kernels.normalize(x, input_range, output_range)
     x = kernels.resize(x, height, width, method)
     if augment:
+        assert key is not None  # the callers pass a key whenever augment=True
         x = augment_batch(x, key, output_range)
     return jnp.clip(x, *output_range)
 
@@ -106,8 +107,11 @@ class ImageModality(GenerativeModel):
         for name, value in (("n_samples", n_samples), ("height", h), ("width", w)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"ImageModality.generate.{name}: got {value!r}, expected a positive int")
+        channels = self.config.channels
+        # ImageModalityConfig.__post_init__ fills width=None with height and channels=None from the representation
+        assert w is not None and channels is not None
         key = (rngs or self.rngs).default()
-        coarse = jax.random.uniform(key, (n_samples, max(2, h // 8), max(2, w // 8), self.config.channels))
+        coarse = jax.random.uniform(key, (n_samples, max(2, h // 8), max(2, w // 8), channels))
         lo, hi = self.config.value_range
         return kernels.resize(coarse, h, w, "bilinear") * (hi - lo) + lo
 

@@ -111,6 +111,7 @@ def resize_axis(x: jax.Array, axis: int, out_size: int, method: str, antialias: 
     for k in range(idx.shape[1]):
         term = jnp.take(x, idx[:, k], axis=axis, mode="clip") * w[:, k].reshape(_shape(x, axis, out_size))
         out = term if out is None else out + term
+    assert out is not None  # every output pixel has at least one tap
     return out
 
 
