@@ -39,6 +39,9 @@ PLUGIN_TEST_DEPS = {
     "audio": ["librosa>=0.10", "scipy>=1.11"],
     "multimodal": ["matplotlib>=3.8"],
 }
+# Branch coverage of core (the `modalax` package) that `nox -s tests` requires.
+CORE_COVERAGE = 80
+
 # The multimodal plugin needs the three modality plugins.
 PLUGIN_NEEDS = {"multimodal": ["image", "text", "audio"]}
 
@@ -66,18 +69,24 @@ def _test_env(strict: bool = True) -> dict[str, str]:
     return env
 
 
-def _pytest(session: nox.Session, *paths: str) -> None:
+def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
     args = session.posargs or [*paths]
-    session.run("pytest", *args, env=_test_env())
+    if not coverage:
+        session.run("pytest", *args, env=_test_env())
+        return
+    # coverage starts before pytest loads modalax's own pytest plugin (which imports modalax), so
+    # module-level lines count; --source=modalax measures core only, branches included.
+    session.run("coverage", "run", "--branch", "--source=modalax", "-m", "pytest", *args, env=_test_env())
+    session.run("coverage", "report", "--skip-covered", "--sort=cover", f"--fail-under={CORE_COVERAGE}")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Install core, every plugin and the example plugin; run the whole suite."""
     deps = [d for p in PLUGINS for d in PLUGIN_TEST_DEPS[p]]
-    session.install(*TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6", "setuptools>=70.1")
+    session.install(*TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6", "setuptools>=70.1", "coverage>=7.4")
     session.install(*_paths(*PLUGINS), str(EXAMPLE_PLUGIN) if EXAMPLE_PLUGIN.exists() else str(ROOT / "core"))
-    _pytest(session, "tests", str(EXAMPLE_PLUGIN / "tests") if EXAMPLE_PLUGIN.exists() else "tests")
+    _pytest(session, "tests", str(EXAMPLE_PLUGIN / "tests") if EXAMPLE_PLUGIN.exists() else "tests", coverage=True)
 
 
 @nox.session
