@@ -298,7 +298,7 @@ def test_a_closed_pool_fails_what_was_pending_and_refuses_work(threads: Any) -> 
     pool.close()  # twice is harmless
     with pytest.raises(DataError, match=r"records \[1\] were not decoded: the pool was closed"):
         pending.result()
-    with pytest.raises(DataError, match="WorkerPool.submit: the pool is closed"):
+    with pytest.raises(DataError, match=r"WorkerPool\.submit: the pool is closed"):
         pool.submit([2])
     assert not pool.alive
 
@@ -384,7 +384,7 @@ def test_bad_options_are_config_errors_naming_them(kwargs: dict[str, Any], fragm
 
 
 def test_a_source_without_get_records_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="WorkerPool.source: got list, expected a source with get_records"):
+    with pytest.raises(ConfigError, match=r"WorkerPool\.source: got list, expected a source with get_records"):
         WorkerPool([1, 2, 3], 1)
 
 
