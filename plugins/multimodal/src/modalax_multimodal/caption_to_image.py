@@ -112,7 +112,8 @@ def train_caption_to_image(
     model = CaptionToImageGenerator(
         cfg.text_vocab_size, cfg.text_sequence_length, cfg.image_shape, hidden_dim=hidden_dim, rngs=nnx.Rngs(seed)
     )
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    # flax types split's result as variadic; two filters give exactly three parts
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]
     opt = adam_init(params)
 
     @jax.jit

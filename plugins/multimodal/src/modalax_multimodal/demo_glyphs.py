@@ -37,11 +37,13 @@ def _stream(dataset: Any, seed: int) -> dict[str, float]:
 
 def _retrieval(model: Any, val: Any, n: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """Caption -> image retrieval on ``n`` held-out samples: scores, top-k indices, and the batch factors."""
+    import jax.numpy as jnp
+
     from modalax_multimodal.losses import l2_normalize
     from modalax_multimodal.training import embed_dataset
 
     emb = embed_dataset(model, val, n)
-    sim = np.asarray(l2_normalize(emb["text"]) @ l2_normalize(emb["image"]).T)
+    sim = np.asarray(l2_normalize(jnp.asarray(emb["text"])) @ l2_normalize(jnp.asarray(emb["image"])).T)
     top = np.argsort(-sim, axis=1)[:, :_TOP_K]
     factors = np.asarray(val.get_records(np.arange(n, dtype=np.int32))["modality_factors"])
     same = (factors[top, 0] == factors[:, None, 1]).all(-1)  # retrieved image shows what the caption says
@@ -149,7 +151,7 @@ def _figures(
     audio = np.asarray(batch["audio"][:n])
     specs = [spectrogram_db(a, n_fft=256) for a in audio]
     words = [val.tokenizer.detokenize(np.asarray(t)).split() for t in np.asarray(batch["text"][:n])]
-    texts = []
+    texts: list[str] = []
     for ids, w in zip(np.asarray(batch["text"][:n]), words, strict=True):
         shown = ids[1 : 1 + len(w)]
         texts.append(textwrap.fill(captions[len(texts)], 34) + "\n\n" + textwrap.fill(token_preview(shown, w), 34))

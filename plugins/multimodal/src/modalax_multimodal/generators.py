@@ -192,8 +192,10 @@ class ImageToTextGenerator(GenerativeModel):
             raise DataError("ImageToTextGenerator.generate: expected image=")
         h0, single = self._encode(image)
         b = h0.shape[0]
-        sample = rngs is not None and "sample" in rngs
-        keys = jax.random.split(rngs.sample(), self.max_length) if sample else jnp.zeros((self.max_length,))
+        if rngs is not None and "sample" in rngs:
+            sample, keys = True, jax.random.split(rngs.sample(), self.max_length)
+        else:
+            sample, keys = False, jnp.zeros((self.max_length,))
 
         def body(state: tuple[jax.Array, jax.Array], xs: tuple[jax.Array, Any]) -> tuple[Any, jax.Array]:
             carry, prev = state
@@ -203,7 +205,7 @@ class ImageToTextGenerator(GenerativeModel):
             return (carry, nxt.astype(jnp.int32)), nxt.astype(jnp.int32)
 
         start = jnp.full((b,), self.bos_token_id, jnp.int32)
-        _, out = jax.lax.scan(body, (h0, start), (jnp.arange(self.max_length), keys))
+        _carry, out = jax.lax.scan(body, (h0, start), (jnp.arange(self.max_length), keys))
         tokens = out.T
         return tokens[0] if single else tokens
 

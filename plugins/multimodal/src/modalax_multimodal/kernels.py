@@ -24,6 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from modalax.errors import ConfigError
 from modalax_multimodal.config import RESERVED_TOKENS, TEXT_LEVELS, MultiModalConfig
@@ -196,7 +197,7 @@ def make_render_params(config: MultiModalConfig) -> RenderParams:
     )
 
 
-def aligned_inputs(latent: jax.Array, nuisance: jax.Array, strength: jax.Array | float) -> jax.Array:
+def aligned_inputs(latent: jax.Array, nuisance: jax.Array, strength: ArrayLike) -> jax.Array:
     """``sqrt(a) * latent + sqrt(1 - a) * nuisance``: unit variance, correlation ``sqrt(a)`` with ``latent``."""
     a = jnp.asarray(strength, latent.dtype)
     return jnp.sqrt(a) * latent + jnp.sqrt(1.0 - a) * nuisance

@@ -68,7 +68,8 @@ def contrastive_loss(*embeddings: Any, temperature: jax.Array | float = 0.07) ->
     if next(iter(shapes))[0] == 0:
         raise DataError("contrastive_loss: got empty batches (0 rows), expected at least one pair of rows")
     pairs = list(itertools.combinations(embeddings, 2))
-    return sum(symmetric_info_nce(x, y, temperature) for x, y in pairs) / len(pairs)
+    terms = [symmetric_info_nce(x, y, temperature) for x, y in pairs]
+    return sum(terms[1:], start=terms[0]) / len(pairs)
 
 
 def _embedding_list(owner: str, embeddings: tuple[Any, ...]) -> list[jax.Array]:

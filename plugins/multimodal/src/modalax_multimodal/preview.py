@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
 from modalax.viz import (
@@ -41,7 +42,7 @@ def spectrogram_db(audio: Any, n_fft: int = 512) -> np.ndarray:
 
     x = np.asarray(audio, np.float32).reshape(-1)
     n_fft = spectrogram_n_fft(len(x), n_fft)
-    spec = power_spectrogram(x, n_fft, int(n_fft * HOP_FRACTION), center=False)
+    spec = power_spectrogram(jnp.asarray(x), n_fft, int(n_fft * HOP_FRACTION), center=False)
     return np.asarray(power_to_db(spec, top_db=100.0), np.float64)
 
 

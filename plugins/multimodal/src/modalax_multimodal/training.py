@@ -81,7 +81,8 @@ def train_contrastive(
     heads = base.num_heads if embed_dim % base.num_heads == 0 else 1
     config = base.replace(modalities=mods, embed_dim=embed_dim, num_heads=heads)
     model = MultiModalModel(config, rngs=nnx.Rngs(seed), hidden_dim=hidden_dim, temperature=temperature)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    # flax types split's result as variadic; two filters give exactly three parts
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]
     opt = adam_init(params)
 
     @jax.jit

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.typing import ArrayLike
 
 from modalax.dataset import SyntheticDataset
 from modalax.random import record_keys
@@ -45,7 +46,7 @@ def draw_latents(keys: jax.Array, latent_dim: int) -> tuple[jax.Array, jax.Array
 
 
 def render_records(
-    maps: tuple[Any, Any, Any], keys: jax.Array, strength: jax.Array, *, modalities: tuple[str, ...], latent_dim: int
+    maps: tuple[Any, Any, Any], keys: jax.Array, strength: ArrayLike, *, modalities: tuple[str, ...], latent_dim: int
 ) -> Batch:
     """Aligned records from one key each: draw ``z`` and the nuisances, mix, render (pure, vectorised)."""
     image_basis, (audio_basis, envelope), (directions, edges, table) = maps
@@ -71,7 +72,7 @@ def _records_jit(
     maps: tuple[Any, Any, Any],
     base_key: jax.Array,
     indices: jax.Array,
-    strength: jax.Array,
+    strength: ArrayLike,
     *,
     modalities: tuple[str, ...],
     latent_dim: int,
@@ -100,6 +101,8 @@ class MultiModalDataset(SyntheticDataset):
     ``(latent_dim,)`` float32 ``z``; ``alignment_score`` is the float32 strength ``a``.
     """
 
+    config: MultiModalConfig
+
     def __init__(
         self,
         modalities: Sequence[str] = MODALITY_NAMES,
@@ -119,7 +122,8 @@ class MultiModalDataset(SyntheticDataset):
     ) -> None:
         if config is None:
             config = MultiModalConfig(
-                modalities=tuple(modalities) if isinstance(modalities, list | tuple) else modalities,
+                # MultiModalConfig validates whatever else is passed (a clear ConfigError for a string).
+                modalities=tuple(modalities) if isinstance(modalities, list | tuple) else cast(Any, modalities),
                 image_shape=image_shape,
                 text_vocab_size=text_vocab_size,
                 text_sequence_length=text_sequence_length,

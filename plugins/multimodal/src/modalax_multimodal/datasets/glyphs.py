@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.typing import ArrayLike
 
 from modalax.config import check_probability
 from modalax.dataset import SyntheticDataset
@@ -55,9 +56,9 @@ def _levels(u: jax.Array) -> jax.Array:
 
 
 def glyph_records(
-    tables: tuple[jax.Array, jax.Array, jax.Array],
+    tables: tuple[jax.Array, ...],
     keys: jax.Array,
-    strength: jax.Array,
+    strength: ArrayLike,
     *,
     image_shape: tuple[int, int, int],
     num_samples: int,
@@ -87,10 +88,10 @@ def glyph_records(
 
 @functools.partial(jax.jit, static_argnames=("image_shape", "num_samples", "sample_rate"))
 def _records_jit(
-    tables: tuple[jax.Array, jax.Array, jax.Array],
+    tables: tuple[jax.Array, ...],
     base_key: jax.Array,
     indices: jax.Array,
-    strength: jax.Array,
+    strength: ArrayLike,
     **static: Any,
 ) -> Batch:
     # one executable per shape, shared by every instance, seed and strength
@@ -107,6 +108,8 @@ class GlyphCaptionDataset(SyntheticDataset):
     ``alignment_score`` the strength.  ``config`` is a ``MultiModalConfig`` sized for this data,
     so ``train_contrastive`` and the encoders apply unchanged.
     """
+
+    config: MultiModalConfig
 
     def __init__(
         self,
