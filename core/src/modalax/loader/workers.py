@@ -41,7 +41,7 @@ import time
 import warnings
 import weakref
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable
 from multiprocessing import get_context
 from typing import Any
 
