@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -53,6 +53,12 @@ def auto_prefetch(source: Any) -> int:
     if not getattr(source, "traceable", False):
         return 1
     return 0 if jax.default_backend() == "cpu" else 2
+
+
+def _split_rng(module: Any) -> tuple[nnx.GraphDef[Any], nnx.State, nnx.State]:
+    """``nnx.split(module, nnx.RngState, ...)``: flax types its result as variadic; two filters give three."""
+    graphdef, rng_state, *rest = nnx.split(module, nnx.RngState, ...)
+    return graphdef, rng_state, rest[0]
 
 
 def _positive_or_none(name: str, value: Any) -> None:
@@ -156,20 +162,23 @@ class DataLoader:
     def _build(self) -> Any:
         pipeline = self.pipeline
         traceable = bool(getattr(self.source, "traceable", False))
-        gather, self._gather_args = self.source.pure_gather() if traceable else (None, None)
+        gather, gather_args = self.source.pure_gather() if traceable else (None, None)
+        self._gather_args: Any = gather_args
         stochastic = pipeline is not None and pipeline.stochastic
         self._stochastic = stochastic
         key_shape = jax.random.key_data(seed_key(0)).shape  # depends on the PRNG implementation
         self._key_words = int(np.prod(key_shape))
         self._epoch_keys: dict[int, np.ndarray] = {}
         width = self._key_words
-        self._graphdef = self._rng_state = self._static_state = None
+        self._graphdef: nnx.GraphDef[Any] | None = None
+        self._rng_state: nnx.State | None = None
+        self._static_state: nnx.State | None = None
         if pipeline is not None:
             # The loader never draws from the operators' rngs (records get keys from the seed),
             # so their rng state is split off once.  The rest is cached too unless the chain has
             # learnable variables, whose values may change between batches: splitting an nnx
             # module costs ~0.1 ms per operator.
-            self._graphdef, self._rng_state, rest = nnx.split(pipeline, nnx.RngState, ...)
+            self._graphdef, self._rng_state, rest = _split_rng(pipeline)
             if not jax.tree.leaves(rest):
                 self._static_state = rest
         graphdef = self._graphdef
@@ -184,6 +193,7 @@ class DataLoader:
             if pipeline is not None:
                 epoch_key = jax.random.wrap_key_data(jax.lax.bitcast_convert_type(words, jnp.uint32).reshape(key_shape))
                 keys = record_keys(epoch_key, indices) if stochastic else None
+                assert graphdef is not None  # split above whenever there is a pipeline
                 batch = nnx.merge(graphdef, rng_state, state).pipeline_fn(batch, keys)
             return batch, indices, mask
 
@@ -201,7 +211,7 @@ class DataLoader:
     def _pipeline_state(self) -> Any:
         if self.pipeline is None or self._static_state is not None:
             return self._static_state
-        return nnx.split(self.pipeline, nnx.RngState, ...)[2]
+        return _split_rng(self.pipeline)[2]
 
     def _produce(
         self, indices: np.ndarray, mask: np.ndarray, packed: Any, read: dict[str, Any] | None = None
@@ -302,7 +312,7 @@ class DataLoader:
             if records is not None:
                 records.close()  # a dropped or superseded iterator frees its batches in flight
 
-    def _worker_records(self, epoch: int, batch: int) -> Iterator[dict[str, Any]] | None:
+    def _worker_records(self, epoch: int, batch: int) -> Generator[dict[str, Any], None, None] | None:
         """Records of every batch from ``(epoch, batch)`` on, read by the worker processes, in order.
 
         The workers follow their own copy of the batch plan, so they stay ``in_flight`` batches
