@@ -11,8 +11,8 @@ import jax.numpy as jnp
 from modalax.errors import DataError
 from modalax.protocols import BaseEvaluationSuite
 from modalax_audio import spectral
-from modalax_audio.base import check_config
 from modalax_audio.config import AudioModalityConfig
+from modalax_audio.datasets.base import check_config
 from modalax_audio.modality import check_waveform
 
 __all__ = [

@@ -14,8 +14,8 @@ from flax import nnx
 from modalax.errors import ConfigError, DataError
 from modalax.model import GenerativeModel
 from modalax_audio import spectral
-from modalax_audio.base import check_config
 from modalax_audio.config import AudioModalityConfig, AudioRepresentation, SpectrogramType, seconds_to_samples
+from modalax_audio.datasets.base import check_config
 from modalax_audio.filters import mel_filterbank_np
 from modalax_audio.inverse import griffin_lim
 from modalax_audio.resample import MAX_FILTER_SIZE, filter_size, resample

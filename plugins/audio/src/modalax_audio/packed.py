@@ -17,8 +17,8 @@ from flax import nnx
 
 from modalax.errors import DataError
 from modalax.packed import PackedDataset, PackedIndex
-from modalax_audio.base import AudioDataset
 from modalax_audio.config import AudioModalityConfig
+from modalax_audio.datasets.base import AudioDataset
 from modalax_audio.decode import audio_extensions, decode_audio
 
 __all__ = ["PackedAudioDataset"]

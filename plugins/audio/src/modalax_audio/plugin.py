@@ -74,7 +74,7 @@ def register_datasets(register: Register) -> None:
         DatasetRecord(
             "audio",
             "synthetic",
-            f"{_PKG}.datasets:SyntheticAudioDataset",
+            f"{_PKG}.datasets.synthetic:SyntheticAudioDataset",
             "sine, noise and chirp clips generated on demand",
         )
     )
@@ -82,7 +82,7 @@ def register_datasets(register: Register) -> None:
         DatasetRecord(
             "audio",
             "folder",
-            f"{_PKG}.folder:AudioFolderDataset",
+            f"{_PKG}.datasets.folder:AudioFolderDataset",
             "audio files libsndfile reads (WAV, FLAC, OGG, Opus, MP3, ...) resampled to the config with soxr",
         )
     )

@@ -1,7 +1,4 @@
-"""Audio datasets: ``SyntheticAudioDataset`` and the ``create_audio_dataset`` factory.
-
-``AudioDataset``, ``check_config`` and ``resolve_rngs`` live in ``modalax_audio.base`` (re-exported here).
-"""
+"""``SyntheticAudioDataset``: sine, noise and chirp clips generated on demand."""
 
 from __future__ import annotations
 
@@ -17,11 +14,11 @@ from flax import nnx
 from modalax.dataset import SyntheticDataset
 from modalax.errors import ConfigError, UnknownNameError, unknown_name_message
 from modalax.random import record_keys
-from modalax_audio.base import AudioDataset, check_config, resolve_rngs
 from modalax_audio.config import AudioModalityConfig
+from modalax_audio.datasets.base import AudioDataset, check_config, resolve_rngs
 from modalax_audio.synthesis import AUDIO_TYPES, synthesize
 
-__all__ = ["AudioDataset", "SyntheticAudioDataset", "check_config", "create_audio_dataset", "resolve_rngs"]
+__all__ = ["SyntheticAudioDataset"]
 
 Batch = dict[str, Any]
 
@@ -106,22 +103,3 @@ class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
 
     def host_records(self, indices: Any) -> dict[str, Any]:
         return {"audio_type": self.type_names(indices), "sample_rate": self.sample_rate}
-
-
-def create_audio_dataset(
-    dataset_type: str = "synthetic", config: AudioModalityConfig | None = None, **kwargs: Any
-) -> AudioDataset:
-    """Build an audio dataset: ``"synthetic"`` (``SyntheticAudioDataset``) or ``"folder"`` (WAV files).
-
-    Raises ``UnknownNameError`` (a ``ConfigError`` and a ``KeyError``) for an unknown ``dataset_type``.
-    """
-    if dataset_type == "synthetic":
-        return SyntheticAudioDataset(config, **kwargs)
-    if dataset_type == "folder":
-        from modalax_audio.folder import AudioFolderDataset
-
-        return AudioFolderDataset(config, **kwargs)
-    raise UnknownNameError(
-        "create_audio_dataset.dataset_type: "
-        + unknown_name_message("dataset type", dataset_type, ["folder", "synthetic"])
-    )
