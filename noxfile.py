@@ -40,7 +40,7 @@ PLUGIN_TEST_DEPS = {
     "multimodal": ["matplotlib>=3.8"],
 }
 # Branch coverage of core (the `modalax` package) that `nox -s tests` requires.
-CORE_COVERAGE = 80
+CORE_COVERAGE = 90
 
 # The multimodal plugin needs the three modality plugins.
 PLUGIN_NEEDS = {"multimodal": ["image", "text", "audio"]}

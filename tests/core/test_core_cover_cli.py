@@ -124,7 +124,6 @@ def test_bench_runs_the_checkout_script_with_the_rest_of_the_arguments(
     assert sys.argv == [str(script), "suite", "-k", "image"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: `modalax bench -- --quick` (docs/cli.md) hands '--' on to the script")
 def test_bench_passes_options_after_a_double_dash_to_the_script(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, isolated_registry: Any
 ) -> None:

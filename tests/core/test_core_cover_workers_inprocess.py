@@ -480,7 +480,7 @@ def test_an_unpicklable_exception_travels_as_text() -> None:
 
     blob, kind, text, trace = worker_process._describe(Local("boom"))
     assert blob is None and (kind, text) == ("Local", "boom") and "Local: boom" in trace
-    assert read_batch(("a", "b"), None) == ("a", "b")  # records that are not a dict pass through
+    assert read_batch(("value", ("a", "b")), None) == ("a", "b")  # records that are not a dict pass through
 
 
 class ListSource:
@@ -488,10 +488,8 @@ class ListSource:
         return [f"r{int(i)}" for i in np.asarray(indices)]
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="bug: a list of records is read back as a layout")
 def test_records_that_are_a_list_come_back_unchanged(threads: Any) -> None:
-    # _publish passes a non-dict through unchanged, but read_batch takes any list for a
-    # shared-memory layout: a source returning a list fails with a raw ValueError (unpacking).
+    # A list must not be mistaken for a shared-memory layout (it once failed with a raw ValueError).
     with WorkerPool(ListSource(), 1) as pool:
         assert pool.submit([2, 5]).result() == ["r2", "r5"]
 

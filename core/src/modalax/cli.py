@@ -138,7 +138,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     script = Path(args.root) / "benchmarks" / "run_all.py"
     if not script.is_file():
         raise ConfigError(f"bench --root: no {script} here; run it from a modalax checkout (or `nox -s bench`)")
-    sys.argv = [str(script), *args.rest]
+    rest = list(args.rest)
+    if rest[:1] == ["--"]:  # `modalax bench -- --quick`: the separator is ours, not the script's
+        rest = rest[1:]
+    sys.argv = [str(script), *rest]
     runpy.run_path(str(script), run_name="__main__")
     return 0
 

@@ -73,9 +73,12 @@ def _describe(exc: BaseException) -> tuple[bytes | None, str, str, str]:
 
 
 def _publish(records: Any, name: str) -> tuple[Any, str | None]:
-    """``(layout, segment name or None)``: plain arrays in one segment, the rest pickled."""
+    """``((kind, body), segment name or None)``: plain arrays of a dict in one segment, the rest pickled.
+
+    The kind tag keeps any other value a source returns (a list, say) from being read as a layout.
+    """
     if not isinstance(records, dict):
-        return records, None
+        return ("value", records), None
     leaves: list[tuple[tuple[str, ...], Any]] = []
     _walk(records, (), leaves)
     layout: list[tuple[tuple[str, ...], str, Any]] = []
@@ -88,7 +91,7 @@ def _publish(records: Any, name: str) -> tuple[Any, str | None]:
         else:
             layout.append((path, "obj", v))
     if total == 0:
-        return layout, None
+        return ("layout", layout), None
     shm = SharedMemory(name=name, create=True, size=total)
     try:
         for (_path, kind, meta), (_, v) in zip(layout, leaves, strict=True):
@@ -97,7 +100,7 @@ def _publish(records: Any, name: str) -> tuple[Any, str | None]:
                 np.copyto(np.ndarray(shape, dtype, buffer=shm.buf, offset=offset), v)
     finally:
         shm.close()
-    return layout, name
+    return ("layout", layout), name
 
 
 def worker_main(payload: bytes, conn: Any, prefix: str) -> None:
@@ -143,8 +146,10 @@ def unlink_segment(name: str) -> None:
         shm.unlink()
 
 
-def read_batch(layout: Any, name: str | None) -> Any:
-    if not isinstance(layout, list):
+def read_batch(published: Any, name: str | None) -> Any:
+    """The records a worker published: a dict rebuilt from its layout (segment copied, then unlinked)."""
+    kind, layout = published
+    if kind == "value":
         return layout
     shm = SharedMemory(name=name) if name is not None else None
     try:
