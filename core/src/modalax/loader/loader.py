@@ -16,10 +16,12 @@ from modalax.errors import ConfigError, DataError
 from modalax.loader.iterator import LoaderIterator
 from modalax.loader.order import EpochOrder
 from modalax.loader.plan import BatchPlan
-from modalax.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, parse_state
+from modalax.loader.prefetch import auto_prefetch
+from modalax.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, fold_epoch, parse_state
 from modalax.loader.workers import WorkerPool
-from modalax.operators.base import OperatorModule, split_host_fields
+from modalax.operators.base import OperatorModule
 from modalax.operators.compose import as_pipeline
+from modalax.operators.fields import split_host_fields
 from modalax.random import check_seed, record_keys, seed_key
 from modalax.sources.checks import BatchSpec, check_batch
 from modalax.sources.file import VALID_KEY
@@ -28,31 +30,6 @@ from modalax.sources.stack import merge_trees
 
 _KEY_SALT = 0x6D6F64  # separates loader keys from dataset keys derived from the same seed
 _BLOCK = 64  # batches whose indices go to the device in one copy
-
-
-def fold_epoch(key: jax.Array, words: jax.Array) -> jax.Array:
-    """Fold an epoch given as ``epoch_words`` into ``key``; the high word only when it is not 0.
-
-    Epochs below 2^32 thus get the keys of a plain ``fold_in(key, epoch)``, and later epochs
-    never repeat an earlier epoch's augmentation (a 32-bit fold would wrap at 2^32).
-    """
-    key = jax.random.fold_in(key, jax.lax.bitcast_convert_type(words[0], jnp.uint32))
-    return jax.lax.cond(words[1] == 0, lambda k: k, lambda k: jax.random.fold_in(k, words[1]), key)
-
-
-def auto_prefetch(source: Any) -> int:
-    """The look-ahead ``prefetch="auto"`` picks, from measurements (``benchmarks/bench_prefetch.py``).
-
-    A traceable source only dispatches device work per batch. On the CPU backend that work
-    runs on the same cores as the look-ahead, which then only adds overhead (0-37% slower in the
-    measurements, never faster): 0. On an accelerator, dispatching ahead overlaps the host's
-    Python with the device: 2. A host source decodes in a background thread; one batch ahead
-    overlaps it with the training step (+43-54% with a light step), a deeper queue only added
-    hand-offs on two cores: 1.
-    """
-    if not getattr(source, "traceable", False):
-        return 1
-    return 0 if jax.default_backend() == "cpu" else 2
 
 
 def _split_rng(module: Any) -> tuple[nnx.GraphDef[Any], nnx.State, nnx.State]:

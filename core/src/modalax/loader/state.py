@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from modalax.errors import ConfigError
 
-__all__ = ["MAX_EPOCH", "STATE_VERSION", "epoch_words", "parse_state"]
+__all__ = ["MAX_EPOCH", "STATE_VERSION", "epoch_words", "fold_epoch", "parse_state"]
 
 STATE_VERSION = 1
 MAX_EPOCH = 2**63 - 1
@@ -78,3 +80,13 @@ def parse_state(
             f"{num_epochs} epoch(s) of {batches_per_epoch} batches; expected a position inside the run"
         )
     return (epoch, batch), num_epochs is not None and epoch == num_epochs
+
+
+def fold_epoch(key: jax.Array, words: jax.Array) -> jax.Array:
+    """Fold an epoch given as ``epoch_words`` into ``key``; the high word only when it is not 0.
+
+    Epochs below 2^32 thus get the keys of a plain ``fold_in(key, epoch)``, and later epochs
+    never repeat an earlier epoch's augmentation (a 32-bit fold would wrap at 2^32).
+    """
+    key = jax.random.fold_in(key, jax.lax.bitcast_convert_type(words[0], jnp.uint32))
+    return jax.lax.cond(words[1] == 0, lambda k: k, lambda k: jax.random.fold_in(k, words[1]), key)

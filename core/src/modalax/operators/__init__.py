@@ -1,6 +1,6 @@
 """Operators: ``ModalityOperator`` (seed 03), chains and user-function operators."""
 
-from modalax.operators.base import ModalityOperator, OperatorModule, get_path, set_path
+from modalax.operators.base import ModalityOperator, OperatorModule
 from modalax.operators.compose import (
     Compose,
     ElementConfig,
@@ -10,6 +10,7 @@ from modalax.operators.compose import (
     as_pipeline,
 )
 from modalax.operators.config import ModalityOperatorConfig, OperatorConfig
+from modalax.operators.fields import get_path, set_path
 
 __all__ = [
     "Compose",

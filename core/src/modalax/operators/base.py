@@ -22,19 +22,17 @@ from flax import nnx
 
 from modalax.errors import ConfigError, DataError
 from modalax.operators.config import ModalityOperatorConfig, OperatorConfig
-from modalax.operators.fields import PyTree, get_path, is_array_field, set_path, shape_tree, split_host_fields
+from modalax.operators.fields import (
+    PyTree,
+    first_element,
+    get_path,
+    set_path,
+    shape_tree,
+    split_host_fields,
+)
 from modalax.random import record_keys
 
-__all__ = [
-    "ModalityOperator",
-    "OperatorModule",
-    "PyTree",
-    "get_path",
-    "is_array_field",
-    "set_path",
-    "shape_tree",
-    "split_host_fields",
-]
+__all__ = ["ModalityOperator", "OperatorModule"]
 
 _CACHE_SIZE = 16
 
@@ -123,7 +121,7 @@ class OperatorModule(nnx.Module):
 
     def batched(self, batch: PyTree, keys: jax.Array | None, stats: dict[str, Any] | None) -> PyTree:
         """The traceable batch transform: ``apply`` mapped over the leading axis."""
-        element = jax.tree.map(_first, batch)
+        element = jax.tree.map(first_element, batch)
         params = None
         if self.stochastic:
             if keys is None:
@@ -395,9 +393,3 @@ class ModalityOperator(OperatorModule):
                 value = self.transform_auxiliary(get_path(data, aux), random_params, stats, aux)
                 out = set_path(out, aux, value)
         return out, state, metadata
-
-
-def _first(x: jax.Array) -> jax.Array:
-    # An empty batch has no first element; a zero element of its shape serves to draw
-    # parameters, and vmap over zero records then returns the empty batch.
-    return x[0] if x.shape[0] else jnp.zeros(x.shape[1:], x.dtype)

@@ -10,8 +10,9 @@ import jax
 from flax import nnx
 
 from modalax.errors import ConfigError
-from modalax.operators.base import ModalityOperator, OperatorModule, PyTree
+from modalax.operators.base import ModalityOperator, OperatorModule
 from modalax.operators.config import ModalityOperatorConfig, OperatorConfig
+from modalax.operators.fields import PyTree
 
 
 def _fold_keys(keys: jax.Array | None, salt: int) -> jax.Array | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from modalax.errors import MissingFieldError
 
-__all__ = ["PyTree", "get_path", "is_array_field", "set_path", "shape_tree", "split_host_fields"]
+__all__ = ["PyTree", "first_element", "get_path", "is_array_field", "set_path", "shape_tree", "split_host_fields"]
 
 PyTree = Any
 
@@ -53,3 +54,10 @@ def shape_tree(batch: PyTree, leading: int | None = None) -> PyTree:
         return {k: shape_tree(v, leading) for k, v in batch.items()}
     shape = tuple(np.shape(batch))
     return shape if leading is None or not shape else (leading, *shape[1:])
+
+
+def first_element(x: jax.Array) -> jax.Array:
+    """The first record of a batch field, or zeros of a record's shape when the batch is empty."""
+    # An empty batch has no first element; a zero element of its shape serves to draw
+    # parameters, and vmap over zero records then returns the empty batch.
+    return x[0] if x.shape[0] else jnp.zeros(x.shape[1:], x.dtype)

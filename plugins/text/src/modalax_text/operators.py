@@ -22,7 +22,7 @@ import numpy as np
 from modalax.config import check_positive, check_probability, check_type
 from modalax.errors import ConfigError
 from modalax.operators import ModalityOperator, ModalityOperatorConfig, get_path, set_path
-from modalax.operators.base import split_host_fields
+from modalax.operators.fields import split_host_fields
 from modalax_text import kernels
 from modalax_text.ids import check_token_ids
 from modalax_text.params import TextParams, plain_numbers, text_params_from
