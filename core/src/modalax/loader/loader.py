@@ -252,7 +252,9 @@ class DataLoader:
         """Per batch of the block, ``[*epoch key words, *indices, *mask]`` as one int32 device row."""
         if self._fn is None:
             return [None] * len(indices)
-        keys = np.stack([self._epoch_key_words(int(e)) for e in epochs])
+        # One key per distinct epoch of the block (one or two), not one per batch.
+        distinct, which = np.unique(epochs, return_inverse=True)
+        keys = np.stack([self._epoch_key_words(int(e)) for e in distinct])[which]
         rows = np.concatenate([keys, indices, masks], axis=1).astype(np.int32)
         if len(rows) == 1:  # a one-batch block needs no split on the device
             return [jnp.asarray(rows[0])]

@@ -97,6 +97,22 @@ class PackedDataset(BaseDataset):
     def check_fields(self, index: PackedIndex) -> None:
         """Raise ``DataError`` for a stored field this dataset's config does not expect (none here)."""
 
+    def expect_array(
+        self, index: PackedIndex, field: str, shape: tuple[int, ...], dtype: str | None, hint: str
+    ) -> None:
+        """``DataError`` naming ``index.json`` when a stored ``field`` is not an array of ``shape``
+        (and ``dtype``, a numpy dtype string, when given); absent fields pass."""
+        info = index.fields.get(field)
+        if info is None:
+            return
+        same_shape = info.shape is None or tuple(info.shape) == shape
+        if info.kind != "array" or (dtype is not None and info.dtype != dtype) or not same_shape:
+            expected = f"{'' if dtype is None else str(np.dtype(dtype)) + ' '}{shape}"
+            raise DataError(
+                f"{str(self.root / 'index.json')!r}: field {field!r} is stored as {info.kind} {info.dtype} "
+                f"{info.shape}; the config expects {expected} ({hint})"
+            )
+
     def decode_fields(self, record: Record, where: str) -> Record:
         """One stored record to the record the dataset yields (here: as stored)."""
         return record

@@ -60,15 +60,8 @@ class PackedAudioDataset(PackedDataset, AudioDataset):
         return audio_extensions()
 
     def check_fields(self, index: PackedIndex) -> None:
-        info = index.fields.get("audio")
-        if info is None:
-            return
-        want = (self.config.n_time_steps,)
-        if info.kind != "array" or info.dtype != "<f4" or (info.shape is not None and tuple(info.shape) != want):
-            raise DataError(
-                f"{str(self.root / 'index.json')!r}: field 'audio' is stored as {info.kind} {info.dtype} {info.shape}; "
-                f"the config expects float32 {want} (stored clips are not resampled: pack with this config)"
-            )
+        hint = "stored clips are not resampled: pack with this config"
+        self.expect_array(index, "audio", (self.config.n_time_steps,), "<f4", hint)
 
     def decode_fields(self, record: dict[str, Any], where: str) -> dict[str, Any]:
         field = self.encoded_field

@@ -60,16 +60,8 @@ class PackedImageDataset(PackedDataset, ImageDataset):
         return pillow_extensions()
 
     def check_fields(self, index: PackedIndex) -> None:
-        info = index.fields.get("images")
-        if info is None:
-            return
-        where = str(self.root / "index.json")
-        want = self.config.image_shape
-        if info.kind != "array" or info.dtype != "<f4" or (info.shape is not None and tuple(info.shape) != want):
-            raise DataError(
-                f"{where}: field 'images' is stored as {info.kind} {info.dtype} {info.shape}; the config expects "
-                f"float32 {want} (stored arrays are not resized: pack with this config, or pass the packed one)"
-            )
+        hint = "stored arrays are not resized: pack with this config, or pass the packed one"
+        self.expect_array(index, "images", self.config.image_shape, "<f4", hint)
 
     def decode_fields(self, record: dict[str, Any], where: str) -> dict[str, Any]:
         field = self.encoded_field

@@ -62,15 +62,9 @@ class PackedTextDataset(PackedDataset, TextDataset):
     def check_fields(self, index: PackedIndex) -> None:
         if "texts" not in index.fields and self._retokenize:
             raise DataError(f"{str(self.root / 'index.json')!r}: no 'texts' field to tokenize with the tokenizer given")
-        info = index.fields.get("text_tokens")
-        if info is None or self._retokenize:
-            return
-        want = (self.params.max_length,)
-        if info.kind != "array" or (info.shape is not None and tuple(info.shape) != want):
-            raise DataError(
-                f"{str(self.root / 'index.json')!r}: field 'text_tokens' is stored as {info.kind} {info.shape}; "
-                f"the config expects {want} (max_length); pass tokenizer= to tokenize the texts again"
-            )
+        if not self._retokenize:
+            hint = "max_length; pass tokenizer= to tokenize the texts again"
+            self.expect_array(index, "text_tokens", (self.params.max_length,), None, hint)
 
     def get_records(self, indices: Any) -> dict[str, Any]:
         batch = super().get_records(indices)
