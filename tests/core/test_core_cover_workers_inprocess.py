@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from modalax.errors import ConfigError, DataError, RecordIndexError
-from modalax.loader import worker_process, workers
+from modalax.loader import worker_process, worker_state, workers
 from modalax.loader.worker_process import read_batch, start_workers, unlink_segment, worker_main
 from modalax.loader.workers import WorkerPool
 
@@ -111,7 +111,7 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     # signal.signal works only in the main thread; a worker thread must not touch this process's handlers
     quiet = types.SimpleNamespace(signal=lambda *a: None, SIGINT=signal.SIGINT, SIG_IGN=signal.SIG_IGN)
     monkeypatch.setattr(worker_process, "signal", quiet)
-    monkeypatch.setattr(workers, "_STOP_S", 0.05)
+    monkeypatch.setattr(worker_state, "STOP_S", 0.05)
     monkeypatch.setattr(workers, "_LIVE", weakref.WeakSet())
     started: list[ThreadWorker] = []
 
@@ -447,7 +447,7 @@ def test_worker_main_in_this_thread_answers_every_task_then_stops(monkeypatch: p
         signal.signal(signal.SIGINT, handler)
     ok, err, warned = mine.recv(), mine.recv(), mine.recv()
     assert not mine.poll(0)
-    assert ok[:2] == ("ok", 0) and ok[3] == f"{prefix}0" and ok[4] == []
+    assert ok[:2] == ("ok", 0) and ok[3] == f"{prefix}0" and ok[4] == [] and ok[5] == []
     _same(read_batch(ok[2], ok[3]), fx.MixedSource().get_records(np.array([1, 2])))
     with pytest.raises(FileNotFoundError):
         SharedMemory(name=ok[3])  # read_batch unlinked it

@@ -207,3 +207,27 @@ def test_synthetic_state_round_trips_through_json_text() -> None:
     rest = [np.asarray(b["x"]) for b in resumed]
     full = [np.asarray(b["x"]) for b in make()]
     np.testing.assert_array_equal(np.concatenate([head, *rest]), np.concatenate(full))
+
+
+def test_settle_waits_until_the_read_ahead_is_full_and_then_nothing_runs() -> None:
+    calls: list[int] = []
+    data = np.arange(64, dtype=np.float32).reshape(32, 2)
+
+    class Counting:
+        def __len__(self) -> int:
+            return 32
+
+        def get_records(self, indices: Any) -> dict[str, Any]:
+            time.sleep(0.02)
+            calls.append(len(indices))
+            return {"x": data[np.asarray(indices)]}
+
+    loader = DataLoader(Counting(), 4, shuffle=False, prefetch=1)
+    it = iter(loader)
+    assert np.asarray(next(it)["x"]).tolist() == data[:4].tolist()
+    it.settle()
+    settled = len(calls)
+    time.sleep(0.2)
+    assert len(calls) == settled >= 3  # the batch taken, one in the queue, one waiting to be put
+    assert np.asarray(next(it)["x"]).tolist() == data[4:8].tolist()  # settle changed nothing
+    it.close()

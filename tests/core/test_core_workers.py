@@ -230,3 +230,42 @@ def test_a_dropped_loader_with_workers_stops_them() -> None:
             break
         time.sleep(0.05)
     assert not set(multiprocessing.active_children()) - before
+
+
+def test_pending_counts_batches_until_settle_waits_them_out() -> None:
+    with WorkerPool(fx.SlowSource(delay=0.2), 1, in_flight=2) as slow:
+        first, second = slow.submit(np.array([0, 1])), slow.submit(np.array([2]))
+        assert slow.pending == 2
+        slow.settle()
+        assert slow.pending == 0
+        t0 = time.perf_counter()
+        assert second.result()["labels"].tolist() == [2] and first.result()["labels"].tolist() == [0, 1]
+        assert time.perf_counter() - t0 < 0.15  # delivered already: no batch was decoding any more
+
+
+@pytest.mark.parametrize(
+    ("num_threads", "in_worker_main_thread"),
+    [(None, True), (1, True), (3, False)],
+    ids=["default: one thread in a worker", "one thread asked", "three threads asked"],
+)
+def test_a_file_source_decodes_on_one_thread_in_a_worker_unless_told(
+    tmp_path: Path, num_threads: int | None, in_worker_main_thread: bool
+) -> None:
+    probe = fx.ThreadProbe([tmp_path / f"{i}.bin" for i in range(6)], num_threads=num_threads)
+    here = probe.get_records(np.arange(6))["main"]
+    assert here.tolist() == [num_threads == 1] * 6  # in this process the default is a thread pool
+    with WorkerPool(probe, 1) as one:
+        assert one.submit(np.arange(6)).result()["main"].tolist() == [in_worker_main_thread] * 6
+
+
+@pytest.mark.slow
+def test_loader_settle_leaves_no_worker_decoding() -> None:
+    from modalax import DataLoader
+
+    loader = DataLoader(fx.SlowSource(40, delay=0.05), 4, workers=1, num_epochs=None)
+    it = iter(loader)
+    first = next(it)
+    it.settle()
+    assert loader._pool is not None and loader._pool.pending == 0
+    assert np.asarray(first["labels"]).shape == (4,)
+    loader.close()

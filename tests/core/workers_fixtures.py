@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from modalax.errors import DataError, RecordIndexError
+from modalax.sources.file import FileSource
 
 RAISE_AT, EXIT_AT, KILL_AT, UNPICKLABLE_AT, WARN_AT, OOR = 13, 66, 67, 68, 69, 10**6
 
@@ -65,3 +69,24 @@ class UnpicklableSource(MixedSource):
     def __init__(self) -> None:
         super().__init__()
         self.fn = lambda x: x
+
+
+class SlowSource(MixedSource):
+    """Takes ``delay`` seconds per batch and counts its batches (in the process that runs it)."""
+
+    def __init__(self, n: int = 100, delay: float = 0.2) -> None:
+        super().__init__(n)
+        self.delay = delay
+        self.calls = 0
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        time.sleep(self.delay)
+        self.calls += 1
+        return super().get_records(indices)
+
+
+class ThreadProbe(FileSource):
+    """A file source whose records say whether they were decoded on the process's main thread."""
+
+    def decode(self, path: Path) -> dict[str, np.ndarray]:
+        return {"main": np.array(threading.current_thread() is threading.main_thread())}

@@ -116,14 +116,17 @@ def test_skip_mode_masks_and_counts_bad_files(tmp_path):
     assert len(ds.skipped) == 1
 
 
-def test_skip_mode_through_the_loader_marks_the_record_in_the_mask(tmp_path):
-    broken_folder(tmp_path)
+@pytest.mark.parametrize("workers", [0, 1], ids=["in process", "in a worker process"])
+def test_skip_mode_through_the_loader_marks_the_record_in_the_mask(tmp_path, workers):
+    _, bad = broken_folder(tmp_path)
     ds = ImageFolderDataset(CFG, root=tmp_path, on_error="skip", rngs=0)
-    loader = modalax.DataLoader(ds, 4, seed=0, with_indices=True)
+    loader = modalax.DataLoader(ds, 4, seed=0, with_indices=True, workers=workers)
     with pytest.warns(RuntimeWarning, match=r"1b\.png"):
         (batch,) = list(loader)
+    loader.close()
     masked = {int(i) for i, ok in zip(np.asarray(batch["index"]), np.asarray(batch["mask"]), strict=True) if not ok}
     assert masked == {2} and batch["images"].shape == (4, 6, 5, 3)
+    assert ds.skipped == [str(bad)]  # a worker's skips are listed in the caller's dataset too
 
 
 def test_a_bad_file_raises_by_default(tmp_path):

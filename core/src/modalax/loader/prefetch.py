@@ -43,20 +43,32 @@ class _Failure:
         self.exc = exc
 
 
-def _put(q: queue.Queue[Any], stop: threading.Event, item: Any) -> bool:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=_POLL_S)
-            return True
-        except queue.Full:
-            continue
-    return False
+def _put(q: queue.Queue[Any], stop: threading.Event, item: Any, waiting: threading.Event | None = None) -> bool:
+    """Put ``item`` unless stopped; ``waiting`` is set while the queue is full and the item waits."""
+    try:
+        q.put_nowait(item)
+        return True
+    except queue.Full:
+        pass
+    if waiting is not None:
+        waiting.set()
+    try:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+    finally:
+        if waiting is not None:
+            waiting.clear()
 
 
-def _produce(source: Iterator[Any], q: queue.Queue[Any], stop: threading.Event) -> None:
+def _produce(source: Iterator[Any], q: queue.Queue[Any], stop: threading.Event, waiting: threading.Event) -> None:
     try:
         for item in source:
-            if not _put(q, stop, item):
+            if not _put(q, stop, item, waiting):
                 break
         else:
             _put(q, stop, _END)
@@ -83,9 +95,10 @@ class Prefetcher(Generic[T]):
     def __init__(self, source: Iterator[T], size: int) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
         self._stop = threading.Event()
+        self._waiting = threading.Event()  # the producer holds an item and the queue is full
         self._done = False
         self._thread = threading.Thread(
-            target=_produce, args=(source, self._queue, self._stop), name="modalax-prefetch", daemon=True
+            target=_produce, args=(source, self._queue, self._stop, self._waiting), name="modalax-prefetch", daemon=True
         )
         self._finalizer = weakref.finalize(self, _stop, self._stop, self._queue)
         self._thread.start()
@@ -127,6 +140,11 @@ class Prefetcher(Generic[T]):
     def alive(self) -> bool:
         """Whether the producer thread is still running."""
         return self._thread.is_alive()
+
+    def settle(self) -> None:
+        """Wait until the producer is idle: the queue full and the next item waiting, or the producer ended."""
+        while self._thread.is_alive() and not self._stop.is_set() and not self._waiting.wait(_POLL_S):
+            pass
 
 
 class Lookahead(Generic[T]):

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from modalax.sources.file import WORKER_ENV
+
 __all__ = ["read_batch", "start_workers", "unlink_segment", "worker_main"]
 
 _ALIGN = 64
@@ -36,6 +38,7 @@ def start_workers(ctx: Any, workers: int, payload: bytes, prefix: str) -> tuple[
     with _START_LOCK:  # a spawned child copies os.environ when it starts
         before = os.environ.get("JAX_PLATFORMS")
         os.environ["JAX_PLATFORMS"] = "cpu"
+        os.environ[WORKER_ENV] = "1"  # sources decode on one thread there (see decode_threads)
         try:
             for w in range(workers):
                 mine, theirs = ctx.Pipe(duplex=True)
@@ -47,6 +50,7 @@ def start_workers(ctx: Any, workers: int, payload: bytes, prefix: str) -> tuple[
                 procs.append(proc)
                 conns.append(mine)
         finally:
+            os.environ.pop(WORKER_ENV, None)
             if before is None:
                 os.environ.pop("JAX_PLATFORMS", None)
             else:
@@ -103,6 +107,12 @@ def _publish(records: Any, name: str) -> tuple[Any, str | None]:
     return ("layout", layout), name
 
 
+def _skipped(source: Any) -> frozenset[str]:
+    """The files a skip-mode source has replaced so far (empty for other sources)."""
+    got = getattr(source, "skipped", None)
+    return frozenset(got) if isinstance(got, list | tuple | set | frozenset) else frozenset()
+
+
 def worker_main(payload: bytes, conn: Any, prefix: str) -> None:
     """A worker: unpickle the source, then decode batches until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
@@ -121,6 +131,7 @@ def worker_main(payload: bytes, conn: Any, prefix: str) -> None:
             return
         seq, indices = task
         name = f"{prefix}{seq}"
+        before = _skipped(source)
         with warnings.catch_warnings(record=True) as caught:
             try:
                 layout, segment = _publish(source.get_records(indices), name)
@@ -129,11 +140,12 @@ def worker_main(payload: bytes, conn: Any, prefix: str) -> None:
                 unlink_segment(name)
                 message = ("error", seq, _describe(exc))
         notes = [(w.category, str(w.message)) for w in caught]
+        skipped = sorted(_skipped(source) - before)
         try:
-            conn.send((*message, notes))
+            conn.send((*message, notes, skipped))
         except Exception as exc:  # an unpicklable field
             unlink_segment(name)
-            conn.send(("error", seq, _describe(exc), notes))
+            conn.send(("error", seq, _describe(exc), notes, skipped))
 
 
 def unlink_segment(name: str) -> None:

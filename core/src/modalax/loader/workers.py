@@ -6,13 +6,10 @@ whose ``result()`` is exactly ``source.get_records(indices)`` (same keys in the 
 same dtypes, same bytes). ``imap(batches)`` keeps ``in_flight`` batches submitted ahead and
 yields their records in order: the loader's host path reads through it.
 
-Engine: a standard-library pool (one ``multiprocessing`` process and one pipe per worker), not
-grain's ``mp_prefetch``, which pulls from a dataset fixed when its iterator starts (new
-processes for every pass or resume) and reports a killed worker without the records it was
-decoding; the comparison and measurements are in ``docs/workers.md``.
-
-Shared memory: one segment per batch, named by the pool, unlinked by the main process as soon
-as the batch is received (see ``modalax.loader.worker_process``).
+Engine: a standard-library pool (one process and one pipe per worker), not grain's
+``mp_prefetch`` (new processes for every pass or resume, a killed worker reported without its
+records; measured in ``docs/workers.md``). Shared memory: one segment per batch, unlinked by the
+main process as soon as the batch is received (see ``modalax.loader.worker_process``).
 
 Start method: ``spawn`` (default) or ``forkserver``, never ``fork``: a forked child inherits
 jax's runtime threads and locks in whatever state they were, and jax is not fork-safe once
@@ -35,8 +32,6 @@ import contextlib
 import os
 import pickle
 import secrets
-import signal
-import threading
 import time
 import warnings
 import weakref
@@ -48,12 +43,12 @@ from typing import Any
 import numpy as np
 
 from modalax.errors import ConfigError, DataError
-from modalax.loader.worker_process import read_batch, start_workers, unlink_segment
+from modalax.loader.worker_process import read_batch, start_workers
+from modalax.loader.worker_state import PoolState, Task, preview
 
 __all__ = ["BatchHandle", "WorkerPool"]
 
 _POLL_S = 0.05  # a waiting consumer checks the worker's liveness this often
-_STOP_S = 1.0  # a polite stop waits this long before SIGTERM
 _LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 _END = object()
 
@@ -64,127 +59,10 @@ def _close_all() -> None:
         pool.close()
 
 
-def _preview(indices: np.ndarray) -> str:
-    shown = ", ".join(str(int(i)) for i in indices[:16])
-    more = f", ... ({len(indices)} in all)" if len(indices) > 16 else ""
-    return f"[{shown}{more}]"
-
-
-class _Task:
-    __slots__ = ("abandoned", "indices", "message", "seq", "worker")
-
-    def __init__(self, seq: int, indices: np.ndarray) -> None:
-        self.seq, self.indices = seq, indices
-        self.worker: int | None = None  # None while queued in the main process
-        self.message: tuple[Any, ...] | None = None
-        self.abandoned = False
-
-
-class _State:
-    """Everything the pool's finalizer needs (it must not reference the pool itself)."""
-
-    def __init__(self, procs: list[Any], conns: list[Any], prefix: str, in_flight: int) -> None:
-        self.procs, self.conns, self.prefix, self.in_flight = procs, conns, prefix, in_flight
-        self.lock = threading.RLock()
-        self.tasks: dict[int, _Task] = {}
-        self.queued: deque[_Task] = deque()
-        self.sent: list[deque[_Task]] = [deque() for _ in procs]  # per worker, awaiting a message
-        self.broken: str | None = None
-        self.closed = False
-
-    def receive(self, w: int, timeout: float) -> bool:
-        """Read one message of worker ``w`` if one comes within ``timeout``; False on a dead pipe."""
-        conn = self.conns[w]
-        try:
-            if not conn.poll(timeout):
-                return True
-            message = conn.recv()
-        except (EOFError, OSError):
-            return False
-        if message[0] == "fatal":
-            _, kind, text, _ = message[2]
-            self.broken = f"worker {w} could not load the source: {kind}: {text}"
-            return True
-        task = self.sent[w].popleft()
-        task.message = message
-        if task.abandoned:
-            self.release(task)
-        return True
-
-    def release(self, task: _Task) -> None:
-        message = task.message
-        self.tasks.pop(task.seq, None)
-        if message is not None and message[0] == "ok" and message[3] is not None:
-            unlink_segment(message[3])
-        task.message = None
-
-    def dispatch(self) -> None:
-        if self.closed:
-            return
-        self._drain()
-        while self.queued and sum(map(len, self.sent)) < self.in_flight and self.broken is None:
-            task = self.queued.popleft()
-            w = min(range(len(self.sent)), key=lambda i: len(self.sent[i]))
-            task.worker = w
-            self.sent[w].append(task)
-            with contextlib.suppress(OSError):  # a dead worker is found when its result is awaited
-                self.conns[w].send((task.seq, task.indices))
-
-    def death(self, w: int) -> str:
-        proc = self.procs[w]
-        proc.join(0.5)  # its pipe may close a moment before it exits
-        code = proc.exitcode
-        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
-        head = self.sent[w][0] if self.sent[w] else None
-        where = f"records {_preview(head.indices)}" if head is not None else "no batch"
-        return f"worker {w} (pid {proc.pid}) died ({how}) while decoding {where}"
-
-    def shutdown(self) -> None:
-        with self.lock:
-            if self.closed:
-                return
-            self.closed = True
-            for conn in self.conns:
-                with contextlib.suppress(OSError):
-                    conn.send(None)
-            deadline = time.monotonic() + _STOP_S
-            while time.monotonic() < deadline and any(p.is_alive() for p in self.procs):
-                self._drain()
-                time.sleep(0.01)
-            for proc in self.procs:
-                if proc.is_alive():
-                    proc.terminate()
-                    proc.join(0.5)
-                if proc.is_alive():
-                    proc.kill()
-                proc.join(2)
-            self._drain()
-            for task in list(self.tasks.values()):
-                if task.message is None and task.worker is not None:
-                    unlink_segment(f"{self.prefix}{task.seq}")  # a worker that died after creating it
-                self.release(task)
-            for conn in self.conns:
-                conn.close()
-            for proc in self.procs:
-                with contextlib.suppress(ValueError):
-                    proc.close()
-
-    def _drain(self) -> None:
-        for w, conn in enumerate(self.conns):
-            while self.sent[w] and not conn.closed:
-                try:
-                    if not conn.poll(0):
-                        break
-                except OSError:
-                    break
-                if not self.receive(w, 0):
-                    break
-
-
 class BatchHandle:
     """A submitted batch; ``result()`` waits for its records (``cancel()`` drops them)."""
 
-    def __init__(self, pool: WorkerPool, task: _Task) -> None:
+    def __init__(self, pool: WorkerPool, task: Task) -> None:
         self._pool, self._task = pool, task
         self.indices = task.indices
         self._value: Any = None
@@ -213,7 +91,7 @@ class BatchHandle:
             self._finalizer()
 
 
-def _abandon(state: _State, task: _Task) -> None:
+def _abandon(state: PoolState, task: Task) -> None:
     with state.lock:
         if task.abandoned:
             return
@@ -251,11 +129,12 @@ class WorkerPool:
                 f"WorkerPool.source: {type(source).__name__} cannot be pickled ({type(exc).__name__}: {exc}); "
                 "expected a picklable source (modalax datasets are), or workers=0"
             ) from exc
+        self._source = source
         self.workers = int(workers)
         self.in_flight = int(in_flight) if in_flight is not None else 2 * self.workers
         prefix = f"mx{os.getpid():x}{secrets.token_hex(3)}_"
         procs, conns = start_workers(get_context(start_method), self.workers, payload, prefix)
-        self._state = _State(procs, conns, prefix, self.in_flight)
+        self._state = PoolState(procs, conns, prefix, self.in_flight)
         self._pids = [p.pid for p in procs]
         self._seq = 0
         self._finalizer = weakref.finalize(self, self._state.shutdown)
@@ -267,7 +146,7 @@ class WorkerPool:
         with state.lock:
             if state.closed:
                 raise DataError("WorkerPool.submit: the pool is closed; expected an open pool")
-            task = _Task(self._seq, np.asarray(indices))
+            task = Task(self._seq, np.asarray(indices))
             self._seq += 1
             state.tasks[task.seq] = task
             state.queued.append(task)
@@ -292,7 +171,7 @@ class WorkerPool:
             for handle in pending:
                 handle.cancel()
 
-    def _wait(self, task: _Task, timeout: float | None) -> Any:
+    def _wait(self, task: Task, timeout: float | None) -> Any:
         state = self._state
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -302,9 +181,9 @@ class WorkerPool:
                 if task.message is not None:
                     return self._take(task)
             if deadline is not None and time.monotonic() > deadline:
-                raise DataError(f"WorkerPool: records {_preview(task.indices)} not decoded within {timeout} s")
+                raise DataError(f"WorkerPool: records {preview(task.indices)} not decoded within {timeout} s")
 
-    def _poll(self, task: _Task) -> None:
+    def _poll(self, task: Task) -> None:
         state = self._state
         failed = self._failure(task)
         if failed is not None:
@@ -327,22 +206,24 @@ class WorkerPool:
         state.shutdown()
         raise DataError(message)
 
-    def _failure(self, task: _Task) -> str | None:
+    def _failure(self, task: Task) -> str | None:
         state = self._state
         if state.broken is not None:
-            return f"WorkerPool: records {_preview(task.indices)} were not decoded: {state.broken}"
+            return f"WorkerPool: records {preview(task.indices)} were not decoded: {state.broken}"
         if state.closed:
-            return f"WorkerPool: records {_preview(task.indices)} were not decoded: the pool was closed"
+            return f"WorkerPool: records {preview(task.indices)} were not decoded: the pool was closed"
         return None
 
-    def _take(self, task: _Task) -> Any:
+    def _take(self, task: Task) -> Any:
         state = self._state
         message = task.message
         assert message is not None
         task.abandoned = True  # taken: nothing left to free when its handle goes
         try:
-            for category, text in message[-1]:
+            for category, text in message[-2]:
                 warnings.warn(text, category, stacklevel=4)
+            if message[-1] and callable(getattr(self._source, "note_skipped", None)):
+                self._source.note_skipped(message[-1])  # so that `source.skipped` lists them here too
             if message[0] == "ok":
                 records = read_batch(message[2], message[3])
                 task.message = None
@@ -352,7 +233,7 @@ class WorkerPool:
             with contextlib.suppress(Exception):
                 original = pickle.loads(blob) if blob is not None else None
             worker = f"worker {task.worker} raised {kind}: {text}"
-            error_text = f"WorkerPool: records {_preview(task.indices)} failed: {worker}"
+            error_text = f"WorkerPool: records {preview(task.indices)} failed: {worker}"
             cls = type(original) if isinstance(original, DataError) else DataError
             try:
                 error = cls(error_text)
@@ -373,6 +254,19 @@ class WorkerPool:
     def broken(self) -> bool:
         """Whether a worker died or could not load the source (every later result raises)."""
         return self._state.broken is not None
+
+    @property
+    def pending(self) -> int:
+        """Batches submitted and not yet delivered by a worker (queued in this process or decoding)."""
+        state = self._state
+        with state.lock:
+            state.dispatch()
+            return len(state.queued) + sum(map(len, state.sent))
+
+    def settle(self) -> None:
+        """Wait until no batch is queued or decoding (or the pool is closed or broken)."""
+        while self.pending and not self._state.closed and self._state.broken is None and self.alive:
+            time.sleep(0.001)
 
     @property
     def pids(self) -> list[int]:

@@ -22,7 +22,7 @@ from modalax.errors import DataError
 from modalax.packed.index import PackedIndex
 from modalax.packed.reader import PackedReader
 from modalax.packed.record import decode_record
-from modalax.sources.file import check_num_threads
+from modalax.sources.file import check_num_threads, decode_threads
 
 __all__ = ["PackedDataset"]
 
@@ -32,10 +32,15 @@ Record = dict[str, Any]
 class _Shards:
     """The reader and the decode thread pool, kept out of nnx state (the pool is not pickled)."""
 
-    def __init__(self, reader: PackedReader, num_threads: int) -> None:
+    def __init__(self, reader: PackedReader, num_threads: int | None) -> None:
         self.reader = reader
-        self.num_threads = num_threads
+        self.requested_threads = num_threads
         self.pool: ThreadPoolExecutor | None = None
+
+    @property
+    def num_threads(self) -> int:
+        """Decode threads of this process (see ``decode_threads``)."""
+        return decode_threads(self.requested_threads)
 
     def map(self, fn: Any, items: list[Any]) -> list[Any]:
         if len(items) < 2 or self.num_threads < 2:
@@ -83,7 +88,7 @@ class PackedDataset(BaseDataset):
         if config is None:
             config = self.config_from_index(index)
         super().__init__(config, split, rngs=rngs)
-        threads = check_num_threads(type(self).__name__, num_threads) or min(8, (os.cpu_count() or 1) * 2)
+        threads = check_num_threads(type(self).__name__, num_threads)
         self.root = Path(root)
         self.shards = _Shards(PackedReader(root, index), threads)
         self.check_fields(index)

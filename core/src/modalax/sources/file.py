@@ -26,10 +26,13 @@ import numpy as np
 from modalax.errors import ConfigError, DataError
 from modalax.sources.base import Batch, IndexedSource
 
-__all__ = ["VALID_KEY", "FileSource"]
+__all__ = ["VALID_KEY", "WORKER_ENV", "FileSource", "decode_threads"]
 
 #: Reserved record field: False for a record that stands in for a file that failed to decode.
 VALID_KEY = "__valid__"
+
+#: Set in the environment of a loader's worker processes (``DataLoader(workers=N)``).
+WORKER_ENV = "MODALAX_WORKER_PROCESS"
 
 Spec = dict[str, tuple[tuple[int, ...], np.dtype[Any]]]
 
@@ -61,6 +64,20 @@ def check_num_threads(owner: str, value: Any) -> int | None:
     return int(value)
 
 
+def decode_threads(requested: int | None) -> int:
+    """Threads a source decodes a batch on: ``requested``, else 1 in a worker process, else 2 per core (<= 8).
+
+    In a worker process the processes are the parallelism: more threads there only contend for
+    the worker's GIL and the machine's cores (measured in ``benchmarks/bench_workers.py``). The
+    default is resolved where decoding runs, so a source pickled to a worker picks its own.
+    """
+    if requested is not None:
+        return requested
+    if os.environ.get(WORKER_ENV) == "1":
+        return 1
+    return min(8, (os.cpu_count() or 1) * 2)
+
+
 class FileSource(IndexedSource):
     """Subclasses implement ``decode(path) -> dict[str, np.ndarray]`` for one file.
 
@@ -82,7 +99,7 @@ class FileSource(IndexedSource):
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"{type(self).__name__}.on_error: got {on_error!r}, expected 'raise' or 'skip'")
         self.paths = [Path(p) for p in paths]
-        self.num_threads = check_num_threads(type(self).__name__, num_threads) or min(8, (os.cpu_count() or 1) * 2)
+        self.requested_threads = check_num_threads(type(self).__name__, num_threads)
         self.on_error = on_error
         self.template: Spec | None = None
         self._skipped: set[str] = set()
@@ -93,9 +110,19 @@ class FileSource(IndexedSource):
         return len(self.paths)
 
     @property
+    def num_threads(self) -> int:
+        """Decode threads of this process (see ``decode_threads``)."""
+        return decode_threads(self.requested_threads)
+
+    @property
     def skipped(self) -> list[str]:
         """Paths of the files replaced by invalid records so far (``on_error="skip"``), sorted."""
         return sorted(self._skipped)
+
+    def note_skipped(self, paths: Sequence[str]) -> None:
+        """Add files another copy of this source skipped (a worker process's) to ``skipped``."""
+        with self._lock:
+            self._skipped.update(paths)
 
     @abstractmethod
     def decode(self, path: Path) -> dict[str, np.ndarray]:
@@ -156,9 +183,13 @@ class FileSource(IndexedSource):
             template = self._fix_template([], [])
             batch = {k: np.zeros((0, *shape), dtype) for k, (shape, dtype) in template.items()}
             return {**batch, VALID_KEY: np.zeros(0, bool)} if self.on_error == "skip" else batch
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.num_threads, thread_name_prefix="modalax-decode")
-        records = list(self._pool.map(self._read, idx)) if len(idx) > 1 else [self._read(i) for i in idx]
+        threads = self.num_threads
+        if len(idx) < 2 or threads < 2:
+            records = [self._read(i) for i in idx]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modalax-decode")
+            records = list(self._pool.map(self._read, idx))
         template = self._fix_template(records, idx)
         valid = np.ones(len(idx), bool)
         decoded: list[dict[str, np.ndarray]] = []

@@ -154,6 +154,10 @@ class AudioFolderDataset(AudioDataset):
         """Files replaced by masked-out records so far (``on_error="skip"``), sorted."""
         return self.files.skipped
 
+    def note_skipped(self, paths: Sequence[str]) -> None:
+        """Add files a worker process's copy of this dataset skipped to ``skipped``."""
+        self.files.note_skipped(paths)
+
     def get_records(self, indices: Any) -> dict[str, Any]:
         """Decoded records at ``indices`` plus the ``sample_rate`` (an int shared by the batch)."""
         return {**self.files.get_records(indices), **self.host_records(indices)}

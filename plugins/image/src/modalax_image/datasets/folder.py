@@ -179,6 +179,10 @@ class ImageFolderDataset(ImageDataset):
         """Files replaced by masked-out records so far (``on_error="skip"``), sorted."""
         return self.files.skipped
 
+    def note_skipped(self, paths: Sequence[str]) -> None:
+        """Add files a worker process's copy of this dataset skipped to ``skipped``."""
+        self.files.note_skipped(paths)
+
     def __len__(self) -> int:
         return len(self.files)
 
