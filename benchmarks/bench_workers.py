@@ -1,28 +1,37 @@
 """Decoding in worker processes: real 256x256 JPEGs -> 64x64 with a horizontal flip.
 
-Contenders (images/s over one epoch, min/median/max of round-robin runs):
+Contenders (images/s over one epoch's worth of batches, min/median/max of round-robin runs):
 
-* ``pillow loop``: one process, Pillow open/convert/resize/flip per file;
-* ``thread pool``: today's host path (``dataset.get_records`` on its thread pool, ``workers=0``);
-* ``pool N``: ``modalax.loader.workers.WorkerPool`` with N processes (``imap`` over the epoch);
-* ``grain N`` (``--grain``): grain's ``mp_prefetch`` over the same batches, a new iterator
-  (new processes) per epoch, as a loader pass would need.
+* ``Pillow loop``: one process, Pillow open/convert/resize/flip per file, no loader;
+* ``DataLoader, workers=0``: the default host path (``get_records`` on the source's thread
+  pool) with the image plugin's shipped ``FlipOperator``;
+* ``DataLoader, workers=N``: the same loader decoding in N worker processes;
+* ``grain mp_prefetch, N`` (``--grain``): grain's multiprocessing over the same batches, a new
+  iterator (new processes) per epoch, as a loader pass or a resume would need.
 
-The loader and pool contenders flip with the image plugin's jitted ``flip`` kernel. Startup
-(spawning the workers) is reported apart from the epoch rate. Run:
+Loaders run steady state: one iterator over endless epochs, each timed run takes one epoch's
+worth of batches, so the workers stay ahead across epoch boundaries as they do in training; a
+run ends when its read-ahead is complete again (``LoaderIterator.settle``), so it is timed from
+a full pipeline to a full pipeline and none of its decoding runs in another contender's time.
+The physical limit is ``Pillow loop in N processes``: the same loop on 1/N of the files in
+each of N processes, returning nothing, the most N cores give without moving a batch. Worker
+start-up (spawn, importing jax and the plugin) is the first-call column. Run:
 ``python benchmarks/bench_workers.py --images 512 --workers 1,2`` (``1,2,4,8,16`` on many cores).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import itertools
+import multiprocessing
 import tempfile
-import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from common import BenchResult, Contender, block, print_results, race
 from PIL import Image
 
 
@@ -41,6 +50,7 @@ def write_jpegs(root: Path, n: int, size: int = 256) -> list[Path]:
 
 
 def pillow_epoch(paths: list[Path], size: int) -> int:
+    """The plain loop: decode, resize, flip and scale every file; the number of images."""
     for p in paths:
         with Image.open(p) as im:
             im = im.convert("RGB").resize((size, size), Image.BILINEAR).transpose(Image.FLIP_LEFT_RIGHT)
@@ -48,89 +58,112 @@ def pillow_epoch(paths: list[Path], size: int) -> int:
     return len(paths)
 
 
+def pillow_processes(paths: list[Path], size: int, n: int, closers: list[Callable[[], Any]]) -> Callable[[], int]:
+    """The limit: ``pillow_epoch`` on 1/n of the files in each of n processes (started once)."""
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+    closers.append(pool.shutdown)
+    parts = [paths[i::n] for i in range(n)]
+    return lambda: sum(pool.map(pillow_epoch, parts, [size] * n))
+
+
+def loader_run(dataset: Any, batch: int, workers: int, closers: list[Callable[[], Any]]) -> Contender:
+    """The default ``DataLoader`` with the shipped flip, steady state: one epoch of batches per run."""
+    import modalax
+    from modalax_image import FlipConfig, FlipOperator
+
+    flip = FlipOperator(FlipConfig(stochastic=False))
+    loader = modalax.DataLoader(dataset, batch, num_epochs=None, operators=[flip], workers=workers)
+    closers.append(loader.close)
+    per_epoch = -(-len(dataset) // batch)
+    its: list[Any] = []
+
+    def first() -> Any:  # starts the workers: spawn and imports are this contender's first call
+        its.append(iter(loader))
+        return block(next(its[0])["images"])
+
+    def run() -> Any:
+        last = block([b["images"] for b in itertools.islice(its[0], per_epoch)][-1])
+        its[0].settle()  # the read-ahead is this contender's work: never left to run in the next one's time
+        return last
+
+    return Contender(run=run, first=first)
+
+
+def grain_run(dataset: Any, batches: list[np.ndarray], workers: int) -> Callable[[], Any]:
+    """grain's ``mp_prefetch`` over the same batches; a new iterator (new processes) per epoch."""
+    import grain
+    import jax
+    from absl import flags
+
+    from modalax_image import kernels
+
+    flags.FLAGS.mark_as_parsed()  # grain's mp_prefetch reads absl flags (normally parsed by absl.app)
+    flip = jax.jit(lambda x: kernels.flip(x, True, "horizontal"))
+
+    def run() -> Any:
+        data = grain.MapDataset.source(batches).map(dataset.get_records).to_iter_dataset()
+        it = iter(data.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers)))
+        last = None
+        for records in it:
+            last = flip(records["images"])
+        it.close()
+        return block(last)
+
+    return run
+
+
+def run_case(images: int, batch: int, size: int, counts: list[int], runs: int, grain: bool) -> BenchResult:
+    """Build every contender once, race them, and return the case (subject: the most workers)."""
+    from modalax_image import ImageFolderDataset
+    from modalax_image.config import ImageModalityConfig
+
+    res = BenchResult(
+        f"{images} JPEGs 256x256 -> {size}x{size} + flip, batch {batch}",
+        "images/s",
+        subject=f"DataLoader, workers={max(counts)}",
+        target=">= 1.7x the Pillow loop and >= 1.7x workers=0 with 2 workers on 2 cores",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_jpegs(Path(tmp), images)
+        dataset = ImageFolderDataset(ImageModalityConfig(height=size), tmp, split=None)
+        closers: list[Callable[[], Any]] = []
+        contenders: dict[str, Contender] = {"Pillow loop": Contender(lambda: pillow_epoch(paths, size))}
+        limits = {n: pillow_processes(paths, size, n, closers) for n in counts if n > 1}
+        contenders.update({f"Pillow loop in {n} processes (limit)": Contender(f) for n, f in limits.items()})
+        for n in [0, *counts]:
+            contenders[f"DataLoader, workers={n}"] = loader_run(dataset, batch, n, closers)
+        if grain:
+            batches = [np.arange(i, min(i + batch, images)) for i in range(0, images, batch)]
+            for n in counts:
+                contenders[f"grain mp_prefetch, {n} (new processes per epoch)"] = Contender(
+                    grain_run(dataset, batches, n)
+                )
+        try:
+            res.add(race(contenders, images, runs))
+        finally:
+            for close in closers:  # before the files go: workers decode ahead
+                close()
+    top = max(counts)
+    if top > 1:
+        res.limit = (f"the Pillow loop in {top} processes", res.rows[f"Pillow loop in {top} processes (limit)"])
+    res.notes = (
+        f"workers={top}: {res.ratio('Pillow loop'):.2f}x the Pillow loop, "
+        f"{res.ratio('DataLoader, workers=0'):.2f}x workers=0."
+    )
+    return res
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--grain", action="store_true", help="also time grain's mp_prefetch")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
-
-    import jax
-
-    from modalax.loader.workers import WorkerPool
-    from modalax_image import ImageFolderDataset, kernels
-    from modalax_image.config import ImageModalityConfig
-
-    flip = jax.jit(lambda x: kernels.flip(x, True, "horizontal"))
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = write_jpegs(Path(tmp), args.images)
-        ds = ImageFolderDataset(ImageModalityConfig(height=args.size), tmp, split=None)
-        batches = [np.arange(i, min(i + args.batch, len(ds))) for i in range(0, len(ds), args.batch)]
-
-        def thread_epoch() -> int:
-            for b in batches:
-                jax.block_until_ready(flip(ds.get_records(b)["images"]))
-            return len(ds)
-
-        contenders: dict[str, Callable[[], int]] = {
-            "pillow loop": lambda: pillow_epoch(paths, args.size),
-            "thread pool (workers=0)": thread_epoch,
-        }
-        pools, startup = [], {}
-        for n in counts:
-            t0 = time.perf_counter()
-            pool = WorkerPool(ds, n)
-            pool.submit(batches[0][:1]).result()  # every worker has started once a batch returns
-            startup[f"pool {n}"] = time.perf_counter() - t0
-            pools.append(pool)
-
-            def pool_epoch(pool: WorkerPool = pool) -> int:
-                for records in pool.imap(batches):
-                    jax.block_until_ready(flip(records["images"]))
-                return len(ds)
-
-            contenders[f"pool {n}"] = pool_epoch
-        if args.grain:
-            import grain
-            from absl import flags
-
-            flags.FLAGS.mark_as_parsed()  # grain's mp_prefetch reads absl flags (normally parsed by absl.app)
-
-            for n in counts:
-
-                def grain_epoch(n: int = n) -> int:
-                    data = grain.MapDataset.source(batches).map(ds.get_records).to_iter_dataset()
-                    it = iter(data.mp_prefetch(grain.MultiprocessingOptions(num_workers=n)))
-                    for records in it:
-                        jax.block_until_ready(flip(records["images"]))
-                    it.close()
-                    return len(ds)
-
-                contenders[f"grain {n} (new processes per epoch)"] = grain_epoch
-
-        for run in contenders.values():  # warm-up: jit, page cache, the template of each copy
-            run()
-        rates: dict[str, list[float]] = {name: [] for name in contenders}
-        for _ in range(args.runs):
-            for name, run in contenders.items():
-                t0 = time.perf_counter()
-                n = run()
-                rates[name].append(n / (time.perf_counter() - t0))
-        for pool in pools:
-            pool.close()
-
-    base = statistics.median(rates["pillow loop"])
-    threads = statistics.median(rates["thread pool (workers=0)"])
-    print(f"{args.images} JPEGs 256x256 -> {args.size}x{args.size} + flip, batch {args.batch}, {args.runs} runs")
-    print(f"{'contender':<36} {'median':>8} {'min':>8} {'max':>8} {'x pillow':>9} {'x threads':>10} {'startup s':>10}")
-    for name, r in rates.items():
-        med = statistics.median(r)
-        start = f"{startup[name]:.1f}" if name in startup else "-"
-        print(f"{name:<36} {med:8.0f} {min(r):8.0f} {max(r):8.0f} {med / base:9.2f} {med / threads:10.2f} {start:>10}")
+    print_results([run_case(args.images, args.batch, args.size, counts, args.runs, args.grain)])
 
 
 if __name__ == "__main__":
