@@ -231,3 +231,24 @@ def test_settle_waits_until_the_read_ahead_is_full_and_then_nothing_runs() -> No
     assert len(calls) == settled >= 3  # the batch taken, one in the queue, one waiting to be put
     assert np.asarray(next(it)["x"]).tolist() == data[4:8].tolist()  # settle changed nothing
     it.close()
+
+
+def test_epoch_keys_of_an_endless_run_equal_a_resumed_run_and_compile_once() -> None:
+    from modalax.loader import loader as loader_module
+    from modalax.loader import state as state_module
+
+    def augmented(epoch: int | None = None, batches: int = 1) -> list[np.ndarray]:
+        shift = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=1))
+        src = ArraySource({"x": np.zeros((4, 3), np.float32)})
+        dl = DataLoader(src, batch_size=2, seed=3, num_epochs=None, operators=[shift])
+        if epoch is not None:
+            dl.load_state_dict({**dl.state_dict(), "epoch": epoch, "batch": 0})
+        it = iter(dl)
+        return [np.asarray(next(it)["x"]) for _ in range(batches)]
+
+    endless = augmented(batches=14)  # 7 epochs of 2 batches, keys read one epoch ahead
+    for epoch in (0, 1, 3, 6):
+        np.testing.assert_array_equal(endless[2 * epoch], augmented(epoch)[0], err_msg=f"epoch {epoch}")
+    assert len({a.tobytes() for a in endless[::2]}) == 7  # every epoch augments differently
+    assert loader_module._epoch_key_data._cache_size() == 1  # one compile, not one per epoch
+    assert state_module.fold_epoch._cache_size() <= 2  # the same, inside and outside the key function

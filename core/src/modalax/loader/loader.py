@@ -10,7 +10,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from modalax.errors import ConfigError, DataError
 from modalax.loader.iterator import LoaderIterator
@@ -18,11 +17,12 @@ from modalax.loader.order import EpochOrder
 from modalax.loader.plan import BatchPlan
 from modalax.loader.prefetch import auto_prefetch
 from modalax.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, fold_epoch, parse_state
+from modalax.loader.step import BatchStep
 from modalax.loader.workers import WorkerPool
 from modalax.operators.base import OperatorModule
 from modalax.operators.compose import as_pipeline
 from modalax.operators.fields import split_host_fields
-from modalax.random import check_seed, record_keys, seed_key
+from modalax.random import check_seed, seed_key
 from modalax.sources.checks import BatchSpec, check_batch
 from modalax.sources.file import VALID_KEY
 from modalax.sources.foreign import as_source
@@ -32,10 +32,10 @@ _KEY_SALT = 0x6D6F64  # separates loader keys from dataset keys derived from the
 _BLOCK = 64  # batches whose indices go to the device in one copy
 
 
-def _split_rng(module: Any) -> tuple[nnx.GraphDef[Any], nnx.State, nnx.State]:
-    """``nnx.split(module, nnx.RngState, ...)``: flax types its result as variadic; two filters give three."""
-    graphdef, rng_state, *rest = nnx.split(module, nnx.RngState, ...)
-    return graphdef, rng_state, rest[0]
+@jax.jit
+def _epoch_key_data(base: jax.Array, words: jax.Array) -> jax.Array:
+    """``epoch_key``'s data in one dispatch (per epoch; eager, its three ops cost ~1 ms)."""
+    return jax.random.key_data(fold_epoch(base, words))
 
 
 def _positive_or_none(name: str, value: Any) -> None:
@@ -118,7 +118,9 @@ class DataLoader:
         self._finished = False  # the loaded state is the end of the run
         self._generation = 0  # bumped by iter() and load_state_dict: older iterators are stale
         self._current: weakref.ref[LoaderIterator] | None = None
-        self._fn = self._build()
+        self._step = BatchStep(source, self.pipeline)
+        self._salted: jax.Array | None = None
+        self._epoch_keys: dict[int, Any] = {}  # epoch -> its key's words (a jax array while pending)
 
     # ----------------------------------------------------------------- geometry
     @property
@@ -136,59 +138,17 @@ class DataLoader:
         return self.plan.batches_per_epoch
 
     # ---------------------------------------------------------------- pipeline
-    def _build(self) -> Any:
-        pipeline = self.pipeline
-        traceable = bool(getattr(self.source, "traceable", False))
-        gather, gather_args = self.source.pure_gather() if traceable else (None, None)
-        self._gather_args: Any = gather_args
-        stochastic = pipeline is not None and pipeline.stochastic
-        self._stochastic = stochastic
-        key_shape = jax.random.key_data(seed_key(0)).shape  # depends on the PRNG implementation
-        self._key_words = int(np.prod(key_shape))
-        self._epoch_keys: dict[int, np.ndarray] = {}
-        width = self._key_words
-        self._graphdef: nnx.GraphDef[Any] | None = None
-        self._rng_state: nnx.State | None = None
-        self._static_state: nnx.State | None = None
-        if pipeline is not None:
-            # The loader never draws from the operators' rngs (records get keys from the seed),
-            # so their rng state is split off once.  The rest is cached too unless the chain has
-            # learnable variables, whose values may change between batches: splitting an nnx
-            # module costs ~0.1 ms per operator.
-            self._graphdef, self._rng_state, rest = _split_rng(pipeline)
-            if not jax.tree.leaves(rest):
-                self._static_state = rest
-        graphdef = self._graphdef
-
-        def run(args: Any, rng_state: Any, state: Any, packed: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
-            # ``packed`` (see ``_pack``) carries the epoch's key, the indices and the padding mask
-            # in one int32 row: one host-to-device copy instead of three, and no per-batch fold.
-            size = (packed.shape[0] - width) // 2
-            words, indices = packed[:width], packed[width : size + width]
-            mask = packed[size + width :].astype(bool)
-            batch = gather(args, indices) if gather is not None else args
-            if pipeline is not None:
-                epoch_key = jax.random.wrap_key_data(jax.lax.bitcast_convert_type(words, jnp.uint32).reshape(key_shape))
-                keys = record_keys(epoch_key, indices) if stochastic else None
-                assert graphdef is not None  # split above whenever there is a pipeline
-                batch = nnx.merge(graphdef, rng_state, state).pipeline_fn(batch, keys)
-            return batch, indices, mask
-
-        if not traceable and pipeline is None:
-            return None
-        return jax.jit(run)
-
     def epoch_key(self, epoch: int) -> jax.Array:
         """The key whose fold with a record index gives that record's operator key."""
         if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or not 0 <= epoch < MAX_EPOCH:
             raise ConfigError(f"DataLoader.epoch_key: got epoch {epoch!r}, expected an int in [0, 2^63 - 1)")
-        key = jax.random.fold_in(seed_key(self.seed), _KEY_SALT)
-        return fold_epoch(key, jnp.asarray(epoch_words(np.asarray([epoch]))[0]))
+        return fold_epoch(self._base_key(), jnp.asarray(epoch_words(np.asarray([epoch]))[0]))
 
-    def _pipeline_state(self) -> Any:
-        if self.pipeline is None or self._static_state is not None:
-            return self._static_state
-        return _split_rng(self.pipeline)[2]
+    def _base_key(self) -> jax.Array:
+        """The seed's key with the loader's salt folded in (eager jax ops: ~1 ms, so made once)."""
+        if self._salted is None:
+            self._salted = jax.random.fold_in(seed_key(self.seed), _KEY_SALT)
+        return self._salted
 
     def _produce(
         self, indices: np.ndarray, mask: np.ndarray, packed: Any, read: dict[str, Any] | None = None
@@ -197,11 +157,10 @@ class DataLoader:
 
         ``read`` holds the records when a worker process read them already.
         """
-        state = self._pipeline_state()
         traceable = bool(getattr(self.source, "traceable", False))
         valid = None
         if traceable:
-            out, device_indices, device_mask = self._fn(self._gather_args, self._rng_state, state, packed)
+            out, device_indices, device_mask = self._step(self._step.gather_args, packed)
             host_records = getattr(self.source, "host_records", None)
             host: dict[str, Any] = dict(host_records(indices)) if host_records is not None else {}
         else:
@@ -215,8 +174,8 @@ class DataLoader:
             valid = records.pop(VALID_KEY, None)  # files skipped by on_error="skip"
             arrays, host = split_host_fields(records)
             self._spec = check_batch(type(self.source).__name__, arrays, len(indices), self._spec)
-            if self._fn is not None:
-                out, device_indices, device_mask = self._fn(arrays, self._rng_state, state, packed)
+            if self._step.fn is not None:
+                out, device_indices, device_mask = self._step(arrays, packed)
             else:
                 out, device_indices, device_mask = jax.tree.map(jnp.asarray, arrays), indices.astype(np.int32), mask
             if valid is not None:
@@ -238,19 +197,26 @@ class DataLoader:
         return self._place(out, host)
 
     def _epoch_key_words(self, epoch: int) -> np.ndarray:
-        """``epoch_key(epoch)``'s data as int32 words (zeros when no operator draws from it)."""
-        if not self._stochastic:
-            return np.zeros(self._key_words, np.int32)
-        if epoch not in self._epoch_keys:
-            if len(self._epoch_keys) > 8:  # an iterator spans one or two epochs at a time
-                self._epoch_keys.clear()
-            data = np.asarray(jax.random.key_data(self.epoch_key(int(epoch))), np.uint32)
-            self._epoch_keys[epoch] = data.reshape(-1).view(np.int32)
-        return self._epoch_keys[epoch]
+        """``epoch_key(epoch)``'s data as int32 words (zeros when no operator draws from it).
+
+        The next epoch's key is dispatched now and read when that epoch starts: read at once, it
+        would wait for every batch queued on the device before it (a stall once per epoch).
+        """
+        if not self._step.stochastic:
+            return np.zeros(self._step.key_words, np.int32)
+        keys = self._epoch_keys
+        for old in [e for e in keys if not epoch - 1 <= e <= epoch + 1]:
+            del keys[old]  # an iterator spans one or two epochs at a time
+        for e in (epoch, epoch + 1):
+            if e < MAX_EPOCH and e not in keys:
+                keys[e] = _epoch_key_data(self._base_key(), epoch_words(np.asarray([e]))[0])
+        if not isinstance(keys[epoch], np.ndarray):
+            keys[epoch] = np.asarray(keys[epoch], np.uint32).reshape(-1).view(np.int32)
+        return keys[epoch]
 
     def _pack(self, epochs: np.ndarray, indices: np.ndarray, masks: np.ndarray) -> list[Any]:
         """Per batch of the block, ``[*epoch key words, *indices, *mask]`` as one int32 device row."""
-        if self._fn is None:
+        if self._step.fn is None:
             return [None] * len(indices)
         # One key per distinct epoch of the block (one or two), not one per batch.
         distinct, which = np.unique(epochs, return_inverse=True)
@@ -262,6 +228,8 @@ class DataLoader:
 
     def _place(self, batch: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
         if self.sharding is None:
+            if all(isinstance(v, jax.Array) for v in batch.values()):
+                return merge_trees(batch, host) if host else batch  # the step's outputs: nothing to place
             placed = jax.tree.map(lambda v: v if isinstance(v, jax.Array) else jnp.asarray(v), batch)
         else:
             n = self.plan.batch_size
