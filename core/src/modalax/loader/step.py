@@ -39,7 +39,8 @@ class BatchStep:
     def __init__(self, source: Any, pipeline: Any) -> None:
         self.pipeline = pipeline
         traceable = bool(getattr(source, "traceable", False))
-        gather, self.gather_args = source.pure_gather() if traceable else (None, None)
+        gather, gather_args = source.pure_gather() if traceable else (None, None)
+        self.gather_args: Any = gather_args
         self.stochastic = pipeline is not None and pipeline.stochastic
         key_shape = jax.random.key_data(seed_key(0)).shape  # depends on the PRNG implementation
         self.key_words = width = int(np.prod(key_shape))
@@ -66,7 +67,7 @@ class BatchStep:
         #: The jitted step; None for a host source without operators (nothing to run).
         self.fn = jax.jit(run) if traceable or pipeline is not None else None
 
-    def __call__(self, args: Any, packed: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
+    def __call__(self, args: Any, packed: jax.Array) -> tuple[Any, Any, Any]:
         """``(batch, indices, mask)`` on the device; ``args`` are the source's arrays or a host batch."""
         assert self.fn is not None
         state = None if self._static else _split_rng(self.pipeline)[2]
