@@ -27,6 +27,7 @@ class LoaderIterator:
         self.loader = loader
         self.position = (epoch, batch)
         self._generation = generation
+        self._per_epoch = loader.plan.batches_per_epoch
         source = loader._batches(epoch, batch)
         self._it: Any = source
         if loader.prefetch > 0:
@@ -61,8 +62,7 @@ class LoaderIterator:
             self.close()
             raise
         self._check_current()
-        per_epoch = self.loader.plan.batches_per_epoch
-        self.position = (epoch, b + 1) if b + 1 < per_epoch else (epoch + 1, 0)
+        self.position = (epoch, b + 1) if b + 1 < self._per_epoch else (epoch + 1, 0)
         self.loader._position = self.position
         if self._bar is not None:
             self._bar.update(1)

@@ -119,6 +119,9 @@ class DataLoader:
         self._generation = 0  # bumped by iter() and load_state_dict: older iterators are stale
         self._current: weakref.ref[LoaderIterator] | None = None
         self._step = BatchStep(source, self.pipeline)
+        self._traceable = bool(getattr(source, "traceable", False))
+        self._host_records = getattr(source, "host_records", None) if self._traceable else None
+        self._checked_names: set[bool] = set()  # batches (with a skip mask or not) whose field names were checked
         self._salted: jax.Array | None = None
         self._epoch_keys: dict[int, Any] = {}  # epoch -> its key's words (a jax array while pending)
 
@@ -157,12 +160,10 @@ class DataLoader:
 
         ``read`` holds the records when a worker process read them already.
         """
-        traceable = bool(getattr(self.source, "traceable", False))
         valid = None
-        if traceable:
+        if self._traceable:
             out, device_indices, device_mask = self._step(self._step.gather_args, packed)
-            host_records = getattr(self.source, "host_records", None)
-            host: dict[str, Any] = dict(host_records(indices)) if host_records is not None else {}
+            host: dict[str, Any] = dict(self._host_records(indices)) if self._host_records is not None else {}
         else:
             records = self.source.get_records(indices) if read is None else read
             if not isinstance(records, dict):
@@ -181,8 +182,18 @@ class DataLoader:
             if valid is not None:
                 device_mask = jnp.logical_and(device_mask, jnp.asarray(valid, bool))
         out = dict(out)
+        if (valid is not None) not in self._checked_names:  # the fields are fixed by the first batch
+            self._check_names(out, host, valid is not None)
+        if not self.plan.drop_last or valid is not None:
+            out[self.mask_key] = device_mask
+        if self.with_indices:
+            out[self.index_key] = device_indices
+        return self._place(out, host)
+
+    def _check_names(self, out: dict[str, Any], host: dict[str, Any], masked: bool) -> None:
+        """``ConfigError`` if the loader's own mask or index field would overwrite a batch field."""
         for param, name, wanted in (
-            ("mask_key", self.mask_key, not self.plan.drop_last or valid is not None),
+            ("mask_key", self.mask_key, not self.plan.drop_last or masked),
             ("index_key", self.index_key, self.with_indices),
         ):
             if wanted and (name in out or name in host):
@@ -190,11 +201,7 @@ class DataLoader:
                     f"DataLoader.{param}: the batch already has a field {name!r}; expected another name for the "
                     f"loader's own field ({param}='valid', say)"
                 )
-        if not self.plan.drop_last or valid is not None:
-            out[self.mask_key] = device_mask
-        if self.with_indices:
-            out[self.index_key] = device_indices
-        return self._place(out, host)
+        self._checked_names.add(masked)
 
     def _epoch_key_words(self, epoch: int) -> np.ndarray:
         """``epoch_key(epoch)``'s data as int32 words (zeros when no operator draws from it).
