@@ -118,8 +118,10 @@ class DataLoader:
         self._finished = False  # the loaded state is the end of the run
         self._generation = 0  # bumped by iter() and load_state_dict: older iterators are stale
         self._current: weakref.ref[LoaderIterator] | None = None
-        self._step = BatchStep(source, self.pipeline)
         self._traceable = bool(getattr(source, "traceable", False))
+        # A host batch may carry a skip mask to combine with the padding mask.
+        want_mask = not self.plan.drop_last or not self._traceable
+        self._step = BatchStep(source, self.pipeline, want_indices=with_indices, want_mask=want_mask)
         self._host_records = getattr(source, "host_records", None) if self._traceable else None
         self._checked_names: set[bool] = set()  # batches (with a skip mask or not) whose field names were checked
         self._salted: jax.Array | None = None

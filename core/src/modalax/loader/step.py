@@ -34,9 +34,13 @@ def _split_rng(module: Any) -> tuple[nnx.GraphDef[Any], nnx.State, nnx.State]:
 
 
 class BatchStep:
-    """The per-batch step of a loader over ``source`` with operator chain ``pipeline`` (or None)."""
+    """The per-batch step of a loader over ``source`` with operator chain ``pipeline`` (or None).
 
-    def __init__(self, source: Any, pipeline: Any) -> None:
+    The step returns ``(batch, indices, mask)``; ``indices`` and ``mask`` are None unless
+    ``want_indices`` / ``want_mask`` (each output buffer costs a few microseconds per call).
+    """
+
+    def __init__(self, source: Any, pipeline: Any, *, want_indices: bool = True, want_mask: bool = True) -> None:
         self.pipeline = pipeline
         traceable = bool(getattr(source, "traceable", False))
         gather, gather_args = source.pure_gather() if traceable else (None, None)
@@ -62,7 +66,7 @@ class BatchStep:
                 assert graphdef is not None  # split above whenever there is a pipeline
                 state = static if static is not None else state
                 batch = nnx.merge(graphdef, rng_state, state).pipeline_fn(batch, keys)
-            return batch, indices, mask
+            return batch, indices if want_indices else None, mask if want_mask else None
 
         #: The jitted step; None for a host source without operators (nothing to run).
         self.fn = jax.jit(run) if traceable or pipeline is not None else None
