@@ -55,7 +55,7 @@ class BatchStep:
         self._static = pipeline is None or static is not None
         stochastic = self.stochastic
 
-        def run(args: Any, state: Any, packed: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
+        def run(args: Any, state: Any, packed: jax.Array) -> tuple[Any, jax.Array | None, jax.Array | None]:
             size = (packed.shape[0] - width) // 2
             words, indices = packed[:width], packed[width : size + width]
             mask = packed[size + width :].astype(bool)
