@@ -269,3 +269,12 @@ def test_loader_settle_leaves_no_worker_decoding() -> None:
     assert loader._pool is not None and loader._pool.pending == 0
     assert np.asarray(first["labels"]).shape == (4,)
     loader.close()
+
+
+def test_forkserver_workers_get_the_worker_environment_of_a_server_started_before(tmp_path: Path) -> None:
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()  # the server's environment predates the pool's start_workers
+    probe = fx.ThreadProbe([tmp_path / f"{i}.bin" for i in range(4)])
+    with WorkerPool(probe, 1, start_method="forkserver") as one:
+        assert one.submit(np.arange(4)).result()["main"].tolist() == [True] * 4  # one decode thread

@@ -13,6 +13,7 @@ after creating it. Other values (lists of strings, object arrays) travel pickled
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import pickle
 import signal
@@ -116,6 +117,9 @@ def _skipped(source: Any) -> frozenset[str]:
 def worker_main(payload: bytes, conn: Any, prefix: str) -> None:
     """A worker: unpickle the source, then decode batches until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    if multiprocessing.parent_process() is not None:  # a worker process (tests also call this in-process)
+        # A forkserver child has the environment of the server, which may predate start_workers.
+        os.environ.update({"JAX_PLATFORMS": "cpu", WORKER_ENV: "1"})
     try:
         source = pickle.loads(payload)
     except BaseException as exc:
