@@ -252,3 +252,17 @@ def test_epoch_keys_of_an_endless_run_equal_a_resumed_run_and_compile_once() -> 
     assert len({a.tobytes() for a in endless[::2]}) == 7  # every epoch augments differently
     assert loader_module._epoch_key_data._cache_size() == 1  # one compile, not one per epoch
     assert state_module.fold_epoch._cache_size() <= 2  # the same, inside and outside the key function
+
+
+def test_settle_returns_when_only_the_end_of_the_run_waits_to_be_queued() -> None:
+    data = np.arange(16, dtype=np.float32).reshape(8, 2)
+    loader = DataLoader(ArraySource({"x": data}, on_device=False), 4, shuffle=False, prefetch=1)
+    it = iter(loader)
+    next(it)  # the second (last) batch fills the queue; the end marker then waits behind it
+    done = threading.Event()
+    waiter = threading.Thread(target=lambda: (it.settle(), done.set()), daemon=True)
+    waiter.start()
+    waiter.join(timeout=10)
+    assert done.is_set(), "settle waited on a producer that only had the end of the run left"
+    assert np.asarray(next(it)["x"]).tolist() == data[4:].tolist()
+    assert next(it, None) is None

@@ -43,15 +43,14 @@ class _Failure:
         self.exc = exc
 
 
-def _put(q: queue.Queue[Any], stop: threading.Event, item: Any, waiting: threading.Event | None = None) -> bool:
+def _put(q: queue.Queue[Any], stop: threading.Event, item: Any, waiting: threading.Event) -> bool:
     """Put ``item`` unless stopped; ``waiting`` is set while the queue is full and the item waits."""
     try:
         q.put_nowait(item)
         return True
     except queue.Full:
         pass
-    if waiting is not None:
-        waiting.set()
+    waiting.set()
     try:
         while not stop.is_set():
             try:
@@ -61,8 +60,7 @@ def _put(q: queue.Queue[Any], stop: threading.Event, item: Any, waiting: threadi
                 continue
         return False
     finally:
-        if waiting is not None:
-            waiting.clear()
+        waiting.clear()
 
 
 def _produce(source: Iterator[Any], q: queue.Queue[Any], stop: threading.Event, waiting: threading.Event) -> None:
@@ -71,9 +69,9 @@ def _produce(source: Iterator[Any], q: queue.Queue[Any], stop: threading.Event, 
             if not _put(q, stop, item, waiting):
                 break
         else:
-            _put(q, stop, _END)
+            _put(q, stop, _END, waiting)
     except BaseException as exc:
-        _put(q, stop, _Failure(exc))
+        _put(q, stop, _Failure(exc), waiting)
     finally:
         close = getattr(source, "close", None)
         if close is not None:
