@@ -39,7 +39,6 @@ def start_workers(ctx: Any, workers: int, payload: bytes, prefix: str) -> tuple[
     with _START_LOCK:  # a spawned child copies os.environ when it starts
         before = os.environ.get("JAX_PLATFORMS")
         os.environ["JAX_PLATFORMS"] = "cpu"
-        os.environ[WORKER_ENV] = "1"  # sources decode on one thread there (see decode_threads)
         try:
             for w in range(workers):
                 mine, theirs = ctx.Pipe(duplex=True)
@@ -51,7 +50,6 @@ def start_workers(ctx: Any, workers: int, payload: bytes, prefix: str) -> tuple[
                 procs.append(proc)
                 conns.append(mine)
         finally:
-            os.environ.pop(WORKER_ENV, None)
             if before is None:
                 os.environ.pop("JAX_PLATFORMS", None)
             else:
@@ -118,7 +116,8 @@ def worker_main(payload: bytes, conn: Any, prefix: str) -> None:
     """A worker: unpickle the source, then decode batches until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     if multiprocessing.parent_process() is not None:  # a worker process (tests also call this in-process)
-        # A forkserver child has the environment of the server, which may predate start_workers.
+        # Set here, not only when starting: a forkserver child has the environment of the server,
+        # which may predate start_workers. WORKER_ENV: sources decode on one thread (decode_threads).
         os.environ.update({"JAX_PLATFORMS": "cpu", WORKER_ENV: "1"})
     try:
         source = pickle.loads(payload)
