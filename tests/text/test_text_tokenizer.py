@@ -222,6 +222,24 @@ def test_ascii_fast_path_equals_the_general_path():
     )
 
 
+@pytest.mark.parametrize("byte_level", [False, True], ids=["word", "byte"])
+def test_long_lists_are_encoded_in_chunks_with_the_same_ids(byte_level):
+    # 5,000 texts span three chunks of the tokenizer; non-ASCII and NUL texts sit in the middle
+    # chunk only, so each chunk takes a different path (ASCII, general, ASCII and a short tail).
+    rng = np.random.default_rng(1)
+    words = np.array(["the", "cat", "Sat", "on", "a", "mat", ".", ",", "zzz", "h" * 20])
+    texts = [" ".join(rng.choice(words, rng.integers(0, 30))) for _ in range(5000)]
+    texts[2500], texts[3000] = "Über die Brücke — ça va", "nul\x00inside the text"
+    vocab = Vocabulary.from_tokens(["the", "cat", "sat", "a", ".", "über", "ça", "h" * 20], TextParams(vocab_size=30))
+    tok = Tokenizer(TextParams(vocab_size=300), None) if byte_level else Tokenizer(vocab.params, vocab)
+    ids = tok.tokenize(texts, max_length=16)
+    assert ids.shape == (5000, 16)
+    singles = np.stack([tok.tokenize(t, max_length=16) for t in texts])
+    np.testing.assert_array_equal(ids, singles)
+    if not byte_level:
+        np.testing.assert_array_equal(ids, reference_ids(texts, vocab, 16))
+
+
 def test_bad_inputs_raise_clear_errors():
     tok = Tokenizer.from_corpus(["a"], TextParams(vocab_size=10))
     with pytest.raises(DataError, match=r"texts\[1\] is int, expected str"):

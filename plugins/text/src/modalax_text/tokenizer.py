@@ -29,6 +29,11 @@ from modalax_text.vocabulary import Vocabulary
 __all__ = ["Tokenizer", "pack"]
 
 _BYTES = 256
+# Large lists are encoded this many texts at a time. A chunk's temporaries (a few MB) are reused
+# from the heap and stay in cache; a whole 100,000-sentence corpus at once mapped and faulted in
+# ~150 MB of fresh pages per call, and with other threads alive in the process (a jax or Rust
+# thread pool) the faults and unmaps took most of the time (measured: 0.6-1.4 s of 1.2-1.7 s).
+_CHUNK_TEXTS = 2048
 # bytes of each byte id, then U+FFFD for ids that are no byte (UNK, a mask id, unused ids)
 _BYTE_STRINGS = [bytes([b]) for b in range(_BYTES)] + ["\ufffd".encode()]
 
@@ -174,6 +179,15 @@ class Tokenizer:
     __call__ = tokenize
 
     def _encode_corpus(self, texts: list[str], length: int) -> np.ndarray:
+        if len(texts) <= _CHUNK_TEXTS:
+            return self._encode_chunk(texts, length)
+        out = np.empty((len(texts), length), np.int32)
+        for start in range(0, len(texts), _CHUNK_TEXTS):
+            part = texts[start : start + _CHUNK_TEXTS]
+            out[start : start + len(part)] = self._encode_chunk(part, length)
+        return out
+
+    def _encode_chunk(self, texts: list[str], length: int) -> np.ndarray:
         if self.vocabulary is None:
             encoded = [(t.lower() if self.lowercase else t).encode("utf-8") for t in texts]
             lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
