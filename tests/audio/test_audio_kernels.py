@@ -68,6 +68,22 @@ def test_mel_spectrogram_matches_librosa(scale: str, n_fft: int, hop: int, n_mel
     assert rel_peak(got, ref) < TOL
 
 
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_mel_filterbank_path_of_each_backend_matches_librosa(monkeypatch, backend: str) -> None:
+    # Banded products on the CPU, one dense product elsewhere: both give librosa's values.
+    from modalax_audio import spectral
+
+    calls: list[np.ndarray] = []
+    blocks = spectral._filter_blocks
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    monkeypatch.setattr(spectral, "_filter_blocks", lambda fb: calls.append(fb) or blocks(fb))
+    got = K.mel_spectrogram(jnp.asarray(X), 16000, 1024, 256, 80)  # eager: no trace cached across backends
+    ref = librosa.feature.melspectrogram(y=X, sr=16000, n_fft=1024, hop_length=256, n_mels=80)
+    assert rel_peak(got, ref) < TOL
+    assert len(calls) == (backend == "cpu")
+    assert len(blocks(calls[0]) if calls else []) == (4 if backend == "cpu" else 0)
+
+
 @pytest.mark.parametrize("power", [1.0, 2.0])
 def test_registered_kernel_is_batched_and_jitted(power: float) -> None:
     import modalax

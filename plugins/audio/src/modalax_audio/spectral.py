@@ -229,11 +229,15 @@ def _filter_blocks(fb: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
 
 
 def apply_filterbank(spec: jax.Array, fb: np.ndarray) -> jax.Array:
-    """``spec (..., time, freq) @ fb.T`` -> ``(..., time, n_filters)``, band by band (see ``_filter_blocks``)."""
+    """``spec (..., time, freq) @ fb.T`` -> ``(..., time, n_filters)``.
+
+    Band by band on the CPU (see ``_filter_blocks``); one dense product elsewhere, where a single
+    large matmul keeps the matrix units busy and several small ones with slices between them do not
+    (on a GPU the banded form ran at 0.74x a dense jax reference).
+    """
     hi_prec = jax.lax.Precision.HIGHEST
-    parts = [
-        jnp.matmul(spec[..., lo:hi], jnp.asarray(w, spec.dtype), precision=hi_prec) for lo, hi, w in _filter_blocks(fb)
-    ]
+    blocks = _filter_blocks(fb) if jax.default_backend() == "cpu" else [(0, fb.shape[1], fb.T)]
+    parts = [jnp.matmul(spec[..., lo:hi], jnp.asarray(w, spec.dtype), precision=hi_prec) for lo, hi, w in blocks]
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
 
 
