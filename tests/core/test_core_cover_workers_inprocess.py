@@ -35,12 +35,6 @@ from modalax.loader.workers import WorkerPool
 sys.path.insert(0, str(Path(__file__).parent))
 import workers_fixtures as fx
 
-SHM = Path("/dev/shm")
-
-
-def _segments() -> set[str]:
-    return {p.name for p in SHM.iterdir()} if SHM.is_dir() else set()
-
 
 def _same(got: Any, want: Any) -> None:
     assert type(got) is type(want)
@@ -136,11 +130,11 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 @pytest.fixture
 def pool(threads: Callable[..., None]) -> Iterator[WorkerPool]:
-    before = _segments()
+    before = fx.own_segments()
     with WorkerPool(fx.FaultySource(), 2, in_flight=3) as p:
         yield p
     assert not p.alive
-    assert _segments() == before  # nothing left in shared memory
+    assert fx.own_segments() == before  # nothing left in shared memory
 
 
 # ------------------------------------------------------------------ results
@@ -231,7 +225,7 @@ def test_long_index_lists_are_shortened_in_messages(pool: WorkerPool) -> None:
 
 # ------------------------------------------------------- cancel and timeouts
 def test_cancelled_and_dropped_handles_free_their_records(pool: WorkerPool) -> None:
-    before = _segments()
+    before = fx.own_segments()
     first = pool.submit([1, 2])
     first.cancel()
     first.cancel()  # twice is harmless
@@ -245,18 +239,18 @@ def test_cancelled_and_dropped_handles_free_their_records(pool: WorkerPool) -> N
     for _ in range(3):
         pool.submit([0]).result()  # the cancelled results arrive meanwhile and are freed
     assert not pool._state.tasks  # every batch is accounted for
-    assert _segments() == before
+    assert fx.own_segments() == before
 
 
 def test_an_abandoned_imap_cancels_its_batches(pool: WorkerPool) -> None:
-    before = _segments()
+    before = fx.own_segments()
     gen = pool.imap(np.arange(20, 60).reshape(10, 4))
     assert next(gen)["labels"].tolist() == [6, 0, 1, 2]
     gen.close()
     assert pool.submit([5]).result()["labels"].tolist() == [5]
     pool.submit([6]).result()
     pool.close()
-    assert _segments() == before
+    assert fx.own_segments() == before
 
 
 class SlowSource:

@@ -21,11 +21,6 @@ sys.path.insert(0, str(Path(__file__).parent))  # the workers import the fixture
 import workers_fixtures as fx
 
 pytestmark = pytest.mark.multiprocess
-SHM = Path("/dev/shm")
-
-
-def _segments() -> set[str]:
-    return {p.name for p in SHM.iterdir()} if SHM.is_dir() else set()
 
 
 def _children() -> set[int]:
@@ -101,7 +96,7 @@ def test_worker_warnings_reach_the_caller(pool: WorkerPool) -> None:
 @pytest.mark.parametrize(("at", "how"), [(fx.EXIT_AT, "exit code 3"), (fx.KILL_AT, "SIGKILL")])
 def test_a_dead_worker_is_a_data_error_and_leaves_nothing(at: int, how: str) -> None:
     multiprocessing.resource_tracker.ensure_running()
-    children, segments = _children(), _segments()
+    children, segments = _children(), fx.own_segments()
     pool = WorkerPool(fx.FaultySource(), 2)
     ok = pool.submit(np.array([1, 2]))
     bad = pool.submit(np.array([at, 1]))
@@ -114,13 +109,13 @@ def test_a_dead_worker_is_a_data_error_and_leaves_nothing(at: int, how: str) -> 
     with pytest.raises(DataError, match=r"records \[3\] were not decoded"):
         later.result()
     pool.close()
-    assert _children() == children and _segments() == segments
+    assert _children() == children and fx.own_segments() == segments
 
 
 @pytest.mark.slow
 def test_a_dropped_pool_stops_its_workers_and_unlinks_its_segments() -> None:
     multiprocessing.resource_tracker.ensure_running()
-    children, segments = _children(), _segments()
+    children, segments = _children(), fx.own_segments()
     pool = WorkerPool(fx.MixedSource(), 2, in_flight=4)
     pids = pool.pids
     for records in pool.imap(np.arange(40).reshape(10, 4)):
@@ -129,7 +124,7 @@ def test_a_dropped_pool_stops_its_workers_and_unlinks_its_segments() -> None:
     handle = pool.submit(np.array([7]))
     del pool, handle, records
     gc.collect()
-    assert _children() == children and _segments() == segments
+    assert _children() == children and fx.own_segments() == segments
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
 
 
@@ -153,7 +148,7 @@ def test_interpreter_exit_stops_the_workers(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, check=True)
     prefix, *pids = out.stdout.split()
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
-    assert not [s for s in _segments() if s.startswith(prefix)]
+    assert not fx.own_segments(prefix)
     assert "leaked" not in out.stderr, out.stderr
 
 

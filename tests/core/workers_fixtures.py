@@ -15,6 +15,15 @@ import numpy as np
 from modalax.errors import DataError, RecordIndexError
 from modalax.sources.file import FileSource
 
+
+def own_segments(prefix: str | None = None) -> set[str]:
+    """Shared-memory segments whose names begin with ``prefix``: by default, those of pools this
+    process started (``mx<pid in hex>``), not all of /dev/shm, where tests in parallel processes
+    create their own."""
+    shm, prefix = Path("/dev/shm"), prefix or f"mx{os.getpid():x}"
+    return {p.name for p in shm.iterdir() if p.name.startswith(prefix)} if shm.is_dir() else set()
+
+
 RAISE_AT, EXIT_AT, KILL_AT, UNPICKLABLE_AT, WARN_AT, OOR = 13, 66, 67, 68, 69, 10**6
 
 
