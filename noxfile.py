@@ -22,7 +22,11 @@ PLUGINS = [p for p in PLUGIN_ORDER if (ROOT / "plugins" / p / "pyproject.toml").
 EXAMPLE_PLUGIN = ROOT / "examples" / "timeseries-plugin"
 
 # Test-only references: numerics are checked against them, users never need them.
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "pillow>=10", "tqdm>=4.66"]
+TEST_DEPS = ["pytest>=8", "pytest-xdist>=3.6", "hypothesis>=6.100", "pillow>=10", "tqdm>=4.66"]
+# pytest-xdist processes: the suite waits on single-threaded work (tracing, compiling, subprocesses)
+# most of the time, so two processes on two cores ran it in 9:50 instead of 16:10. Override with
+# `nox -s tests -- -n 0 tests/core` (the last -n wins).
+TEST_PROCESSES = str(min(4, os.cpu_count() or 1))
 # The libraries users pair modalax with, tested for real in the full suite (their tests skip
 # where these are absent, as in `nox -s core`).
 PEER_TEST_DEPS = [
@@ -70,14 +74,18 @@ def _test_env(strict: bool = True) -> dict[str, str]:
 
 
 def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
-    args = session.posargs or [*paths]
+    args = ["-n", TEST_PROCESSES, *(session.posargs or paths)]
     if not coverage:
         session.run("pytest", *args, env=_test_env())
         return
-    # coverage starts before pytest loads modalax's own pytest plugin (which imports modalax), so
-    # module-level lines count; --source=modalax measures core only, branches included.
-    session.run("coverage", "run", "--branch", "--source=modalax", "-m", "pytest", *args, env=_test_env())
-    session.run("coverage", "report", "--skip-covered", "--sort=cover", f"--fail-under={CORE_COVERAGE}")
+    # [tool.coverage.run] in pyproject.toml measures core (`modalax`) with branches in every Python
+    # process the run starts (pytest-xdist's workers, the tests' subprocesses), each from its first
+    # line, so module-level lines count; the data files are combined before the report.
+    env = {**_test_env(), "COVERAGE_FILE": str(ROOT / ".coverage")}
+    session.run("coverage", "erase", env=env)
+    session.run("coverage", "run", "-m", "pytest", *args, env=env)
+    session.run("coverage", "combine", "--quiet", env=env)
+    session.run("coverage", "report", "--skip-covered", "--sort=cover", f"--fail-under={CORE_COVERAGE}", env=env)
 
 
 @nox.session
@@ -125,7 +133,7 @@ def example_plugin(session: nox.Session) -> None:
     """The third-party plugin template, installed beside core only."""
     session.install(*TEST_DEPS)
     session.install(*_paths(), str(EXAMPLE_PLUGIN))
-    session.run("pytest", str(EXAMPLE_PLUGIN / "tests"), env=_test_env())
+    _pytest(session, str(EXAMPLE_PLUGIN / "tests"))
 
 
 @nox.session
