@@ -93,6 +93,53 @@ def _audio_crop(x: jax.Array, key: jax.Array) -> jax.Array:
     return jax.lax.dynamic_slice_in_dim(x, start, 8000)
 
 
+def _cutout(x: jax.Array, key: jax.Array) -> jax.Array:
+    """One 16x16 patch of zeros, its corner uniform over the positions where it fits."""
+    _, _, k_top, k_left = jax.random.split(key, 4)
+    top = jnp.minimum(jnp.floor(u(k_top, (1, 1))[0, 0] * (x.shape[0] - 15)).astype(jnp.int32), x.shape[0] - 16)
+    left = jnp.minimum(jnp.floor(u(k_left, (1, 1))[0, 0] * (x.shape[1] - 15)).astype(jnp.int32), x.shape[1] - 16)
+    rows, cols = jnp.arange(x.shape[0])[:, None], jnp.arange(x.shape[1])[None, :]
+    inside = (rows >= top) & (rows < top + 16) & (cols >= left) & (cols < left + 16)
+    return jnp.where(inside[..., None], 0.0, x)
+
+
+def _salt_and_pepper(x: jax.Array, key: jax.Array) -> jax.Array:
+    """5% of the pixels: half of them 1 (salt), half 0 (pepper)."""
+    v = u(key, (1, *x.shape[:2]))[0][..., None]
+    return jnp.where(v < 0.025, 1.0, jnp.where(v < 0.05, 0.0, x))
+
+
+def _hsv(rgb: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``colorsys.rgb_to_hsv`` per pixel, written out."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    v, c = rgb.max(-1), rgb.max(-1) - rgb.min(-1)
+    s = jnp.where(v > 0, c / jnp.where(v > 0, v, 1.0), 0.0)
+    cc = jnp.where(c > 0, c, 1.0)
+    h = jnp.where(v == r, jnp.mod((g - b) / cc, 6.0), jnp.where(v == g, (b - r) / cc + 2.0, (r - g) / cc + 4.0))
+    return jnp.where(c > 0, h / 6.0, 0.0), s, v
+
+
+def _rgb(h: jax.Array, s: jax.Array, v: jax.Array) -> jax.Array:
+    """``colorsys.hsv_to_rgb`` per pixel: six sectors."""
+    i = jnp.floor(h * 6.0)
+    f = h * 6.0 - i
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    sector = i.astype(jnp.int32) % 6
+    pick = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    return jnp.stack([jnp.select([sector == k for k in range(6)], [c[ch] for c in pick]) for ch in range(3)], -1)
+
+
+def _color_jitter(x: jax.Array, key: jax.Array) -> jax.Array:
+    """torchvision's ColorJitter(0.4, 0.4, 0.4, 0.1) in its order, each step clipped to [0, 1]."""
+    kb, kc, ks, kh = jax.random.split(key, 4)
+    x = jnp.clip(x * _param(kb, 0.6, 1.4), 0.0, 1.0)
+    m = jnp.mean(x @ jnp.asarray([0.299, 0.587, 0.114]))
+    x = jnp.clip((x - m) * _param(kc, 0.6, 1.4) + m, 0.0, 1.0)
+    h, s, v = _hsv(x)
+    h = jnp.mod(h + _param(kh, -0.1, 0.1), 1.0)
+    return jnp.clip(_rgb(h, jnp.clip(s * _param(ks, 0.6, 1.4), 0.0, 1.0), v), 0.0, 1.0)
+
+
 RANDOM = {"stochastic": True, "stream_name": "augment"}  # audio configs that default to a fixed transform
 # name -> (module, operator, config kwargs, data kind, hand-written per-element function)
 CASES: dict[str, tuple[str, str, dict[str, Any], str, Fn]] = {
@@ -123,6 +170,29 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str, Fn]] = {
         lambda x, k: x + jax.random.normal(jax.random.split(k, 1)[0], x.shape) * 0.05,
     ),
     "grayscale": ("image", "Grayscale", {}, "image", lambda x, k: x @ jnp.asarray([[0.299], [0.587], [0.114]])),
+    "cutout": ("image", "Cutout", {"patch_size": 16}, "image", _cutout),
+    "pixel_dropout": (
+        "image",
+        "PixelDropout",
+        {},
+        "image",
+        lambda x, k: jnp.where(jax.random.bernoulli(k, 0.1, (1, *x.shape[:2]))[0][..., None], 0.0, x),
+    ),
+    "salt_and_pepper": ("image", "SaltAndPepper", {}, "image", _salt_and_pepper),
+    "poisson_noise": (
+        "image",
+        "PoissonNoise",
+        {},
+        "image",
+        lambda x, k: jax.random.poisson(jax.random.split(k, 1)[0], x * 255.0, x.shape).astype(jnp.float32) / 255.0,
+    ),
+    "color_jitter": (
+        "image",
+        "ColorJitter",
+        {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1},
+        "image",
+        _color_jitter,
+    ),
     "gain": ("audio", "Gain", RANDOM, "audio", lambda x, k: x * 10.0 ** (_param(k, -6.0, 6.0) / 20.0)),
     "time_shift": (
         "audio",
