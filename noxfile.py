@@ -92,7 +92,7 @@ def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
 def tests(session: nox.Session) -> None:
     """Install core, every plugin and the example plugin; run the whole suite."""
     deps = [d for p in PLUGINS for d in PLUGIN_TEST_DEPS[p]]
-    session.install(*TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6", "setuptools>=70.1", "coverage>=7.4")
+    session.install(*TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6", "setuptools>=70.1", "coverage>=7.10")
     session.install(*_paths(*PLUGINS), str(EXAMPLE_PLUGIN) if EXAMPLE_PLUGIN.exists() else str(ROOT / "core"))
     _pytest(session, "tests", str(EXAMPLE_PLUGIN / "tests") if EXAMPLE_PLUGIN.exists() else "tests", coverage=True)
 
