@@ -172,7 +172,7 @@ def run(quick: bool = False, runs: int | None = None, case: str | None = None) -
         }
         if c != "c":  # the same loop with the shipped kernel's mean: what is left is the loader's own cost
             _check_same(c, data, reference(c, _kernel_mean), ops)
-            contenders["hand-written, with modalax_image's channel_mean"] = _reference_contender(
+            contenders["same loop, mean by modalax_image's channel_mean"] = _reference_contender(
                 reference(c, _kernel_mean), data, key
             )
         contenders["modalax, prefetch=0"] = _loader_contender(

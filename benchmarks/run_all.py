@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import BenchResult, call_run, markdown, print_results  # noqa: E402
+from common import BenchResult, call_run, markdown, print_results, steady_allocator  # noqa: E402
 
 # The core suites first, in this order; any other bench_<name>.py with a run() follows, sorted.
 SUITES = ["loader", "prefetch", "operators", "image", "text", "audio", "multimodal"]
@@ -154,6 +154,9 @@ def render(results: dict[str, list[BenchResult]], errors: dict[str, str], quick:
         f"- jax backend: {jax.default_backend()} ({len(jax.devices())} device(s): {jax.devices()[0].device_kind})",
         f"- versions: {', '.join(_versions())}",
         f"- mode: {'quick (reduced sizes and runs)' if quick else 'full sizes'}",
+        f"- allocator: `GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')}` (freed memory is kept: see"
+        " `benchmarks/common.py`; without it, page faults of recycled batch buffers fell on one contender"
+        " or another from run to run)",
         f"- load average (1/5/15 min) at start {load[0]}, at end {load[1]}: the machine was shared while this ran,"
         " so single runs vary (see min/max); compare rows of one table, which ran interleaved.",
         "",
@@ -186,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="comma-separated suites (default: every bench_*.py)")
     parser.add_argument("--out", default=str(HERE.parent / "docs" / "benchmarks.md"))
     args = parser.parse_args(argv)
+    steady_allocator()
     load_start = _load()
     results: dict[str, list[BenchResult]] = {}
     errors: dict[str, str] = {}
