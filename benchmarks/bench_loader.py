@@ -5,10 +5,7 @@
 (c) no operator (the bare loader). modalax is ``DataLoader`` at its default settings over a
 device ``ArraySource``. The hand-written reference is one ``jax.jit(vmap)`` call per batch that
 computes exactly what the shipped operators compute (same keys, per-channel mean, clipping):
-the script checks that both give the same batch before timing. It takes the per-channel mean
-with ``jnp.mean``, as one writes it; a second hand-written row takes it with the shipped kernel's
-``channel_mean`` (a matrix-vector product on the CPU), so the gap between that row and modalax is
-the loader's own cost. Peers are built once and warmed.
+the script checks that both give the same batch before timing. Peers are built once and warmed.
 
 Rerun one case: ``python benchmarks/bench_loader.py --case a [--runs N] [--quick]``.
 """
@@ -60,22 +57,11 @@ def shipped_ops(case: str) -> list[Any]:
     return ops
 
 
-def _jnp_mean(x: jax.Array) -> jax.Array:
-    return jnp.mean(x, axis=(0, 1), keepdims=True)
-
-
-def _kernel_mean(x: jax.Array) -> jax.Array:
-    from modalax_image.kernels import channel_mean
-
-    return channel_mean(x[None])[0]
-
-
-def reference(case: str, mean: Any = _jnp_mean) -> Any:
+def reference(case: str) -> Any:
     """Hand-written ``jax.jit(vmap)`` of the shipped operators' function, one call per batch.
 
     Record ``i`` of an epoch gets the key ``fold_in(epoch_key, i)``; operator ``j`` of the chain
-    folds in ``j`` (as ``Compose`` does); contrast uses the per-channel mean over height and width,
-    by default written as one writes it (``jnp.mean``).
+    folds in ``j`` (as ``Compose`` does); contrast uses the per-channel mean over height and width.
     """
 
     def one(x: jax.Array, key: jax.Array) -> jax.Array:
@@ -83,7 +69,7 @@ def reference(case: str, mean: Any = _jnp_mean) -> Any:
             d = jax.random.uniform(jax.random.fold_in(key, 0), (1,), jnp.float32, -DELTA, DELTA)[0]
             x = jnp.clip(x + d, 0.0, 1.0)
             f = jax.random.uniform(jax.random.fold_in(key, 1), (1,), jnp.float32, LOWER, UPPER)[0]
-            m = mean(x)
+            m = jnp.mean(x, axis=(0, 1), keepdims=True)
             x = jnp.clip((x - m) * f + m, 0.0, 1.0)
         if case == "b":
             k = jax.random.split(jax.random.fold_in(key, 2), 1)[0]
@@ -170,11 +156,6 @@ def run(quick: bool = False, runs: int | None = None, case: str | None = None) -
             ),
             "hand-written jax.jit(vmap), per batch": _reference_contender(step, data, key),
         }
-        if c != "c":  # the same loop with the shipped kernel's mean: what is left is the loader's own cost
-            _check_same(c, data, reference(c, _kernel_mean), ops)
-            contenders["same loop, mean by modalax_image's channel_mean"] = _reference_contender(
-                reference(c, _kernel_mean), data, key
-            )
         contenders["modalax, prefetch=0"] = _loader_contender(
             DataLoader(ArraySource({"image": data}), BATCH, drop_last=True, operators=ops, prefetch=0)
         )
