@@ -188,7 +188,7 @@ def color_jitter(
         hsv = rgb_to_hsv(rgb)
         shift = _per_image("color_jitter", "hue", hue, n)[..., 0]
         scale = _per_image("color_jitter", "saturation", saturation, n)[..., 0]
-        h = _wrap(hsv[..., 0] + shift, 1.0)
+        h = hsv[..., 0] + shift  # hsv_to_rgb takes the hue modulo 1
         s = jnp.clip(hsv[..., 1] * scale, 0.0, 1.0)
         rgb = jnp.clip(hsv_to_rgb(jnp.stack([h, s, hsv[..., 2]], axis=-1)), 0.0, 1.0)
     return jnp.concatenate([rgb, alpha], axis=-1)
