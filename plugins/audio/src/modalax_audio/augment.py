@@ -9,6 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from modalax.reductions import pairwise_mean
+
 __all__ = ["add_noise_snr", "apply_gain_db", "crop", "mask_along_axis", "time_shift"]
 
 
@@ -33,10 +35,11 @@ def time_shift(x: jax.Array, shift: jax.Array | int, mode: str = "roll") -> jax.
 def add_noise_snr(x: jax.Array, noise: jax.Array, snr_db: jax.Array | float) -> jax.Array:
     """``x + a * noise`` with ``a`` chosen so that ``mean(x^2) / mean((a noise)^2) = 10^(snr_db/10)``.
 
-    Powers are per example (over the last axis); a silent clip gets no noise.
+    Powers are per example (over the last axis, summed pairwise so that a clip gets the same
+    bits in any batch); a silent clip gets no noise.
     """
-    p_signal = jnp.mean(jnp.square(x), axis=-1, keepdims=True)
-    p_noise = jnp.mean(jnp.square(noise), axis=-1, keepdims=True)
+    p_signal = pairwise_mean(jnp.square(x), -1, keepdims=True)
+    p_noise = pairwise_mean(jnp.square(noise), -1, keepdims=True)
     snr = jnp.asarray(snr_db, x.dtype)
     target = p_signal / jnp.power(10.0, (jnp.expand_dims(snr, -1) if jnp.ndim(snr) else snr) / 10.0)
     scale = jnp.sqrt(target / jnp.maximum(p_noise, jnp.finfo(x.dtype).tiny))

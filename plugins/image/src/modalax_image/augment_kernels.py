@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from modalax.errors import DataError
+from modalax.reductions import pairwise_mean
 from modalax_image.kernels import LUMA, _per_image, check_images, to_unit, unit_range
 
 __all__ = [
@@ -182,7 +183,7 @@ def color_jitter(
     rgb, alpha = (x[..., :3], x[..., 3:]) if c == 4 else (x, x[..., :0])
     rgb = jnp.clip(rgb * _per_image("color_jitter", "brightness", brightness, n), 0.0, 1.0)
     luma = rgb if c == 1 else rgb[..., 0:1] * LUMA[0] + rgb[..., 1:2] * LUMA[1] + rgb[..., 2:3] * LUMA[2]
-    mean = jnp.mean(luma, axis=(1, 2, 3), keepdims=True)
+    mean = pairwise_mean(luma, (1, 2, 3), keepdims=True)  # batch-invariant bits
     rgb = jnp.clip((rgb - mean) * _per_image("color_jitter", "contrast", contrast, n) + mean, 0.0, 1.0)
     if c != 1 and not (_is_const(saturation, 1.0) and _is_const(hue, 0.0)):
         hsv = rgb_to_hsv(rgb)

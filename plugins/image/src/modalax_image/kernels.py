@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from modalax.errors import ConfigError, DataError
+from modalax.reductions import pairwise_mean
 from modalax_image import resample
 
 __all__ = [
@@ -183,10 +184,11 @@ def contrast(images: Any, factor: Any) -> jax.Array:
     """Scale each channel's deviation from its per-image mean by ``factor``.
 
     ``(x - mean) * factor + mean`` with the mean over height and width per channel (the
-    convention of ``tf.image.adjust_contrast``); no clipping.
+    convention of ``tf.image.adjust_contrast``); no clipping.  The mean is summed in a fixed
+    pairwise order, so a record gets the same bits in any batch (:mod:`modalax.reductions`).
     """
     x = to_unit("contrast", check_images("contrast", images))
-    mean = jnp.mean(x, axis=(1, 2), keepdims=True)
+    mean = pairwise_mean(x, (1, 2), keepdims=True)
     return (x - mean) * _per_image("contrast", "factor", factor, x.shape[0]) + mean
 
 
