@@ -7,7 +7,8 @@ batch sizes and emits it as a separate, differently vectorised kernel for others
 bit of a per-image mean changes between batches of 8 and 16 (12x12 images, 1,000-sample clips).
 
 Here the reduced axes are flattened to one of length ``L`` and halved repeatedly: the first
-half plus the second half (an odd element is set aside and added back, last first, at the end).
+half plus the second half (an odd element is set aside; the set-aside ones, summed last first,
+join the first partial sum before the last pair).
 Each step is an elementwise addition, which IEEE 754 defines exactly, so the order is fixed by
 ``L`` alone: the same bits for any batch size, on any backend that does not reassociate adds.
 XLA fuses four halvings into each loop, so the cost is one read of the input and
@@ -51,8 +52,11 @@ def _halve_to_one(s: jax.Array) -> jax.Array:
         if s.shape[1] % 2:
             rest.append(s[:, 2 * half :])
         s = s[:, :half] + s[:, half : 2 * half]
-    for leftover in reversed(rest):
-        s = jnp.concatenate([s[:, :1] + leftover, s[:, 1:]], axis=1)
+    if rest:  # the odd elements set aside, last first, join the first partial sum
+        extra = rest[-1]
+        for leftover in reversed(rest[:-1]):
+            extra = extra + leftover
+        s = jnp.concatenate([s[:, :1] + extra, s[:, 1:]], axis=1)
     # The last pair is a reduce of two, not an add: XLA fuses adds into every consumer (each
     # output pixel of contrast would redo the last halvings), but not a reduce whose output the
     # consumer broadcasts, so the sum is computed once.  Two values have one order.

@@ -11,13 +11,17 @@ from flax import nnx
 
 import modalax
 from modalax.operators import ModalityOperator, ModalityOperatorConfig
+from modalax.reductions import pairwise_mean
 from modalax_timeseries.config import TimeSeriesConfig
 
 
 def zscore(x: jax.Array, eps: float = 1e-6) -> jax.Array:
-    """Normalise each series of a ``(batch, length, channels)`` array to mean 0, std 1."""
-    mean = jnp.mean(x, axis=1, keepdims=True)
-    std = jnp.std(x, axis=1, keepdims=True)
+    """Normalise each series of a ``(batch, length, channels)`` array to mean 0, std 1.
+
+    Statistics are summed pairwise, so a series gets the same bits in any batch.
+    """
+    mean = pairwise_mean(x, 1, keepdims=True)
+    std = jnp.sqrt(pairwise_mean(jnp.square(x - mean), 1, keepdims=True))
     return (x - mean) / (std + eps)
 
 
