@@ -96,6 +96,47 @@ def test_registered_kernel_is_batched_and_jitted(power: float) -> None:
     assert rel_peak(got[:, 0], ref) < TOL
 
 
+# (clips, chunk floats, lanes, clips of each traced chain of chunks); a clip is 16 frames x n_fft 1024
+CHUNKED = [
+    (7, 1 << 14, 2, [2, 1]),  # one clip a chunk: a lax.map of three steps of two lanes, one clip left over
+    (9, 1 << 15, 2, [4, 1]),  # two clips a chunk: a lax.map of two steps of four clips, one left over
+    (3, 1 << 14, 2, [3]),  # one map step's worth and a bit: three unrolled chunks, no lax.map
+    (5, 1 << 15, 3, [5]),  # fewer clips than one map step: unrolled chunks of 2, 2, 1
+    (1, 1 << 14, 2, []),  # one chunk's worth: the whole batch at once
+]
+
+
+@pytest.mark.parametrize(
+    ("backend", "clips", "chunk_floats", "lanes", "chains"),
+    [("cpu", *case) for case in CHUNKED] + [("gpu", 7, 1 << 14, 2, [])],  # accelerators: the whole batch
+)
+@pytest.mark.parametrize("kind", ["mel", "power"])
+def test_chunked_spectrograms_match_librosa_and_the_whole_batch(
+    monkeypatch, kind: str, backend: str, clips: int, chunk_floats: int, lanes: int, chains: list[int]
+) -> None:
+    from modalax_audio import chunks
+
+    x = np.random.default_rng(1).uniform(-1, 1, (clips, 4000)).astype(np.float32)
+    kw = {"n_fft": 1024, "hop_length": 256}
+    if kind == "mel":
+        fn, kw = K.mel_spectrogram, {**kw, "sample_rate": 16000, "n_mels": 80, "pad_mode": "reflect"}
+        ref = librosa.feature.melspectrogram(y=x, sr=16000, n_fft=1024, hop_length=256, n_mels=80, pad_mode="reflect")
+    else:
+        fn, ref = K.power_spectrogram, np.abs(librosa.stft(x, n_fft=1024, hop_length=256)) ** 2
+    whole = np.asarray(jax.jit(lambda a: fn(a, **kw))(jnp.asarray(x)))  # default chunks: all clips in one
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    seen: list[int] = []
+    monkeypatch.setattr(chunks, "_CHUNK_FLOATS", chunk_floats)
+    monkeypatch.setattr(chunks, "_LANES", lanes)
+    real_chained = chunks._chained
+    monkeypatch.setattr(chunks, "_chained", lambda f, c, per: seen.append(c.shape[0]) or real_chained(f, c, per))
+    got = jax.jit(lambda a: fn(a, **kw))(jnp.asarray(x.reshape(clips, 1, 4000)))[:, 0]  # leading axes kept
+    assert seen == chains
+    assert got.shape == ref.shape
+    assert rel_peak(got, ref) < TOL
+    np.testing.assert_allclose(got, whole, rtol=1e-5, atol=1e-6 * float(np.max(whole)))
+
+
 @pytest.mark.parametrize(("scale", "norm"), [("slaney", "slaney"), ("htk", "slaney"), ("slaney", None), ("htk", None)])
 def test_mel_filterbank_matches_librosa(scale: str, norm: str | None) -> None:
     ref = librosa.filters.mel(sr=22050, n_fft=2048, n_mels=96, fmin=20.0, fmax=10000.0, htk=scale == "htk", norm=norm)

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from modalax.errors import ConfigError, DataError
+from modalax_audio.chunks import by_chunks
 from modalax_audio.filters import dct_matrix, mel_filterbank_np, window_np
 
 __all__ = [
@@ -159,7 +160,13 @@ def power_spectrogram(
     """``|STFT(x)|**power`` ``(..., n_fft // 2 + 1, n_frames)``: 1 gives magnitude, 2 power."""
     n_fft, hop, win = _resolve(n_fft, hop_length, win_length)
     _check_power(power)
-    return jnp.swapaxes(_spectrum_frames(x, n_fft, hop, win, window, center, pad_mode, float(power)), -1, -2)
+    x = _float(x)
+    _check_signal(x, n_fft, center, pad_mode)
+
+    def clips(a: jax.Array) -> jax.Array:
+        return jnp.swapaxes(_spectrum_frames(a, n_fft, hop, win, window, center, pad_mode, float(power)), -1, -2)
+
+    return by_chunks(clips, x, n_frames(x.shape[-1], n_fft, hop, center) * n_fft)
 
 
 def _check_power(value: float) -> None:
@@ -199,9 +206,15 @@ def mel_spectrogram(
     """Mel spectrogram ``(..., n_mels, n_frames)``, as ``librosa.feature.melspectrogram``."""
     n_fft, hop, win = _resolve(n_fft, hop_length, win_length)
     _check_power(power)
-    spec = _spectrum_frames(x, n_fft, hop, win, window, center, pad_mode, float(power))
+    x = _float(x)
+    _check_signal(x, n_fft, center, pad_mode)
     fb = mel_filterbank_np(sample_rate, n_fft, n_mels, f_min, f_max, mel_scale, norm)
-    return jnp.swapaxes(apply_filterbank(spec, fb), -1, -2)
+
+    def clips(a: jax.Array) -> jax.Array:
+        spec = _spectrum_frames(a, n_fft, hop, win, window, center, pad_mode, float(power))
+        return jnp.swapaxes(apply_filterbank(spec, fb), -1, -2)
+
+    return by_chunks(clips, x, n_frames(x.shape[-1], n_fft, hop, center) * n_fft)
 
 
 _MELS_PER_BLOCK = 20
