@@ -3,7 +3,8 @@
 Methodology (every ``bench_*.py``): each contender is built once; its first call (trace and
 compile included) is timed on its own; then one warm-up run each, then ``runs`` rounds in which
 every contender runs once, in turn, so a noisy spell of a shared machine falls on all alike.
-Rows report the median, min and max throughput of the rounds and the first-call time.
+Before each timed run the process pauses ``SETTLE_S`` (see there). Rows report the median, min
+and max throughput of the rounds and the first-call time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from typing import Any
 # page faults and 2.8x the time of an epoch of 6 MB batches, falling on one contender or another
 # from run to run. Benchmark processes keep freed memory instead, the same for every contender.
 ALLOCATOR = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_threshold=1073741824"
+
+# A library's worker threads keep spinning for a while after a call returns (OpenBLAS ~0.1 s,
+# OpenMP less), on cores the next contender then shares. In the mel race, librosa's threads took
+# 45% off modalax's and torch's 2-thread rows, which run after it, and nothing off torch's
+# 1-thread row: the round-robin order decided the ratio. A pause before every timed run lets
+# them park, so each contender starts on idle cores.
+SETTLE_S = 0.15
 
 
 def steady_allocator() -> None:
@@ -83,13 +91,17 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 def race(contenders: dict[str, Contender], items: int, runs: int, *, warmup: int = 1) -> dict[str, Timing]:
     """Time every contender round-robin: first call, ``warmup`` runs, then ``runs`` rounds."""
-    first = {name: _timed(c.first or c.run) for name, c in contenders.items()}
+    first = {}
+    for name, c in contenders.items():
+        time.sleep(SETTLE_S)
+        first[name] = _timed(c.first or c.run)
     for c in contenders.values():
         for _ in range(warmup):
             block(c.run())
     secs: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(runs):
         for name, c in contenders.items():
+            time.sleep(SETTLE_S)
             secs[name].append(_timed(c.run))
     return {name: Timing([items / s for s in ts], first[name]) for name, ts in secs.items()}
 
