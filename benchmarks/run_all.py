@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import BenchResult, call_run, markdown, print_results, steady_allocator  # noqa: E402
+from common import SETTLE_S, BenchResult, call_run, markdown, print_results, steady_allocator  # noqa: E402
 
 # The core suites first, in this order; any other bench_<name>.py with a run() follows, sorted.
 SUITES = ["loader", "prefetch", "operators", "image", "text", "audio", "multimodal"]
@@ -143,7 +143,7 @@ def render(results: dict[str, list[BenchResult]], errors: dict[str, str], quick:
         "modalax rows use `DataLoader` at its default settings and the plugins' shipped operators; hand-written",
         "references compute what the shipped operators compute, written as one would by hand (each script checks",
         "equal outputs, to float32 rounding, before timing); rows named `extra:` are not targets. Every case",
-        "names the one command that reruns it. Before every timed run the process pauses 0.15 s, so that worker",
+        f"names the one command that reruns it. Before every timed run the process pauses {SETTLE_S} s, so that worker",
         "threads a library leaves spinning after a call (OpenBLAS, OpenMP) park before the next contender runs.",
         "",
         f"- date: {dt.date.today().isoformat()}",
