@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,8 @@ from modalax import ArraySource, DataLoader
 from modalax.errors import ConfigError, DataError
 from modalax.packed import PackedDataset, PackedReader, decode_record, encode_record, pack
 
+from .multiprocess_fixtures import ROOT, two_process_digests
 from .source_fixtures import NoiseDataset, NpyFolder, digest, valid_ids
-from .test_core_sharding import ROOT, _env, _free_port
 
 N = 37
 
@@ -296,28 +294,7 @@ WORKER = textwrap.dedent("""
 def test_two_processes_over_a_packed_folder_assemble_the_single_process_batches(packed: Path, tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(root=str(ROOT)))
-    address = f"127.0.0.1:{_free_port()}"
-    cmd = [sys.executable, str(script)]
-    procs = [
-        subprocess.Popen(
-            [*cmd, str(pid), address, str(packed)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(2),
-        )
-        for pid in range(2)
-    ]
-    outs = []
-    for p in procs:
-        try:
-            out, err = p.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                q.kill()
-            raise
-        assert p.returncode == 0, err[-3000:]
-        outs.append(next(line for line in out.splitlines() if line.startswith("digest")).split())
+    outs = two_process_digests(script, str(packed))
     for _, global_digest, single_digest in outs:
         assert global_digest == single_digest
     assert outs[0] == outs[1]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -11,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .multiprocess_fixtures import ROOT, TIMEOUT_S, host_env, two_process_digests
 
 COMMON = textwrap.dedent("""
     import sys
@@ -61,52 +59,23 @@ WORKER = COMMON + textwrap.dedent("""
 """)
 
 
-def _env(devices: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XLA_")}
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    env["JAX_PLATFORMS"] = "cpu"
-    return env
-
-
 def test_eight_device_mesh_gives_global_arrays_equal_to_single_device() -> None:
     res = subprocess.run(
-        [sys.executable, "-c", MESH.format(root=str(ROOT))], capture_output=True, text=True, env=_env(8), timeout=300
+        [sys.executable, "-c", MESH.format(root=str(ROOT))],
+        capture_output=True,
+        text=True,
+        env=host_env(8),
+        timeout=TIMEOUT_S,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.split() == ["ok", "10"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.multiprocess
 def test_two_processes_assemble_the_single_process_global_batches(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(root=str(ROOT)))
-    address = f"127.0.0.1:{_free_port()}"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(pid), address],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(2),
-        )
-        for pid in range(2)
-    ]
-    outs = []
-    for p in procs:
-        try:
-            out, err = p.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                q.kill()
-            raise
-        assert p.returncode == 0, err[-3000:]
-        outs.append(next(line for line in out.splitlines() if line.startswith("digest")).split())
+    outs = two_process_digests(script)
     for _, global_digest, single_digest in outs:
         assert global_digest == single_digest
     assert outs[0] == outs[1]
