@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 import modalax
@@ -29,6 +30,29 @@ def test_dataset_kernel_and_operator_through_the_loader() -> None:
         seen.extend(np.asarray(batch["series"][np.asarray(batch["mask"])][:, 0, 0]).tolist())
     expected = np.asarray(ds.get_records(np.arange(20))["series"][:, 0, 0])
     np.testing.assert_allclose(sorted(seen), sorted(expected.tolist()), rtol=1e-6)  # sigma 0: data unchanged
+
+
+class TinyDecoder(nnx.Module):
+    """A user's model: it needs the record shape, which the adapter supplies."""
+
+    def __init__(self, width: int = 4, *, output_shape: tuple[int, int], rngs: nnx.Rngs) -> None:
+        self.output_shape = output_shape
+        self.width = width
+
+
+def test_adapter_builds_the_model_with_the_series_shape() -> None:
+    from modalax_timeseries.config import TimeSeriesConfig
+    from modalax_timeseries.modality import TimeSeriesAdapter, TimeSeriesModality
+
+    modality = TimeSeriesModality(TimeSeriesConfig(length=64, channels=2), rngs=nnx.Rngs(0))
+    built = modality.get_adapter(TinyDecoder).create(8, rngs=nnx.Rngs(0))
+    assert isinstance(modality.get_adapter(TinyDecoder), modalax.ModelAdapter)
+    assert (type(built), built.output_shape, built.width) == (TinyDecoder, (64, 2), 8)
+    registered = modalax.get_adapter("timeseries")
+    assert registered is TimeSeriesAdapter
+    assert registered(TinyDecoder).create(rngs=nnx.Rngs(0)).output_shape == (128, 1)
+    with pytest.raises(modalax.ModalaxError, match=r"TimeSeriesAdapter\.model_cls: got 'decoder'"):
+        TimeSeriesAdapter("decoder")  # type: ignore[arg-type]
 
 
 def _config(sigma: float) -> object:

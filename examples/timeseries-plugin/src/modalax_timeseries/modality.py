@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 import modalax
+from modalax.errors import ConfigError
 from modalax.operators import ModalityOperator, ModalityOperatorConfig
 from modalax.reductions import pairwise_mean
 from modalax_timeseries.config import TimeSeriesConfig
@@ -23,6 +24,22 @@ def zscore(x: jax.Array, eps: float = 1e-6) -> jax.Array:
     mean = pairwise_mean(x, 1, keepdims=True)
     std = jnp.sqrt(pairwise_mean(jnp.square(x - mean), 1, keepdims=True))
     return (x - mean) / (std + eps)
+
+
+class TimeSeriesAdapter:
+    """Builds ``model_cls(model_config, output_shape=(length, channels), rngs=...)`` (a ``modalax.ModelAdapter``)."""
+
+    def __init__(self, model_cls: type, config: TimeSeriesConfig | None = None) -> None:
+        if not isinstance(model_cls, type):
+            raise ConfigError(f"TimeSeriesAdapter.model_cls: got {model_cls!r}, expected a model class")
+        self.model_cls = model_cls
+        self.config = config or TimeSeriesConfig()
+
+    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
+        """Build the model for series of the configured shape; ``config=None`` is not passed on."""
+        args = () if config is None else (config,)
+        shape = (self.config.length, self.config.channels)
+        return self.model_cls(*args, output_shape=shape, rngs=rngs, **kwargs)
 
 
 class TimeSeriesModality(modalax.GenerativeModel):
@@ -42,9 +59,9 @@ class TimeSeriesModality(modalax.GenerativeModel):
         """No extensions."""
         return {}
 
-    def get_adapter(self, model_cls: type) -> Any:
-        """Models are used as they are."""
-        return model_cls
+    def get_adapter(self, model_cls: type) -> TimeSeriesAdapter:
+        """An adapter that builds ``model_cls`` for series of this modality's shape."""
+        return TimeSeriesAdapter(model_cls, self.config)
 
 
 class SyntheticSeriesDataset(modalax.SyntheticDataset):

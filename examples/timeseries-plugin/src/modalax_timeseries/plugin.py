@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import modalax
 from modalax.hookspecs import Register
-from modalax.records import DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
+from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
 
 
 @modalax.hookimpl
@@ -42,3 +42,12 @@ def register_kernels(register: Register) -> None:
 @modalax.hookimpl
 def register_operators(register: Register) -> None:
     register(OperatorRecord("timeseries", "jitter", "modalax_timeseries.modality:Jitter"))
+
+
+@modalax.hookimpl
+def register_adapters(register: Register) -> None:
+    register(
+        AdapterRecord(
+            "timeseries", "default", "modalax_timeseries.modality:TimeSeriesAdapter", "models of the series shape"
+        )
+    )
