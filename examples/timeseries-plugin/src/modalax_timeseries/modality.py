@@ -1,4 +1,4 @@
-"""The heavy part: modality, dataset, kernel and operator (imported on first use)."""
+"""The heavy part: modality, adapter, dataset, kernel and operator (imported on first use)."""
 
 from __future__ import annotations
 
