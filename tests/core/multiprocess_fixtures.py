@@ -30,8 +30,8 @@ def free_port() -> int:
 def two_process_digests(script: Path, *args: str) -> list[list[str]]:
     """Run ``script PID ADDRESS *args`` as processes 0 and 1 of one job; each one's ``digest`` line, split.
 
-    Both run at once (they meet at the coordinator); if either outlives ``TIMEOUT_S`` both are
-    killed, and a failed one fails the test with the tail of its stderr.
+    Both run at once (they meet at the coordinator). If one fails (the test fails with the tail of
+    its stderr) or outlives ``TIMEOUT_S``, any process still running is killed and reaped.
     """
     address = f"127.0.0.1:{free_port()}"
     procs = [
@@ -45,13 +45,14 @@ def two_process_digests(script: Path, *args: str) -> list[list[str]]:
         for pid in range(2)
     ]
     outs = []
-    for p in procs:
-        try:
+    try:
+        for p in procs:
             out, err = p.communicate(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            for q in procs:
-                q.kill()
-            raise
-        assert p.returncode == 0, err[-3000:]
-        outs.append(next(line for line in out.splitlines() if line.startswith("digest")).split())
+            assert p.returncode == 0, err[-3000:]
+            outs.append(next(line for line in out.splitlines() if line.startswith("digest")).split())
+    finally:
+        for p in procs:  # one failed or timed out: its partner would wait at the coordinator
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
     return outs
