@@ -7,8 +7,9 @@ returns all 64 mel spectrograms; jax results are waited for. Every contender is 
 
 The case's limit is the FFT: every jax mel kernel on this backend runs XLA's rfft over the same
 64 x 63 windowed frames, so the rfft of those frames alone (prebuilt, no framing, power or
-filterbank) bounds it. torch's rfft of the same frames is timed beside it and quoted in the notes:
-where the peer's FFT library is faster than XLA's, no kernel written in jax can lead by much.
+filterbank; whole batch or in the kernel's own chunks, whichever is faster) bounds it. torch's
+rfft of the same frames is timed beside it and quoted in the notes: where the peer's FFT library
+is faster than XLA's, no kernel written in jax can lead by much.
 
 Rerun: ``python benchmarks/bench_audio.py [--runs N] [--quick]``.
 """
@@ -108,28 +109,42 @@ def _torch_rows(x: np.ndarray, rows: dict[str, Contender], notes: list[str]) -> 
 
 
 def _fft_limit(x: np.ndarray, runs: int) -> tuple[float, str]:
-    """Clips/s of XLA's rfft of the windowed frames alone (the limit) and a note with torch's."""
+    """Clips/s of XLA's rfft of the windowed frames alone (the limit) and a note with torch's.
+
+    XLA's rfft is timed both over the whole batch and in the chunks the kernel cuts on this
+    backend (``modalax_audio.chunks``); the faster of the two is the limit, so the chunking cannot
+    make the kernel look closer to its ceiling than it is. Each contender keeps only the DC bin of
+    the spectrum (the whole transform is still computed), as the kernel never writes the complex
+    spectrum out: what is timed is the transform, not a 16 MB output.
+    """
     import jax
     import jax.numpy as jnp
+
+    from modalax_audio.chunks import by_chunks
 
     window, idx = _hann_and_frame_index()
     xp = np.pad(x, ((0, 0), (N_FFT // 2, N_FFT // 2)), mode="reflect")
     frames = np.ascontiguousarray(xp[:, idx] * window)
-    fj = jnp.asarray(frames)
-    rfft = jax.jit(lambda f: jnp.fft.rfft(f, axis=-1))
-    contenders = {"xla": Contender(lambda: rfft(fj))}
+    n_frames = frames.shape[1]
+    fj, flat = jnp.asarray(frames), jnp.asarray(frames.reshape(CLIPS, -1))
+    whole = jax.jit(lambda f: jnp.fft.rfft(f, axis=-1)[..., 0])
+    chunked = jax.jit(
+        lambda f: by_chunks(
+            lambda c: jnp.fft.rfft(c.reshape(-1, n_frames, N_FFT), axis=-1)[..., 0], f, n_frames * N_FFT
+        )
+    )
+    contenders = {"XLA whole batch": Contender(lambda: whole(fj)), "XLA in chunks": Contender(lambda: chunked(flat))}
     try:
         import torch
 
         tf = torch.from_numpy(frames)
-        contenders["torch"] = Contender(lambda: torch.fft.rfft(tf, dim=-1))
+        contenders[f"torch ({torch.get_num_threads()} threads)"] = Contender(lambda: torch.fft.rfft(tf, dim=-1)[..., 0])
     except ImportError:
         pass
     best = {name: max(t.rates) for name, t in race(contenders, CLIPS, runs).items()}
-    note = f"the rfft of the same frames alone, best of {runs}: XLA {best['xla']:,.0f} clips/s"
-    if "torch" in best:
-        note += f", torch {best['torch']:,.0f} clips/s ({torch.get_num_threads()} threads)"
-    return best["xla"], note
+    rates = ", ".join(f"{name} {rate:,.0f} clips/s" for name, rate in best.items())
+    limit = max(best["XLA whole batch"], best["XLA in chunks"])
+    return limit, f"the rfft of the same frames alone, best of {runs}: {rates}"
 
 
 def _librosa_rows(x: np.ndarray, rows: dict[str, Contender], notes: list[str]) -> None:
@@ -173,7 +188,11 @@ def run(quick: bool = False, runs: int | None = None) -> list[BenchResult]:
         target=">= 1.3x torch",
         notes="; ".join(notes),
         case="python benchmarks/bench_audio.py",
-        limit=("XLA's rfft of the same windowed frames alone (framing, power and filterbank left out)", fft_rate),
+        limit=(
+            "XLA's rfft of the same windowed frames alone, the faster of whole batch and the kernel's chunks"
+            " (framing, power and filterbank left out)",
+            fft_rate,
+        ),
     )
     res.add(timings)
     return [res]
