@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax import DataLoader
-from modalax.sources import IndexedSource
+from modalax import DataLoader, IndexedSource
 
 
 def rss_mib() -> float:

@@ -168,8 +168,8 @@ def _breakdown(x: np.ndarray, runs: int) -> BenchResult:
     import jax.numpy as jnp
 
     import modalax
-    from modalax.operators import as_pipeline
-    from modalax.random import record_keys
+    from modalax._src.operators import as_pipeline
+    from modalax.plugin import record_keys
 
     pipeline = as_pipeline(_operators())
     gather, args = modalax.ArraySource({"images": x}).pure_gather()

@@ -7,7 +7,7 @@ device ``ArraySource``. The hand-written reference is one ``jax.jit(vmap)`` call
 computes exactly what the shipped operators compute (same keys, per-channel mean, clipping):
 the script checks that both give the same batch before timing. Its contrast mean is ``jnp.mean``,
 as one writes it by hand; the shipped kernel sums in a fixed pairwise order
-(``modalax.reductions``), and an extra row runs the reference with that mean, so the table shows
+(``modalax.plugin.pairwise_mean``), and an extra row runs the reference with that mean, so the table shows
 how much of the lead is the kernel and how much is the loader. Peers are built once and warmed.
 
 Rerun one case: ``python benchmarks/bench_loader.py --case a [--runs N] [--quick]``.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BenchResult, Contender, block, drain, main, race, rates_of
 
 from modalax import ArraySource, DataLoader
-from modalax.reductions import pairwise_mean
+from modalax.plugin import pairwise_mean
 
 N, H, W, C, BATCH = 10_000, 64, 64, 3, 128
 DELTA, LOWER, UPPER, STD = 0.2, 0.8, 1.2, 0.05
@@ -67,7 +67,7 @@ def reference(case: str, pairwise: bool = False) -> Any:
     Record ``i`` of an epoch gets the key ``fold_in(epoch_key, i)``; operator ``j`` of the chain
     folds in ``j`` (as ``Compose`` does); contrast uses the per-channel mean over height and width,
     with ``jnp.mean`` (what one writes by hand) or, for the extra row, the shipped kernel's
-    ``modalax.reductions.pairwise_mean``.
+    ``modalax._src.reductions.pairwise_mean``.
     """
 
     def one(x: jax.Array, key: jax.Array) -> jax.Array:
@@ -166,7 +166,7 @@ def run(quick: bool = False, runs: int | None = None, case: str | None = None) -
             DataLoader(ArraySource({"image": data}), BATCH, drop_last=True, operators=ops, prefetch=0)
         )
         if c != "c":  # the same reduction as the shipped kernel: what is left is the loader's own cost
-            contenders["extra: the same step with modalax.reductions.pairwise_mean"] = _reference_contender(
+            contenders["extra: the same step with modalax._src.reductions.pairwise_mean"] = _reference_contender(
                 reference(c, pairwise=True), data, key
             )
         if c == "c":

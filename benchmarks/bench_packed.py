@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Contender, race
 
 import modalax
-from modalax.loader.order import EpochOrder
-from modalax.packed import pack
+from modalax import pack
+from modalax._src.loader.order import EpochOrder
 from modalax_image import ImageModalityConfig
 
 BATCH = 64

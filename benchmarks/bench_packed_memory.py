@@ -48,8 +48,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--dir", default=None, help="where to write the shards (default: a temporary folder)")
     args = parser.parse_args()
-    from modalax import DataLoader
-    from modalax.packed import PackedDataset, pack
+    from modalax import DataLoader, PackedDataset, pack
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         t0 = time.perf_counter()

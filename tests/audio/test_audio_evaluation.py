@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_audio import AudioEvaluationSuite, AudioModalityConfig
 from modalax_audio.evaluation import log_spectral_distance, signal_to_noise_ratio, spectral_convergence
 

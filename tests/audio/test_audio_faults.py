@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError, MissingFieldError, UnknownNameError
+from modalax import ConfigError, DataError, MissingFieldError, UnknownNameError
 from modalax_audio import (
     AdditiveNoiseConfig,
     AudioEvaluationSuite,

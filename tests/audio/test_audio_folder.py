@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import modalax
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_audio import AudioFolderDataset, AudioModalityConfig, write_wav
 
 librosa = pytest.importorskip("librosa")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_audio import AudioFolderDataset, AudioModalityConfig, audio_extensions, decode_audio, read_audio
 
 sf = pytest.importorskip("soundfile")

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_audio import kernels as K
 from modalax_audio.config import AudioModalityConfig
 

@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_audio import kernels as K
 from modalax_audio.config import AudioModalityConfig, AudioRepresentation, MelScale, SpectrogramType
 from modalax_audio.modality import AudioModality, AudioModelAdapter

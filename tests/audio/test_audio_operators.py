@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_audio import (
     AdditiveNoiseConfig,
     AdditiveNoiseOperator,

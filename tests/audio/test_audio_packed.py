@@ -11,8 +11,7 @@ import soundfile as sf
 pytest.importorskip("array_record")
 
 import modalax
-from modalax.errors import DataError
-from modalax.packed import pack
+from modalax import DataError, pack
 from modalax_audio.config import AudioModalityConfig
 from modalax_audio.packed import PackedAudioDataset
 

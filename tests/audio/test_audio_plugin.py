@@ -61,8 +61,7 @@ def test_registrations() -> None:
 
 def test_previewer_writes_wav_and_spectrogram_pictures(tmp_path: Path) -> None:
     pytest.importorskip("PIL")
-    from modalax.records import resolve
-    from modalax.registry import get_modality_record
+    from modalax.plugin import get_modality_record, resolve
 
     ds = SyntheticAudioDataset(None, n_samples=4, seed=0)
     idx = np.arange(3)
@@ -77,7 +76,7 @@ def test_previewer_writes_wav_and_spectrogram_pictures(tmp_path: Path) -> None:
 
 def test_cli_preview(tmp_path: Path) -> None:
     pytest.importorskip("PIL")
-    from modalax.cli import main
+    from modalax._src.cli import main
 
     assert main(["preview", "audio", "synthetic", "--n", "2", "--out", str(tmp_path), "--set", "n_samples=5"]) == 0
     assert (tmp_path / "00_sine.wav").exists() and (tmp_path / "01_noise_mel.png").exists()

@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_audio import AudioModalityConfig, SyntheticAudioDataset, create_audio_dataset
 from modalax_audio.datasets import AudioDataset
 

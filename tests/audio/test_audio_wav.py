@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import modalax
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_audio import AudioFolderDataset, AudioModalityConfig, read_wav, write_wav
 
 signal = pytest.importorskip("scipy.signal")

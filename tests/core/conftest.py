@@ -10,7 +10,8 @@ from modalax.testing import write_fake_distribution
 
 HEALTHY = """
 import modalax
-from modalax.records import DatasetRecord, KernelRecord, ModalityRecord
+MODALAX_PLUGIN_API = "1.0"
+from modalax import DatasetRecord, KernelRecord, ModalityRecord
 
 class ToyModality:
     name = "toy"

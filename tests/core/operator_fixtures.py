@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.operators import ModalityOperator, ModalityOperatorConfig
+from modalax import ModalityOperator, ModalityOperatorConfig
 
 
 @dataclass(frozen=True, eq=False)

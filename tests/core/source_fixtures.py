@@ -11,9 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.dataset import SyntheticDataset
-from modalax.loader import order as order_module
-from modalax.sources import ArraySource, FileSource
+from modalax import ArraySource, FileSource, SyntheticDataset
+from modalax._src.loader import order as order_module
 
 
 def epoch_order(materialized: bool) -> AbstractContextManager[Any]:

@@ -18,8 +18,8 @@ import jax  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from modalax import ArraySource, DataLoader  # noqa: E402
+from modalax._src.errors import ConfigError, DataError  # noqa: E402
 from modalax.checkpoint import LoaderRestore, LoaderSave, state_filename  # noqa: E402
-from modalax.errors import ConfigError, DataError  # noqa: E402
 
 SAVED_AT, MORE = 7, 4  # 5 batches an epoch: the save falls in the second epoch
 

@@ -22,7 +22,7 @@ def run_cli(
 
 
 NO_JAX = (
-    "import sys; from modalax.cli import main; rc = main({args!r}); "
+    "import sys; from modalax._src.cli import main; rc = main({args!r}); "
     "assert 'jax' not in sys.modules, 'jax was imported'; sys.exit(rc)"
 )
 
@@ -38,6 +38,8 @@ def test_plugins_and_list_do_not_import_jax(healthy_dist: Path) -> None:
         "distribution": "toy-plugin",
         "version": "1.2.3",
         "status": "loaded",
+        "api_version": "1.0",
+        "problems": [],
         "entry_point": "toy_plugin_hooks",
         "registered": {"modalities": ["toy"], "datasets": ["toy/counting"], "kernels": ["toy.double"]},
         "error": None,
@@ -64,7 +66,7 @@ def test_broken_plugin_warns_and_strict_mode_exits_nonzero(healthy_dist: Path, t
 
 def test_no_plugins_installed_reports_empty(tmp_path: Path) -> None:
     code = (
-        "import sys; from modalax.testing import discovering_registry; from modalax.cli import main; "
+        "import sys; from modalax.testing import discovering_registry; from modalax._src.cli import main; "
         f"ctx = discovering_registry({str(tmp_path)!r}); ctx.__enter__(); sys.exit(main(['plugins']))"
     )
     res = run_cli(code=code)

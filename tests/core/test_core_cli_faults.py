@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from modalax.cli import main
+from modalax._src.cli import main
 from modalax.testing import discovering_registry, write_fake_distribution
 
 PREVIEW_PLUGIN = """
 from pathlib import Path
 
 import modalax
-from modalax.records import CommandRecord, DatasetRecord, KernelRecord, ModalityRecord
+from modalax import CommandRecord, DatasetRecord, KernelRecord, ModalityRecord
 
 
 class PvModality:
@@ -187,10 +187,10 @@ def test_internal_errors_are_one_line_exit_1_and_visible_on_request(
 
 def test_plugin_commands_exit_codes_and_builtin_clash(cli_plugins: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["leave"]) == 3
-    main(["list"])  # the plugin's "list" never replaces the built-in one
+    main(["list"])  # the plugin's "list" never replaces the built-in one: core's names are reserved
     out, err = capsys.readouterr()
     assert "modalities (1): pv" in out
-    assert "plugin command 'list' clashes with the built-in command" in err
+    assert "command 'list' is a command of modalax itself ('modalax'), but 'pv-plugin' registers it" in err
 
 
 def test_plugins_table_fits_100_columns_and_json_is_complete(
@@ -201,7 +201,7 @@ def test_plugins_table_fits_100_columns_and_json_is_complete(
     lines = out.splitlines()
     assert all(len(line) <= 100 for line in lines), max(lines, key=len)
     [pv] = [line for line in lines if line.startswith("pv ")]
-    assert pv.split()[:10] == ["pv", "pv-plugin", "2.0.0", "loaded", "1", "2", "40", "-", "-", "4"]
+    assert pv.split()[:10] == ["pv", "pv-plugin", "2.0.0", "loaded", "1", "2", "40", "-", "-", "3"]
     [broken] = [line for line in lines if " failed " in line]
     assert "failed  ImportError: native library libfoo" in broken and broken.endswith("...")
     code, out, _ = run(capsys, "plugins", "--json")

@@ -11,12 +11,12 @@ import pytest
 from modalax import (
     BaseModalityConfig,
     ConfigError,
+    ModalaxError,
     ModalityConfiguration,
     create_modality_factory,
     validate_modality_interface,
 )
-from modalax.config import check_positive, coerce_enum
-from modalax.errors import ModalaxError
+from modalax.plugin import check_positive, coerce_enum
 
 
 class Colour(enum.Enum):
@@ -150,7 +150,7 @@ def test_numpy_scalars_still_validated(value: str, message: str) -> None:
     ],
 )
 def test_resolve_rngs_rejects_bad_values(value: object, message: str) -> None:
-    from modalax.random import resolve_rngs
+    from modalax.plugin import resolve_rngs
 
     with pytest.raises(ConfigError, match=message):
         resolve_rngs("Data.rngs", value)
@@ -161,7 +161,7 @@ def test_check_seed_and_resolve_rngs_accept_numpy_and_64_bit_seeds() -> None:
     import numpy as np
     from flax import nnx
 
-    from modalax.random import check_seed, resolve_rngs, seed_from
+    from modalax.plugin import check_seed, resolve_rngs, seed_from
 
     assert check_seed("s", np.uint64(2**64 - 1)) == 2**64 - 1 and type(check_seed("s", np.int8(3))) is int
     with pytest.raises(ConfigError, match=r"loader.seed: got 18446744073709551616"):

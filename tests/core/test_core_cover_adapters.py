@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modalax.errors import ConfigError, DataError
-from modalax.packed.adapt import FILE_FIELD, plan_for
-from modalax.sources.array import ArraySource
-from modalax.sources.file import VALID_KEY, FileSource
-from modalax.sources.foreign import SequenceSource, as_source
+from modalax import ConfigError, DataError
+from modalax._src.packed.adapt import FILE_FIELD, plan_for
+from modalax._src.sources.array import ArraySource
+from modalax._src.sources.file import VALID_KEY, FileSource
+from modalax._src.sources.foreign import SequenceSource, as_source
 
 
 class Items:
@@ -97,7 +97,7 @@ def _png(mode: str, array: np.ndarray) -> bytes:
 
 
 def test_decode_image_scales_16_bit_and_converts_palettes(tmp_path: Path) -> None:
-    from modalax.sources.hf import decode_image
+    from modalax._src.sources.hf import decode_image
 
     deep = np.array([[0, 65535], [32768, 1000]], np.uint16)
     got = decode_image({"bytes": _png("I;16", deep), "path": None}, None, "row 0")
@@ -116,7 +116,7 @@ def test_decode_image_scales_16_bit_and_converts_palettes(tmp_path: Path) -> Non
 
 def test_decode_audio_mixes_down_trims_pads_and_resamples() -> None:
     sf = pytest.importorskip("soundfile")
-    from modalax.sources.hf import decode_audio
+    from modalax._src.sources.hf import decode_audio
 
     stereo = np.stack([np.linspace(-1, 1, 100), np.zeros(100)], axis=1).astype(np.float32)
     buf = io.BytesIO()

@@ -11,12 +11,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.dataset import BaseDataset, SyntheticDataset
-from modalax.errors import ConfigError
-from modalax.model import GenerativeModel
-from modalax.operators import ModalityOperatorConfig, OperatorConfig
-from modalax.operators.compose import Compose, ElementConfig, ElementOperator, MapConfig, MapOperator, as_pipeline
-from modalax.random import record_keys
+from modalax import BaseDataset, ConfigError, GenerativeModel, ModalityOperatorConfig, OperatorConfig, SyntheticDataset
+from modalax._src.operators.compose import Compose, ElementConfig, ElementOperator, MapConfig, MapOperator, as_pipeline
+from modalax.plugin import record_keys
 
 from .operator_fixtures import Crop, Shift, ShiftConfig
 

@@ -14,12 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modalax import registry
-from modalax.cli import main
-from modalax.cli_pack import detect_modality
-from modalax.cli_preview import check_options, factory_parameters, parse_options
-from modalax.errors import ConfigError, UnknownNameError
-from modalax.records import AdapterRecord, CommandRecord, OperatorRecord
+from modalax import AdapterRecord, CommandRecord, ConfigError, OperatorRecord, UnknownNameError, registry
+from modalax._src.cli import main
+from modalax._src.cli_pack import detect_modality
+from modalax._src.cli_preview import check_options, factory_parameters, parse_options
 
 
 class TinyModality:
@@ -218,16 +216,17 @@ def test_traceback_on_request_raises_the_error_itself(
 def test_python_dash_m_modalax_runs_the_cli(
     isolated_registry: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import modalax.cli
+    import modalax
+    import modalax._src.cli
 
     monkeypatch.setattr(sys, "argv", ["modalax", "list", "--json"])
     with pytest.raises(SystemExit) as info:
-        runpy.run_path(str(Path(modalax.cli.__file__).with_name("__main__.py")), run_name="__main__")
+        runpy.run_path(str(Path(modalax.__file__).with_name("__main__.py")), run_name="__main__")
     assert info.value.code == 0
     assert json.loads(capsys.readouterr().out)["modalities"] == []
     monkeypatch.setattr(sys, "argv", ["modalax", "info", "nope"])
     with pytest.raises(SystemExit) as info:
-        runpy.run_path(modalax.cli.__file__, run_name="__main__")
+        runpy.run_path(modalax._src.cli.__file__, run_name="__main__")
     assert info.value.code == 2
     assert "unknown modality or plugin id 'nope'" in capsys.readouterr().err
 
@@ -258,7 +257,7 @@ def _seeded(n: int = 3, *, rngs: Any) -> Counting:
 
 
 def _register_previewable(name: str, previewer: Any) -> None:
-    from modalax.records import ModalityRecord
+    from modalax import ModalityRecord
 
     registry.register(ModalityRecord(name, TinyModality, previewer=previewer))
     registry.register_dataset(name, "counting", Counting)
@@ -284,7 +283,7 @@ def test_preview_seeds_a_factory_that_takes_rngs(
 ) -> None:
     from flax import nnx
 
-    from modalax.random import seed_key
+    from modalax.plugin import seed_key
 
     _register_previewable("pv", _previewer)
     for seed in (1, 2):
@@ -354,7 +353,7 @@ def _tiny_file(path: Path, size: int = 2) -> Counting:
 
 def _register_packable(monkeypatch: pytest.MonkeyPatch) -> Any:
     pytest.importorskip("array_record")
-    from modalax.packed import PackedDataset
+    from modalax import PackedDataset
 
     class TinyPacked(PackedDataset):
         modality = "tiny"
@@ -417,7 +416,7 @@ def test_pack_a_folder_a_file_and_a_registered_dataset(
 ) -> None:
     from flax import nnx
 
-    from modalax.random import seed_key
+    from modalax.plugin import seed_key
 
     packed_dataset = _register_packable(monkeypatch)
     folder = _files(tmp_path / "in", ["a.tiny", "b.tiny", "c.tiny"])

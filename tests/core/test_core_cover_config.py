@@ -12,16 +12,19 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.config import (
+from modalax import ConfigError
+from modalax.plugin import (
     ConfigMixin,
     ModalityConfiguration,
     check_choice,
     check_probability,
     coerce_enum,
+    dataset_key,
     plain_scalar,
+    seed_from,
+    seed_key,
+    split_id,
 )
-from modalax.errors import ConfigError
-from modalax.random import dataset_key, seed_from, seed_key, split_id
 
 
 class Mode(enum.Enum):

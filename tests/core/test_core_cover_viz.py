@@ -1,4 +1,4 @@
-"""modalax.viz: the pixels, samples and figure sizes each helper writes, and its errors."""
+"""modalax._src.viz: the pixels, samples and figure sizes each helper writes, and its errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modalax import viz
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError, viz
 
 PIL = pytest.importorskip("PIL.Image")
 

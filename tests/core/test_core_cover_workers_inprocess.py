@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modalax.errors import ConfigError, DataError, RecordIndexError
-from modalax.loader import worker_process, worker_state, workers
-from modalax.loader.worker_process import read_batch, start_workers, unlink_segment, worker_main
-from modalax.loader.workers import WorkerPool
+from modalax import ConfigError, DataError, RecordIndexError
+from modalax._src.loader import worker_process, worker_state, workers
+from modalax._src.loader.worker_process import read_batch, start_workers, unlink_segment, worker_main
+from modalax._src.loader.workers import WorkerPool
 
 sys.path.insert(0, str(Path(__file__).parent))
 import workers_fixtures as fx

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import modalax
-from modalax.errors import ConfigError, PluginError
+from modalax import ConfigError, PluginError
 from modalax.testing import discovering_registry, write_fake_distribution
 
 from .conftest import healthy_source
@@ -58,7 +58,7 @@ def test_import_error_plugin_is_recorded_and_others_load(healthy_dist: Path, tmp
 def test_hook_that_raises_registers_nothing(healthy_dist: Path, tmp_path: Path, no_strict: None) -> None:
     source = """
 import modalax
-from modalax.records import ModalityRecord
+from modalax import ModalityRecord
 @modalax.hookimpl
 def register_modalities(register):
     register(ModalityRecord("half", "x:y"))
@@ -164,7 +164,7 @@ def test_unknown_names_list_choices_and_closest_match(isolated_registry: object)
 
 
 def test_bad_records_are_rejected_with_field_and_value() -> None:
-    from modalax.records import KernelRecord, ModalityRecord, resolve
+    from modalax.plugin import KernelRecord, ModalityRecord, resolve
 
     with pytest.raises(ConfigError, match=r"kernel name: got 'mel', expected a qualified name"):
         KernelRecord("mel", "x:y")
@@ -179,7 +179,7 @@ def test_bad_records_are_rejected_with_field_and_value() -> None:
 def test_hook_registering_wrong_record_type_fails_that_plugin(tmp_path: Path, no_strict: None) -> None:
     source = """
 import modalax
-from modalax.records import KernelRecord
+from modalax import KernelRecord
 @modalax.hookimpl
 def register_modalities(register):
     register(KernelRecord("a.b", "x:y"))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from modalax import ConfigError, DataError, DataLoader
-from modalax.sources import HFSource, SequenceSource, as_source
+from modalax._src.sources import HFSource, SequenceSource, as_source
 
 
 def epoch_ids(make: Any, key: str = "id", **kwargs: Any) -> list[int]:

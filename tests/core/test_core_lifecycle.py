@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax import ArraySource, ConfigError, DataLoader
-from modalax.errors import StaleIteratorError
+from modalax import ArraySource, ConfigError, DataLoader, StaleIteratorError
 
 from .operator_fixtures import Shift, ShiftConfig
 from .source_fixtures import NoiseDataset, ids_source
@@ -234,8 +233,8 @@ def test_settle_waits_until_the_read_ahead_is_full_and_then_nothing_runs() -> No
 
 
 def test_epoch_keys_of_an_endless_run_equal_a_resumed_run_and_compile_once() -> None:
-    from modalax.loader import loader as loader_module
-    from modalax.loader import state as state_module
+    from modalax._src.loader import loader as loader_module
+    from modalax._src.loader import state as state_module
 
     def augmented(epoch: int | None = None, batches: int = 1) -> list[np.ndarray]:
         shift = Shift(ShiftConfig(field_key="x", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(0, augment=1))

@@ -20,10 +20,9 @@ from flax import nnx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modalax import ArraySource, ConfigError, DataLoader, create_data_loader
-from modalax.errors import DataError
-from modalax.loader import loader as loader_module
-from modalax.loader.prefetch import Lookahead
+from modalax import ArraySource, ConfigError, DataError, DataLoader, create_data_loader
+from modalax._src.loader import loader as loader_module
+from modalax._src.loader.prefetch import Lookahead
 
 from .operator_fixtures import Shift, ShiftConfig
 from .source_fixtures import FailingSource, NoiseDataset, NpyFolder, digest, epoch_order, ids_source, valid_ids
@@ -145,7 +144,7 @@ def test_padded_last_batch_has_fixed_shape_and_mask() -> None:
 
 def test_create_data_loader_batches_hold_their_permutation_slice() -> None:
     loader = create_data_loader(ids_source(12), 4, shuffle=True, drop_last=True, seed=3)
-    from modalax.loader import epoch_permutation
+    from modalax._src.loader import epoch_permutation
 
     perm = epoch_permutation(12, 3, 0, True)
     got = [np.asarray(b["id"]) for b in loader]
@@ -397,7 +396,7 @@ def test_padding_mask_never_overwrites_a_data_field() -> None:
 def test_index_blocks_hold_their_slice_of_the_permutation(
     n: int, shards: int, per_shard: int, drop_last: bool, lo: int, width: int
 ) -> None:
-    from modalax.loader import BatchPlan, epoch_permutation
+    from modalax._src.loader import BatchPlan, epoch_permutation
 
     batch = shards * per_shard
     if drop_last and batch > n:

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import modalax
-from modalax.cli import main
-from modalax.cli_new_plugin import template_values, write_plugin
-from modalax.errors import ConfigError
+from modalax import ConfigError
+from modalax._src.cli import main
+from modalax._src.cli_new_plugin import template_values, write_plugin
 from modalax.testing import discovering_registry, write_fake_distribution
 
 EXPECTED_FILES = {

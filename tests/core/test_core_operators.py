@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax import Compose, ConfigError, ElementConfig, ElementOperator, MapConfig, MapOperator
-from modalax.errors import DataError
-from modalax.operators import ModalityOperatorConfig
+from modalax import (
+    Compose,
+    ConfigError,
+    DataError,
+    ElementConfig,
+    ElementOperator,
+    MapConfig,
+    MapOperator,
+    ModalityOperatorConfig,
+)
 
 from .operator_fixtures import Crop, Flip, LearnedScale, Shift, ShiftConfig, Standardize
 
@@ -233,7 +240,7 @@ def test_operators_map_an_empty_batch_to_an_empty_batch(stochastic: bool) -> Non
 
 
 def test_a_missing_field_is_a_key_error_and_a_data_error() -> None:
-    from modalax.errors import MissingFieldError
+    from modalax import MissingFieldError
 
     op = Shift(ShiftConfig(field_key="x"), rngs=nnx.Rngs(0))
     with pytest.raises(MissingFieldError, match=r"field 'x': missing 'x'; the data has \['y'\]") as info:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modalax import ConfigError, DataLoader
-from modalax.loader import EpochOrder, epoch_permutation
+from modalax._src.loader import EpochOrder, epoch_permutation
 
 from .source_fixtures import NoiseDataset, epoch_order
 

@@ -14,9 +14,8 @@ import pytest
 
 pytest.importorskip("array_record")
 
-from modalax import ArraySource, DataLoader
-from modalax.errors import ConfigError, DataError
-from modalax.packed import PackedDataset, PackedReader, decode_record, encode_record, pack
+from modalax import ArraySource, ConfigError, DataError, DataLoader
+from modalax._src.packed import PackedDataset, PackedReader, decode_record, encode_record, pack
 
 from .multiprocess_fixtures import ROOT, two_process_digests
 from .source_fixtures import NoiseDataset, NpyFolder, digest, valid_ids
@@ -272,7 +271,7 @@ WORKER = textwrap.dedent("""
     import numpy as np, jax
     from jax.experimental import multihost_utils
     from modalax import DataLoader
-    from modalax.packed import PackedDataset
+    from modalax import PackedDataset
     from tests.core.source_fixtures import digest
     pid, address, root = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -313,7 +312,7 @@ def test_two_processes_over_a_packed_folder_assemble_the_single_process_batches(
 def test_cli_pack_errors_are_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    from modalax.cli import main
+    from modalax._src.cli import main
 
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "f").write_text("x")

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 import modalax
-from modalax.errors import ConfigError, ModalaxError, PluginError, UnknownNameError
+from modalax import ConfigError, ModalaxError, PluginError, UnknownNameError
 from modalax.testing import discovering_registry, write_fake_distribution
 
 from .conftest import healthy_source
 
-HOOKIMPL = "import modalax\nfrom modalax.records import ModalityRecord\nclass M:\n    name = 'bad'\n"
+HOOKIMPL = "import modalax\nfrom modalax.plugin import ModalityRecord\nclass M:\n    name = 'bad'\n"
 
 # (hook-module source or None for a malformed entry point, entry-point value, error regex)
 FAULTS = {
@@ -44,7 +44,7 @@ FAULTS = {
     "malformed_entry_point": (None, "bad hooks!", r"entry point 'bad' = 'bad hooks!'.*malformed value"),
     "missing_attribute": ("X = 1\n", "bad_hooks:nope", r"import of 'bad_hooks:nope' failed: AttributeError"),
     "wrong_record_type": (
-        "import modalax\nfrom modalax.records import KernelRecord\n"
+        "import modalax\nfrom modalax.plugin import KernelRecord\n"
         "@modalax.hookimpl\ndef register_modalities(register):\n    register(KernelRecord('a.b', 'x:y'))\n",
         None,
         r"register\(\) got KernelRecord, expected ModalityRecord",
@@ -175,11 +175,11 @@ def test_conflict_warning_uses_singular_words(tmp_path: Path, no_strict: None) -
 LOOKUPS = {
     "get_modality": (lambda: modalax.get_modality("tyo"), r"unknown modality 'tyo'.*did you mean 'toy'"),
     "get_modality_record": (
-        lambda: modalax.registry.get_modality_record("tyo"),
+        lambda: modalax._src.registry.get_modality_record("tyo"),
         r"unknown modality 'tyo'.*did you mean 'toy'",
     ),
     "get_kernel": (lambda: modalax.get_kernel("toy.duble"), r"unknown kernel 'toy.duble'.*did you mean 'toy.double'"),
-    "get_kernel_record": (lambda: modalax.registry.get_kernel_record("toy.duble"), r"unknown kernel 'toy.duble'"),
+    "get_kernel_record": (lambda: modalax._src.registry.get_kernel_record("toy.duble"), r"unknown kernel 'toy.duble'"),
     "create_dataset": (
         lambda: modalax.create_dataset("toy", "countng"),
         r"unknown toy dataset type 'countng'.*did you mean 'counting'",
@@ -190,7 +190,7 @@ LOOKUPS = {
     ),
     "get_operator": (lambda: modalax.get_operator("toy", "flip"), r"unknown modality 'toy'|unknown toy operator"),
     "get_adapter": (lambda: modalax.get_adapter("tyo"), r"unknown modality 'tyo'.*did you mean 'toy'"),
-    "owner_of": (lambda: modalax.registry.owner_of("modalities", ("tyo",)), r"unknown modality 'tyo'"),
+    "owner_of": (lambda: modalax._src.registry.owner_of("modalities", ("tyo",)), r"unknown modality 'tyo'"),
     "non_string_name": (lambda: modalax.get_modality(["toy"]), r"modality: got \['toy'\] \(list\), expected a name"),
 }
 

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from modalax.errors import ConfigError
-from modalax.reductions import pairwise_mean, pairwise_sum
+from modalax import ConfigError
+from modalax.plugin import pairwise_mean, pairwise_sum
 
 RNG = np.random.default_rng(0)
 

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modalax import ArraySource, ConfigError, DataError, DataLoader
-from modalax.errors import RecordIndexError
-from modalax.sources import VALID_KEY, FileSource, scan_class_folders, split_folder
+from modalax import ArraySource, ConfigError, DataError, DataLoader, RecordIndexError
+from modalax.plugin import VALID_KEY, FileSource, scan_class_folders, split_folder
 
 from .source_fixtures import NoiseDataset, NpyFolder, ids_source
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from modalax import ArraySource, DataError, DataLoader
-from modalax.viz import image_grid, save_png, save_wav, to_uint8
+from modalax.plugin import image_grid, save_png, save_wav, to_uint8
 
 from .source_fixtures import NpyFolder
 

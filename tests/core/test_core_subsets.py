@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modalax import ArraySource, ConfigError, DataLoader
-from modalax.sources import Concat, Subset, random_split
+from modalax import ArraySource, Concat, ConfigError, DataLoader, Subset, random_split
 
 from .source_fixtures import NoiseDataset
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modalax.errors import ConfigError, DataError, RecordIndexError
-from modalax.loader.workers import WorkerPool
+from modalax import ConfigError, DataError, RecordIndexError
+from modalax._src.loader.workers import WorkerPool
 
 sys.path.insert(0, str(Path(__file__).parent))  # the workers import the fixtures by this name
 import workers_fixtures as fx
@@ -135,7 +135,7 @@ def test_interpreter_exit_stops_the_workers(tmp_path: Path) -> None:
         import sys, numpy as np
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import workers_fixtures as fx
-        from modalax.loader.workers import WorkerPool
+        from modalax._src.loader.workers import WorkerPool
         if __name__ == "__main__":
             pool = WorkerPool(fx.MixedSource(), 2)
             handles = [pool.submit(np.array([i])) for i in range(4)]

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from modalax.errors import DataError, RecordIndexError
-from modalax.sources.file import FileSource
+from modalax import DataError, RecordIndexError
+from modalax._src.sources.file import FileSource
 
 
 def own_segments(prefix: str | None = None) -> set[str]:

@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_image import augment_kernels as ak
 from modalax_image.augment_configs import CutoutConfig, PixelDropoutConfig, PoissonNoiseConfig, SaltAndPepperConfig
 from modalax_image.augment_ops import CutoutOperator, PixelDropoutOperator, PoissonNoiseOperator, SaltAndPepperOperator

@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import DataError, MissingFieldError
+from modalax import DataError, MissingFieldError
 from modalax_image.augment_configs import (
     ColorJitterConfig,
     CutoutConfig,

@@ -10,7 +10,7 @@ import pytest
 from flax import nnx
 from skimage.color import hsv2rgb, rgb2hsv
 
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_image import augment_kernels as ak
 from modalax_image.augment_configs import ColorJitterConfig
 from modalax_image.augment_ops import ColorJitterOperator

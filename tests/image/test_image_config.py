@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_image import ImageModalityConfig, ImageRepresentation, ResizeMethod
 from modalax_image.operator_configs import (
     BrightnessConfig,

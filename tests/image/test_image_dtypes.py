@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_image import ImageModalityConfig, kernels
 from modalax_image.operator_configs import (
     BrightnessConfig,

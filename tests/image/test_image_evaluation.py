@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_image import ImageEvaluationSuite, ImageModalityConfig
 from modalax_image.evaluation import ssim
 

@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 from PIL import Image
 
-from modalax.errors import ConfigError, DataError, MissingFieldError
+from modalax import ConfigError, DataError, MissingFieldError
 from modalax_image import ImageFolderDataset, ImageModalityConfig, decode_image
 from modalax_image.operator_configs import BrightnessConfig, CropConfig, FlipConfig, ResizeConfig, RotateConfig
 from modalax_image.operators import BrightnessOperator, CropOperator, FlipOperator, ResizeOperator, RotateOperator

@@ -10,7 +10,7 @@ from flax import nnx
 from PIL import Image
 
 import modalax
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_image import ImageFolderDataset, ImageModalityConfig, create_image_dataset
 
 RNG = np.random.default_rng(11)

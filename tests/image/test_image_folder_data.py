@@ -106,7 +106,7 @@ def test_skip_mode_masks_and_counts_bad_files(tmp_path):
         batch = ds.get_records(np.arange(len(ds)))
     order = [p.name for p in ds.paths]
     assert order == ["0.png", "1.png", "1b.png", "2.png"]
-    np.testing.assert_array_equal(batch[modalax.sources.VALID_KEY], [True, True, False, True])
+    np.testing.assert_array_equal(batch[modalax._src.sources.VALID_KEY], [True, True, False, True])
     np.testing.assert_array_equal(batch["images"][2], 0.0)
     np.testing.assert_allclose(batch["images"][3], good[2] / 255.0, atol=1e-6)
     assert ds.skipped == [str(bad)]
@@ -167,7 +167,7 @@ def test_keys_are_those_of_the_data_keys_table(tmp_path):
         warnings.simplefilter("ignore", RuntimeWarning)
         records = ds.get_records(np.arange(len(ds)))
         (batch,) = list(modalax.DataLoader(ds, len(ds), seed=0))
-    assert set(records) == {"images", "labels", modalax.sources.VALID_KEY}
+    assert set(records) == {"images", "labels", modalax._src.sources.VALID_KEY}
     assert records["images"].dtype == np.float32 and records["labels"].dtype == np.int32
     assert set(ds.element_spec()) == {"images", "labels"}  # the flag is not part of the records the loader yields
     assert set(batch) == {"images", "labels", "mask"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_image import ImageModalityConfig, decode_image, kernels, pillow_extensions
 
 RNG = np.random.default_rng(5)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import modalax
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_image import kernels, resample
 
 RNG = np.random.default_rng(1234)

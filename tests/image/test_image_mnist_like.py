@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_image import ImageModalityConfig, MNISTLikeDataset
 
 

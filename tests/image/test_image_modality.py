@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_image import ImageAdapter, ImageModality, ImageModalityConfig, kernels
 from modalax_image.adapter import ImageModel
 

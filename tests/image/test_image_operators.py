@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_image import kernels
 from modalax_image.operator_configs import (
     BrightnessConfig,

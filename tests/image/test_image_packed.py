@@ -13,8 +13,7 @@ from PIL import Image
 pytest.importorskip("array_record")
 
 import modalax
-from modalax.errors import DataError
-from modalax.packed import pack
+from modalax import DataError, pack
 from modalax_image import ImageModalityConfig
 from modalax_image.operator_configs import FlipConfig
 from modalax_image.operators import FlipOperator
@@ -135,7 +134,7 @@ def test_a_record_that_fails_to_decode_names_the_shard_and_record(folder: Path, 
 def test_cli_packs_a_folder_detected_as_images(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from modalax.cli import main
+    from modalax._src.cli import main
 
     out = tmp_path / "cli"
     argv = ["pack", str(folder), "--out", str(out), "--shards", "2", "--set", "config={'height': 6, 'width': 6}"]

@@ -12,8 +12,8 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError
-from modalax.registry import get_modality_record
+from modalax import ConfigError
+from modalax.plugin import get_modality_record
 from modalax_image import ImageDataset, ImageModalityConfig, create_image_dataset
 
 
@@ -84,13 +84,13 @@ def test_third_party_dataset_types_work_through_the_factory():
         ds = create_image_dataset("constant", ImageModalityConfig(height=4), rngs=nnx.Rngs(0), value=0.25)
         np.testing.assert_array_equal(np.asarray(ds.get_batch(2)["images"]), np.full((2, 4, 4, 3), 0.25))
     finally:
-        modalax.registry.current().remove("datasets", ("image", "constant"))
+        modalax._src.registry.current().remove("datasets", ("image", "constant"))
 
 
 def test_previewer_writes_a_png_grid_and_labels(tmp_path):
     from PIL import Image
 
-    preview = modalax.records.resolve(get_modality_record("image").previewer)
+    preview = modalax._src.records.resolve(get_modality_record("image").previewer)
     ds = create_image_dataset("mnist_like", dataset_size=16, rngs=nnx.Rngs(0))
     batch = ds.get_records(np.arange(16))
     written = preview(batch, tmp_path)

@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_image import ImageModalityConfig, SyntheticImageDataset
 from modalax_image.datasets.patterns import tile_range
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_multimodal import CrossModalAttention, HierarchicalFusion, consistency_loss
 from modalax_multimodal.cross_fusion import default_tree
 

@@ -13,7 +13,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_multimodal.config import RESERVED_TOKENS, MultiModalConfig
 from modalax_multimodal.datasets import MultiModalDataset, create_synthetic_multi_modal_dataset
 from modalax_multimodal.reference import numpy_params, render_sample_reference

@@ -8,8 +8,8 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError, DataError, MissingFieldError
-from modalax.random import record_keys
+from modalax import ConfigError, DataError, MissingFieldError
+from modalax.plugin import record_keys
 from modalax_multimodal import ModalityDropout, ModalityDropoutConfig
 from modalax_multimodal.dropout import expected_drop_rates
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_multimodal import MultiModalModality, MultiModalPairedDataset, contrastive_loss, symmetric_info_nce
 
 N = 6

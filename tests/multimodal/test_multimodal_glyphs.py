@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import modalax
-from modalax import DataLoader
-from modalax.errors import ConfigError
+from modalax import ConfigError, DataLoader
 from modalax_multimodal.caption_to_image import CaptionToImageGenerator, per_image_correlation
 from modalax_multimodal.datasets.glyph_world import (
     COLOURS,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_multimodal.config import MultiModalConfig
 from modalax_multimodal.encoders import AudioEncoder, ImageEncoder, TextEncoder, modality_inputs
 from modalax_multimodal.evaluation import MultiModalEvaluationSuite, cross_modal_retrieval, retrieval_recall

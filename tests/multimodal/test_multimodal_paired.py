@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import modalax
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_multimodal.datasets.paired import MultiModalPairedDataset
 
 N = 10

@@ -13,7 +13,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_multimodal.adapters import (
     ImageToTextAdapter,
     MultiModalAdapter,
@@ -129,8 +129,8 @@ def test_modality_generates_and_extends() -> None:
 def test_previewer_writes_pictures_sounds_and_tokens(tmp_path: Path) -> None:
     ds = create_synthetic_multi_modal_dataset(["image", "text", "audio"], 4, 0.9, rngs=0, audio_duration=0.25)
     batch = ds.fetch(np.arange(4))
-    record = modalax.registry.get_modality_record("multimodal")
-    written = modalax.records.resolve(record.previewer)(batch, tmp_path)
+    record = modalax._src.registry.get_modality_record("multimodal")
+    written = modalax._src.records.resolve(record.previewer)(batch, tmp_path)
     names = {p.name for p in written}
     assert {"images.png", "tokens.txt", "overview.png", "audio_00.wav", "audio_03_spec.png"} <= names
     with wave.open(str(tmp_path / "audio_01.wav")) as f:
@@ -151,8 +151,8 @@ def test_previewer_shows_caption_words_beside_token_ids(tmp_path: Path) -> None:
 
     ds = create_glyph_caption_dataset(3, 1.0, seed=0)
     batch = ds.fetch(np.arange(3))
-    record = modalax.registry.get_modality_record("multimodal")
-    modalax.records.resolve(record.previewer)(batch, tmp_path, dataset=ds)
+    record = modalax._src.registry.get_modality_record("multimodal")
+    modalax._src.records.resolve(record.previewer)(batch, tmp_path, dataset=ds)
     lines = (tmp_path / "tokens.txt").read_text().splitlines()
     words = ds.captions(batch["text"])[1].split()
     ids = np.asarray(batch["text"][1])

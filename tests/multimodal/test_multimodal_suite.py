@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.errors import DataError
+from modalax import DataError
 from modalax_audio.evaluation import log_spectral_distance
 from modalax_image.evaluation import psnr, ssim
 from modalax_multimodal import MultiModalEvaluationSuite, create_synthetic_multi_modal_dataset

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_multimodal.datasets import create_synthetic_multi_modal_dataset
 from modalax_multimodal.generators import ImageToTextGenerator, TextToAudioGenerator, TextToImageGenerator
 from modalax_multimodal.training import adam_init, adam_update, evaluate_retrieval, train_contrastive

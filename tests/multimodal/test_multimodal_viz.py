@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modalax import viz
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError, viz
 
 pytest.importorskip("matplotlib")
 

@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError, DataError, MissingFieldError
+from modalax import ConfigError, DataError, MissingFieldError
 from modalax_text import (
     CharTokenizer,
     ExternalTokenizer,

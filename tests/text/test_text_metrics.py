@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_text import TextEvaluationSuite, text_config
 from modalax_text.metrics import corpus_bleu, distinct_n, perplexity, repetition_rate, rouge_l
 

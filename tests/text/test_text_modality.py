@@ -9,8 +9,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.config import ModalityConfiguration
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError, ModalityConfiguration
 from modalax_text import TextAdapter, TextLanguageModel, TextModality, cross_entropy_loss, text_config
 
 

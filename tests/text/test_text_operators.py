@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_text import (
     CausalMask,
     CausalMaskConfig,

@@ -17,7 +17,7 @@ from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import models, pre_tokenizers, trainers
 
 import modalax
-from modalax.errors import ConfigError
+from modalax import ConfigError
 from modalax_text import (
     EncodeDecode,
     ExternalTokenizer,

@@ -10,8 +10,7 @@ import pytest
 pytest.importorskip("array_record")
 
 import modalax
-from modalax.errors import DataError
-from modalax.packed import pack
+from modalax import DataError, pack
 from modalax_text.packed import TOKENIZER_FILE, PackedTextDataset
 from modalax_text.tokenizer import Tokenizer
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modalax.config import ModalityConfiguration
-from modalax.errors import ConfigError
+from modalax import ConfigError, ModalityConfiguration
 from modalax_text import TextParams, text_config, text_params_from
 
 

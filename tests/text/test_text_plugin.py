@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import modalax
-from modalax.records import resolve
-from modalax.registry import get_modality_record
+from modalax.plugin import get_modality_record, resolve
 from modalax_text import SyntheticTextDataset, text_config
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "modalities" / "text.md"

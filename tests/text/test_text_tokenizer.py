@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modalax.errors import ConfigError, DataError
+from modalax import ConfigError, DataError
 from modalax_text import TextParams, Tokenizer, Vocabulary
 from modalax_text.encoding import encode_words
 from modalax_text.normalize import SEPARATOR, corpus_words

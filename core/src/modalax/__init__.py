@@ -2,13 +2,20 @@
 
 ``import modalax`` is light: it imports neither jax nor any plugin.  Plugins are discovered
 on the first registry query; jax-heavy names below are imported on first access.
+
+The public API is what ``__all__`` lists (docs/api.md gives each name's concept). Plugin
+authors import from ``modalax.plugin`` (versioned) and ``modalax.testing``; everything under
+``modalax._src`` is private.
 """
 
 from __future__ import annotations
 
-from modalax.aliases import EvaluationMetrics, ModalityBatch, ModalityConfig, ModalityData
-from modalax.config import BaseModalityConfig, ConfigMixin, ModalityConfiguration
-from modalax.errors import (
+from typing import Any
+
+from modalax._src import compat
+from modalax._src.aliases import EvaluationMetrics, ModalityBatch, ModalityConfig, ModalityData
+from modalax._src.config import BaseModalityConfig, ModalityConfiguration
+from modalax._src.errors import (
     ConfigError,
     DataError,
     MissingFieldError,
@@ -18,10 +25,10 @@ from modalax.errors import (
     StaleIteratorError,
     UnknownNameError,
 )
-from modalax.hookspecs import hookimpl
-from modalax.lazy import lazy_exports
-from modalax.protocols import BaseEvaluationSuite, BaseProcessor, Modality, ModelAdapter
-from modalax.records import (
+from modalax._src.hookspecs import hookimpl
+from modalax._src.lazy import lazy_exports
+from modalax._src.protocols import BaseEvaluationSuite, BaseProcessor, Modality, ModelAdapter
+from modalax._src.records import (
     AdapterRecord,
     CommandRecord,
     DatasetRecord,
@@ -29,7 +36,7 @@ from modalax.records import (
     ModalityRecord,
     OperatorRecord,
 )
-from modalax.registry import (
+from modalax._src.registry import (
     PluginInfo,
     create_dataset,
     get_adapter,
@@ -48,42 +55,59 @@ from modalax.registry import (
     register_kernel,
     register_modality,
 )
-from modalax.validation import create_modality_factory, validate_modality_interface
+from modalax._src.validation import create_modality_factory, validate_modality_interface
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+compat.install()
 
 _LAZY = {
-    "BaseDataset": "modalax.dataset",
-    "SyntheticDataset": "modalax.dataset",
-    "GenerativeModel": "modalax.model",
-    "DataLoader": "modalax.loader",
-    "LoaderIterator": "modalax.loader",
-    "create_data_loader": "modalax.loader",
-    "ArraySource": "modalax.sources",
-    "DataSource": "modalax.sources",
-    "FileSource": "modalax.sources",
-    "HFSource": "modalax.sources",
-    "SequenceSource": "modalax.sources",
-    "as_source": "modalax.sources",
-    "Subset": "modalax.sources",
-    "Concat": "modalax.sources",
-    "random_split": "modalax.sources",
-    "pack": "modalax.packed",
-    "PackedDataset": "modalax.packed",
-    "IndexedSource": "modalax.sources",
-    "Compose": "modalax.operators",
-    "ElementConfig": "modalax.operators",
-    "ElementOperator": "modalax.operators",
-    "MapConfig": "modalax.operators",
-    "MapOperator": "modalax.operators",
-    "ModalityOperator": "modalax.operators",
-    "ModalityOperatorConfig": "modalax.operators",
-    "OperatorConfig": "modalax.operators",
-    "OperatorModule": "modalax.operators",
+    "BaseDataset": "modalax._src.dataset",
+    "SyntheticDataset": "modalax._src.dataset",
+    "GenerativeModel": "modalax._src.model",
+    "DataLoader": "modalax._src.loader",
+    "LoaderIterator": "modalax._src.loader",
+    "create_data_loader": "modalax._src.loader",
+    "EpochOrder": "modalax._src.loader",
+    "epoch_permutation": "modalax._src.loader",
+    "WorkerPool": "modalax._src.loader.workers",
+    "ArraySource": "modalax._src.sources",
+    "DataSource": "modalax._src.sources",
+    "FileSource": "modalax._src.sources",
+    "HFSource": "modalax._src.sources",
+    "IndexedSource": "modalax._src.sources",
+    "as_source": "modalax._src.sources",
+    "Subset": "modalax._src.sources",
+    "Concat": "modalax._src.sources",
+    "random_split": "modalax._src.sources",
+    "pack": "modalax._src.packed",
+    "PackedDataset": "modalax._src.packed",
+    "decode_record": "modalax._src.packed",
+    "Compose": "modalax._src.operators",
+    "ElementConfig": "modalax._src.operators",
+    "ElementOperator": "modalax._src.operators",
+    "MapConfig": "modalax._src.operators",
+    "MapOperator": "modalax._src.operators",
+    "ModalityOperator": "modalax._src.operators",
+    "ModalityOperatorConfig": "modalax._src.operators",
+    "OperatorConfig": "modalax._src.operators",
+    "OperatorModule": "modalax._src.operators",
+}
+
+#: Names of 0.1 that duplicated a concept: (module, attribute, the name to use instead).
+DEPRECATED: dict[str, tuple[str, str, str]] = {
+    "ConfigMixin": ("modalax._src.config", "ConfigMixin", "modalax.plugin.ConfigMixin"),
+    "SequenceSource": ("modalax._src.sources", "SequenceSource", "modalax.as_source"),
 }
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+def _old_module(name: str) -> Any:
+    if name in compat.OLD_MODULES:
+        return compat.old_module(name)
+    raise AttributeError(f"module 'modalax' has no attribute {name!r}")
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, DEPRECATED, _old_module)
 
 
 __all__ = [
@@ -93,7 +117,6 @@ __all__ = [
     "BaseProcessor",
     "CommandRecord",
     "ConfigError",
-    "ConfigMixin",
     "DataError",
     "DatasetRecord",
     "EvaluationMetrics",
@@ -109,10 +132,10 @@ __all__ = [
     "ModelAdapter",
     "OperatorRecord",
     "PluginError",
+    "PluginInfo",
     "RecordIndexError",
     "StaleIteratorError",
     "UnknownNameError",
-    "PluginInfo",
     "create_dataset",
     "create_modality_factory",
     "get_adapter",
@@ -127,9 +150,9 @@ __all__ = [
     "list_modalities",
     "list_operators",
     "list_plugins",
+    "register",
     "register_dataset",
     "register_kernel",
-    "register",
     "register_modality",
     "validate_modality_interface",
     *_LAZY,

@@ -1,5 +1,5 @@
 """``python -m modalax``."""
 
-from modalax.cli import main
+from modalax._src.cli import main
 
 raise SystemExit(main())

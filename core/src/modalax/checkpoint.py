@@ -30,7 +30,7 @@ except ImportError as exc:  # the extra is optional
 
 import jax
 
-from modalax.errors import ConfigError, DataError
+from modalax._src.errors import ConfigError, DataError
 
 __all__ = ["LoaderCheckpointHandler", "LoaderRestore", "LoaderSave", "state_filename"]
 

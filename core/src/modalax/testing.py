@@ -19,9 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from modalax.registry import Registry, set_current
+from modalax._src.registry import Registry, set_current
 
-__all__ = ["discovering_registry", "isolated_registry", "write_fake_distribution"]
+__all__ = ["discovering_registry", "isolated_registry", "run_cli", "write_fake_distribution"]
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run the ``modalax`` command in this process (``run_cli(["preview", "video", "synthetic"])``); its exit code.
+
+    Errors are printed as the command prints them (one ``modalax: error:`` line) and give a
+    non-zero code, so a test asserts on the code and on ``capsys``.
+    """
+    from modalax._src.cli import main
+
+    return main(list(argv))
 
 
 def write_fake_distribution(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modalax import BaseModalityConfig
-from modalax.config import check_positive
+from modalax.plugin import check_positive
 
 
 @dataclass(frozen=True)

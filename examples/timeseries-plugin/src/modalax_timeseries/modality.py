@@ -10,9 +10,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 import modalax
-from modalax.errors import ConfigError
-from modalax.operators import ModalityOperator, ModalityOperatorConfig
-from modalax.reductions import pairwise_mean
+from modalax.plugin import ConfigError, ModalityOperator, ModalityOperatorConfig, pairwise_mean
 from modalax_timeseries.config import TimeSeriesConfig
 
 

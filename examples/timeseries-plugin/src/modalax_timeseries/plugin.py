@@ -5,12 +5,21 @@ Everything is registered as "module:attr" strings, imported on first use.
 
 from __future__ import annotations
 
-import modalax
-from modalax.hookspecs import Register
-from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
+from modalax.plugin import (
+    AdapterRecord,
+    DatasetRecord,
+    KernelRecord,
+    ModalityRecord,
+    OperatorRecord,
+    Register,
+    hookimpl,
+)
+
+#: The modalax plugin API this plugin is built against (checked by discovery).
+MODALAX_PLUGIN_API = "1.0"
 
 
-@modalax.hookimpl
+@hookimpl
 def register_modalities(register: Register) -> None:
     register(
         ModalityRecord(
@@ -22,7 +31,7 @@ def register_modalities(register: Register) -> None:
     )
 
 
-@modalax.hookimpl
+@hookimpl
 def register_datasets(register: Register) -> None:
     register(
         DatasetRecord(
@@ -34,17 +43,17 @@ def register_datasets(register: Register) -> None:
     )
 
 
-@modalax.hookimpl
+@hookimpl
 def register_kernels(register: Register) -> None:
     register(KernelRecord("timeseries.zscore", "modalax_timeseries.modality:zscore", description="per-series z-score"))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_operators(register: Register) -> None:
     register(OperatorRecord("timeseries", "jitter", "modalax_timeseries.modality:Jitter"))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_adapters(register: Register) -> None:
     register(
         AdapterRecord(

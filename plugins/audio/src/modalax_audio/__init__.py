@@ -5,9 +5,9 @@ Importing this package is light (no jax); the names below load their modules on 
 
 from __future__ import annotations
 
-from modalax.lazy import lazy_exports
+from modalax.plugin import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "AudioModalityConfig": "modalax_audio.config",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from modalax.reductions import pairwise_mean
+from modalax.plugin import pairwise_mean
 
 __all__ = ["add_noise_snr", "apply_gain_db", "crop", "mask_along_axis", "time_shift"]
 

@@ -9,8 +9,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Self
 
-from modalax.config import BaseModalityConfig, check_choice, check_positive, check_type, coerce_enum
-from modalax.errors import ConfigError
+from modalax.plugin import BaseModalityConfig, ConfigError, check_choice, check_positive, check_type, coerce_enum
 
 __all__ = ["AudioModalityConfig", "AudioRepresentation", "MelScale", "SpectrogramType"]
 

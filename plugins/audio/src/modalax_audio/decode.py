@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 
 __all__ = [
     "MAX_SAMPLE_RATE",

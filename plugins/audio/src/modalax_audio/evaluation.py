@@ -8,8 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from modalax.errors import DataError
-from modalax.protocols import BaseEvaluationSuite
+from modalax.plugin import BaseEvaluationSuite, DataError
 from modalax_audio import spectral
 from modalax_audio.config import AudioModalityConfig
 from modalax_audio.datasets.base import check_config

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from modalax.errors import ConfigError
+from modalax.plugin import ConfigError
 
 __all__ = [
     "MEL_SCALES",

@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
-from modalax.model import GenerativeModel
+from modalax.plugin import ConfigError, DataError, GenerativeModel
 from modalax_audio import spectral
 from modalax_audio.config import AudioModalityConfig, AudioRepresentation, SpectrogramType, seconds_to_samples
 from modalax_audio.datasets.base import check_config

@@ -16,9 +16,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from modalax.config import check_choice, check_positive, check_type
-from modalax.errors import ConfigError, DataError, MissingFieldError
-from modalax.operators import ModalityOperator, ModalityOperatorConfig
+from modalax.plugin import (
+    ConfigError,
+    DataError,
+    MissingFieldError,
+    ModalityOperator,
+    ModalityOperatorConfig,
+    check_choice,
+    check_positive,
+    check_type,
+)
 from modalax_audio.augment import add_noise_snr, apply_gain_db, crop, mask_along_axis, time_shift
 
 __all__ = [

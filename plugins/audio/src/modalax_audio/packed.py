@@ -1,4 +1,4 @@
-"""``PackedAudioDataset``: audio packed by ``modalax.packed.pack``, decoded by ``decode_audio``.
+"""``PackedAudioDataset``: audio packed by ``modalax.pack``, decoded by ``decode_audio``.
 
 A packed audio folder holds each file's encoded bytes (FLAC, WAV, OGG, ... as they were);
 records are decoded with the same ``decode_audio`` call (soundfile, soxr, the config's
@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 from flax import nnx
 
-from modalax.errors import DataError
-from modalax.packed import PackedDataset, PackedIndex
+from modalax.plugin import DataError, PackedDataset, PackedIndex
 from modalax_audio.config import AudioModalityConfig
 from modalax_audio.datasets.base import AudioDataset
 from modalax_audio.decode import audio_extensions, decode_audio

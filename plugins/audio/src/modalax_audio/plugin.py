@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from modalax import hookimpl
-from modalax.hookspecs import Register
-from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
+from modalax.plugin import (
+    AdapterRecord,
+    DatasetRecord,
+    KernelRecord,
+    ModalityRecord,
+    OperatorRecord,
+    Register,
+    hookimpl,
+)
+
+#: The modalax plugin API this plugin is built against (checked by discovery).
+MODALAX_PLUGIN_API = "1.0"
 
 _PKG = "modalax_audio"
 _STFT = ("n_fft", "hop_length", "win_length", "window", "center", "pad_mode")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.viz import save_spectrogram_png, save_text, save_wav
+from modalax.plugin import save_spectrogram_png, save_text, save_wav
 
 __all__ = ["preview"]
 

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_audio.filters import resample_filter
 
 __all__ = ["MAX_FILTER_SIZE", "filter_size", "resample", "resample_poly", "resampled_length"]

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_audio.chunks import by_chunks
 from modalax_audio.filters import dct_matrix, mel_filterbank_np, window_np
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_audio.decode import read_audio
 
 __all__ = ["read_wav", "write_wav", "BIT_DEPTHS"]

@@ -6,10 +6,10 @@ first access.
 
 from __future__ import annotations
 
-from modalax.lazy import lazy_exports
+from modalax.plugin import lazy_exports
 from modalax_image.config import ImageModalityConfig, ImageRepresentation, ResizeMethod
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "ImageModality": "modalax_image.modality",

@@ -16,8 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError, MissingFieldError
-from modalax.model import GenerativeModel
+from modalax.plugin import ConfigError, DataError, GenerativeModel, MissingFieldError
 from modalax_image.config import ImageModalityConfig
 
 __all__ = ["ImageAdapter", "ImageModel", "image_mse"]

@@ -11,8 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from modalax.config import check_positive, check_probability, check_type
-from modalax.errors import ConfigError
+from modalax.plugin import ConfigError, check_positive, check_probability, check_type
 from modalax_image.operator_configs import ImageOperatorConfig, _check_number, check_interval
 
 __all__ = [

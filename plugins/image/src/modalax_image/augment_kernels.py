@@ -15,8 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from modalax.errors import DataError
-from modalax.reductions import pairwise_mean
+from modalax.plugin import DataError, pairwise_mean
 from modalax_image.kernels import LUMA, _per_image, check_images, to_unit, unit_range
 
 __all__ = [

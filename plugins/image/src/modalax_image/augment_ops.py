@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from modalax.errors import DataError
+from modalax.plugin import DataError
 from modalax_image import augment_kernels as ak
 from modalax_image.augment_configs import (
     ColorJitterConfig,

@@ -7,8 +7,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from modalax.config import BaseModalityConfig, check_positive, check_type, coerce_enum
-from modalax.errors import ConfigError
+from modalax.plugin import BaseModalityConfig, ConfigError, check_positive, check_type, coerce_enum
 
 __all__ = ["ImageModalityConfig", "ImageRepresentation", "ResizeMethod"]
 

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_image.config import ImageModalityConfig, ResizeMethod
 
 __all__ = ["DEFAULT_BACKGROUND", "check_background", "decode_image", "pillow_extensions"]

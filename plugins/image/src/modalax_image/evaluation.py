@@ -16,8 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.errors import ConfigError, DataError, unknown_name_message
-from modalax.protocols import BaseEvaluationSuite
+from modalax.plugin import BaseEvaluationSuite, ConfigError, DataError, unknown_name_message
 from modalax_image.config import ImageModalityConfig
 
 __all__ = ["METRICS", "ImageEvaluationSuite", "mse", "psnr", "ssim"]

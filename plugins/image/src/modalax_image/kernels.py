@@ -22,8 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from modalax.errors import ConfigError, DataError
-from modalax.reductions import pairwise_mean
+from modalax.plugin import ConfigError, DataError, pairwise_mean
 from modalax_image import resample
 
 __all__ = [
@@ -185,7 +184,7 @@ def contrast(images: Any, factor: Any) -> jax.Array:
 
     ``(x - mean) * factor + mean`` with the mean over height and width per channel (the
     convention of ``tf.image.adjust_contrast``); no clipping.  The mean is summed in a fixed
-    pairwise order, so a record gets the same bits in any batch (:mod:`modalax.reductions`).
+    pairwise order, so a record gets the same bits in any batch (``modalax.plugin.pairwise_mean``).
     """
     x = to_unit("contrast", check_images("contrast", images))
     mean = pairwise_mean(x, (1, 2), keepdims=True)

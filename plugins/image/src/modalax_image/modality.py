@@ -11,10 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.config import check_choice
-from modalax.errors import ConfigError, DataError
-from modalax.model import GenerativeModel
-from modalax.operators import Compose
+from modalax.plugin import Compose, ConfigError, DataError, GenerativeModel, check_choice
 from modalax_image import kernels
 from modalax_image.adapter import ImageAdapter, image_mse
 from modalax_image.augment import augment_batch, augmentation_operators

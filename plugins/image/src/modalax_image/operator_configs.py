@@ -13,9 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from modalax.config import check_choice, check_positive, check_probability, check_type
-from modalax.errors import ConfigError
-from modalax.operators import ModalityOperatorConfig
+from modalax.plugin import (
+    ConfigError,
+    ModalityOperatorConfig,
+    check_choice,
+    check_positive,
+    check_probability,
+    check_type,
+)
 
 __all__ = [
     "BrightnessConfig",

@@ -20,9 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.errors import DataError, MissingFieldError
-from modalax.operators import ModalityOperator
-from modalax.operators.fields import get_path, set_path, split_host_fields
+from modalax.plugin import DataError, MissingFieldError, ModalityOperator, get_path, set_path, split_host_fields
 from modalax_image import kernels
 from modalax_image.operator_configs import (
     BrightnessConfig,

@@ -1,4 +1,4 @@
-"""``PackedImageDataset``: images packed by ``modalax.packed.pack``, decoded by ``decode_image``.
+"""``PackedImageDataset``: images packed by ``modalax.pack``, decoded by ``decode_image``.
 
 A packed image folder holds each file's encoded bytes; records are decoded with the same
 ``decode_image`` call (config, EXIF orientation, background) as ``ImageFolderDataset``, so
@@ -13,8 +13,7 @@ from typing import Any
 
 from flax import nnx
 
-from modalax.errors import DataError
-from modalax.packed import PackedDataset, PackedIndex
+from modalax.plugin import DataError, PackedDataset, PackedIndex
 from modalax_image.config import ImageModalityConfig
 from modalax_image.datasets.base import ImageDataset
 from modalax_image.decode import DEFAULT_BACKGROUND, decode_image, pillow_extensions

@@ -6,9 +6,18 @@ modality, dataset, kernel or operator is first used.
 
 from __future__ import annotations
 
-import modalax
-from modalax.hookspecs import Register
-from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
+from modalax.plugin import (
+    AdapterRecord,
+    DatasetRecord,
+    KernelRecord,
+    ModalityRecord,
+    OperatorRecord,
+    Register,
+    hookimpl,
+)
+
+#: The modalax plugin API this plugin is built against (checked by discovery).
+MODALAX_PLUGIN_API = "1.0"
 
 _PKG = "modalax_image"
 
@@ -60,7 +69,7 @@ DATASETS: dict[str, tuple[str, str]] = {
 }
 
 
-@modalax.hookimpl
+@hookimpl
 def register_modalities(register: Register) -> None:
     register(
         ModalityRecord(
@@ -73,7 +82,7 @@ def register_modalities(register: Register) -> None:
     )
 
 
-@modalax.hookimpl
+@hookimpl
 def register_datasets(register: Register) -> None:
     for name, (cls, description) in DATASETS.items():
         register(DatasetRecord("image", name, f"{_PKG}.datasets:{cls}", description))
@@ -81,7 +90,7 @@ def register_datasets(register: Register) -> None:
     register(DatasetRecord("image", "packed", packed, "ArrayRecord shards of modalax.pack"))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_adapters(register: Register) -> None:
     register(
         AdapterRecord(
@@ -93,7 +102,7 @@ def register_adapters(register: Register) -> None:
     )
 
 
-@modalax.hookimpl
+@hookimpl
 def register_kernels(register: Register) -> None:
     for name, (fn, static, description) in KERNELS.items():
         register(KernelRecord(f"image.{name}", f"{_PKG}.kernels:{fn}", static, description))
@@ -101,7 +110,7 @@ def register_kernels(register: Register) -> None:
         register(KernelRecord(f"image.{name}", f"{_PKG}.augment_kernels:{fn}", static, description))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_operators(register: Register) -> None:
     for name, cls in OPERATORS.items():
         register(OperatorRecord("image", name, f"{_PKG}.operators:{cls}"))

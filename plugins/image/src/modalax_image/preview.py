@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.viz import image_grid, save_png, save_text
+from modalax.plugin import image_grid, save_png, save_text
 
 __all__ = ["preview"]
 

@@ -6,9 +6,9 @@ imported on first access.
 
 from __future__ import annotations
 
-from modalax.lazy import lazy_exports
+from modalax.plugin import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "MODALITY_NAMES": "modalax_multimodal.config",

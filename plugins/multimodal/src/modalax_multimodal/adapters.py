@@ -14,7 +14,7 @@ from typing import Any
 
 from flax import nnx
 
-from modalax.errors import ConfigError
+from modalax.plugin import ConfigError
 from modalax_multimodal.config import MODALITY_NAMES, MultiModalConfig
 from modalax_multimodal.generators import ImageToTextGenerator, TextToAudioGenerator, TextToImageGenerator
 from modalax_multimodal.models import MultiModalModel

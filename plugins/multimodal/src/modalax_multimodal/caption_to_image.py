@@ -18,8 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
-from modalax.model import GenerativeModel
+from modalax.plugin import ConfigError, DataError, GenerativeModel
 from modalax_multimodal.encoders import modality_inputs
 from modalax_multimodal.training import adam_init, adam_update
 
@@ -104,7 +103,7 @@ def train_caption_to_image(
 
     Returns the model and the loss of every step.
     """
-    from modalax.loader import DataLoader
+    from modalax import DataLoader
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise ConfigError(f"train_caption_to_image.steps: got {steps!r}, expected a positive int")

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from modalax.errors import DataError
+from modalax.plugin import DataError
 
 __all__ = ["check_finite", "is_traced"]
 

@@ -10,8 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modalax.config import BaseModalityConfig, check_positive, check_probability, check_type, coerce_enum
-from modalax.errors import ConfigError, unknown_name_message
+from modalax.plugin import (
+    BaseModalityConfig,
+    ConfigError,
+    check_positive,
+    check_probability,
+    check_type,
+    coerce_enum,
+    unknown_name_message,
+)
 
 __all__ = [
     "DATA_KEYS",

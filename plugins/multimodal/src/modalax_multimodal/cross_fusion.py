@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 
 __all__ = ["CrossModalAttention", "HierarchicalFusion", "default_tree"]
 

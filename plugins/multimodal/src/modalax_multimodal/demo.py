@@ -92,9 +92,7 @@ def _recall_at_1(model: Any, dataset: Any, n: int) -> dict[str, float]:
 
 def _write_outputs(out: Path, val: Any, seed: int, histories: dict[str, list[float]]) -> list[str]:
     import modalax
-    from modalax.records import resolve
-    from modalax.registry import get_modality_record
-    from modalax.viz import image_grid, plot_image_grid, save_line_plot, save_png
+    from modalax.plugin import get_modality_record, image_grid, plot_image_grid, resolve, save_line_plot, save_png
 
     written: list[Path] = []
     for pattern in PATTERNS:

@@ -115,7 +115,7 @@ def run_glyphs(args: Any, out: Path) -> tuple[dict[str, Any], list[str], dict[st
 def _figures(
     out: Path, val: Any, batch: Any, top: np.ndarray, sim: np.ndarray, generated: np.ndarray, corr: np.ndarray
 ) -> list[str]:
-    from modalax.viz import have_matplotlib, plot_aligned_samples, plot_image_grid, plot_retrieval, token_preview
+    from modalax.plugin import have_matplotlib, plot_aligned_samples, plot_image_grid, plot_retrieval, token_preview
     from modalax_multimodal.preview import HOP_FRACTION, spectrogram_db
 
     if not have_matplotlib():

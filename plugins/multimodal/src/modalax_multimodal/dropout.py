@@ -24,9 +24,18 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.config import check_positive, check_probability, check_type
-from modalax.errors import ConfigError, DataError, MissingFieldError
-from modalax.operators import OperatorConfig, OperatorModule, get_path, set_path
+from modalax.plugin import (
+    ConfigError,
+    DataError,
+    MissingFieldError,
+    OperatorConfig,
+    OperatorModule,
+    check_positive,
+    check_probability,
+    check_type,
+    get_path,
+    set_path,
+)
 from modalax_multimodal.config import DATA_KEYS, MODALITY_NAMES
 
 __all__ = ["ModalityDropout", "ModalityDropoutConfig", "expected_drop_rates"]

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_multimodal.config import DATA_KEYS, MODALITY_NAMES, MultiModalConfig
 
 __all__ = ["AudioEncoder", "ImageEncoder", "MLP", "TextEncoder", "build_encoders", "modality_inputs"]

@@ -17,8 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
-from modalax.protocols import BaseEvaluationSuite
+from modalax.plugin import BaseEvaluationSuite, ConfigError, DataError
 from modalax_multimodal.features import modality_features
 from modalax_multimodal.quality import cross_modal_consistency, modality_quality
 

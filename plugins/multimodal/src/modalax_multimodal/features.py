@@ -12,7 +12,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from modalax.errors import DataError
+from modalax.plugin import DataError
 from modalax_multimodal.config import DATA_KEYS
 
 __all__ = ["AUDIO_PROJECTIONS", "IMAGE_POOL", "audio_features", "image_features", "modality_features", "text_features"]

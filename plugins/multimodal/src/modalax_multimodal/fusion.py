@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_multimodal.config import FusionStrategy
 
 __all__ = ["EarlyFusion", "LateFusion", "MultiModalAttentionFusion", "build_fusion", "early_fusion", "late_fusion"]

@@ -15,8 +15,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import DataError
-from modalax.model import GenerativeModel
+from modalax.plugin import DataError, GenerativeModel
 from modalax_multimodal.encoders import modality_inputs
 
 __all__ = ["ImageToTextGenerator", "TextToAudioGenerator", "TextToImageGenerator"]

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from modalax.errors import ConfigError
+from modalax.plugin import ConfigError
 from modalax_multimodal.config import RESERVED_TOKENS, TEXT_LEVELS, MultiModalConfig
 
 __all__ = [

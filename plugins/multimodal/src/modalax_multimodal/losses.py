@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 
 __all__ = ["CONSISTENCY_METRICS", "consistency_loss", "contrastive_loss", "l2_normalize", "symmetric_info_nce"]
 

@@ -10,8 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
-from modalax.model import GenerativeModel
+from modalax.plugin import ConfigError, DataError, GenerativeModel
 from modalax_multimodal.adapters import adapter_for
 from modalax_multimodal.checks import check_finite, is_traced
 from modalax_multimodal.config import DATA_KEYS, MultiModalConfig

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.model import GenerativeModel
+from modalax.plugin import GenerativeModel
 from modalax_multimodal.config import MultiModalConfig
 from modalax_multimodal.encoders import build_encoders, modality_inputs
 from modalax_multimodal.fusion import build_fusion

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import modalax
-from modalax.hookspecs import Register
-from modalax.records import (
+from modalax.plugin import (
     AdapterRecord,
     CommandRecord,
     DatasetRecord,
     KernelRecord,
     ModalityRecord,
     OperatorRecord,
+    Register,
+    hookimpl,
 )
+
+#: The modalax plugin API this plugin is built against (checked by discovery).
+MODALAX_PLUGIN_API = "1.0"
 
 _PKG = "modalax_multimodal"
 
 
-@modalax.hookimpl
+@hookimpl
 def register_modalities(register: Register) -> None:
     """The ``multimodal`` modality."""
     register(
@@ -30,7 +33,7 @@ def register_modalities(register: Register) -> None:
     )
 
 
-@modalax.hookimpl
+@hookimpl
 def register_datasets(register: Register) -> None:
     """``multimodal/synthetic`` (aligned, on demand), ``multimodal/glyphs`` (readable) and ``multimodal/paired``."""
     register(
@@ -59,7 +62,7 @@ def register_datasets(register: Register) -> None:
     )
 
 
-@modalax.hookimpl
+@hookimpl
 def register_adapters(register: Register) -> None:
     """Contrastive/fusion model (default) and the three cross-modal generators."""
     for family, cls in (
@@ -71,7 +74,7 @@ def register_adapters(register: Register) -> None:
         register(AdapterRecord("multimodal", family, f"{_PKG}.adapters:{cls}"))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_kernels(register: Register) -> None:
     """Rendering kernels, the symmetric InfoNCE loss and retrieval ranks."""
     for name, target in (
@@ -85,7 +88,7 @@ def register_kernels(register: Register) -> None:
         register(KernelRecord(name, f"{_PKG}.{target}"))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_operators(register: Register) -> None:
     """``modality_dropout``: drop whole modalities per sample, with a presence mask."""
     register(
@@ -98,7 +101,7 @@ def register_operators(register: Register) -> None:
     )
 
 
-@modalax.hookimpl
+@hookimpl
 def register_commands(register: Register) -> None:
     register(
         CommandRecord(

@@ -9,7 +9,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.viz import (
+from modalax.plugin import (
     colormap,
     have_matplotlib,
     image_grid,

@@ -15,7 +15,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.errors import DataError
+from modalax.plugin import DataError
 from modalax_multimodal.config import DATA_KEYS
 from modalax_multimodal.losses import consistency_loss
 

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.errors import ConfigError
+from modalax.plugin import ConfigError
 from modalax_multimodal.config import MultiModalConfig
 from modalax_multimodal.evaluation import DEFAULT_KS, cross_modal_retrieval
 from modalax_multimodal.models import MultiModalModel
@@ -65,7 +65,7 @@ def train_contrastive(
     Batches come from ``modalax.DataLoader(dataset, batch_size, shuffle=True, seed=seed,
     drop_last=True, num_epochs=None)``.  Returns the model and ``{"loss": [per step]}``.
     """
-    from modalax.loader import DataLoader
+    from modalax import DataLoader
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise ConfigError(f"train_contrastive.steps: got {steps!r}, expected a positive int")

@@ -10,9 +10,9 @@ first access.
 
 from __future__ import annotations
 
-from modalax.lazy import lazy_exports
+from modalax.plugin import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "TextParams": "modalax_text.params",

@@ -11,8 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
-from modalax.model import GenerativeModel
+from modalax.plugin import ConfigError, DataError, GenerativeModel
 from modalax_text import kernels
 from modalax_text.params import TextParams, text_params_from
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_text.params import text_params_from
 from modalax_text.tokenizer import Tokenizer, pack
 from modalax_text.vocabulary import Vocabulary

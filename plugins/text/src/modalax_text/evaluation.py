@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.protocols import BaseEvaluationSuite
+from modalax.plugin import BaseEvaluationSuite
 from modalax_text import metrics, sequence_metrics
 from modalax_text.params import text_params_from
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_text.ids import check_token_ids
 from modalax_text.params import TextParams, text_params_from
 from modalax_text.tokenizer import Tokenizer, _as_text_list, pack

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.errors import DataError
+from modalax.plugin import DataError
 
 __all__ = ["check_token_ids"]
 

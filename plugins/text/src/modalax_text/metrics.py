@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_text.ids import check_token_ids
 from modalax_text.params import TextParams, text_params_from
 

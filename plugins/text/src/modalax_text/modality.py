@@ -12,9 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.config import ModalityConfiguration
-from modalax.errors import ConfigError, DataError
-from modalax.model import GenerativeModel
+from modalax.plugin import ConfigError, DataError, GenerativeModel, ModalityConfiguration
 from modalax_text import kernels
 from modalax_text.adapter import TextAdapter, cross_entropy_loss
 from modalax_text.char import CharTokenizer

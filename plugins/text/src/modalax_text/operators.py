@@ -19,10 +19,17 @@ from typing import Any
 import jax
 import numpy as np
 
-from modalax.config import check_positive, check_probability, check_type
-from modalax.errors import ConfigError
-from modalax.operators import ModalityOperator, ModalityOperatorConfig, get_path, set_path
-from modalax.operators.fields import split_host_fields
+from modalax.plugin import (
+    ConfigError,
+    ModalityOperator,
+    ModalityOperatorConfig,
+    check_positive,
+    check_probability,
+    check_type,
+    get_path,
+    set_path,
+    split_host_fields,
+)
 from modalax_text import kernels
 from modalax_text.ids import check_token_ids
 from modalax_text.params import TextParams, plain_numbers, text_params_from

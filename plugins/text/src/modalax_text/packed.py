@@ -1,4 +1,4 @@
-"""``PackedTextDataset``: text records packed by ``modalax.packed.pack``.
+"""``PackedTextDataset``: text records packed by ``modalax.pack``.
 
 Text has no file to decode: ``pack`` stores each record's ``texts`` (the raw string) and
 ``text_tokens``, and the tokenizer's vocabulary beside the shards (``tokenizer.json``), so the
@@ -14,9 +14,7 @@ from typing import Any
 
 from flax import nnx
 
-from modalax.config import ModalityConfiguration
-from modalax.errors import DataError
-from modalax.packed import PackedDataset, PackedIndex
+from modalax.plugin import DataError, ModalityConfiguration, PackedDataset, PackedIndex
 from modalax_text.datasets.base import TextDataset, resolve_config
 from modalax_text.params import text_config
 from modalax_text.tokenizer import Tokenizer

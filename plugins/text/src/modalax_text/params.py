@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.config import BaseModalityConfig, ModalityConfiguration, check_positive, check_type
-from modalax.errors import ConfigError
+from modalax.plugin import BaseModalityConfig, ConfigError, ModalityConfiguration, check_positive, check_type
 
 __all__ = [
     "SPECIAL_FIELDS",

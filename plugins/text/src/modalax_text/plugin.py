@@ -5,9 +5,18 @@ Everything is registered as ``"module:attr"`` strings, imported on first use.
 
 from __future__ import annotations
 
-import modalax
-from modalax.hookspecs import Register
-from modalax.records import AdapterRecord, DatasetRecord, KernelRecord, ModalityRecord, OperatorRecord
+from modalax.plugin import (
+    AdapterRecord,
+    DatasetRecord,
+    KernelRecord,
+    ModalityRecord,
+    OperatorRecord,
+    Register,
+    hookimpl,
+)
+
+#: The modalax plugin API this plugin is built against (checked by discovery).
+MODALAX_PLUGIN_API = "1.0"
 
 _PKG = "modalax_text"
 
@@ -43,7 +52,7 @@ OPERATORS: dict[str, tuple[str, str]] = {
 }
 
 
-@modalax.hookimpl
+@hookimpl
 def register_modalities(register: Register) -> None:
     register(
         ModalityRecord(
@@ -56,7 +65,7 @@ def register_modalities(register: Register) -> None:
     )
 
 
-@modalax.hookimpl
+@hookimpl
 def register_datasets(register: Register) -> None:
     register(
         DatasetRecord(
@@ -80,18 +89,18 @@ def register_datasets(register: Register) -> None:
     register(DatasetRecord("text", "packed", f"{_PKG}.packed:PackedTextDataset", "ArrayRecord shards of modalax.pack"))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_adapters(register: Register) -> None:
     register(AdapterRecord("text", "default", f"{_PKG}.adapter:TextAdapter", "causal transformer language model"))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_kernels(register: Register) -> None:
     for name, (fn, static, description) in KERNELS.items():
         register(KernelRecord(name, f"{_PKG}.kernels:{fn}", static, description))
 
 
-@modalax.hookimpl
+@hookimpl
 def register_operators(register: Register) -> None:
     for name, (cls, description) in OPERATORS.items():
         register(OperatorRecord("text", name, f"{_PKG}.operators:{cls}", description))

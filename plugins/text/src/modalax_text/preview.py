@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.viz import save_text
+from modalax.plugin import save_text
 
 __all__ = ["preview"]
 

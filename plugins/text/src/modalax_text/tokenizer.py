@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_text.encoding import encode_words, pack_separated
 from modalax_text.ids import check_token_ids
 from modalax_text.normalize import normalize, words

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax.errors import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError
 from modalax_text.normalize import SEPARATOR, corpus_words
 from modalax_text.params import SPECIAL_TOKENS, TextParams, text_params_from
 

@@ -13,8 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.dataset import BaseDataset
-from modalax.errors import ConfigError
+from modalax.plugin import BaseDataset, ConfigError
 from modalax_audio.config import AudioModalityConfig
 
 __all__ = ["AudioDataset", "check_config", "resolve_rngs"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modalax.errors import UnknownNameError, unknown_name_message
+from modalax.plugin import UnknownNameError, unknown_name_message
 from modalax_audio.config import AudioModalityConfig
 from modalax_audio.datasets.base import AudioDataset
 from modalax_audio.datasets.folder import AudioFolderDataset

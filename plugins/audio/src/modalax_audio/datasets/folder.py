@@ -15,9 +15,16 @@ from typing import Any, Literal
 import numpy as np
 from flax import nnx
 
-from modalax.dataset import BaseDataset
-from modalax.errors import ConfigError, DataError
-from modalax.sources import VALID_KEY, FileSource, normalize_extensions, scan_class_folders, split_folder
+from modalax.plugin import (
+    VALID_KEY,
+    BaseDataset,
+    ConfigError,
+    DataError,
+    FileSource,
+    normalize_extensions,
+    scan_class_folders,
+    split_folder,
+)
 from modalax_audio.config import AudioModalityConfig
 from modalax_audio.datasets.base import AudioDataset, check_config, resolve_rngs
 from modalax_audio.decode import audio_extensions, decode_audio, fit_to_config

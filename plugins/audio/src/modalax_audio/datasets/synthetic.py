@@ -11,9 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.dataset import SyntheticDataset
-from modalax.errors import ConfigError, UnknownNameError, unknown_name_message
-from modalax.random import record_keys
+from modalax.plugin import ConfigError, SyntheticDataset, UnknownNameError, record_keys, unknown_name_message
 from modalax_audio.config import AudioModalityConfig
 from modalax_audio.datasets.base import AudioDataset, check_config, resolve_rngs
 from modalax_audio.synthesis import AUDIO_TYPES, synthesize

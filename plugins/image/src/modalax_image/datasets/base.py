@@ -8,9 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.dataset import BaseDataset, SyntheticDataset
-from modalax.errors import ConfigError
-from modalax.random import record_keys
+from modalax.plugin import BaseDataset, ConfigError, SyntheticDataset, record_keys
 from modalax_image.config import ImageModalityConfig, plain_int
 
 __all__ = ["GeneratedImageDataset", "ImageDataset", "resolve_config"]

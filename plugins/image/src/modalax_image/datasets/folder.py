@@ -10,8 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from flax import nnx
 
-from modalax.errors import ConfigError, DataError
-from modalax.sources import FileSource, normalize_extensions, scan_class_folders, split_folder
+from modalax.plugin import ConfigError, DataError, FileSource, normalize_extensions, scan_class_folders, split_folder
 from modalax_image.config import ImageModalityConfig
 from modalax_image.datasets.base import ImageDataset
 from modalax_image.decode import DEFAULT_BACKGROUND, check_background, decode_image, pillow_extensions

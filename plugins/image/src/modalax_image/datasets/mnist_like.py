@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import ConfigError
+from modalax.plugin import ConfigError
 from modalax_image.config import ImageModalityConfig, ImageRepresentation, plain_int
 from modalax_image.datasets.base import GeneratedImageDataset, check_dataset_size
 from modalax_image.datasets.glyphs import segment_table

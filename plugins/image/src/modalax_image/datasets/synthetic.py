@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.errors import ConfigError, unknown_name_message
-from modalax.random import record_keys
+from modalax.plugin import ConfigError, record_keys, unknown_name_message
 from modalax_image.config import ImageModalityConfig, plain_int
 from modalax_image.datasets import patterns
 from modalax_image.datasets.base import GeneratedImageDataset, check_dataset_size

@@ -19,9 +19,7 @@ import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
-from modalax.dataset import SyntheticDataset
-from modalax.random import record_keys
-from modalax.sources.base import Batch
+from modalax.plugin import Batch, SyntheticDataset, record_keys
 from modalax_multimodal.config import MODALITY_NAMES, MultiModalConfig
 from modalax_multimodal.kernels import (
     RenderParams,

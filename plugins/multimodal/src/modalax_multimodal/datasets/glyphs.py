@@ -22,11 +22,7 @@ import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
-from modalax.config import check_probability
-from modalax.dataset import SyntheticDataset
-from modalax.errors import ConfigError
-from modalax.random import record_keys
-from modalax.sources.base import Batch
+from modalax.plugin import Batch, ConfigError, SyntheticDataset, check_probability, record_keys
 from modalax_multimodal.config import MODALITY_NAMES, MultiModalConfig
 from modalax_multimodal.datasets.glyph_world import (
     CAPTION_LENGTH,

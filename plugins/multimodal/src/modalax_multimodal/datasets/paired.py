@@ -10,9 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.dataset import BaseDataset
-from modalax.errors import ConfigError, DataError, unknown_name_message
-from modalax.sources.base import Batch
+from modalax.plugin import BaseDataset, Batch, ConfigError, DataError, unknown_name_message
 from modalax_multimodal.checks import check_finite
 from modalax_multimodal.config import MODALITY_NAMES
 

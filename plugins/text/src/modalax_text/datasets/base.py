@@ -13,9 +13,7 @@ from typing import Any
 import numpy as np
 from flax import nnx
 
-from modalax.config import ModalityConfiguration
-from modalax.dataset import BaseDataset
-from modalax.errors import ConfigError
+from modalax.plugin import BaseDataset, ConfigError, ModalityConfiguration
 from modalax_text.ids import check_token_ids
 from modalax_text.params import SPECIAL_FIELDS, TextParams, text_config, text_params_from
 

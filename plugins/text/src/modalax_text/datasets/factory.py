@@ -7,8 +7,7 @@ from typing import Any
 from flax import nnx
 
 import modalax
-from modalax.config import ModalityConfiguration
-from modalax.errors import ConfigError, unknown_name_message
+from modalax.plugin import ConfigError, ModalityConfiguration, unknown_name_message
 from modalax_text.datasets.base import TextDataset
 from modalax_text.datasets.files import TextFileDataset
 from modalax_text.datasets.simple import SimpleTextDataset

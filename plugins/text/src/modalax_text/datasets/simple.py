@@ -9,9 +9,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from modalax.config import ModalityConfiguration
-from modalax.errors import DataError
-from modalax.sources import ArraySource
+from modalax.plugin import ArraySource, DataError, ModalityConfiguration
 from modalax_text.datasets.base import TextDataset, check_min_length, resolve_config, token_lengths
 from modalax_text.tokenizer import Tokenizer
 

@@ -19,10 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.config import ModalityConfiguration
-from modalax.dataset import SyntheticDataset
-from modalax.errors import ConfigError, unknown_name_message
-from modalax.random import record_keys
+from modalax.plugin import ConfigError, ModalityConfiguration, SyntheticDataset, record_keys, unknown_name_message
 from modalax_text import grammar
 from modalax_text.datasets.base import TextDataset, resolve_config
 from modalax_text.kernels import uniform_ints, uniforms

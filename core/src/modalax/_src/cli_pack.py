@@ -1,0 +1,107 @@
+"""``modalax pack``: write a folder, a text file or a registered dataset into packed shards.
+
+``SOURCE`` is a folder (its modality from ``--modality`` or from its files' extensions), a
+text file (the ``text`` modality's ``file`` dataset), or ``MODALITY:DATASET_TYPE`` built
+with ``--set`` options as ``modalax preview`` does. Arguments are checked before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from modalax._src import registry
+from modalax._src.cli_preview import check_options, check_out, factory_parameters, parse_options, positive_int, seed_arg
+from modalax._src.errors import ConfigError, unknown_name_message
+
+__all__ = ["add_pack_parser", "cmd_pack", "detect_modality"]
+
+
+def _folder_modalities() -> list[str]:
+    return [m for m in registry.list_modalities() if {"folder", "packed"} <= set(registry.list_datasets(m))]
+
+
+def detect_modality(folder: Path) -> str:
+    """The modality whose ``packed`` type claims most files of ``folder`` by extension; else ``ConfigError``."""
+    suffixes = Counter(p.suffix.lower() for p in folder.rglob("*") if p.is_file())
+    counts = {}
+    for name in _folder_modalities():
+        extensions = getattr(registry.get_dataset_factory(name, "packed"), "file_extensions", None)
+        if extensions is not None:
+            counts[name] = sum(suffixes[e] for e in set(extensions()))
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
+        found = ", ".join(f"{n}: {c} files" for n, c in ranked) or "no folder modality installed"
+        raise ConfigError(f"SOURCE {str(folder)!r}: cannot tell its modality ({found}); pass --modality")
+    return ranked[0][0]
+
+
+def _build(factory: Any, options: dict[str, Any], what: str, seed: int) -> Any:
+    check_options(factory, options, what)
+    if "rngs" in (factory_parameters(factory) or {}) and "rngs" not in options:
+        from flax import nnx
+
+        from modalax._src.random import seed_key
+
+        options["rngs"] = nnx.Rngs(seed_key(seed))
+    return factory(**options)
+
+
+def source_dataset(args: argparse.Namespace) -> Any:
+    """The dataset ``SOURCE`` names (see the module docstring)."""
+    options = parse_options(args.set)
+    source = Path(args.source)
+    if source.is_dir():
+        modality = args.modality or detect_modality(source)
+        if modality not in _folder_modalities():
+            raise ConfigError("--modality: " + unknown_name_message("folder modality", modality, _folder_modalities()))
+        return _build(
+            registry.get_dataset_factory(modality, "folder"),
+            {"root": source, **options},
+            f"{modality}/folder",
+            args.seed,
+        )
+    if source.is_file():
+        modality = args.modality or "text"
+        factory = registry.get_dataset_factory(modality, "file")
+        return _build(factory, {"path": source, **options}, f"{modality}/file", args.seed)
+    modality, sep, dataset_type = args.source.partition(":")
+    if not sep or not modality or not dataset_type:
+        raise ConfigError(
+            f"SOURCE: got {args.source!r}, which is not a folder, a file or MODALITY:DATASET_TYPE "
+            "(e.g. image:synthetic)"
+        )
+    factory = registry.get_dataset_factory(modality, dataset_type)
+    return _build(factory, options, f"{modality}/{dataset_type}", args.seed)
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    """Build the source dataset and pack it into ``--out``."""
+    from modalax._src.packed import pack
+    from modalax._src.packed.writer import array_record_module
+
+    array_record_module()  # a missing package is reported before any work
+    out = Path(args.out)
+    check_out(out)
+    if out.is_dir() and any(out.iterdir()):
+        raise ConfigError(f"--out: {str(out)!r} is not empty; expected a new or empty folder")
+    dataset = source_dataset(args)
+    index = pack(dataset, out, shards=args.shards, modality=args.modality, progress=not args.no_progress)
+    what = f"{index.modality} " if index.modality else ""
+    print(f"packed {index.num_records} {what}records into {len(index.shards)} shard(s): {out / 'index.json'}")
+    return 0
+
+
+def add_pack_parser(sub: Any) -> None:
+    """Declare ``modalax pack`` on the sub-command action ``sub``."""
+    p = sub.add_parser("pack", help="write a folder, text file or dataset into ArrayRecord shards")
+    p.add_argument("source", metavar="SOURCE", help="a folder, a text file, or MODALITY:DATASET_TYPE")
+    p.add_argument("--out", required=True, help="output folder (new or empty)")
+    p.add_argument("--shards", type=positive_int, default=1, help="number of shard files (default 1)")
+    p.add_argument("--modality", default=None, help="modality of SOURCE (default: from the files' extensions)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of generated datasets (default 0)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="dataset option (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_pack)

@@ -1,0 +1,28 @@
+"""Operators: ``ModalityOperator`` (seed 03), chains and user-function operators."""
+
+from modalax._src.operators.base import ModalityOperator, OperatorModule
+from modalax._src.operators.compose import (
+    Compose,
+    ElementConfig,
+    ElementOperator,
+    MapConfig,
+    MapOperator,
+    as_pipeline,
+)
+from modalax._src.operators.config import ModalityOperatorConfig, OperatorConfig
+from modalax._src.operators.fields import get_path, set_path
+
+__all__ = [
+    "Compose",
+    "ElementConfig",
+    "ElementOperator",
+    "MapConfig",
+    "MapOperator",
+    "ModalityOperator",
+    "ModalityOperatorConfig",
+    "OperatorConfig",
+    "OperatorModule",
+    "as_pipeline",
+    "get_path",
+    "set_path",
+]

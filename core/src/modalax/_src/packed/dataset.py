@@ -1,0 +1,186 @@
+"""``PackedDataset``: a packed folder as a dataset, read by index and decoded on the host.
+
+The loader's guarantees hold unchanged (a true per-epoch permutation, exact resume, each
+process reading only its own records) because records are read by index. Modality plugins
+subclass it as their ``packed`` dataset type: they set ``modality``, turn an encoded file back
+into arrays with the same decode function as their folder dataset (``decode_fields``), and
+describe what they pack (``pack_metadata``).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flax import nnx
+
+from modalax._src.dataset import BaseDataset
+from modalax._src.errors import DataError
+from modalax._src.packed.index import PackedIndex
+from modalax._src.packed.reader import PackedReader
+from modalax._src.packed.record import decode_record
+from modalax._src.sources.file import check_num_threads, decode_threads
+
+__all__ = ["PackedDataset"]
+
+Record = dict[str, Any]
+
+
+class _Shards:
+    """The reader and the decode thread pool, kept out of nnx state (the pool is not pickled)."""
+
+    def __init__(self, reader: PackedReader, num_threads: int | None) -> None:
+        self.reader = reader
+        self.requested_threads = num_threads
+        self.pool: ThreadPoolExecutor | None = None
+
+    @property
+    def num_threads(self) -> int:
+        """Decode threads of this process (see ``decode_threads``)."""
+        return decode_threads(self.requested_threads)
+
+    def map(self, fn: Any, items: list[Any]) -> list[Any]:
+        if len(items) < 2 or self.num_threads < 2:
+            return [fn(item) for item in items]
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.num_threads, thread_name_prefix="modalax-packed")
+        return list(self.pool.map(fn, items))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "pool": None}
+
+
+class PackedDataset(BaseDataset):
+    """Records of a folder written by ``modalax.pack``, by index.
+
+    ``root`` is the folder (``index.json`` and the shards). ``config`` defaults to the config
+    the data was packed with (modality subclasses); this base class yields the stored fields as
+    they are: arrays stacked, strings and undecoded file bytes as lists, the index's constants
+    as batch-level values. Decoding runs on ``num_threads`` threads. Bad shards, an index that
+    disagrees with them and records that fail to decode raise ``DataError`` naming the shard
+    (and the record).
+    """
+
+    traceable = False
+    #: The modality whose records this class decodes (None: any, undecoded).
+    modality: str | None = None
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None,
+        config: Any = None,
+        split: str = "train",
+        *,
+        rngs: nnx.Rngs | int | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        if root is None:
+            raise DataError(f"{type(self).__name__}.root: got None, expected the folder written by modalax.pack")
+        index = PackedIndex.read(root)
+        if self.modality is not None and index.modality not in (None, self.modality):
+            raise DataError(
+                f"{str(Path(root) / 'index.json')!r}: packed as modality {index.modality!r}, expected "
+                f"{self.modality!r} (open it with create_dataset({index.modality!r}, 'packed', ...))"
+            )
+        if config is None:
+            config = self.config_from_index(index)
+        super().__init__(config, split, rngs=rngs)
+        threads = check_num_threads(type(self).__name__, num_threads)
+        self.root = Path(root)
+        self.shards = _Shards(PackedReader(root, index), threads)
+        self.check_fields(index)
+
+    # ------------------------------------------------------------ modality hooks
+    @classmethod
+    def config_from_index(cls, index: PackedIndex) -> Any:
+        """The config to decode with when none is given (subclasses: the one packed with)."""
+        return None
+
+    def check_fields(self, index: PackedIndex) -> None:
+        """Raise ``DataError`` for a stored field this dataset's config does not expect (none here)."""
+
+    def expect_array(
+        self, index: PackedIndex, field: str, shape: tuple[int, ...], dtype: str | None, hint: str
+    ) -> None:
+        """``DataError`` naming ``index.json`` when a stored ``field`` is not an array of ``shape``
+        (and ``dtype``, a numpy dtype string, when given); absent fields pass."""
+        info = index.fields.get(field)
+        if info is None:
+            return
+        same_shape = info.shape is None or tuple(info.shape) == shape
+        if info.kind != "array" or (dtype is not None and info.dtype != dtype) or not same_shape:
+            expected = f"{'' if dtype is None else str(np.dtype(dtype)) + ' '}{shape}"
+            raise DataError(
+                f"{str(self.root / 'index.json')!r}: field {field!r} is stored as {info.kind} {info.dtype} "
+                f"{info.shape}; the config expects {expected} ({hint})"
+            )
+
+    def decode_fields(self, record: Record, where: str) -> Record:
+        """One stored record to the record the dataset yields (here: as stored)."""
+        return record
+
+    @classmethod
+    def pack_metadata(cls, data: Any, out_dir: Path) -> dict[str, Any] | None:
+        """For ``pack``: None unless ``data`` is of this modality, else a dict of JSON values with any of
+        ``config`` (the modality config), ``decode`` (decode options), ``constants`` (batch-level
+        values) and ``metadata`` (class names, ...); files may be written into ``out_dir``."""
+        return None
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def index(self) -> PackedIndex:
+        """The parsed ``index.json``."""
+        return self.shards.reader.index
+
+    def __len__(self) -> int:
+        return len(self.shards.reader)
+
+    def _one(self, item: tuple[int, bytes]) -> Record:
+        i, data = item
+        where = f"packed {self.shards.reader.where(i)}"
+        record = decode_record(data, where)
+        try:
+            out = self.decode_fields(record, where)
+        except DataError as exc:
+            raise DataError(f"{where}: {exc}") from exc
+        except Exception as exc:
+            raise DataError(f"{where}: cannot decode ({type(exc).__name__}: {exc})") from exc
+        return out
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        idx = [int(i) for i in self.checked_indices(indices)]
+        if not idx:
+            first = self.get_records(np.zeros(1, np.int64))
+            return {
+                k: (v[:0] if isinstance(v, np.ndarray) and v.ndim else ([] if isinstance(v, list) else v))
+                for k, v in first.items()
+            }
+        records = self.shards.map(self._one, list(zip(idx, self.shards.reader.read(np.asarray(idx)), strict=True)))
+        return {**self._stack(records, idx), **self.index.constants}
+
+    def _stack(self, records: list[Record], idx: list[int]) -> dict[str, Any]:
+        first = records[0]
+        out: dict[str, Any] = {}
+        for j, record in enumerate(records):
+            if record.keys() != first.keys():
+                raise DataError(
+                    f"packed {self.shards.reader.where(idx[j])}: fields {sorted(record)}, expected {sorted(first)} "
+                    f"like {self.shards.reader.where(idx[0])}"
+                )
+        for key, value in first.items():
+            column = [r[key] for r in records]
+            if isinstance(value, str | bytes):
+                out[key] = column
+                continue
+            shapes = {np.shape(v) for v in column}
+            if len(shapes) > 1:
+                j = next(j for j, v in enumerate(column) if np.shape(v) != np.shape(value))
+                raise DataError(
+                    f"packed {self.shards.reader.where(idx[j])}: field {key!r} of shape {np.shape(column[j])}, "
+                    f"expected {np.shape(value)} like the other records of the batch"
+                )
+            out[key] = np.stack(column)
+        return out
