@@ -55,7 +55,7 @@ def main() -> None:
         pack(Generated(args.records), Path(tmp) / "packed", shards=8, progress=True)
         size = sum(p.stat().st_size for p in (Path(tmp) / "packed").iterdir()) / 1e6
         print(f"packed {args.records:,} records ({size:,.0f} MB on disk) in {time.perf_counter() - t0:.0f} s")
-        loader = DataLoader(PackedDataset(Path(tmp) / "packed"), 1024, seed=0, prefetch=2)
+        loader = DataLoader(PackedDataset(root=Path(tmp) / "packed"), 1024, seed=0, prefetch=2)
         marks = {max(1, round(len(loader) * f)): f for f in (0.1, 0.5, 1.0)}
         print(f"before the epoch: RSS {rss_mb():,.0f} MB")
         t0 = time.perf_counter()

@@ -145,7 +145,7 @@ FILE_CASES: list[tuple[str, Callable[[Path], Callable[[], Any]], type, str]] = [
         "root and files",
         lambda t: lambda: AudioFolderDataset(CFG, t, files=[t / "a.wav"]),
         ConfigError,
-        r"root=.*files=.*exactly one",
+        r"root=.*files=.*expected one of them",
     ),
     (
         "labels=True without class folders",

@@ -134,7 +134,7 @@ def test_factory_and_bad_arguments() -> None:
         SyntheticAudioDataset(CFG, audio_types=["sine", "square"])
     with pytest.raises(ConfigError, match="non-empty list"):
         SyntheticAudioDataset(CFG, audio_types="sine")
-    with pytest.raises(ConfigError, match="both seed"):
+    with pytest.raises(ConfigError, match="got both rngs and seed"):
         SyntheticAudioDataset(CFG, seed=1, rngs=nnx.Rngs(0))
     with pytest.raises(ConfigError, match="expected an AudioModalityConfig"):
         SyntheticAudioDataset({"sample_rate": "x"} and 3)

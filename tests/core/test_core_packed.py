@@ -68,7 +68,7 @@ def test_pack_and_read_back_by_index(packed: Path) -> None:
     assert index["num_records"] == N and [s["num_records"] for s in index["shards"]] == [12, 12, 13]
     assert index["fields"]["x"] == {"kind": "array", "dtype": "<f4", "shape": [2, 3]}
     assert index["fields"]["name"]["kind"] == "text" and index["version"] == 1
-    ds = PackedDataset(packed)
+    ds = PackedDataset(root=packed)
     idx = np.array([36, 0, 12, 11, 24, 5])
     got = ds.get_records(idx)
     for key in ("x", "id", "flag"):
@@ -98,7 +98,7 @@ def test_packing_twice_gives_identical_bytes(tmp_path: Path) -> None:
 def test_every_source_kind_packs(tmp_path: Path) -> None:
     synthetic = NoiseDataset(dataset_size=20, rngs=3)
     pack(synthetic, tmp_path / "syn", progress=False)
-    got = PackedDataset(tmp_path / "syn").get_records(np.arange(20))
+    got = PackedDataset(root=tmp_path / "syn").get_records(np.arange(20))
     np.testing.assert_array_equal(got["x"], np.asarray(synthetic.get_records(np.arange(20))["x"]))
 
     for i in range(4):
@@ -106,27 +106,27 @@ def test_every_source_kind_packs(tmp_path: Path) -> None:
     files = NpyFolder([tmp_path / f"{i}.npy" for i in range(4)])
     index = pack(files, tmp_path / "files", progress=False)
     assert index.decode == {"field": "file"} and set(index.fields) == {"file", "id"}
-    raw = PackedDataset(tmp_path / "files").get_records(np.array([2]))
+    raw = PackedDataset(root=tmp_path / "files").get_records(np.array([2]))
     assert raw["file"] == [(tmp_path / "2.npy").read_bytes()] and raw["id"].tolist() == [2]
 
     rows = [{"v": np.float32(i), "s": f"s{i}"} for i in range(5)]
     pack(rows, tmp_path / "rows", progress=False)
-    assert PackedDataset(tmp_path / "rows").get_records(np.array([4]))["s"] == ["s4"]
+    assert PackedDataset(root=tmp_path / "rows").get_records(np.array([4]))["s"] == ["s4"]
 
     pack({"y": np.arange(5.0)}, tmp_path / "dict", progress=False)
-    assert PackedDataset(tmp_path / "dict").get_records(np.array([3]))["y"].tolist() == [3.0]
+    assert PackedDataset(root=tmp_path / "dict").get_records(np.array([3]))["y"].tolist() == [3.0]
 
 
 def test_hf_dataset_packs_columns(tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     hf = datasets.Dataset.from_dict({"label": [3, 1, 2], "text": ["a", "bb", "ccc"], "v": [[1.0, 2.0]] * 3})
     pack(hf, tmp_path / "hf", progress=False)
-    got = PackedDataset(tmp_path / "hf").get_records(np.array([2, 0]))
+    got = PackedDataset(root=tmp_path / "hf").get_records(np.array([2, 0]))
     assert got["label"].tolist() == [2, 3] and got["text"] == ["ccc", "a"] and got["v"].shape == (2, 2)
 
 
 def test_loader_epochs_are_exactly_once_and_resume_exactly(packed: Path) -> None:
-    ds = PackedDataset(packed)
+    ds = PackedDataset(root=packed)
     epochs = [list(DataLoader(ds, 8, seed=5, num_epochs=2, prefetch=0))]
     ids = [np.concatenate([valid_ids(b) for b in epochs[0][i * 5 : (i + 1) * 5]]) for i in range(2)]
     for epoch in ids:
@@ -138,7 +138,7 @@ def test_loader_epochs_are_exactly_once_and_resume_exactly(packed: Path) -> None
     it = iter(loader)
     head = [next(it) for _ in range(3)]
     state = json.dumps(loader.state_dict())
-    fresh = DataLoader(pickle.loads(pickle.dumps(PackedDataset(packed))), 8, seed=5, num_epochs=2, prefetch=0)
+    fresh = DataLoader(pickle.loads(pickle.dumps(PackedDataset(root=packed))), 8, seed=5, num_epochs=2, prefetch=0)
     fresh.load_state_dict(state)
     rest = list(fresh)
     assert digest([{k: v for k, v in b.items() if k != "name"} for b in head + rest]) == digest(
@@ -156,7 +156,7 @@ def test_each_process_reads_only_its_own_records(packed: Path, monkeypatch: pyte
         return original(self, indices)
 
     monkeypatch.setattr(PackedReader, "read", counting)
-    ds = PackedDataset(packed)
+    ds = PackedDataset(root=packed)
     per_shard = []
     for shard in range(2):
         reads.clear()
@@ -221,7 +221,7 @@ def _no_index(root: Path) -> None:
 def test_bad_folders_are_data_errors_naming_the_file(packed: Path, damage: Any, names: list[str]) -> None:
     damage(packed)
     with pytest.raises(DataError) as info:
-        PackedDataset(packed)
+        PackedDataset(root=packed)
     for name in names:
         assert name in str(info.value)
 
@@ -235,7 +235,7 @@ def test_a_corrupt_record_names_the_shard_and_record(tmp_path: Path) -> None:
     for i in range(4):
         writer.write(encode_record({"y": np.float64(i)}) if i != 2 else b"garbage")
     writer.close()
-    ds = PackedDataset(tmp_path / "p")
+    ds = PackedDataset(root=tmp_path / "p")
     assert ds.get_records(np.array([3]))["y"].tolist() == [3.0]
     with pytest.raises(DataError, match=r"data\.array_record-00000-of-00001' record 2 \(index 2\)"):
         ds.get_records(np.array([1, 2]))
@@ -277,7 +277,7 @@ WORKER = textwrap.dedent("""
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=address, num_processes=2, process_id=pid)
     mesh = jax.sharding.Mesh(np.array(jax.devices()), ("data",))
-    ds = PackedDataset(root)
+    ds = PackedDataset(root=root)
     keep = ("x", "id", "mask")
     batches = []
     for b in DataLoader(ds, 8, seed=2, num_epochs=2, mesh=mesh, prefetch=1):

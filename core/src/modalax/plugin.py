@@ -81,6 +81,8 @@ _LAZY = {
     "IndexedSource": "modalax._src.sources",
     "ArraySource": "modalax._src.sources",
     "FileSource": "modalax._src.sources",
+    "FileDecoding": "modalax._src.files",
+    "FolderDataset": "modalax._src.files",
     "VALID_KEY": "modalax._src.sources",
     "FolderScan": "modalax._src.sources",
     "normalize_extensions": "modalax._src.sources",

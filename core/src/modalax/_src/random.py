@@ -51,11 +51,13 @@ def check_seed(owner: str, value: Any) -> int:
 def resolve_rngs(owner: str, rngs: Any = None, seed: Any = None) -> nnx.Rngs:
     """The ``nnx.Rngs`` of a dataset or loader from ``rngs`` (an ``nnx.Rngs`` or an int seed) or ``seed``.
 
-    ``rngs`` wins when both are given; neither gives seed 0.  Anything else is a
-    ``ConfigError`` naming ``owner`` (``"MyDataset.rngs"``), the value and what was expected.
+    Neither gives seed 0; both is a ``ConfigError`` (which one was meant cannot be told). Anything
+    else is a ``ConfigError`` naming ``owner`` (``"MyDataset.rngs"``), the value and what was expected.
     """
     from flax import nnx
 
+    if rngs is not None and seed is not None:
+        raise ConfigError(f"{owner}: got both rngs and seed={seed!r}; expected at most one of them")
     if isinstance(rngs, nnx.Rngs):
         return rngs
     if rngs is not None:

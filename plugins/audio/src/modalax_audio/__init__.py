@@ -20,7 +20,7 @@ _LAZY = {
     "SyntheticAudioDataset": "modalax_audio.datasets",
     "create_audio_dataset": "modalax_audio.datasets",
     "AudioFolderDataset": "modalax_audio.datasets.folder",
-    "AudioFiles": "modalax_audio.datasets.folder",
+    "AudioDecoding": "modalax_audio.datasets.folder",
     "decode_audio": "modalax_audio.decode",
     "read_audio": "modalax_audio.decode",
     "resample_host": "modalax_audio.decode",

@@ -37,16 +37,17 @@ class PackedTextDataset(PackedDataset, TextDataset):
 
     def __init__(
         self,
-        root: str | os.PathLike[str] | None = None,
         config: ModalityConfiguration | None = None,
+        root: str | os.PathLike[str] | None = None,
         split: str = "train",
         *,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
         num_threads: int | None = None,
         tokenizer: Any = None,
     ) -> None:
         self._retokenize = tokenizer is not None
-        super().__init__(root, config, split, rngs=rngs, num_threads=num_threads)
+        super().__init__(config, root, split, seed=seed, rngs=rngs, num_threads=num_threads)
         saved = self.root / TOKENIZER_FILE
         if tokenizer is None and saved.is_file():
             tokenizer = Tokenizer.load(saved, self.params)

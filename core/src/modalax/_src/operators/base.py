@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -345,6 +345,11 @@ class ModalityOperator(OperatorModule):
     """
 
     config: ModalityOperatorConfig
+    #: Rank of one element of the operator's field (3 for ``(height, width, channels)`` images),
+    #: and how its axes read; None: any rank. A batch of another rank is a ``DataError`` at trace
+    #: time saying to add the batch axis, instead of rows read as images.
+    element_ndim: ClassVar[int | None] = None
+    element_axes: ClassVar[str] = ""
 
     def __init__(
         self, config: ModalityOperatorConfig, *, rngs: nnx.Rngs | None = None, name: str | None = None
@@ -364,6 +369,25 @@ class ModalityOperator(OperatorModule):
     ) -> jax.Array:
         """Transform an auxiliary field coordinately; identity for photometric operators."""
         return x
+
+    def batched(self, batch: PyTree, keys: jax.Array | None, stats: dict[str, Any] | None) -> PyTree:
+        self._check_rank(batch)
+        return super().batched(batch, keys, stats)
+
+    def _check_rank(self, batch: PyTree) -> None:
+        want = self.element_ndim
+        if want is None:
+            return
+        field = self.config.field_key
+        got = jnp.ndim(get_path(batch, field))
+        if got != want + 1:
+            axes = f" {self.element_axes}" if self.element_axes else ""
+            shape = tuple(jnp.shape(get_path(batch, field)))
+            hint = "; add the batch axis (x[None]) for one element" if got == want else ""
+            raise DataError(
+                f"{self.name}: field {field!r} has shape {shape}, expected a batch of elements of rank {want}"
+                f"{axes}, i.e. rank {want + 1} with the leading batch axis{hint}"
+            )
 
     def _extract_field(self, data: PyTree, key: str) -> Any:
         return get_path(data, key)

@@ -1,6 +1,6 @@
 """Packed shards: a dataset written once into ArrayRecord files and read by index.
 
-``pack(data, out_dir, shards=N)`` writes; ``PackedDataset(out_dir)`` reads (modality plugins
+``pack(data, out_dir, shards=N)`` writes; ``PackedDataset(root=out_dir)`` reads (modality plugins
 register a ``packed`` dataset type that decodes file records like their folder datasets).
 Needs the ``array_record`` package (``pip install 'modalax[packed]'``).
 """

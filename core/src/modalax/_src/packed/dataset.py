@@ -1,10 +1,16 @@
 """``PackedDataset``: a packed folder as a dataset, read by index and decoded on the host.
 
 The loader's guarantees hold unchanged (a true per-epoch permutation, exact resume, each
-process reading only its own records) because records are read by index. Modality plugins
-subclass it as their ``packed`` dataset type: they set ``modality``, turn an encoded file back
-into arrays with the same decode function as their folder dataset (``decode_fields``), and
-describe what they pack (``pack_metadata``).
+process reading only its own records) because records are read by index. A modality's
+``packed`` dataset type is one line: its ``FileDecoding`` mixin (the same decode path as its
+folder dataset) plus this class. Packed files are decoded with ``decode_file`` and the decode
+options stored in the index, the config defaults to the one the data was packed with, and
+``pack_metadata`` describes a dataset of the modality for ``pack``; so values equal reading the
+folder. Modalities without files (text) override ``decode_fields`` and ``pack_metadata``.
+
+The argument order is every dataset's: ``PackedDataset(config, root, split)``. A path in the
+config position (``PackedDataset(out_dir)``, the 0.1 form) is read as ``root`` with a
+``DeprecationWarning``: no config is a path, so it cannot be mistaken.
 """
 
 from __future__ import annotations
@@ -18,13 +24,16 @@ import numpy as np
 from flax import nnx
 
 from modalax._src.dataset import BaseDataset
+from modalax._src.discovery import warn_at_caller
 from modalax._src.errors import DataError
+from modalax._src.files import FileDecoding
 from modalax._src.packed.index import PackedIndex
 from modalax._src.packed.reader import PackedReader
 from modalax._src.packed.record import decode_record
+from modalax._src.random import resolve_rngs
 from modalax._src.sources.file import check_num_threads, decode_threads
 
-__all__ = ["PackedDataset"]
+__all__ = ["PackedDataset", "describe"]
 
 Record = dict[str, Any]
 
@@ -53,7 +62,7 @@ class _Shards:
         return {**self.__dict__, "pool": None}
 
 
-class PackedDataset(BaseDataset):
+class PackedDataset(FileDecoding, BaseDataset):
     """Records of a folder written by ``modalax.pack``, by index.
 
     ``root`` is the folder (``index.json`` and the shards). ``config`` defaults to the config
@@ -65,39 +74,50 @@ class PackedDataset(BaseDataset):
     """
 
     traceable = False
-    #: The modality whose records this class decodes (None: any, undecoded).
-    modality: str | None = None
 
     def __init__(
         self,
-        root: str | os.PathLike[str] | None,
         config: Any = None,
+        root: str | os.PathLike[str] | None = None,
         split: str = "train",
         *,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
         num_threads: int | None = None,
     ) -> None:
+        owner = type(self).__name__
+        if isinstance(config, str | os.PathLike) and root is None:
+            warn_at_caller(
+                f"{owner}(path) is deprecated: the first argument is the config; use {owner}(root=path)",
+                DeprecationWarning,
+            )
+            config, root = None, config
         if root is None:
-            raise DataError(f"{type(self).__name__}.root: got None, expected the folder written by modalax.pack")
+            raise DataError(f"{owner}.root: got None, expected the folder written by modalax.pack")
         index = PackedIndex.read(root)
         if self.modality is not None and index.modality not in (None, self.modality):
             raise DataError(
                 f"{str(Path(root) / 'index.json')!r}: packed as modality {index.modality!r}, expected "
                 f"{self.modality!r} (open it with create_dataset({index.modality!r}, 'packed', ...))"
             )
-        if config is None:
-            config = self.config_from_index(index)
-        super().__init__(config, split, rngs=rngs)
-        threads = check_num_threads(type(self).__name__, num_threads)
+        config = self.config_from_index(index) if config is None else self.resolve_config(config)
+        super().__init__(config, split, rngs=resolve_rngs(f"{owner}.rngs", rngs, seed))
+        threads = check_num_threads(owner, num_threads)
         self.root = Path(root)
         self.shards = _Shards(PackedReader(root, index), threads)
+        decode = dict(index.decode)
+        self.encoded_field: str | None = decode.pop("field", None)
+        self.decode_options = self.check_decode_options(**decode) if self.modality is not None else decode
+        self.class_names: list[str] = list(index.metadata.get("class_names", []))
         self.check_fields(index)
 
     # ------------------------------------------------------------ modality hooks
     @classmethod
     def config_from_index(cls, index: PackedIndex) -> Any:
-        """The config to decode with when none is given (subclasses: the one packed with)."""
-        return None
+        """The config to decode with when none is given: the one packed with (None without a modality)."""
+        if cls.config_class is None or index.config is None:
+            return None
+        return cls.resolve_config(index.config)
 
     def check_fields(self, index: PackedIndex) -> None:
         """Raise ``DataError`` for a stored field this dataset's config does not expect (none here)."""
@@ -119,15 +139,30 @@ class PackedDataset(BaseDataset):
             )
 
     def decode_fields(self, record: Record, where: str) -> Record:
-        """One stored record to the record the dataset yields (here: as stored)."""
-        return record
+        """One stored record to the record the dataset yields: its encoded file decoded with ``decode_file``."""
+        field = self.encoded_field
+        if self.modality is None or field is None or field not in record:
+            return record
+        raw = record.pop(field)
+        if not isinstance(raw, bytes):
+            raise DataError(f"field {field!r} is {type(raw).__name__}, expected the encoded file's bytes")
+        return {**record, **self.decode_file(raw)}
 
     @classmethod
     def pack_metadata(cls, data: Any, out_dir: Path) -> dict[str, Any] | None:
         """For ``pack``: None unless ``data`` is of this modality, else a dict of JSON values with any of
         ``config`` (the modality config), ``decode`` (decode options), ``constants`` (batch-level
-        values) and ``metadata`` (class names, ...); files may be written into ``out_dir``."""
-        return None
+        values) and ``metadata`` (class names, ...); files may be written into ``out_dir``.
+
+        The default describes any dataset of this class's ``modality`` (a ``FileDecoding``
+        subclass with the same ``modality``, or a dataset whose config is a ``config_class``).
+        """
+        if cls.modality is None or cls.config_class is None:
+            return None
+        same = isinstance(data, FileDecoding) and data.modality == cls.modality
+        if not same and not isinstance(getattr(data, "config", None), cls.config_class):
+            return None
+        return describe(data)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -184,3 +219,16 @@ class PackedDataset(BaseDataset):
                 )
             out[key] = np.stack(column)
         return out
+
+
+def describe(data: Any) -> dict[str, Any]:
+    """``pack`` metadata of a dataset of some modality: its config, decode options and class names."""
+    config = getattr(data, "config", None)
+    meta: dict[str, Any] = {} if config is None or not hasattr(config, "to_dict") else {"config": config.to_dict()}
+    options = getattr(data, "decode_options", None) if isinstance(data, FileDecoding) else None
+    if options:
+        meta["decode"] = dict(options)
+    names = getattr(data, "class_names", None)
+    if names:
+        meta["metadata"] = {"class_names": list(names)}
+    return meta

@@ -85,6 +85,8 @@ def _progress(total: int, show: bool, label: str) -> Any:
 def _describe(data: Any, modality: str | None, out: Path) -> tuple[str | None, dict[str, Any]]:
     """(modality, metadata) from the ``pack_metadata`` of the modalities' ``packed`` dataset types."""
     from modalax._src import registry
+    from modalax._src.files import FileDecoding
+    from modalax._src.packed.dataset import describe
 
     names = [modality] if modality is not None else registry.list_modalities()
     for name in names:
@@ -96,6 +98,9 @@ def _describe(data: Any, modality: str | None, out: Path) -> tuple[str | None, d
         meta = hook(data, out) if hook is not None else None
         if meta is not None or modality is not None:
             return name, dict(meta or {})
+    own = getattr(data, "modality", None)
+    if isinstance(data, FileDecoding) and isinstance(own, str):  # a modality no installed plugin registers
+        return own, describe(data)
     return None, {}
 
 

@@ -16,7 +16,7 @@ from flax import nnx
 from modalax.plugin import BaseDataset, ConfigError
 from modalax_audio.config import AudioModalityConfig
 
-__all__ = ["AudioDataset", "check_config", "resolve_rngs"]
+__all__ = ["AudioDataset", "check_config"]
 
 Batch = dict[str, Any]
 
@@ -30,14 +30,6 @@ def check_config(config: Any, owner: str) -> AudioModalityConfig:
     if not isinstance(config, AudioModalityConfig):
         raise ConfigError(f"{owner}.config: got {type(config).__name__}, expected an AudioModalityConfig")
     return config
-
-
-def resolve_rngs(seed: Any, rngs: Any, owner: str) -> nnx.Rngs | int:
-    """The seed of a dataset from ``seed=`` or ``rngs=`` (not both); 0 by default."""
-    if seed is not None and rngs is not None:
-        raise ConfigError(f"{owner}: got both seed={seed!r} and rngs; expected at most one")
-    value = seed if seed is not None else rngs
-    return 0 if value is None else value
 
 
 class AudioDataset(BaseDataset):

@@ -11,9 +11,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.plugin import ConfigError, SyntheticDataset, UnknownNameError, record_keys, unknown_name_message
+from modalax.plugin import (
+    ConfigError,
+    SyntheticDataset,
+    UnknownNameError,
+    record_keys,
+    resolve_rngs,
+    unknown_name_message,
+)
 from modalax_audio.config import AudioModalityConfig
-from modalax_audio.datasets.base import AudioDataset, check_config, resolve_rngs
+from modalax_audio.datasets.base import AudioDataset, check_config
 from modalax_audio.synthesis import AUDIO_TYPES, synthesize
 
 __all__ = ["SyntheticAudioDataset"]
@@ -76,7 +83,7 @@ class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
         self.audio_types = types
         self._type_ids = tuple(AUDIO_TYPES.index(t) for t in types)
         self.name = name
-        SyntheticDataset.__init__(self, config, n_samples, split, rngs=resolve_rngs(seed, rngs, name))
+        SyntheticDataset.__init__(self, config, n_samples, split, rngs=resolve_rngs(f"{name}.rngs", rngs, seed))
 
     @property
     def n_samples(self) -> int:
