@@ -187,6 +187,15 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def imports(session: nox.Session) -> None:
+    """The import contracts of pyproject.toml (import-linter): core imports no plugin, plugins import
+    only core's public surface and never each other."""
+    session.install("import-linter>=2.1")
+    session.install(*_paths(*PLUGINS), *([str(EXAMPLE_PLUGIN)] if EXAMPLE_PLUGIN.exists() else []))
+    session.run("lint-imports")
+
+
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy over core, every plugin and the example plugin (configured in pyproject.toml)."""
     # The libraries the sources import for their types (tqdm, soundfile, orbax... have none: see [tool.mypy]).

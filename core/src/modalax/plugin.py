@@ -66,6 +66,7 @@ from modalax._src.registry import (
     get_modality,
     get_modality_record,
     get_operator,
+    get_operator_config,
     list_modalities,
 )
 from modalax._src.version import API_VERSION, API_VERSION_INFO, DECLARATION
@@ -153,6 +154,7 @@ __all__ = [
     "get_modality",
     "get_modality_record",
     "get_operator",
+    "get_operator_config",
     "list_modalities",
     # errors
     "ConfigError",

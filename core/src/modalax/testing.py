@@ -19,9 +19,20 @@ from pathlib import Path
 
 import pytest
 
+from modalax._src.conformance import Check, Report, assert_conforms, check_plugin, conformance_tests
 from modalax._src.registry import Registry, set_current
 
-__all__ = ["discovering_registry", "isolated_registry", "run_cli", "write_fake_distribution"]
+__all__ = [
+    "Check",
+    "Report",
+    "assert_conforms",
+    "check_plugin",
+    "conformance_tests",
+    "discovering_registry",
+    "isolated_registry",
+    "run_cli",
+    "write_fake_distribution",
+]
 
 
 def run_cli(argv: list[str]) -> int:

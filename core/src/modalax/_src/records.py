@@ -105,12 +105,18 @@ class AdapterRecord:
 
 @dataclass(frozen=True)
 class KernelRecord:
-    """A pure jittable function; core jits it once with ``static_argnames``."""
+    """A pure jittable function; core jits it once with ``static_argnames``.
+
+    ``example() -> (args, kwargs)`` gives a small batched call (arrays with a leading batch
+    axis in ``args``, static values in ``kwargs``): the conformance kit jits the kernel on it and
+    checks that each record's output equals the kernel applied to that record alone.
+    """
 
     name: str
     fn: Callable[..., Any] | str
     static_argnames: tuple[str, ...] = ()
     description: str = ""
+    example: Callable[[], Any] | str | None = None
 
     def __post_init__(self) -> None:
         _check_name("kernel name", self.name, _KERNEL, "a qualified name like 'audio.mel_spectrogram'")
@@ -119,12 +125,17 @@ class KernelRecord:
 
 @dataclass(frozen=True)
 class OperatorRecord:
-    """An operator class of a modality (a ``ModalityOperator`` subclass)."""
+    """An operator class of a modality (a ``ModalityOperator`` subclass) and its config class.
+
+    ``config_class`` may be left out when the operator class annotates ``config: TheConfig``;
+    ``modalax.get_operator_config(modality, name)`` finds it either way.
+    """
 
     modality: str
     name: str
     operator_class: type | str
     description: str = ""
+    config_class: type | str | None = None
 
     def __post_init__(self) -> None:
         _check_name("operator modality", self.modality, _NAME, "a modality name")

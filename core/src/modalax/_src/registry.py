@@ -7,10 +7,12 @@ raises ``UnknownNameError`` (a ``ConfigError`` and a ``KeyError``) with the clos
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from modalax._src.discovery import ENTRY_POINT_GROUP, PluginInfo
+from modalax._src.errors import PluginError
 from modalax._src.record_store import KIND_SINGULAR, RUNTIME, Registry, display, record_key
 from modalax._src.records import CommandRecord, DatasetRecord, KernelRecord, ModalityRecord, resolve
 
@@ -28,6 +30,7 @@ __all__ = [
     "get_modality",
     "get_modality_record",
     "get_operator",
+    "get_operator_config",
     "list_adapters",
     "list_commands",
     "list_datasets",
@@ -190,6 +193,29 @@ def get_operator(modality: str, name: str) -> type:
         choices=[k[1] for k in current().keys("operators") if k[0] == modality],
     )
     return resolve(record.operator_class)
+
+
+def get_operator_config(modality: str, name: str) -> type:
+    """The config class of operator ``(modality, name)``: the record's, else the class's ``config`` annotation."""
+    record, _ = current().get(
+        "operators",
+        (modality, name),
+        label=f"{modality} operator",
+        choices=[k[1] for k in current().keys("operators") if k[0] == modality],
+    )
+    if record.config_class is not None:
+        return resolve(record.config_class)
+    cls = resolve(record.operator_class)
+    try:
+        found = typing.get_type_hints(cls).get("config")
+    except Exception:  # unresolvable forward references
+        found = None
+    if not isinstance(found, type):
+        raise PluginError(
+            f"operator '{modality}/{name}': no config class; register OperatorRecord(..., config_class=...) "
+            f"or annotate {cls.__name__}.config with it"
+        )
+    return found
 
 
 def list_commands() -> list[CommandRecord]:

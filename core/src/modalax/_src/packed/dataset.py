@@ -92,6 +92,8 @@ class PackedDataset(FileDecoding, BaseDataset):
                 DeprecationWarning,
             )
             config, root = None, config
+        if config is not None:
+            config = self.resolve_config(config)
         if root is None:
             raise DataError(f"{owner}.root: got None, expected the folder written by modalax.pack")
         index = PackedIndex.read(root)
@@ -100,7 +102,7 @@ class PackedDataset(FileDecoding, BaseDataset):
                 f"{str(Path(root) / 'index.json')!r}: packed as modality {index.modality!r}, expected "
                 f"{self.modality!r} (open it with create_dataset({index.modality!r}, 'packed', ...))"
             )
-        config = self.config_from_index(index) if config is None else self.resolve_config(config)
+        config = self.config_from_index(index) if config is None else config
         super().__init__(config, split, rngs=resolve_rngs(f"{owner}.rngs", rngs, seed))
         threads = check_num_threads(owner, num_threads)
         self.root = Path(root)

@@ -1,0 +1,149 @@
+"""Checks of a plugin's operators, kernels and previewer.
+
+Operators with a default config are run on a batch of the modality's first generated dataset,
+through ``apply_batch`` and inside the loader's jitted step. Kernels with an ``example`` are
+jitted on it, and each record's output must equal the kernel run on that record alone: the
+project's promise that a record's value does not depend on its batch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from modalax._src import registry
+from modalax._src.conformance.data import SIZE, build, generated
+from modalax._src.conformance.report import Skip, need
+from modalax._src.records import resolve
+
+__all__ = ["kernel_checks", "operator_checks", "previewer_check"]
+
+Checks = list[tuple[str, Callable[[], Any]]]
+
+
+def first_generated(modality: str) -> str:
+    """The first generated dataset type of ``modality`` (``Skip`` when there is none)."""
+    for dataset_type in registry.list_datasets(modality):
+        if generated(modality, dataset_type):
+            return dataset_type
+    raise Skip(f"modality {modality!r} has no generated dataset type to take a batch from")
+
+
+def _batch(modality: str) -> dict[str, Any]:
+    import numpy as np
+
+    ds = build(modality, first_generated(modality))
+    return dict(ds.fetch(np.arange(SIZE, dtype=np.int32)))
+
+
+def operator_checks(modality: str, name: str) -> Checks:
+    """Class, config class, a default operator on real records, and jit inside the loader."""
+
+    def cls() -> str:
+        from modalax._src.operators import OperatorConfig, OperatorModule
+
+        op_cls = registry.get_operator(modality, name)
+        need(isinstance(op_cls, type) and issubclass(op_cls, OperatorModule), f"{op_cls!r} is not an OperatorModule")
+        config_cls = registry.get_operator_config(modality, name)
+        need(issubclass(config_cls, OperatorConfig), f"config class {config_cls.__name__} is not an OperatorConfig")
+        return config_cls.__name__
+
+    def default_operator() -> Any:
+        from flax import nnx
+
+        config_cls = registry.get_operator_config(modality, name)
+        try:
+            config = config_cls()
+        except TypeError as exc:
+            raise Skip(f"{config_cls.__name__}() needs arguments ({exc})") from exc
+        plain = config.to_dict()
+        need(config_cls.from_dict(plain).to_dict() == plain, "from_dict(to_dict()) does not give the config back")
+        return registry.get_operator(modality, name)(config, rngs=nnx.Rngs(0, augment=1))
+
+    def applies() -> None:
+        import numpy as np
+
+        op = default_operator()
+        batch = _batch(modality)
+        out = op.apply_batch(batch)
+        need(isinstance(out, dict), f"apply_batch returned {type(out).__name__}, expected a dict")
+        for key, value in out.items():
+            arr = np.asarray(value) if not isinstance(value, list | str | int) else None
+            if arr is not None and arr.dtype.kind == "f":
+                need(np.isfinite(arr).all(), f"field {key!r} is not finite after the operator")
+
+    def in_loader() -> None:
+        from modalax._src.loader import DataLoader
+
+        op = default_operator()
+        ds = build(modality, first_generated(modality))
+        batches = list(DataLoader(ds, 2, seed=0, operators=[op], drop_last=True, prefetch=0))
+        need(len(batches) == SIZE // 2, f"one epoch gave {len(batches)} batches, expected {SIZE // 2}")
+
+    return [("class", cls), ("apply", applies), ("in-loader", in_loader)]
+
+
+def kernel_checks(name: str) -> Checks:
+    """The kernel resolves with its static arguments; with an example, it jits and is batch-independent."""
+    record = registry.get_kernel_record(name)
+
+    def signature() -> None:
+        fn = resolve(record.fn)
+        need(callable(fn), f"{record.fn!r} is not callable")
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return
+        open_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        unknown = [s for s in record.static_argnames if s not in params and not open_kwargs]
+        need(not unknown, f"static_argnames {unknown} are not parameters of {getattr(fn, '__name__', fn)}")
+
+    def batch_independent() -> str:
+        import jax
+        import numpy as np
+
+        if record.example is None:
+            raise Skip("no example registered (KernelRecord(..., example=...)): jit and vmap not exercised")
+        args, kwargs = resolve(record.example)()
+        fn = registry.get_kernel(name)
+        out = fn(*args, **kwargs)
+        leaves = [np.asarray(x) for x in jax.tree.leaves(out)]
+        need(all(np.isfinite(x).all() for x in leaves if x.dtype.kind == "f"), "the output is not finite")
+        n = int(np.shape(args[0])[0])
+        for i in range(n):
+            alone = fn(*(a[i : i + 1] for a in args), **kwargs)
+            for got, want in zip(jax.tree.leaves(alone), leaves, strict=True):
+                np.testing.assert_allclose(
+                    np.asarray(got)[0],
+                    want[i],
+                    rtol=1e-6,
+                    atol=1e-6,
+                    err_msg=f"record {i} alone differs from its batch",
+                )
+        return f"{n} records"
+
+    return [("signature", signature), ("batch-independent", batch_independent)]
+
+
+def previewer_check(modality: str) -> Callable[[], Any]:
+    """The previewer writes existing files for a batch of the first generated dataset."""
+
+    def run() -> str:
+        record = registry.get_modality_record(modality)
+        if record.previewer is None:
+            raise Skip("no previewer registered")
+        previewer = resolve(record.previewer)
+        dataset_type = first_generated(modality)
+        ds = build(modality, dataset_type)
+        extra = {"dataset": ds} if "dataset" in inspect.signature(previewer).parameters else {}
+        with tempfile.TemporaryDirectory() as tmp:
+            written = [Path(p) for p in previewer(_batch(modality), Path(tmp), **extra)]
+            need(written, "the previewer wrote nothing")
+            missing = [str(p) for p in written if not p.is_file()]
+            need(not missing, f"the previewer returned paths that do not exist: {missing}")
+            return ", ".join(sorted(p.name for p in written))
+
+    return run
