@@ -35,6 +35,7 @@ EXPECTED_FILES = {
             "kernels.py",
             "modality.py",
             "operators.py",
+            "pairing.py",
             "plugin.py",
             "preview.py",
             "py.typed",
@@ -61,7 +62,11 @@ def test_writes_every_file_with_the_names_filled_in(tmp_path: Path) -> None:
         "Class": "MyVideo",
         "package": "modalax_my_video",
         "dist": "modalax-my-video",
+        "axes_tuple": '("length", "channels")',
+        "axes_doc": "(length, channels)",
+        "config_fields": "    length: int = 64\n    channels: int = 1\n",
     }
+    assert template_values("cloud", "points=8")["axes_tuple"] == '("points",)'  # a one-element tuple
 
 
 def test_cli_default_out_is_the_distribution_name(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -69,8 +74,8 @@ def test_cli_default_out_is_the_distribution_name(tmp_path: Path, monkeypatch, c
     assert main(["new-plugin", "video"]) == 0
     assert (tmp_path / "modalax-video" / "src" / "modalax_video" / "plugin.py").is_file()
     out = capsys.readouterr().out
-    assert "wrote 13 files of the modalax-video plugin into modalax-video" in out
-    assert "pip install -e modalax-video" in out
+    assert "wrote 14 files of the modalax-video plugin (video records (length, channels)) into modalax-video" in out
+    assert 'python -m pip install -e "modalax-video[test]"' in out and "python -m pytest modalax-video/tests" in out
 
 
 @pytest.mark.parametrize(
@@ -100,18 +105,65 @@ def test_a_non_empty_out_folder_or_a_file_is_refused_untouched(tmp_path: Path, c
         write_plugin("Bad", tmp_path / "other")
 
 
-def test_generated_package_is_discovered_and_works_in_process(tmp_path: Path) -> None:
-    src = write_plugin("gen_demo", tmp_path / "pkg")[0].parent / "src"
+@pytest.mark.parametrize(
+    ("shape", "words"),
+    [
+        ("", "expected axes such as 'points=1024,xyz=3'"),
+        ("points", "got 'points' in 'points', expected NAME=SIZE"),
+        ("points=0", "got 'points=0'"),
+        ("points=-3", "got 'points=-3'"),
+        ("Points=3", "got 'Points=3'"),
+        ("class=3", "got 'class=3'"),
+        ("a=1,a=2", "axis 'a' in 'a=1,a=2' is repeated or reserved"),
+        ("shape=4", "axis 'shape' in 'shape=4' is repeated or reserved"),
+        ("a=1,b=1,c=1,d=1,e=1", "got 5 axes"),
+    ],
+)
+def test_bad_shapes_are_one_line_errors(shape: str, words: str, tmp_path: Path, capsys) -> None:
+    assert main(["new-plugin", "cloud", "--shape", shape, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("modalax: error: --shape: ") and words in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("image", "'image' is reserved for 'modalax-image'"),
+        ("multimodal", "'multimodal' is reserved for 'modalax-multimodal'"),
+        ("toy", "'toy' is taken by the installed distribution 'toy-plugin'"),
+    ],
+)
+def test_names_in_use_are_refused(name: str, words: str, healthy_dist: Path, tmp_path: Path, capsys) -> None:
+    with discovering_registry(healthy_dist):
+        assert main(["new-plugin", name, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("modalax: error: NAME: ") and words in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("shape", "record"), [("length=64,channels=1", (64, 1)), ("points=16,xyz=3", (16, 3))])
+def test_generated_package_passes_the_conformance_kit_in_process(shape: str, record: tuple, tmp_path: Path) -> None:
+    from modalax.testing import check_plugin
+
+    src = write_plugin("gen_demo", tmp_path / "pkg", shape)[0].parent / "src"
     write_fake_distribution(src, "modalax-gen-demo", entry_points={"gen_demo": "modalax_gen_demo.plugin"})
     with discovering_registry(src):
         assert modalax.list_modalities() == ["gen_demo"]
-        [info] = modalax.list_plugins()
-        assert (info.status, info.error) == ("loaded", None)
-        ds = modalax.create_dataset("gen_demo", "synthetic", dataset_size=4, rngs=0)
+        ds = modalax.create_dataset("gen_demo", "synthetic", dataset_size=4, seed=0)
         batch = ds.get_records(np.arange(4))
-        assert batch["gen_demo"].shape == (4, 64, 1)
+        assert batch["gen_demo"].shape == (4, *record)
         z = np.asarray(modalax.get_kernel("gen_demo.standardize")(batch["gen_demo"]))
-        np.testing.assert_allclose(z.mean(axis=1), 0.0, atol=1e-5)
+        np.testing.assert_allclose(z.mean(axis=(1, 2)), 0.0, atol=1e-5)
+        report = check_plugin("gen_demo", fresh_processes=False)
+    assert report.ok, report.summary()
+    assert {c.id for c in report if not c.skipped} >= {
+        "modality:gen_demo/pairing",
+        "dataset:gen_demo/synthetic/loader",
+        "kernel:gen_demo.standardize/batch-independent",
+        "operator:gen_demo/random_gain/in-loader",
+        "adapter:gen_demo/default/contract",
+    }
 
 
 def _can_build_editable() -> str | None:
@@ -162,4 +214,5 @@ def test_generated_package_installs_and_passes_its_own_tests(tmp_path: Path) -> 
     assert "'video'" in res.stdout
     res = run("-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", cwd=pkg)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
-    assert re.search(r"\b1[0-9] passed\b", res.stdout) and "failed" not in res.stdout, res.stdout[-2000:]
+    passed = re.search(r"\b(\d+) passed\b", res.stdout)
+    assert passed and int(passed.group(1)) >= 30 and "failed" not in res.stdout, res.stdout[-2000:]
