@@ -127,11 +127,19 @@ def test_save_spectrogram_png_with_rate_and_hop_is_a_figure(tmp_path: Path, mpl:
 
 @pytest.mark.parametrize(("width", "dtype", "peak"), [(2, np.int16, 32767), (4, np.int32, 2**31 - 1)])
 def test_save_wav_writes_signed_pcm(tmp_path: Path, width: int, dtype: type, peak: int) -> None:
-    path = viz.save_wav([0.0, 0.5, -1.0, 3.0], tmp_path / "a" / "x.wav", 8000, sample_width=width)
+    path = viz.save_wav([0.0, 0.5, -1.0, 1.0], tmp_path / "a" / "x.wav", 8000, sample_width=width)
     with wave.open(str(path)) as f:
         assert (f.getnchannels(), f.getsampwidth(), f.getframerate(), f.getnframes()) == (1, width, 8000, 4)
         got = np.frombuffer(f.readframes(4), dtype).tolist()
-    assert got == [0, round(0.5 * peak), -peak, peak]  # 3.0 is clipped to full scale
+    assert got == [0, round(0.5 * peak), -peak, peak]
+
+
+def test_save_wav_scales_loud_audio_instead_of_clipping(tmp_path: Path) -> None:
+    with pytest.warns(RuntimeWarning, match=r"x.wav'\): audio peaks at 4.000 > 1.0; scaled down"):
+        path = viz.save_wav([0.0, 1.0, -2.0, 4.0], tmp_path / "x.wav", 8000)
+    with wave.open(str(path)) as f:
+        got = np.frombuffer(f.readframes(4), np.int16).tolist()
+    assert got == [0, round(0.25 * 32767), round(-0.5 * 32767), 32767]  # the shape kept, nothing clipped
 
 
 def test_save_wav_8_bit_is_unsigned(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ these helpers and never draw their own axes, so every figure reads the same.
 from __future__ import annotations
 
 import wave
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -108,12 +109,24 @@ def save_spectrogram_png(
 
 
 def save_wav(audio: Any, path: str | Path, sample_rate: int, *, sample_width: int = 2) -> Path:
-    """Write mono float audio in [-1, 1] as PCM WAV (16-bit by default)."""
+    """Write mono float audio as PCM WAV (16-bit by default) that never clips.
+
+    Audio peaking above 1.0 (after a gain, say) is scaled down by its peak, with a warning that
+    names the file and the peak, instead of being clipped into audible distortion.
+    """
     x = np.asarray(audio, np.float64).reshape(-1)
     if not np.all(np.isfinite(x)):
         raise DataError(f"save_wav({str(path)!r}): audio contains NaN or inf")
     if sample_width not in (1, 2, 4):
         raise ConfigError(f"save_wav.sample_width: got {sample_width!r}, expected 1, 2 or 4 bytes")
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if top > 1.0:
+        warnings.warn(
+            f"save_wav({str(path)!r}): audio peaks at {top:.3f} > 1.0; scaled down by that peak so it does not clip",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        x = x / top
     x = np.clip(x, -1.0, 1.0)
     if sample_width == 1:
         data = np.round((x + 1.0) * 127.5).astype(np.uint8).tobytes()
