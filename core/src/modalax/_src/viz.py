@@ -9,8 +9,8 @@ these helpers and never draw their own axes, so every figure reads the same.
 
 from __future__ import annotations
 
-import wave
 import warnings
+import wave
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
