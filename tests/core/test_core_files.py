@@ -172,3 +172,35 @@ def test_operators_check_the_rank_of_their_field(shape: tuple[int, ...], match: 
         op.apply_batch({"images": np.zeros(shape, np.float32)})
     out = op.apply_batch({"images": np.zeros((2, 4, 4, 3), np.float32)})
     np.testing.assert_allclose(np.asarray(out["images"]), 0.1)
+
+
+class _Jitter(ModalityOperator):
+    element_ndim = 3
+
+    def generate_random_params(self, rng: Any, data_shapes: Any) -> Any:
+        import jax
+
+        return jax.random.uniform(rng, (data_shapes["images"][0],))
+
+    def transform(self, x: Any, random_params: Any, stats: Any) -> Any:
+        return x + random_params
+
+
+def test_a_stochastic_operator_under_jit_takes_its_key_or_says_how() -> None:
+    import jax
+    from flax import nnx
+
+    op = _Jitter(
+        ModalityOperatorConfig(field_key="images", stochastic=True, stream_name="augment"), rngs=nnx.Rngs(augment=0)
+    )
+    batch = {"images": np.zeros((2, 4, 4, 3), np.float32)}
+    with pytest.raises(
+        ConfigError, match=r"inside jax.jit: .*jax.jit\(lambda batch, key: op.apply_batch\(batch, rng=key\)\)"
+    ):
+        jax.jit(op.apply_batch)(batch)
+    key = jax.random.key(3)
+    jitted = jax.jit(lambda b, k: op.apply_batch(b, rng=k))(batch, key)
+    np.testing.assert_array_equal(np.asarray(jitted["images"]), np.asarray(op.apply_batch(batch, rng=key)["images"]))
+    keys = jax.random.split(key, 2)
+    by_keys = jax.jit(lambda b, k: op.apply_batch(b, keys=k))(batch, keys)
+    np.testing.assert_array_equal(np.asarray(by_keys["images"]), np.asarray(op.apply_batch(batch, keys=keys)["images"]))

@@ -186,6 +186,12 @@ class OperatorModule(nnx.Module):
             raise DataError(f"{self.name}.apply_batch: the batch has no array fields (keys {sorted(batch)})")
         size = int(np.shape(leaves[0])[0])
         if self.stochastic and keys is None and rng is None:
+            if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+                raise ConfigError(
+                    f"{self.name}.apply_batch inside jax.jit: a stochastic operator cannot draw from its nnx.Rngs in "
+                    "a trace (the draw would mutate state outside it); pass the randomness in: "
+                    "jax.jit(lambda batch, key: op.apply_batch(batch, rng=key)), or keys= with one key per record"
+                )
             rng = self.draw_rng()
         if not self.stochastic:
             keys = rng = None
