@@ -1,4 +1,4 @@
-"""The ModalityOperator contract of seed 03, field by field."""
+"""The ModalityOperator contract, field by field."""
 
 from __future__ import annotations
 

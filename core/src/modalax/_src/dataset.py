@@ -18,7 +18,7 @@ _ITER_CHUNK = 256
 
 
 class BaseDataset(nnx.Module, IndexedSource):
-    """Abstract base of modality datasets (seed 01).
+    """Abstract base of modality datasets.
 
     Subclasses implement ``__len__`` and ``get_records(indices)``; iteration, ``get_batch``,
     ``get_sample``/``__getitem__``, ``get_batch_at`` and ``element_spec`` follow.  Set

@@ -1,4 +1,4 @@
-"""``GenerativeModel``: the nnx base of models and modalities (seed 01)."""
+"""``GenerativeModel``: the nnx base of models and modalities."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Modality(Protocol):
-    """A data modality (seed 01): a name, extensions and model adapters."""
+    """A data modality: a name, extensions and model adapters."""
 
     name: str
 

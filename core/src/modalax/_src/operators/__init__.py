@@ -1,4 +1,4 @@
-"""Operators: ``ModalityOperator`` (seed 03), chains and user-function operators."""
+"""Operators: ``ModalityOperator``, chains and user-function operators."""
 
 from modalax._src.operators.base import ModalityOperator, OperatorModule
 from modalax._src.operators.compose import (

@@ -1,6 +1,6 @@
 """``OperatorModule`` and ``ModalityOperator``: pure per-element transforms, batched by vmap.
 
-The contract (seed 03): ``apply`` is pure and sees one element; ``generate_random_params``
+The contract: ``apply`` is pure and sees one element; ``generate_random_params``
 draws the randomness of a batch from an explicit key; ``apply_batch`` vmaps (or scans)
 ``apply`` and is jitted once per input structure.
 
@@ -344,7 +344,7 @@ class OperatorModule(nnx.Module):
 
 
 class ModalityOperator(OperatorModule):
-    """An operator over one field, with auxiliary fields, target key and clipping (seed 03).
+    """An operator over one field, with auxiliary fields, target key and clipping.
 
     Most subclasses only implement ``transform(x, random_params, stats)`` (and, for geometric
     transforms, ``transform_auxiliary``); ``apply`` does extraction, clipping and remapping.

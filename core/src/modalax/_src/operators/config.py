@@ -1,4 +1,4 @@
-"""Operator configurations (seed 03): validated, frozen dataclasses."""
+"""Operator configurations: validated, frozen dataclasses."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def _check_key(owner: str, name: str, value: Any) -> None:
 
 @dataclass(frozen=True, eq=False)
 class ModalityOperatorConfig(OperatorConfig):
-    """Configuration of an operator that transforms one field (seed 03).
+    """Configuration of an operator that transforms one field.
 
     ``field_key`` and ``target_key`` may be dotted paths into nested dicts.
     ``auxiliary_fields`` are transformed coordinately (a flip of ``image`` flips ``mask``);
