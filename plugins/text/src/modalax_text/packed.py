@@ -9,13 +9,14 @@ With ``tokenizer=`` the texts are tokenized again with it instead.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 from flax import nnx
 
 from modalax.plugin import DataError, ModalityConfiguration, PackedDataset, PackedIndex
-from modalax_text.datasets.base import TextDataset, resolve_config
+from modalax_text.datasets.base import TextDataset, dataset_rngs, resolve_config
 from modalax_text.params import text_config
 from modalax_text.tokenizer import Tokenizer
 
@@ -31,21 +32,34 @@ class PackedTextDataset(PackedDataset, TextDataset):
     Records are ``text_tokens`` (int32, ``max_length``) and ``texts``. The tokenizer is the
     packed one (``tokenizer.json``; the byte-level one when the source had no vocabulary),
     unless ``tokenizer`` is given: then ``text_tokens`` are re-made from ``texts`` with it.
+    Arguments follow every text dataset: ``(config=None, root, split="train", *, seed, rngs)``
+    (None config: the packed one); the 0.1 order ``(root, config)`` still works, with a
+    ``DeprecationWarning``.
     """
 
     modality = "text"
 
     def __init__(
         self,
-        root: str | os.PathLike[str] | None = None,
         config: ModalityConfiguration | None = None,
+        root: str | os.PathLike[str] | None = None,
         split: str = "train",
         *,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
         num_threads: int | None = None,
         tokenizer: Any = None,
     ) -> None:
+        if isinstance(config, str | os.PathLike) and not isinstance(root, str | os.PathLike):
+            warnings.warn(
+                "PackedTextDataset(root, config) is deprecated; pass the config first: "
+                "PackedTextDataset(config, root) or PackedTextDataset(root=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            config, root = root, config
         self._retokenize = tokenizer is not None
+        rngs = dataset_rngs(type(self).__name__, rngs, seed)
         super().__init__(root, config, split, rngs=rngs, num_threads=num_threads)
         saved = self.root / TOKENIZER_FILE
         if tokenizer is None and saved.is_file():
