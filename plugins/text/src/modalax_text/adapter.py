@@ -72,6 +72,11 @@ class TextAdapter(BaseModelAdapter):
                 stacklevel=2,
             )
             model_cls, config = config, model_cls
+        if isinstance(model_cls, nnx.Module):
+            name = type(model_cls).__name__
+            raise ConfigError(
+                f"TextAdapter.model_cls: got a {name} instance, expected an nnx model class (pass {name}, not {name}(...))"
+            )
         if config is not None and not isinstance(config, _CONFIG_TYPES):
             raise ConfigError(
                 f"TextAdapter.config: got {type(config).__name__}, expected a TextParams, a ModalityConfiguration "
@@ -90,10 +95,10 @@ class TextAdapter(BaseModelAdapter):
         elif config is not None:
             args = (config,)
         for key, value in {**options, **kwargs}.items():
-            if key in sizes and value != sizes[key]:
+            if key in SIZE_KWARGS and value != getattr(self.params, key):
                 raise ConfigError(
-                    f"TextAdapter.create.{key}: got {value!r}, but the text params have {key}={sizes[key]!r}; "
-                    "expected the sizes from the modality config (change it there)"
+                    f"TextAdapter.create.{key}: got {value!r}, but the text params have "
+                    f"{key}={getattr(self.params, key)!r}; expected the sizes from the modality config (change it there)"
                 )
         model = self.model_cls(*args, rngs=rngs, **{**sizes, **options, **kwargs})
         return model if isinstance(model, GenerativeModel) else TextModel(model, self.params)
