@@ -38,7 +38,7 @@ SIZE_KWARGS = ("vocab_size", "max_length", "pad_token_id", "unk_token_id", "bos_
 _CONFIG_TYPES = (TextParams, ModalityConfiguration, Mapping)
 
 
-def _size_kwargs(model_cls: type, params: TextParams) -> dict[str, Any]:
+def _size_kwargs(model_cls: Any, params: TextParams) -> dict[str, Any]:
     """The sizes (and ``text_params``) that ``model_cls``'s constructor accepts."""
     try:
         # the class's own __init__: nnx's metaclass __call__ hides it behind (*args, **kwargs)
@@ -75,7 +75,8 @@ class TextAdapter(BaseModelAdapter):
         if isinstance(model_cls, nnx.Module):
             name = type(model_cls).__name__
             raise ConfigError(
-                f"TextAdapter.model_cls: got a {name} instance, expected an nnx model class (pass {name}, not {name}(...))"
+                f"TextAdapter.model_cls: got a {name} instance, expected an nnx model class "
+                f"(pass {name}, not {name}(...))"
             )
         if config is not None and not isinstance(config, _CONFIG_TYPES):
             raise ConfigError(
@@ -98,7 +99,8 @@ class TextAdapter(BaseModelAdapter):
             if key in SIZE_KWARGS and value != getattr(self.params, key):
                 raise ConfigError(
                     f"TextAdapter.create.{key}: got {value!r}, but the text params have "
-                    f"{key}={getattr(self.params, key)!r}; expected the sizes from the modality config (change it there)"
+                    f"{key}={getattr(self.params, key)!r}; expected the sizes from the modality config "
+                    "(change it there)"
                 )
         model = self.model_cls(*args, rngs=rngs, **{**sizes, **options, **kwargs})
         return model if isinstance(model, GenerativeModel) else TextModel(model, self.params)

@@ -6,13 +6,15 @@ characters, or one punctuation mark), so ``tokenize(text) == text_tokens`` for s
 The full grammar has 297 words (301 ids with the four special tokens).  A smaller vocabulary
 gets a smaller grammar of the same shape (``grammar_for``): every class keeps its first words,
 at least ``MIN_WORDS`` of each, the rest of the room shared in proportion to the class sizes
-(largest remainders first), so sentences still read determiner-adjective-noun-verb..., and
+(one word at a time by highest averages, so a larger vocabulary never loses a word), so
+sentences still read determiner-adjective-noun-verb..., and
 number sequences become progressions modulo the count of numbers kept.  The smallest
 vocabulary is ``MIN_VOCAB_SIZE`` (32 ids).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 DETERMINERS = ("the", "a", "this", "that", "every", "one", "my", "your", "our", "their", "some", "no")
@@ -119,14 +121,28 @@ def grammar_for(vocab_size: int) -> Grammar:
     mins = [MIN_WORDS[c] for c in CLASSES]
     if budget < sum(mins):
         raise ValueError(f"vocab_size {vocab_size} is below {MIN_VOCAB_SIZE}")
-    room = [f - m for f, m in zip(full, mins, strict=True)]
-    share = [(budget - sum(mins)) * r / sum(room) for r in room]
-    sizes = [m + int(s) for m, s in zip(mins, share, strict=True)]
-    # the words left go to the largest remainders (ties: class order); share < room, so none overflows
-    by_remainder = sorted(range(len(sizes)), key=lambda i: (int(share[i]) - share[i], i))
-    for i in by_remainder[: budget - sum(sizes)]:
+    sizes = list(mins)
+    for i in _growth_order()[: budget - sum(mins)]:
         sizes[i] += 1
     return Grammar(tuple(sizes))
+
+
+@functools.cache
+def _growth_order() -> tuple[int, ...]:
+    """The class that gets each word past the minimums, in turn (highest averages, D'Hondt).
+
+    Each word goes to the class with the largest ``full / (kept + 1)`` that still has words
+    (ties: class order), so the classes grow in proportion to their full sizes; a grammar is
+    a prefix of this sequence, so a larger vocabulary never loses a word.
+    """
+    full = [len(words) for words in CLASSES.values()]
+    sizes = [MIN_WORDS[c] for c in CLASSES]
+    order = []
+    for _ in range(sum(full) - sum(sizes)):
+        i = max((k for k in range(len(full)) if sizes[k] < full[k]), key=lambda k: (full[k] / (sizes[k] + 1), -k))
+        sizes[i] += 1
+        order.append(i)
+    return tuple(order)
 
 
 #: The full grammar (vocabularies of at least 301 ids).

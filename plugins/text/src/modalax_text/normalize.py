@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-import regex
+import regex  # type: ignore[import-untyped]  # no stubs in the lint session (types-regex)
 
 __all__ = [
     "SEPARATOR",

@@ -60,7 +60,9 @@ class PackedTextDataset(PackedDataset, TextDataset):
             config, root = root, config
         self._retokenize = tokenizer is not None
         rngs = dataset_rngs(type(self).__name__, rngs, seed)
-        super().__init__(root, config, split, rngs=rngs, num_threads=num_threads)
+        # PackedDataset by name: mypy cannot see through the surface's lazy export and would check
+        # super() against TextDataset (the call is the same: PackedDataset is next in the MRO)
+        PackedDataset.__init__(self, root, config, split, rngs=rngs, num_threads=num_threads)
         saved = self.root / TOKENIZER_FILE
         if tokenizer is None and saved.is_file():
             tokenizer = Tokenizer.load(saved, self.params)
