@@ -151,8 +151,8 @@ SAME_IN_EVERY_PROCESS = textwrap.dedent("""
     import numpy as np
     from modalax_text import SyntheticTextDataset, text_config
     digest = hashlib.sha256()
-    for vocab in (32, 100, 10000):
-        for pattern in ("random_sentences", "repeated_phrases", "sequences", "palindromes"):
+    for vocab in (32, 10000):
+        for pattern in ("random_sentences", "sequences"):
             ds = SyntheticTextDataset(text_config(vocab_size=vocab, max_length=16), 64, pattern, seed=5)
             digest.update(np.asarray(ds.get_records(np.arange(64))["text_tokens"]).tobytes())
             digest.update("|".join(ds.host_records(np.arange(64))["texts"]).encode())
