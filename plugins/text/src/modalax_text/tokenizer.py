@@ -176,7 +176,8 @@ class Tokenizer:
     def tokenize(self, texts: str | Sequence[str], *, max_length: int | None = None) -> np.ndarray:
         """int32 ids ``(max_length,)`` for a string, ``(B, max_length)`` for a list of strings.
 
-        Each row is BOS, the ids, EOS, then padding; longer texts are truncated and keep EOS.
+        Each row is BOS, the ids, EOS, then padding; longer texts are truncated (byte-level rows at a
+        grapheme-cluster boundary) and keep EOS.
         Unknown words map to UNK.
         """
         length = self.params.max_length if max_length is None else max_length
@@ -224,7 +225,8 @@ class Tokenizer:
 
         Padding and BOS are dropped and reading stops at the first EOS.  Word-level output is
         the normalised text (tokens joined by single spaces, UNK as ``<unk>``); byte-level
-        output is the original text exactly (ids that are no byte, such as UNK, read as U+FFFD).
+        output is the prepared text (``prepare``: the original exactly with ``case_sensitive`` and
+        ``normalization="none"``; ids that are no byte, such as UNK, read as U+FFFD).
         An id outside ``[0, vocab_size)`` raises ``DataError`` naming it.
         """
         arr = np.asarray(ids)
