@@ -140,7 +140,7 @@ def test_packed_path_as_first_argument_is_the_deprecated_root(tmp_path: Path) ->
 
     write_clouds(tmp_path / "d", {"x": 2})
     pack(CloudFolder(root=tmp_path / "d"), tmp_path / "p")
-    with pytest.warns(DeprecationWarning, match=r"PackedCloud\(path\) is deprecated") as caught:
+    with pytest.warns(DeprecationWarning, match=r"PackedCloud\(root, \.\.\.\) with the root first is deprecated") as caught:
         ds = PackedCloud(tmp_path / "p")
     assert caught[0].filename == __file__ and len(ds) == 2
 

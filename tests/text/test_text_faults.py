@@ -28,6 +28,7 @@ from modalax_text import (
     TokenMaskingConfig,
     TokenSubstitution,
     TokenSubstitutionConfig,
+    create_text_dataset,
     get_vocab_stats,
     text_config,
 )
@@ -55,6 +56,12 @@ class _Overflowing(_NoSpecials):
 
     def encode(self, text: str) -> list[int]:
         return [77]
+
+
+def _lexicon() -> tuple[str, ...]:
+    from modalax_text import grammar
+
+    return grammar.LEXICON
 
 
 def _op(cls, cfg_cls, **kw):
@@ -120,10 +127,40 @@ CASES = [
     ("empty character corpus", lambda t: CharTokenizer.from_corpus([""], P), DataError, ["no char"]),
     ("no tokens at all", lambda t: Tokenizer.from_tokens([], P), DataError, ["no token"]),
     (
-        "synthetic grammar larger than vocab_size",
-        lambda t: SyntheticTextDataset(text_config(vocab_size=100), 10, rngs=0),
+        "vocab_size below the smallest synthetic grammar",
+        lambda t: SyntheticTextDataset(text_config(vocab_size=31), 10, rngs=0),
         ConfigError,
-        ["vocab_size: got 100", "297 words", "vocab_size >= 301"],
+        ["TextParams.vocab_size: got 31", "needs at least 32 ids", "28 words", "vocab_size >= 32"],
+    ),
+    (
+        "a synthetic tokenizer whose ids pass vocab_size",
+        lambda t: SyntheticTextDataset(
+            text_config(vocab_size=301),
+            10,
+            tokenizer=Tokenizer.from_tokens(
+                _lexicon(), TextParams(vocab_size=400), reserved_tokens=[f"<r{i}>" for i in range(10)]
+            ),
+        ),
+        ConfigError,
+        ["SyntheticTextDataset.tokenizer", "expected ids below the config's vocab_size=301"],
+    ),
+    (
+        "a bad seed",
+        lambda t: SyntheticTextDataset(CFG, 10, seed=-1),
+        ConfigError,
+        ["SyntheticTextDataset.seed: got -1", "[0, 2**64)"],
+    ),
+    (
+        "a seed that is no int",
+        lambda t: SimpleTextDataset(CFG, ["a"], seed="7"),
+        ConfigError,
+        ["SimpleTextDataset.seed: got '7'"],
+    ),
+    (
+        "rngs that are no Rngs",
+        lambda t: create_text_dataset(CFG, "synthetic", rngs=1.5),
+        ConfigError,
+        ["create_text_dataset.rngs: got 1.5", "expected nnx.Rngs, an integer seed or None"],
     ),
     (
         "unknown encoding",

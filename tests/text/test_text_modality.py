@@ -113,7 +113,7 @@ def test_adapter_builds_a_causal_model_sized_by_the_text_params():
 
 
 def test_one_training_step_lowers_the_loss():
-    model = TextAdapter(text_config(vocab_size=20, max_length=8)).create(
+    model = TextAdapter(None, text_config(vocab_size=20, max_length=8)).create(
         {"embed_dim": 16, "num_layers": 1, "num_heads": 2}, rngs=nnx.Rngs(0)
     )
     tokens = jnp.array([[2, 5, 6, 7, 8, 3, 0, 0]] * 4)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from flax import nnx
 from tokenizers import Tokenizer as HFTokenizer
-from tokenizers import models, pre_tokenizers, trainers
+from tokenizers import decoders, models, pre_tokenizers, trainers
 
 import modalax
 from modalax import ConfigError
@@ -190,3 +190,84 @@ def test_sentencepiece_style_tokenizer_needs_a_pad_id():
     assert tok.detokenize(ids) == "hello world" and tok.mask_token_id is None
     ds = SimpleTextDataset(text_config(max_length=6), ["hello", "world hello"], tokenizer=tok, rngs=0)
     assert ds.params.pad_token_id == 5 and np.asarray(ds[1]["text_tokens"]).tolist() == [1, 4, 3, 2, 5, 5]
+
+
+# ---------------------------------------------------------------- special-token text in the input
+SPECIAL_TEXTS = ["a </s> b c", "the <s> fox </s> runs </s>", "<pad> <unk> dog", "</s>", "a b c"]
+
+
+def _hf_with_specials(kind: str) -> HFTokenizer:
+    """A real HF tokenizer whose special tokens are <pad> <unk> <s> </s>, trained on the corpus."""
+    specials = ["<pad>", "<unk>", "<s>", "</s>"]
+    corpus = [*CORPUS, "a b c", "the fox runs"]
+    if kind == "bpe-bytelevel":
+        tok = HFTokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        )
+    else:
+        tok = HFTokenizer(models.WordLevel(unk_token="<unk>"))
+        split = pre_tokenizers.Whitespace() if kind == "wordlevel" else pre_tokenizers.WhitespaceSplit()
+        tok.pre_tokenizer = split
+        trainer = trainers.WordLevelTrainer(special_tokens=specials)
+    tok.train_from_iterator(corpus, trainer)
+    return tok
+
+
+@pytest.mark.parametrize("kind", ["wordlevel", "wordlevel-whitespacesplit", "bpe-bytelevel"])
+def test_special_token_text_in_the_input_is_text(kind):
+    hf = _hf_with_specials(kind)
+    pad, unk, bos, eos = (hf.token_to_id(t) for t in ("<pad>", "<unk>", "<s>", "</s>"))
+    tok = ExternalTokenizer(hf, text_config(max_length=24, case_sensitive=True))
+    assert (tok.params.bos_token_id, tok.params.eos_token_id) == (bos, eos)
+    # the reference: HF's own switch that reads special-token text as text
+    as_text = HFTokenizer.from_str(hf.to_str())
+    as_text.encode_special_tokens = True
+    rows = tok.tokenize(SPECIAL_TEXTS)
+    for text, row in zip(SPECIAL_TEXTS, rows, strict=True):
+        ids = as_text.encode(text, add_special_tokens=False).ids
+        framed = [unk if i in (pad, bos, eos) else i for i in ids]  # the row layout owns these ids
+        np.testing.assert_array_equal(row, [bos, *framed, eos] + [pad] * (24 - len(framed) - 2))
+        assert np.count_nonzero(row == eos) == 1 and np.count_nonzero(row == bos) == 1
+        assert tok.detokenize(row) == as_text.decode(ids)
+    np.testing.assert_array_equal(tok.encode("a </s> b c"), rows[0][1 : int(np.argmax(rows[0] == eos))])
+    assert hf.encode_special_tokens is False  # the user's tokenizer is not touched
+    # the report: a literal </s> ended the row ('a'); HF keeps the words after it
+    assert tok.detokenize(rows[0]).split()[-2:] == ["b", "c"]
+    assert hf.decode(hf.encode("a </s> b c", add_special_tokens=False).ids).split()[-2:] == ["b", "c"]
+
+
+def test_special_token_text_survives_pickling_the_tokenizer():
+    import pickle
+
+    hf = _hf_with_specials("wordlevel")
+    tok = ExternalTokenizer(hf, text_config(max_length=12, case_sensitive=True))
+    again = pickle.loads(pickle.dumps(tok))  # HF's encode_special_tokens flag itself is not pickled
+    np.testing.assert_array_equal(again.tokenize(SPECIAL_TEXTS), tok.tokenize(SPECIAL_TEXTS))
+    as_text = HFTokenizer.from_str(hf.to_str())
+    as_text.encode_special_tokens = True
+    ids = as_text.encode("a </s> b c", add_special_tokens=False).ids
+    assert ids != hf.encode("a </s> b c", add_special_tokens=False).ids  # "</", "s", ">" against one </s>
+    assert again.encode("a </s> b c").tolist() == ids
+
+
+class SplittingTransformersLike(TransformersLike):
+    """A ``transformers`` tokenizer with its ``split_special_tokens`` option: off, "[SEP]" in the text
+    is the SEP id; on, it is text (here: unknown)."""
+
+    split_special_tokens = False
+
+    def encode(self, text: str, add_special_tokens: bool = True, **kwargs: object) -> list[int]:
+        split = kwargs.get("split_special_tokens", self.split_special_tokens)
+        ids = [self.sep_token_id if w == "[SEP]" and not split else self.vocab.get(w, 100) for w in text.split()]
+        return [self.cls_token_id, *ids, self.sep_token_id] if add_special_tokens else ids
+
+
+def test_transformers_tokenizers_are_asked_to_split_special_tokens():
+    tok = ExternalTokenizer(SplittingTransformersLike(), text_config(max_length=6, case_sensitive=True))
+    np.testing.assert_array_equal(tok.tokenize("hello [SEP] world"), [101, 7592, 100, 2088, 102, 0])
+    # without the option, a special id from the tokenizer's model still reads as UNK, never as EOS
+    plain = ExternalTokenizer(TransformersLike(), text_config(max_length=6, case_sensitive=True))
+    assert plain.tokenize("hello world").tolist() == [101, 7592, 2088, 102, 0, 0]

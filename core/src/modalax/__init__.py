@@ -10,7 +10,7 @@ authors import from ``modalax.plugin`` (versioned) and ``modalax.testing``; ever
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modalax._src import compat
 from modalax._src.aliases import EvaluationMetrics, ModalityBatch, ModalityConfig, ModalityData
@@ -107,6 +107,98 @@ def _old_module(name: str) -> Any:
         return compat.old_module(name)
     raise AttributeError(f"module 'modalax' has no attribute {name!r}")
 
+
+if TYPE_CHECKING:  # the lazy names, for type checkers (importing them here would import jax)
+    from modalax._src.dataset import (
+        BaseDataset as BaseDataset,
+    )
+    from modalax._src.dataset import (
+        SyntheticDataset as SyntheticDataset,
+    )
+    from modalax._src.loader import (
+        DataLoader as DataLoader,
+    )
+    from modalax._src.loader import (
+        EpochOrder as EpochOrder,
+    )
+    from modalax._src.loader import (
+        LoaderIterator as LoaderIterator,
+    )
+    from modalax._src.loader import (
+        create_data_loader as create_data_loader,
+    )
+    from modalax._src.loader import (
+        epoch_permutation as epoch_permutation,
+    )
+    from modalax._src.loader.workers import (
+        WorkerPool as WorkerPool,
+    )
+    from modalax._src.model import (
+        GenerativeModel as GenerativeModel,
+    )
+    from modalax._src.operators import (
+        Compose as Compose,
+    )
+    from modalax._src.operators import (
+        ElementConfig as ElementConfig,
+    )
+    from modalax._src.operators import (
+        ElementOperator as ElementOperator,
+    )
+    from modalax._src.operators import (
+        MapConfig as MapConfig,
+    )
+    from modalax._src.operators import (
+        MapOperator as MapOperator,
+    )
+    from modalax._src.operators import (
+        ModalityOperator as ModalityOperator,
+    )
+    from modalax._src.operators import (
+        ModalityOperatorConfig as ModalityOperatorConfig,
+    )
+    from modalax._src.operators import (
+        OperatorConfig as OperatorConfig,
+    )
+    from modalax._src.operators import (
+        OperatorModule as OperatorModule,
+    )
+    from modalax._src.packed import (
+        PackedDataset as PackedDataset,
+    )
+    from modalax._src.packed import (
+        decode_record as decode_record,
+    )
+    from modalax._src.packed import (
+        pack as pack,
+    )
+    from modalax._src.sources import (
+        ArraySource as ArraySource,
+    )
+    from modalax._src.sources import (
+        Concat as Concat,
+    )
+    from modalax._src.sources import (
+        DataSource as DataSource,
+    )
+    from modalax._src.sources import (
+        FileSource as FileSource,
+    )
+    from modalax._src.sources import (
+        HFSource as HFSource,
+    )
+    from modalax._src.sources import (
+        IndexedSource as IndexedSource,
+    )
+    from modalax._src.sources import (
+        Subset as Subset,
+    )
+    from modalax._src.sources import (
+        as_source as as_source,
+    )
+    from modalax._src.sources import (
+        random_split as random_split,
+    )
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, DEPRECATED, _old_module)
 

@@ -22,6 +22,8 @@ docs/plugin-authoring.md documents each name; docs/api.md lists them all.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from modalax._src.aliases import PyTree
 from modalax._src.config import (
     BaseModalityConfig,
@@ -129,6 +131,9 @@ _LAZY = {
         )
     },
 }
+
+if TYPE_CHECKING:  # the lazy names, for type checkers (importing them here would import jax)
+    pass
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 

@@ -130,10 +130,10 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def warn_at_caller(message: str, category: type[Warning] = RuntimeWarning) -> None:
     """Warn at the first frame outside modalax (and flax's module machinery), so the warning points
     at the user's line."""
-    flax = sys.modules.get("flax")
+    flax_file = getattr(sys.modules.get("flax"), "__file__", None)
     skip = [_PACKAGE_DIR + os.sep]
-    if flax is not None and getattr(flax, "__file__", None):
-        skip.append(os.path.dirname(os.path.abspath(flax.__file__)) + os.sep)
+    if isinstance(flax_file, str):
+        skip.append(os.path.dirname(os.path.abspath(flax_file)) + os.sep)
     level = 2
     frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(tuple(skip)):

@@ -159,7 +159,7 @@ class FolderDataset(FileDecoding, BaseDataset):
         split: str | None = "train",
         *,
         files: Sequence[str | os.PathLike[str]] | None = None,
-        labels: bool | Sequence[int] | None = None,
+        labels: bool | Sequence[int] | np.ndarray | None = None,
         class_names: ClassNames = None,
         extensions: Sequence[str] | None = None,
         num_threads: int | None = None,

@@ -1,170 +1,109 @@
-"""The text model adapter: a small causal transformer sized by ``vocab_size``/``max_length``,
-with a next-token cross-entropy that ignores padding.
+"""The text model adapter: build a user's nnx language model with the text sizes.
+
+``TextAdapter(model_cls, config).create(model_config=None, *, rngs, **kwargs)`` keeps the
+contract of ``modalax.plugin.BaseModelAdapter``, so generic code builds a text model as it
+builds any other::
+
+    adapter = modalax.get_adapter("text")(model_cls, text_config(vocab_size=64, max_length=16))
+    model = adapter.create(rngs=nnx.Rngs(0))
+
+``model_cls`` receives, as keywords, the text sizes its constructor declares (``vocab_size``,
+``max_length``, ``pad_token_id``, ``unk_token_id``, ``bos_token_id``, ``eos_token_id``, or the
+whole ``text_params``; all the sizes when it takes ``**kwargs``).  A dict ``model_config``
+adds hyper-parameters as keywords (``{"embed_dim": 32}``); any other model config object is
+passed first, positionally.  A model that is a ``GenerativeModel`` already (the default
+``TextLanguageModel``) is returned as built; any other module is wrapped in ``TextModel``
+(logits checked, next-token loss, sampling).  Inspecting the constructor costs one
+``inspect.signature`` per ``create``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
-from modalax.plugin import ConfigError, DataError, GenerativeModel
-from modalax_text import kernels
+from modalax.plugin import BaseModelAdapter, ConfigError, GenerativeModel, ModalityConfiguration
+from modalax_text.model import TextLanguageModel, TextModel, cross_entropy_loss
 from modalax_text.params import TextParams, text_params_from
 
-__all__ = ["TextAdapter", "TextLanguageModel", "cross_entropy_loss"]
+__all__ = ["SIZE_KWARGS", "TextAdapter", "TextLanguageModel", "TextModel", "cross_entropy_loss"]
+
+#: Text sizes handed to ``model_cls`` when its constructor declares them.
+SIZE_KWARGS = ("vocab_size", "max_length", "pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id")
+_CONFIG_TYPES = (TextParams, ModalityConfiguration, Mapping)
 
 
-def cross_entropy_loss(logits: jax.Array, tokens: jax.Array, *, pad_token_id: int = 0, shift: bool = True) -> jax.Array:
-    """Mean cross-entropy of ``logits`` ``(B, L, V)`` against ``tokens`` ``(B, L)``, padding ignored.
+def _size_kwargs(model_cls: Any, params: TextParams) -> dict[str, Any]:
+    """The sizes (and ``text_params``) that ``model_cls``'s constructor accepts."""
+    try:
+        # the class's own __init__: nnx's metaclass __call__ hides it behind (*args, **kwargs)
+        declared = inspect.signature(model_cls.__init__).parameters
+    except (TypeError, ValueError):
+        return {}
+    open_kwargs = any(p.kind is p.VAR_KEYWORD for p in declared.values())
+    sizes: dict[str, Any] = {k: getattr(params, k) for k in SIZE_KWARGS if k in declared or open_kwargs}
+    if "text_params" in declared:
+        sizes["text_params"] = params
+    return sizes
 
-    With ``shift`` (next-token prediction) position ``t`` predicts token ``t + 1``.
+
+class TextAdapter(BaseModelAdapter):
+    """Builds text models: ``TextAdapter(model_cls, config).create(model_config=None, *, rngs)``.
+
+    ``model_cls`` is an nnx model class (None: ``TextLanguageModel``); ``config`` the text
+    modality config: a ``TextParams``, a ``ModalityConfiguration`` with
+    ``metadata["text_params"]``, a dict of text params, or None (the defaults).  Anything else
+    is a ``ConfigError`` naming the argument.  ``params`` is the validated ``TextParams``.
     """
-    if logits.ndim != 3 or tokens.shape != logits.shape[:2]:
-        raise DataError(
-            f"cross_entropy_loss: got logits {logits.shape} and tokens {tokens.shape}, expected (B, L, V) and (B, L)"
-        )
-    if shift:
-        logits, tokens = logits[:, :-1], tokens[:, 1:]
-    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
-    nll = -jnp.take_along_axis(logp, tokens[..., None].astype(jnp.int32), axis=-1)[..., 0]
-    weight = (tokens != pad_token_id).astype(jnp.float32)
-    return jnp.sum(nll * weight) / jnp.maximum(jnp.sum(weight), 1.0)
 
+    config_class = TextParams
 
-class _Block(nnx.Module):
-    def __init__(self, dim: int, heads: int, mlp_ratio: int, *, rngs: nnx.Rngs) -> None:
-        self.norm1 = nnx.LayerNorm(dim, rngs=rngs)
-        self.attn = nnx.MultiHeadAttention(heads, dim, decode=False, rngs=rngs)
-        self.norm2 = nnx.LayerNorm(dim, rngs=rngs)
-        self.up = nnx.Linear(dim, dim * mlp_ratio, rngs=rngs)
-        self.down = nnx.Linear(dim * mlp_ratio, dim, rngs=rngs)
-
-    def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
-        x = x + self.attn(self.norm1(x), mask=mask)
-        return x + self.down(jax.nn.gelu(self.up(self.norm2(x))))
-
-
-class TextLanguageModel(GenerativeModel):
-    """A causal transformer language model: token embeddings + sinusoidal positions -> logits."""
-
-    def __init__(
-        self,
-        vocab_size: int,
-        max_length: int,
-        *,
-        embed_dim: int = 64,
-        num_layers: int = 2,
-        num_heads: int = 4,
-        mlp_ratio: int = 4,
-        pad_token_id: int = 0,
-        bos_token_id: int = 2,
-        eos_token_id: int = 3,
-        rngs: nnx.Rngs,
-    ) -> None:
-        for name, value in (
-            ("vocab_size", vocab_size),
-            ("max_length", max_length),
-            ("embed_dim", embed_dim),
-            ("num_layers", num_layers),
-            ("num_heads", num_heads),
-            ("mlp_ratio", mlp_ratio),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"TextLanguageModel.{name}: got {value!r}, expected a positive int")
-        if embed_dim % num_heads:
-            raise ConfigError(
-                f"TextLanguageModel.embed_dim: got {embed_dim}, expected a multiple of num_heads={num_heads}"
+    def __init__(self, model_cls: type | None = None, config: Any = None) -> None:
+        if isinstance(model_cls, _CONFIG_TYPES) and (config is None or isinstance(config, type)):
+            warnings.warn(
+                "TextAdapter(config, model_cls) is deprecated; pass the model class first: "
+                "TextAdapter(model_cls, config) (None builds TextLanguageModel)",
+                DeprecationWarning,
+                stacklevel=2,
             )
-        self.vocab_size, self.max_length = vocab_size, max_length
-        self.pad_token_id, self.bos_token_id, self.eos_token_id = pad_token_id, bos_token_id, eos_token_id
-        self.embed = nnx.Embed(vocab_size, embed_dim, rngs=rngs)
-        self.blocks = nnx.List([_Block(embed_dim, num_heads, mlp_ratio, rngs=rngs) for _ in range(num_layers)])
-        self.norm = nnx.LayerNorm(embed_dim, rngs=rngs)
-        self.embed_dim = embed_dim
-
-    def __call__(self, tokens: jax.Array) -> jax.Array:
-        """Logits ``(B, L, vocab_size)`` of ``(B, L)`` tokens; position ``t`` sees tokens ``<= t``."""
-        x = self.embed(tokens) + kernels.position_encoding(tokens, dim=self.embed_dim)
-        mask = kernels.causal_mask(tokens, pad_token_id=self.pad_token_id)[:, None]
-        # a padded query would attend to nothing (NaN softmax): let it see itself
-        mask = mask | jnp.eye(tokens.shape[1], dtype=bool)[None, None]
-        for block in self.blocks:
-            x = block(x, mask)
-        return self.embed.attend(self.norm(x))
-
-    def loss_fn(self, batch: Any, model_outputs: Any = None, **kwargs: Any) -> jax.Array:
-        """Next-token cross-entropy on ``batch["text_tokens"]`` ignoring padding."""
-        tokens = batch["text_tokens"] if isinstance(batch, dict) else batch
-        logits = self(tokens) if model_outputs is None else model_outputs
-        return cross_entropy_loss(logits, tokens, pad_token_id=self.pad_token_id)
-
-    def generate(
-        self,
-        n_samples: int = 1,
-        *,
-        rngs: nnx.Rngs | None = None,
-        temperature: float = 1.0,
-        length: int | None = None,
-        **kwargs: Any,
-    ) -> jax.Array:
-        """Sample ``(n_samples, length)`` token sequences: BOS, sampled ids until EOS, then padding."""
-        length = self.max_length if length is None else length
-        key = rngs if isinstance(rngs, jax.Array) else (rngs if rngs is not None else nnx.Rngs(0))()
-        graphdef, state = nnx.split(self)
-        return _sample(graphdef, state, key, n_samples, length, float(temperature))
-
-
-@jax.jit(static_argnums=(0, 3, 4, 5))
-def _sample(graphdef: Any, state: Any, key: jax.Array, n: int, length: int, temperature: float) -> jax.Array:
-    model: TextLanguageModel = nnx.merge(graphdef, state)
-    tokens = jnp.full((n, length), model.pad_token_id, jnp.int32).at[:, 0].set(model.bos_token_id)
-
-    def step(t: jax.Array, carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
-        tokens, done = carry
-        logits = jax.lax.dynamic_index_in_dim(model(tokens), t - 1, axis=1, keepdims=False)
-        logits = logits.at[:, jnp.array([model.pad_token_id, model.bos_token_id])].set(-jnp.inf)  # never sampled
-        nxt = jax.random.categorical(jax.random.fold_in(key, t), logits / max(temperature, 1e-6)).astype(jnp.int32)
-        nxt = jnp.where(done, model.pad_token_id, nxt)
-        tokens = jax.lax.dynamic_update_index_in_dim(tokens, nxt, t, axis=1)
-        return tokens, done | (nxt == model.eos_token_id)
-
-    tokens, _ = jax.lax.fori_loop(1, length, step, (tokens, jnp.zeros(n, bool)))
-    return tokens
-
-
-class TextAdapter:
-    """Builds text models (``ModelAdapter``): ``create(config, rngs=...)``.
-
-    ``model_cls`` (default ``TextLanguageModel``) is called as
-    ``model_cls(vocab_size, max_length, pad/bos/eos ids, rngs=rngs, **config, **kwargs)``;
-    ``config`` is a dict of model hyper-parameters (``embed_dim``, ``num_layers``, ...) or None.
-    """
-
-    def __init__(self, params: Any = None, model_cls: type[GenerativeModel] | None = None) -> None:
-        self.params: TextParams = text_params_from(params)
-        # Called with the text sizes as arguments, which GenerativeModel's own __init__ does not declare.
-        self.model_cls: Callable[..., GenerativeModel] = model_cls or TextLanguageModel
+            model_cls, config = config, model_cls
+        if isinstance(model_cls, nnx.Module):
+            name = type(model_cls).__name__
+            raise ConfigError(
+                f"TextAdapter.model_cls: got a {name} instance, expected an nnx model class "
+                f"(pass {name}, not {name}(...))"
+            )
+        if config is not None and not isinstance(config, _CONFIG_TYPES):
+            raise ConfigError(
+                f"TextAdapter.config: got {type(config).__name__}, expected a TextParams, a ModalityConfiguration "
+                "with metadata={'text_params': {...}}, a dict of text params or None"
+            )
+        super().__init__(TextLanguageModel if model_cls is None else model_cls, text_params_from(config))
+        self.params: TextParams = self.config
 
     def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> GenerativeModel:
-        """A model sized by the text parameters."""
-        options = dict(config) if isinstance(config, dict) else {}
-        if config is not None and not isinstance(config, dict):
-            raise ConfigError(f"TextAdapter.create.config: got {type(config).__name__}, expected a dict or None")
-        p = self.params
-        return self.model_cls(
-            p.vocab_size,
-            p.max_length,
-            pad_token_id=p.pad_token_id,
-            bos_token_id=p.bos_token_id,
-            eos_token_id=p.eos_token_id,
-            rngs=rngs,
-            **options,
-            **kwargs,
-        )
+        """A model sized by the text params; ``config`` is the model's own config (a dict of keywords, or an object)."""
+        sizes = _size_kwargs(self.model_cls, self.params)
+        args: tuple[Any, ...] = ()
+        options: dict[str, Any] = {}
+        if isinstance(config, Mapping):
+            options = dict(config)
+        elif config is not None:
+            args = (config,)
+        for key, value in {**options, **kwargs}.items():
+            if key in SIZE_KWARGS and value != getattr(self.params, key):
+                raise ConfigError(
+                    f"TextAdapter.create.{key}: got {value!r}, but the text params have "
+                    f"{key}={getattr(self.params, key)!r}; expected the sizes from the modality config "
+                    "(change it there)"
+                )
+        model = self.model_cls(*args, rngs=rngs, **{**sizes, **options, **kwargs})
+        return model if isinstance(model, GenerativeModel) else TextModel(model, self.params)
 
     def loss_fn(self, batch: Any, logits: jax.Array) -> jax.Array:
         """Next-token cross-entropy ignoring padding."""

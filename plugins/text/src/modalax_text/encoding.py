@@ -7,7 +7,8 @@ Two exact paths give identical ids:
   zero-padded, read as two little-endian uint64), and an open-addressing table built from the
   vocabulary maps keys to ids by comparing both halves of the key (no hashing shortcut:
   unequal words never share an id).  Rare longer tokens are looked up in the dict.
-* Other text goes through ``normalize.corpus_words`` and one C-level ``itemgetter`` lookup.
+* Other text goes through ``normalize.corpus_words`` (Unicode normal form, grapheme clusters)
+  and one C-level ``itemgetter`` lookup.
 """
 
 from __future__ import annotations
@@ -137,8 +138,11 @@ def _encode_ascii(raw: bytes, vocabulary: Vocabulary) -> np.ndarray:
     return ids[:-1]  # the separator before the pad text
 
 
-def encode_words(texts: list[str], vocabulary: Vocabulary, *, lowercase: bool) -> np.ndarray:
-    """int32 ids of every word of every text, with ``-1`` between consecutive texts."""
+def encode_words(texts: list[str], vocabulary: Vocabulary, *, lowercase: bool, form: str = "NFC") -> np.ndarray:
+    """int32 ids of every word of every text, with ``-1`` between consecutive texts.
+
+    ``form`` is the Unicode normal form (ASCII text is in every form already).
+    """
     if not texts:
         return np.zeros(0, np.int32)
     joined = f" {SEPARATOR} ".join([*texts, _PAD_TEXT])
@@ -147,7 +151,7 @@ def encode_words(texts: list[str], vocabulary: Vocabulary, *, lowercase: bool) -
             joined = joined.lower()
         if joined.isascii():
             return _encode_ascii(joined.encode("ascii"), vocabulary)
-    tokens = corpus_words(texts, lowercase=lowercase)
+    tokens = corpus_words(texts, lowercase=lowercase, form=form)
     if len(tokens) < 2:
         return np.array([vocabulary.lookup[t] for t in tokens], np.int32)
     found = operator.itemgetter(*tokens)(vocabulary.lookup)

@@ -15,11 +15,22 @@ The adapter adds BOS and EOS itself and pads/truncates to ``max_length`` exactly
 own tokenizers do, so ``text_tokens`` rows are ``[bos, *tokenizer ids, eos, pad...]``.  Special
 ids given as keywords win over the tokenizer's; a needed one (pad, unk, bos, eos) that is
 neither given nor defined is a ``ConfigError``.  ``case_sensitive=False`` lower-cases the text
-before it reaches the tokenizer.
+and ``normalization`` puts it in a Unicode normal form before it reaches the tokenizer.
+
+Special-token *text* in the input (a user writing ``"</s>"`` or ``"[SEP]"``) is text, never a
+special token: a HF ``tokenizers.Tokenizer`` encodes through a private copy with
+``encode_special_tokens = True`` (HF's own switch for exactly this; the user's object is not
+touched), a ``transformers`` tokenizer gets ``split_special_tokens=True`` (its equivalent).
+The row layout reserves the padding, BOS and EOS ids, so a piece of text that the tokenizer's
+model still maps to one of them (a word-level vocabulary that holds ``"</s>"`` as a word) is
+written as UNK: a row then ends at its own EOS, and decodes as the tokenizer's own
+``decode`` does (which skips special tokens).
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import os
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +39,7 @@ import numpy as np
 
 from modalax.plugin import ConfigError, DataError
 from modalax_text.ids import check_token_ids
+from modalax_text.normalize import prepare
 from modalax_text.params import TextParams, text_params_from
 from modalax_text.tokenizer import Tokenizer, _as_text_list, pack
 
@@ -162,6 +174,14 @@ class ExternalTokenizer:
             raise ConfigError(
                 f"tokenizer {name}: mask_token_id {self.mask_token_id} is not below vocab_size={self.params.vocab_size}"
             )
+        p = self.params
+        self._framing = np.array([p.pad_token_id, p.bos_token_id, p.eos_token_id], np.int64)
+        # HF tokenizers: a private copy that reads special-token text as text (the flag is set
+        # again before each call: it does not survive pickling)
+        self._as_text: Any = None
+        if callable(getattr(tokenizer, "encode_batch", None)) and hasattr(tokenizer, "encode_special_tokens"):
+            self._as_text = copy.deepcopy(tokenizer)
+        self._split_kwargs = _split_special_kwargs(tokenizer)
 
     # ------------------------------------------------------------ properties
     @property
@@ -173,8 +193,8 @@ class ExternalTokenizer:
         return self.params.vocab_size
 
     def normalize(self, text: str) -> str:
-        """The text handed to the tokenizer."""
-        return text.lower() if self.lowercase else text
+        """The text handed to the tokenizer: lower-cased unless ``case_sensitive``, in the normal form."""
+        return prepare(text, lowercase=self.lowercase, form=self.params.normalization)
 
     def save(self, path: str | os.PathLike[str]) -> Any:
         """Not supported: save the tokenizer with its own library."""
@@ -184,12 +204,15 @@ class ExternalTokenizer:
     def _ids(self, texts: list[str]) -> list[Any]:
         tok = self.tokenizer
         texts = [self.normalize(t) for t in texts]
-        if callable(getattr(tok, "encode_batch", None)):  # HF tokenizers: one parallel call
+        if self._as_text is not None:  # HF tokenizers: one parallel call, special-token text as text
+            self._as_text.encode_special_tokens = True
+            return [e.ids for e in self._as_text.encode_batch(texts, add_special_tokens=False)]
+        if callable(getattr(tok, "encode_batch", None)):
             return [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
-        if callable(getattr(tok, "encode_as_ids", None)):  # SentencePiece
+        if callable(getattr(tok, "encode_as_ids", None)):  # SentencePiece (control symbols never come from text)
             return [tok.encode_as_ids(t) for t in texts]
         if callable(getattr(tok, "convert_tokens_to_ids", None)):  # transformers
-            return [tok.encode(t, add_special_tokens=False) for t in texts]
+            return [tok.encode(t, add_special_tokens=False, **self._split_kwargs) for t in texts]
         out = []
         for t in texts:
             ids = tok.encode(t)
@@ -201,6 +224,8 @@ class ExternalTokenizer:
         lengths = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
         flat = np.concatenate(runs) if runs else np.zeros(0, np.int64)
         check_token_ids(flat, self.params.vocab_size, f"{type(self.tokenizer).__name__}.encode output")
+        # text the model maps to a padding, BOS or EOS id would frame the row: it reads as UNK
+        flat = np.where(np.isin(flat, self._framing), self.params.unk_token_id, flat)
         return flat.astype(np.int32), lengths
 
     def encode(self, text: str) -> np.ndarray:
@@ -239,6 +264,18 @@ class ExternalTokenizer:
 
     def __repr__(self) -> str:
         return f"ExternalTokenizer({type(self.tokenizer).__name__}, {self.params})"
+
+
+def _split_special_kwargs(tokenizer: Any) -> dict[str, Any]:
+    """``{"split_special_tokens": True}`` for a ``transformers`` tokenizer that has the option, else ``{}``."""
+    if not hasattr(tokenizer, "split_special_tokens"):
+        return {}
+    try:
+        params = inspect.signature(tokenizer.encode).parameters
+    except (TypeError, ValueError):
+        return {}
+    takes = "split_special_tokens" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return {"split_special_tokens": True} if takes else {}
 
 
 def as_text_tokenizer(tokenizer: Any, params: Any = None) -> Any:

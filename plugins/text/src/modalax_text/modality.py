@@ -154,9 +154,12 @@ class TextModality(GenerativeModel):
         dim = (config or {}).get("embed_dim", 64) if isinstance(config, dict) else getattr(config, "embed_dim", 64)
         return {"token_embedding": nnx.Embed(self.vocab_size, dim, rngs=rngs), "tokenizer": self.tokenizer}
 
-    def get_adapter(self, model_cls: type[GenerativeModel] | None = None) -> TextAdapter:
-        """The adapter building ``model_cls`` (default ``TextLanguageModel``) for these text params."""
-        return TextAdapter(self.params, model_cls)
+    def get_adapter(self, model_cls: type | None = None) -> TextAdapter:
+        """The adapter building ``model_cls`` (default ``TextLanguageModel``) for these text params.
+
+        The same as ``modalax.get_adapter("text")(model_cls, modality.params)``.
+        """
+        return TextAdapter(model_cls, self.params)
 
     def generate(self, n_samples: int = 1, *, rngs: nnx.Rngs | None = None, **kwargs: Any) -> jax.Array:
         """Uniformly random token sequences (a null model): BOS, random word ids, EOS, padding."""

@@ -31,6 +31,9 @@ class PackedTextDataset(PackedDataset, TextDataset):
     Records are ``text_tokens`` (int32, ``max_length``) and ``texts``. The tokenizer is the
     packed one (``tokenizer.json``; the byte-level one when the source had no vocabulary),
     unless ``tokenizer`` is given: then ``text_tokens`` are re-made from ``texts`` with it.
+    Arguments follow every text dataset: ``(config=None, root, split="train", *, seed, rngs)``
+    (None config: the packed one); the 0.1 order ``(root, config)`` still works, with a
+    ``DeprecationWarning``.
     """
 
     modality = "text"
@@ -47,7 +50,9 @@ class PackedTextDataset(PackedDataset, TextDataset):
         tokenizer: Any = None,
     ) -> None:
         self._retokenize = tokenizer is not None
-        super().__init__(config, root, split, seed=seed, rngs=rngs, num_threads=num_threads)
+        # PackedDataset by name: mypy cannot see through the surface's lazy export and would check
+        # super() against TextDataset (the call is the same: PackedDataset is next in the MRO)
+        PackedDataset.__init__(self, config, root, split, seed=seed, rngs=rngs, num_threads=num_threads)
         saved = self.root / TOKENIZER_FILE
         if tokenizer is None and saved.is_file():
             tokenizer = Tokenizer.load(saved, self.params)

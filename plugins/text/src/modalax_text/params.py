@@ -15,6 +15,7 @@ import numpy as np
 from modalax.plugin import BaseModalityConfig, ConfigError, ModalityConfiguration, check_positive, check_type
 
 __all__ = [
+    "NORMALIZATIONS",
     "SPECIAL_FIELDS",
     "SPECIAL_TOKENS",
     "TextParams",
@@ -26,6 +27,8 @@ __all__ = [
 #: Special-token fields and the strings that stand for them in a vocabulary.
 SPECIAL_FIELDS = ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id")
 SPECIAL_TOKENS = {"pad_token_id": "<pad>", "unk_token_id": "<unk>", "bos_token_id": "<bos>", "eos_token_id": "<eos>"}
+#: Unicode normalisation forms of ``TextParams.normalization`` (``"none"`` leaves text as given).
+NORMALIZATIONS = ("NFC", "NFD", "NFKC", "NFKD", "none")
 
 
 def plain_numbers(obj: Any) -> None:
@@ -49,7 +52,9 @@ class TextParams(BaseModalityConfig):
     """Text parameters of the seeds (``metadata["text_params"]``), validated.
 
     ``vocab_size`` counts every id, the special tokens included; the special ids must be
-    distinct and smaller than ``vocab_size``.
+    distinct and smaller than ``vocab_size``.  ``normalization`` is the Unicode normal form
+    every tokenizer puts text in before splitting it (``"NFC"``, ``"NFD"``, ``"NFKC"``,
+    ``"NFKD"`` or ``"none"``; case-insensitive, None means ``"none"``).
     """
 
     vocab_size: int = 10000
@@ -59,6 +64,7 @@ class TextParams(BaseModalityConfig):
     bos_token_id: int = 2
     eos_token_id: int = 3
     case_sensitive: bool = False
+    normalization: str = "NFC"
 
     def __post_init__(self) -> None:
         owner = "TextParams"
@@ -89,6 +95,15 @@ class TextParams(BaseModalityConfig):
                 "special tokens (room for at least one word)"
             )
         check_type(owner, "case_sensitive", self.case_sensitive, bool, "a bool")
+        form = "none" if self.normalization is None else self.normalization
+        if isinstance(form, str):
+            form = next((f for f in NORMALIZATIONS if f.lower() == form.lower()), form)
+        if form not in NORMALIZATIONS:
+            raise ConfigError(
+                f"{owner}.normalization: got {self.normalization!r}, expected one of {', '.join(NORMALIZATIONS)} "
+                "(a Unicode normal form, or 'none' to leave text as given)"
+            )
+        object.__setattr__(self, "normalization", form)
 
     @property
     def special_ids(self) -> dict[str, int]:

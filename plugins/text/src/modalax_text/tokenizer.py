@@ -2,9 +2,12 @@
 
 With a ``Vocabulary`` the tokenizer is word-level (see ``normalize``).  Without one it is
 byte-level: the UTF-8 bytes of the text map to the first 256 ids that are not special, so any
-text round-trips exactly (up to lower-casing, unless ``case_sensitive``); ``TextModality``
-uses that until a vocabulary is built.  ``CharTokenizer`` (``modalax_text.char``) is the
-character-level sibling, for text without spaces.
+text round-trips exactly (up to lower-casing, unless ``case_sensitive``, and the Unicode normal
+form, unless ``normalization="none"``); ``TextModality`` uses that until a vocabulary is built.
+A byte-level row too long for ``max_length`` is cut at the last grapheme-cluster boundary that
+fits (found with ``regex``'s ``\\X`` on a prefix of the text, for the long texts only), so no
+character, accent or emoji sequence is cut in two; the rest of the row is padding.
+``CharTokenizer`` (``modalax_text.char``) is the character-level sibling, for text without spaces.
 
 Batches are encoded for the whole list at once (see ``encoding``): no Python code runs per
 word, and a numpy scatter lays the ids into the padded ``(B, max_length)`` array.
@@ -22,7 +25,7 @@ import numpy as np
 from modalax.plugin import ConfigError, DataError
 from modalax_text.encoding import encode_words, pack_separated
 from modalax_text.ids import check_token_ids
-from modalax_text.normalize import normalize, words
+from modalax_text.normalize import clusters, normalize, prepare, words
 from modalax_text.params import TextParams, text_params_from
 from modalax_text.vocabulary import Vocabulary
 
@@ -143,15 +146,24 @@ class Tokenizer:
         return int(self._byte_table()[0].max()) + 1
 
     # ------------------------------------------------------------ text -> ids
+    @property
+    def form(self) -> str:
+        """The Unicode normal form text is put in (``TextParams.normalization``)."""
+        return self.params.normalization
+
+    def prepare(self, text: str) -> str:
+        """``text`` lower-cased (unless ``case_sensitive``) and in the Unicode normal form."""
+        return prepare(text, lowercase=self.lowercase, form=self.form)
+
     def words(self, text: str) -> list[str]:
-        """The words and marks of ``text`` as the word-level tokenizer sees them."""
-        return words(text, lowercase=self.lowercase)
+        """The words and marks of ``text`` as the word-level tokenizer sees them (grapheme clusters whole)."""
+        return words(text, lowercase=self.lowercase, form=self.form)
 
     def normalize(self, text: str) -> str:
         """``detokenize(tokenize(text))`` for in-vocabulary text that fits ``max_length``."""
         if self.byte_level:
-            return text.lower() if self.lowercase else text
-        return normalize(text, lowercase=self.lowercase)
+            return self.prepare(text)
+        return normalize(text, lowercase=self.lowercase, form=self.form)
 
     def encode(self, text: str) -> np.ndarray:
         """The ids of ``text`` without BOS, EOS, padding or truncation."""
@@ -164,7 +176,8 @@ class Tokenizer:
     def tokenize(self, texts: str | Sequence[str], *, max_length: int | None = None) -> np.ndarray:
         """int32 ids ``(max_length,)`` for a string, ``(B, max_length)`` for a list of strings.
 
-        Each row is BOS, the ids, EOS, then padding; longer texts are truncated and keep EOS.
+        Each row is BOS, the ids, EOS, then padding; longer texts are truncated (byte-level rows at a
+        grapheme-cluster boundary) and keep EOS.
         Unknown words map to UNK.
         """
         length = self.params.max_length if max_length is None else max_length
@@ -189,11 +202,15 @@ class Tokenizer:
 
     def _encode_chunk(self, texts: list[str], length: int) -> np.ndarray:
         if self.vocabulary is None:
-            encoded = [(t.lower() if self.lowercase else t).encode("utf-8") for t in texts]
+            prepared = [self.prepare(t) for t in texts]
+            encoded = [t.encode("utf-8") for t in prepared]
             lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+            for i in np.flatnonzero(lengths > length - 2).tolist():  # cut long texts between clusters
+                encoded[i] = encoded[i][: cluster_cut(prepared[i], length - 2)]
+                lengths[i] = len(encoded[i])
             flat = self._byte_table()[0][np.frombuffer(b"".join(encoded), np.uint8)]
             return pack(flat, lengths, self.params, length)
-        ids = encode_words(texts, self.vocabulary, lowercase=self.lowercase)
+        ids = encode_words(texts, self.vocabulary, lowercase=self.lowercase, form=self.form)
         return pack_separated(ids, len(texts), self.params, length)
 
     def token_ids(self, tokens: Sequence[str]) -> np.ndarray:
@@ -208,7 +225,8 @@ class Tokenizer:
 
         Padding and BOS are dropped and reading stops at the first EOS.  Word-level output is
         the normalised text (tokens joined by single spaces, UNK as ``<unk>``); byte-level
-        output is the original text exactly (ids that are no byte, such as UNK, read as U+FFFD).
+        output is the prepared text (``prepare``: the original exactly with ``case_sensitive`` and
+        ``normalization="none"``; ids that are no byte, such as UNK, read as U+FFFD).
         An id outside ``[0, vocab_size)`` raises ``DataError`` naming it.
         """
         arr = np.asarray(ids)
@@ -255,6 +273,19 @@ class Tokenizer:
     def __repr__(self) -> str:
         kind = "byte-level" if self.vocabulary is None else f"{self.vocabulary.num_tokens} tokens"
         return f"Tokenizer({kind}, max_length={self.params.max_length}, case_sensitive={self.params.case_sensitive})"
+
+
+def cluster_cut(text: str, cap: int) -> int:
+    """UTF-8 bytes of the longest prefix of ``text`` made of whole grapheme clusters that fits ``cap`` bytes.
+
+    ``cap`` bytes hold at most ``cap`` characters, so only ``text[: cap + 1]`` is segmented.  Every
+    cluster boundary inside that prefix is a boundary of the whole text (the rules of UAX #29
+    look only at the characters before a boundary and the one after it); the prefix's own end
+    lies past ``cap`` bytes, so it is never chosen.
+    """
+    sizes = np.cumsum([len(c.encode("utf-8")) for c in clusters(text[: cap + 1])])
+    fits = sizes[sizes <= cap]
+    return int(fits[-1]) if len(fits) else 0
 
 
 def _bytes_text(byte: np.ndarray) -> str:

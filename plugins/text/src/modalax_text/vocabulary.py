@@ -6,7 +6,9 @@ decreasing count, ties broken by the word itself (code-point order), so every pr
 the same vocabulary whatever ``PYTHONHASHSEED`` is.
 
 ``level`` says what a token is: ``"word"`` (words and punctuation marks, see ``normalize``)
-or ``"char"`` (single characters, for ``CharTokenizer``).  A corpus that yields no token
+or ``"char"`` (single grapheme clusters, user-perceived characters, for ``CharTokenizer``).
+Tokens are lower-cased (unless ``case_sensitive``) and put in the configured Unicode normal
+form, as the text they will be looked up for.  A corpus that yields no token
 (empty, or ``min_freq`` above every count) is a ``DataError``, never an all-``<unk>`` vocabulary.
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from modalax.plugin import ConfigError, DataError
-from modalax_text.normalize import SEPARATOR, corpus_words
+from modalax_text.normalize import SEPARATOR, clusters, corpus_clusters, corpus_words, prepare
 from modalax_text.params import SPECIAL_TOKENS, TextParams, text_params_from
 
 __all__ = ["Vocabulary"]
@@ -100,8 +102,9 @@ class Vocabulary:
     ) -> Vocabulary:
         """Ids for ``tokens`` in the given order (duplicates and overflow past ``vocab_size`` dropped).
 
-        Tokens are lower-cased unless ``case_sensitive``; ``reserved_tokens`` are kept as given.
-        No token at all is a ``DataError``.
+        Tokens are lower-cased unless ``case_sensitive`` and put in the normal form of
+        ``params.normalization`` (a ``"char"`` token must be one grapheme cluster after that);
+        ``reserved_tokens`` are kept as given.  No token at all is a ``DataError``.
         """
         p = text_params_from(params)
         specials = {i: SPECIAL_TOKENS[name] for name, i in p.special_ids.items()}
@@ -127,7 +130,9 @@ class Vocabulary:
         for token in tokens:
             if not isinstance(token, str) or not token or token == SEPARATOR:
                 raise DataError(f"Vocabulary.tokens: got {token!r}, expected non-empty strings")
-            token = token if p.case_sensitive else token.lower()
+            token = prepare(token, lowercase=not p.case_sensitive, form=p.normalization)
+            if level == "char" and len(clusters(token)) != 1:
+                raise DataError(f"Vocabulary.tokens: got {token!r}, expected one grapheme cluster per 'char' token")
             if token not in taken:
                 if not place(token):
                     break
@@ -175,9 +180,9 @@ class Vocabulary:
             chunk.append(text)
             texts += 1
             if len(chunk) >= chunk_size:
-                count(counts, chunk, lowercase=not p.case_sensitive)
+                count(counts, chunk, lowercase=not p.case_sensitive, form=p.normalization)
                 chunk = []
-        count(counts, chunk, lowercase=not p.case_sensitive)
+        count(counts, chunk, lowercase=not p.case_sensitive, form=p.normalization)
         counts.pop(SEPARATOR, None)
         ranked = sorted((item for item in counts.items() if item[1] >= min_freq), key=lambda kv: (-kv[1], kv[0]))
         if not ranked:
@@ -272,10 +277,9 @@ class Vocabulary:
         return f"Vocabulary({self.num_tokens} {self.level} tokens, vocab_size={self.params.vocab_size})"
 
 
-def _count_words(counts: Counter[str], texts: list[str], *, lowercase: bool) -> None:
-    counts.update(corpus_words(texts, lowercase=lowercase))
+def _count_words(counts: Counter[str], texts: list[str], *, lowercase: bool, form: str) -> None:
+    counts.update(corpus_words(texts, lowercase=lowercase, form=form))
 
 
-def _count_chars(counts: Counter[str], texts: list[str], *, lowercase: bool) -> None:
-    joined = "".join(texts)  # Counter over a str counts its characters in C
-    counts.update(joined.lower() if lowercase else joined)
+def _count_chars(counts: Counter[str], texts: list[str], *, lowercase: bool, form: str) -> None:
+    counts.update(corpus_clusters(texts, lowercase=lowercase, form=form))

@@ -74,7 +74,7 @@ def _record(name: str) -> ModalityRecord:
     return registry.get_modality_record(name)
 
 
-def _config_class(name: str) -> type:
+def _config_class(name: str) -> Any:
     record = _record(name)
     if record.config_class is None:
         raise AssertionError(f"modality {name!r} registers no config_class")

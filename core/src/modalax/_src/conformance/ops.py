@@ -54,7 +54,7 @@ def operator_checks(modality: str, name: str) -> Checks:
     def default_operator() -> Any:
         from flax import nnx
 
-        config_cls = registry.get_operator_config(modality, name)
+        config_cls: Any = registry.get_operator_config(modality, name)
         try:
             config = config_cls()
         except TypeError as exc:

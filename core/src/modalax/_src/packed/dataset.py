@@ -8,8 +8,8 @@ options stored in the index, the config defaults to the one the data was packed 
 ``pack_metadata`` describes a dataset of the modality for ``pack``; so values equal reading the
 folder. Modalities without files (text) override ``decode_fields`` and ``pack_metadata``.
 
-The argument order is every dataset's: ``PackedDataset(config, root, split)``. A path in the
-config position (``PackedDataset(out_dir)``, the 0.1 form) is read as ``root`` with a
+The argument order is every dataset's: ``PackedDataset(config, root, split)``. The 0.1 order,
+a path first (``PackedDataset(out_dir)``, ``PackedDataset(out_dir, config)``), still works with a
 ``DeprecationWarning``: no config is a path, so it cannot be mistaken.
 """
 
@@ -86,12 +86,13 @@ class PackedDataset(FileDecoding, BaseDataset):
         num_threads: int | None = None,
     ) -> None:
         owner = type(self).__name__
-        if isinstance(config, str | os.PathLike) and root is None:
+        if isinstance(config, str | os.PathLike) and not isinstance(root, str | os.PathLike):
             warn_at_caller(
-                f"{owner}(path) is deprecated: the first argument is the config; use {owner}(root=path)",
+                f"{owner}(root, ...) with the root first is deprecated: the first argument is the config; use "
+                f"{owner}(config, root) or {owner}(root=...)",
                 DeprecationWarning,
             )
-            config, root = None, config
+            config, root = root, config
         if config is not None:
             config = self.resolve_config(config)
         if root is None:

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from flax import nnx
 
-from modalax.plugin import BaseDataset, ConfigError, ModalityConfiguration
+from modalax.plugin import BaseDataset, ConfigError, ModalityConfiguration, check_seed, resolve_rngs
 from modalax_text.ids import check_token_ids
 from modalax_text.params import SPECIAL_FIELDS, TextParams, text_config, text_params_from
 
-__all__ = ["TextDataset", "check_min_length", "get_vocab_stats", "resolve_config", "token_lengths"]
+__all__ = ["TextDataset", "check_min_length", "dataset_rngs", "get_vocab_stats", "resolve_config", "token_lengths"]
 
 _CHUNK = 4096
 
@@ -36,6 +36,18 @@ def resolve_config(config: Any) -> tuple[ModalityConfiguration, TextParams]:
     return config, text_params_from(config)
 
 
+def dataset_rngs(owner: str, rngs: Any = None, seed: Any = None) -> nnx.Rngs:
+    """The ``nnx.Rngs`` of a dataset from ``rngs`` (``nnx.Rngs`` or an int) or ``seed`` (an int); neither: seed 0.
+
+    Both given is a ``ConfigError`` (core's ``resolve_rngs``), as is a bad value,
+    naming ``owner.seed`` or ``owner.rngs``.  The datasets read the root key without drawing
+    from it, so one ``Rngs`` shared by several datasets gives each the same data as its seed.
+    """
+    if seed is not None:
+        check_seed(f"{owner}.seed", seed)
+    return resolve_rngs(f"{owner}.rngs", rngs, seed)
+
+
 def check_min_length(owner: str, value: Any) -> int:
     """``min_length`` as an int >= 0 (0 keeps every record); ``ConfigError`` otherwise."""
     if isinstance(value, np.integer):
@@ -51,16 +63,26 @@ def token_lengths(tokens: np.ndarray, params: TextParams) -> np.ndarray:
 
 
 class TextDataset(BaseDataset):
-    """Base class of text datasets: ``config`` gives the ``TextParams``; ``tokenizer`` maps text to ids."""
+    """Base class of text datasets: ``config`` gives the ``TextParams``; ``tokenizer`` maps text to ids.
+
+    Every text dataset takes ``(config=None, <data: texts, path or root>, split="train", *,
+    seed=None, rngs=None, ...)``: the config first, then where the data is, then the split;
+    ``seed`` (an int) or ``rngs`` (``nnx.Rngs`` or an int) keyword-only.
+    """
 
     params: TextParams
     tokenizer: Any  # a TextTokenizer: Tokenizer, CharTokenizer or ExternalTokenizer
 
     def __init__(
-        self, config: ModalityConfiguration | None = None, split: str = "train", *, rngs: nnx.Rngs | int | None = None
+        self,
+        config: ModalityConfiguration | None = None,
+        split: str = "train",
+        *,
+        seed: int | None = None,
+        rngs: nnx.Rngs | int | None = None,
     ) -> None:
         config, params = resolve_config(config)
-        super().__init__(config, split, rngs=rngs)
+        super().__init__(config, split, rngs=dataset_rngs(type(self).__name__, rngs, seed))
         self._set_text(params, None)
 
     def _set_text(self, params: TextParams, tokenizer: Any) -> None:

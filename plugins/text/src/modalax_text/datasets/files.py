@@ -136,6 +136,7 @@ class TextFileDataset(TextDataset):
     tokenizer, the path of a saved vocabulary, or None to build a word vocabulary from the
     files.  ``min_length`` leaves out records of fewer tokens (one tokenizing pass at
     construction; ``kept_indices`` maps records to their position among the non-blank lines).
+    ``seed`` or ``rngs`` seed ``get_batch`` (the records are the lines).
     """
 
     traceable = False
@@ -146,6 +147,7 @@ class TextFileDataset(TextDataset):
         path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
         split: str = "train",
         *,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
         format: str = "auto",
         field: str = "text",
@@ -155,7 +157,7 @@ class TextFileDataset(TextDataset):
         min_length: int = 0,
     ) -> None:
         config, params = resolve_config(config)
-        super().__init__(config, split, rngs=rngs)
+        super().__init__(config, split, seed=seed, rngs=rngs)
         paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
         if not paths:
             raise ConfigError("TextFileDataset.path: got no files, expected a file path or a list of them")

@@ -33,7 +33,7 @@ class SimpleTextDataset(TextDataset):
     ``min_length``, texts of fewer tokens (BOS and EOS not counted) are left out at
     construction: ``kept_indices`` maps each record to its position in ``texts``.  Token ids
     live on the device, so the loader gathers batches inside its jitted step; ``texts`` come
-    from ``host_records``.
+    from ``host_records``.  ``seed`` or ``rngs`` seed ``get_batch`` (the records are the texts).
     """
 
     traceable = True
@@ -44,13 +44,14 @@ class SimpleTextDataset(TextDataset):
         texts: Sequence[str] = (),
         split: str = "train",
         *,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
         tokenizer: Any = None,
         min_freq: int = 1,
         min_length: int = 0,
     ) -> None:
         config, params = resolve_config(config)
-        super().__init__(config, split, rngs=rngs)
+        super().__init__(config, split, seed=seed, rngs=rngs)
         if isinstance(texts, str) or not isinstance(texts, Sequence | np.ndarray):
             raise DataError(f"SimpleTextDataset.texts: got {type(texts).__name__}, expected a list of strings")
         texts = list(texts)
