@@ -14,7 +14,7 @@ from typing import Any
 
 from flax import nnx
 
-from modalax.plugin import DataError, ModalityConfiguration, PackedDataset, PackedIndex
+from modalax.plugin import ConfigError, DataError, ModalityConfiguration, PackedDataset, PackedIndex
 from modalax_text.datasets.base import TextDataset, resolve_config
 from modalax_text.params import text_config
 from modalax_text.tokenizer import Tokenizer
@@ -58,6 +58,14 @@ class PackedTextDataset(PackedDataset, TextDataset):
             tokenizer = Tokenizer.load(saved, self.params)
         if tokenizer is not None:
             self._set_text(self.params, tokenizer)
+
+    @classmethod
+    def resolve_config(cls, config: Any) -> ModalityConfiguration:
+        """The text config (a ``TextParams`` or the seeds' ``ModalityConfiguration``); ``ConfigError`` otherwise."""
+        try:
+            return resolve_config(config)[0]
+        except ConfigError as exc:
+            raise ConfigError(f"{cls.__name__}.{exc}") from exc
 
     @classmethod
     def config_from_index(cls, index: PackedIndex) -> ModalityConfiguration | None:
