@@ -53,7 +53,7 @@ def test_partials_make_whole_cycles_per_period_and_are_distinct(pairing: AudioPa
     period = audio_period(2000, RATE)
     assert period == 1000 and len(freqs) == 16 and len(np.unique(freqs)) == 16
     np.testing.assert_allclose(freqs * period / RATE, np.round(freqs * period / RATE), atol=1e-9)
-    assert 200 <= freqs.min() and freqs.max() <= 0.45 * RATE
+    assert freqs.min() >= 200 and freqs.max() <= 0.45 * RATE
     ratios = np.diff(np.log(freqs))
     assert ratios.std() < 0.25 * ratios.mean()  # roughly log-spaced (rounded to the period's grid)
     short = pairing_of("audio", {"duration": 0.001})  # 16 samples: a valid clip, too short for 16 partials
@@ -70,6 +70,9 @@ def test_render_matches_the_one_sinusoid_at_a_time_reference(pairing: AudioPairi
         np.testing.assert_allclose(clips[i], render_audio_reference(world, u[i], RATE), atol=2e-5)
     again = pairing.make_world(KEY, 12)
     np.testing.assert_array_equal(world.basis, again.basis)
+    # the mix has orthonormal rows (every direction of u equally audible), scaled to AUDIO_STD
+    mix = np.asarray(world.mix, np.float64)
+    np.testing.assert_allclose(mix @ mix.T, np.eye(12) * AUDIO_STD**2 * 2 / 12, atol=1e-7)
 
 
 def test_clips_have_the_set_loudness_and_energy_only_at_the_partials(pairing: AudioPairing) -> None:

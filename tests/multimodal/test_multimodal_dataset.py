@@ -149,7 +149,10 @@ def test_identical_across_processes() -> None:
         ({"modalities": ["image", "image"]}, r"expected each modality once"),
         ({"modalities": []}, r"expected at least one"),
         # option errors come from the modality's pairing, prefixed with the modality and its options
-        ({"text_vocab_size": 8}, r"modality 'text' with options \{'vocab_size': 8\}: .*vocab_size: got 8, expected >= 12"),
+        (
+            {"text_vocab_size": 8},
+            r"modality 'text' with options \{'vocab_size': 8\}: .*vocab_size: got 8, expected >= 12",
+        ),
         ({"image_shape": (32, 32)}, r"'image' with .*shape: got \(32, 32\), expected \(height, width, channels\)"),
         ({"audio_duration": 0.0}, r"'audio' with .*duration: got 0.0, expected a positive number"),
         ({"audio_duration": 0.002}, r"'audio' with .*duration: .*too short to hold 16 distinct partials"),

@@ -11,8 +11,8 @@ import pytest
 from flax import nnx
 
 from modalax import ConfigError, DataError
-from modalax_multimodal.config import MultiModalConfig
 from modalax.plugin import pairing_of
+from modalax_multimodal.config import MultiModalConfig
 from modalax_multimodal.encoders import modality_inputs
 from modalax_multimodal.evaluation import MultiModalEvaluationSuite, cross_modal_retrieval, retrieval_recall
 from modalax_multimodal.fusion import EarlyFusion, LateFusion, MultiModalAttentionFusion, early_fusion, late_fusion

@@ -55,7 +55,10 @@ def test_world_levels_are_equiprobable_and_tokens_avoid_the_special_ids(pairing:
     again = pairing.make_world(KEY, 7)
     for x, y in zip(world, again, strict=True):
         np.testing.assert_array_equal(x, y)
-    np.testing.assert_allclose(np.linalg.norm(world.directions, axis=1), 1.0, rtol=1e-6)
+    w = np.asarray(world.directions, np.float64)
+    # orthonormal within each block of latent_dim (7) positions: independent views of u
+    np.testing.assert_allclose(w[:7] @ w[:7].T, np.eye(7), atol=1e-6)
+    np.testing.assert_allclose(w[7:] @ w[7:].T, np.eye(5), atol=1e-6)
     np.testing.assert_allclose(world.edges, norm.ppf(np.arange(1, TEXT_LEVELS) / TEXT_LEVELS), atol=1e-6)
     table = np.asarray(world.table)
     assert table.shape == (12, TEXT_LEVELS) and table.min() >= RESERVED_TOKENS and table.max() < 120

@@ -1,8 +1,9 @@
 """The audio side of a multimodal pairing (``AudioModality.pairing(**options)``).
 
 Rendering from a shared input ``u`` (``latent_dim``): a sum of ``K = max(4, ceil(d / 2))``
-sinusoids at fixed, log-spaced partials whose signed sine and cosine amplitudes are linear in
-``u``, with a short raised-cosine fade, clipped to [-1, 1] (a 5-sigma event: the waveform's
+sinusoids at fixed, log-spaced partials whose signed sine and cosine amplitudes are ``u`` times
+a random matrix with orthonormal rows (so every direction of ``u`` is equally audible), with a
+short raised-cosine fade, clipped to [-1, 1] (a 5-sigma event: the waveform's
 standard deviation is ``AUDIO_STD``).  Every partial makes whole cycles per period ``P`` (the
 shortest divisor of the clip lasting at least ``AUDIO_MIN_PERIOD_S``), so a clip is one period
 tiled: the kernel is one ``(B, d) @ (d, P)`` product, and the phase is computed exactly in
@@ -210,13 +211,15 @@ class AudioPairing(ModalityPairing):
         return cycles * rate / period
 
     def make_world(self, key: jax.Array, latent_dim: int) -> AudioWorld:
-        """Partials, a Gaussian mixing matrix scaled to ``AUDIO_STD``, the fade and one period per direction."""
+        """Partials, a mixing matrix with orthonormal rows scaled to ``AUDIO_STD``, the fade, a period per direction."""
         d = int(check_positive(_OWNER, "latent_dim", latent_dim))
         freqs = self.partials(d)
         k = len(freqs)
         rng = _host_rng(key)
-        # a sum of K sin/cos pairs with unit-variance amplitudes has variance K: scale it to AUDIO_STD
-        mix = rng.standard_normal((d, 2 * k)) / math.sqrt(d) * (AUDIO_STD / math.sqrt(k))
+        # orthonormal rows (2K >= d): every latent direction is equally audible, whatever the draw (a
+        # Gaussian matrix can all but hide some); the clip's variance is trace(mix^T mix) / 2 = AUDIO_STD^2
+        q, r = np.linalg.qr(rng.standard_normal((2 * k, d)))
+        mix = (q * np.sign(np.diag(r))).T * (AUDIO_STD * math.sqrt(2.0 / d))
         n, rate = self.num_samples, self.sample_rate
         fade = max(1, min(n // 4, round(AUDIO_FADE_S * rate)))
         ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)

@@ -112,7 +112,13 @@ class ImageEncoder(nnx.Module):
     """Images ``(B, H, W[, C])`` -> ``(B, embed_dim)``: average-pool to ``pool x pool``, then an MLP."""
 
     def __init__(
-        self, image_shape: Sequence[int], embed_dim: int, hidden_dim: int = 128, pool: int = IMAGE_POOL, *, rngs: nnx.Rngs
+        self,
+        image_shape: Sequence[int],
+        embed_dim: int,
+        hidden_dim: int = 128,
+        pool: int = IMAGE_POOL,
+        *,
+        rngs: nnx.Rngs,
     ) -> None:
         if len(image_shape) not in (2, 3):
             raise ConfigError(f"ImageEncoder.image_shape: got {tuple(image_shape)}, expected (H, W) or (H, W, C)")

@@ -98,9 +98,7 @@ def shapes_from(
     elif isinstance(config, Mapping):
         unknown = sorted(set(config) - set(DEFAULT_MODALITIES))
         if unknown:
-            raise ConfigError(
-                f"config: unknown modality key(s) {unknown}; expected some of {list(DEFAULT_MODALITIES)}"
-            )
+            raise ConfigError(f"config: unknown modality key(s) {unknown}; expected some of {list(DEFAULT_MODALITIES)}")
         per_modality.update(config)
     elif config is not None:
         raise ConfigError(

@@ -109,7 +109,11 @@ def train_caption_to_image(
         raise ConfigError(f"train_caption_to_image.steps: got {steps!r}, expected a positive int")
     text, image = dataset.config.pairing("text"), dataset.config.pairing("image")
     model = CaptionToImageGenerator(
-        text.options()["vocab_size"], text.sample_shape[0], image.sample_shape, hidden_dim=hidden_dim, rngs=nnx.Rngs(seed)
+        text.options()["vocab_size"],
+        text.sample_shape[0],
+        image.sample_shape,
+        hidden_dim=hidden_dim,
+        rngs=nnx.Rngs(seed),
     )
     # flax types split's result as variadic; two filters give exactly three parts
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]

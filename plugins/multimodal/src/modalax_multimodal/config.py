@@ -205,8 +205,4 @@ class MultiModalConfig(BaseModalityConfig):
         return {m: self.pairing(m) for m in self.modalities}
 
 
-_HASHED = tuple(
-    f
-    for f in MultiModalConfig.__dataclass_fields__
-    if f != "modality_options"
-)
+_HASHED = tuple(f for f in MultiModalConfig.__dataclass_fields__ if f != "modality_options")

@@ -207,7 +207,8 @@ class HierarchicalFusion(nnx.Module):
         if isinstance(embed_dim, Mapping):
             if sorted(embed_dim) != sorted(self.modalities):
                 raise ConfigError(
-                    f"{owner}.embed_dim: got sizes for {sorted(embed_dim)}, expected one for each of {list(self.modalities)}"
+                    f"{owner}.embed_dim: got sizes for {sorted(embed_dim)}, "
+                    f"expected one for each of {list(self.modalities)}"
                 )
             return {m: _width(owner, f"embed_dim[{m!r}]", embed_dim[m]) for m in self.modalities}
         return dict.fromkeys(self.modalities, _width(owner, "embed_dim", embed_dim))

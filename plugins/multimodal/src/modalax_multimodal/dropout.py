@@ -111,7 +111,8 @@ class ModalityDropoutConfig(OperatorConfig):
                 defaults[m] = tuple(get_pairing(m, owner=_OWNER).batch_keys)
             except (ConfigError, PluginError) as exc:
                 raise ConfigError(
-                    f"{_OWNER}.fields: modality {m!r} has no default batch keys ({exc}); expected fields={{{m!r}: [...]}}"
+                    f"{_OWNER}.fields: modality {m!r} has no default batch keys ({exc}); "
+                    f"expected fields={{{m!r}: [...]}}"
                 ) from exc
         object.__setattr__(self, "_default_keys", defaults)
         object.__setattr__(self, "fields", {m: tuple(k) for m, k in fields_.items()} or None)

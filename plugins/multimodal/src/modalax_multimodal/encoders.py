@@ -49,7 +49,9 @@ def _takes_hidden_dim(encoder: Any) -> bool:
     return "hidden_dim" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def encoder_of(name: str, pairing: ModalityPairing, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int | None = None) -> nnx.Module:
+def encoder_of(
+    name: str, pairing: ModalityPairing, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int | None = None
+) -> nnx.Module:
     """``pairing.encoder(embed_dim, rngs=rngs)``, with ``hidden_dim=`` when one is given.
 
     ``hidden_dim`` (the encoder's width) is not part of the pairing protocol 1.0: a pairing

@@ -22,7 +22,7 @@ __all__ = ["aligned_inputs", "draw_latents"]
 def draw_latents(
     keys: jax.Array, latent_dim: int, modality_ids: tuple[int, ...]
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Per record: ``latent (B, d)``, ``nuisance (B, M, d)`` and render keys ``(B, M)``, modalities in ``modality_ids`` order."""
+    """Per record: ``latent (B, d)``, ``nuisance (B, M, d)`` and render keys ``(B, M)``, in ``modality_ids`` order."""
 
     def one(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         k_z, k_n = jax.random.split(key)

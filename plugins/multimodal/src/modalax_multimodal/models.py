@@ -11,6 +11,7 @@ from flax import nnx
 
 from modalax.plugin import GenerativeModel
 from modalax_multimodal.config import MultiModalConfig
+from modalax_multimodal.cross_fusion import HierarchicalFusion
 from modalax_multimodal.encoders import build_encoders
 from modalax_multimodal.fusion import build_fusion
 from modalax_multimodal.losses import contrastive_loss, l2_normalize
@@ -72,6 +73,8 @@ class MultiModalModel(GenerativeModel):
 
     def __call__(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         embeddings = self.embed(batch)
+        if isinstance(self.fusion, HierarchicalFusion):  # takes them by name, in its tree
+            return {"embeddings": embeddings, "fused": self.fusion(embeddings)}
         return {"embeddings": embeddings, "fused": self.fusion(*embeddings.values())}
 
     def loss_fn(self, batch: Any, model_outputs: Any, **kwargs: Any) -> jax.Array:
@@ -79,4 +82,3 @@ class MultiModalModel(GenerativeModel):
         if len(self.modalities) < 2:
             return jnp.zeros(())
         return contrastive_loss(model_outputs["embeddings"], temperature=kwargs.get("temperature", self.temperature))
-

@@ -66,15 +66,17 @@ def get_pairing(name: str, options: Mapping[str, Any] | None = None, *, owner: s
 
 @functools.lru_cache(maxsize=32)
 def _world(name: str, pairing: ModalityPairing, render_seed: int, latent_dim: int) -> Any:
-    from modalax.plugin import seed_key
-
     import jax
+
+    from modalax.plugin import seed_key
 
     key = jax.random.fold_in(seed_key(render_seed % 2**64), modality_id(name))
     return pairing.make_world(key, latent_dim)
 
 
-def world_of(name: str, pairing: ModalityPairing, render_seed: int, latent_dim: int, *, owner: str = "multimodal") -> Any:
+def world_of(
+    name: str, pairing: ModalityPairing, render_seed: int, latent_dim: int, *, owner: str = "multimodal"
+) -> Any:
     """The rendering world of modality ``name``: ``make_world(fold_in(key(render_seed), id(name)), latent_dim)``.
 
     The same seed gives the same world for a modality whatever the other modalities are.

@@ -26,7 +26,7 @@ def register_modalities(register: Register) -> None:
         ModalityRecord(
             "multimodal",
             f"{_PKG}.modality:MultiModalModality",
-            "aligned samples of any pairable modalities with a controlled alignment strength; fusion, cross-modal models",
+            "aligned samples of any pairable modalities, controlled alignment; fusion and cross-modal models",
             config_class=f"{_PKG}.config:MultiModalConfig",
             previewer=f"{_PKG}.preview:write_preview",
         )

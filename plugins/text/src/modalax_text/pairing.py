@@ -1,7 +1,8 @@
 """The text side of a multimodal pairing (``TextModality.pairing(**options)``).
 
 Rendering from a shared input ``u`` (``latent_dim``): position ``p`` reads the projection
-``w_p . u`` on a fixed unit direction, quantises it into ``TEXT_LEVELS`` equiprobable levels
+``w_p . u`` on a fixed unit direction (orthonormal within each block of ``latent_dim``
+positions, so a sentence reads independent views of ``u``), quantises it into ``TEXT_LEVELS`` equiprobable levels
 (standard-normal quantiles) and looks the token up in a per-position table, so the words
 carry the latent and no two sentences share a token pattern by construction.  Ids 0-3 are the
 text plugin's pad, unk, bos and eos and are never produced.  The directions and tables are the
@@ -189,12 +190,16 @@ class TextPairing(ModalityPairing):
         return "int32"
 
     def make_world(self, key: jax.Array, latent_dim: int) -> TextWorld:
-        """Unit directions, standard-normal level edges and a per-position token table (host)."""
+        """Orthonormal directions (per block of ``latent_dim`` positions), level edges and a token table (host)."""
         d = int(check_positive(_OWNER, "latent_dim", latent_dim))
         rng = _host_rng(key)
         length = self.sequence_length
-        directions = rng.standard_normal((length, d))
-        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        # orthonormal directions in blocks of d positions: each block reads d independent views of u
+        blocks = []
+        for start in range(0, length, d):
+            q, r = np.linalg.qr(rng.standard_normal((d, min(d, length - start))))
+            blocks.append((q * np.sign(np.diag(r))).T)
+        directions = np.concatenate(blocks)
         edges = np.array([statistics.NormalDist().inv_cdf(j / TEXT_LEVELS) for j in range(1, TEXT_LEVELS)])
         usable = self.vocab_size - RESERVED_TOKENS
         perm = rng.permutation(usable)

@@ -51,7 +51,9 @@ def _checked(name: str, pairing: ModalityPairing, x: Any, batch: int) -> jax.Arr
     return x
 
 
-def render_records(pairs: Pairs, worlds: tuple[Any, ...], keys: jax.Array, strength: ArrayLike, *, latent_dim: int) -> Batch:
+def render_records(
+    pairs: Pairs, worlds: tuple[Any, ...], keys: jax.Array, strength: ArrayLike, *, latent_dim: int
+) -> Batch:
     """Aligned records from one key each: draw ``z`` and the nuisances, mix, render (pure, vectorised)."""
     z, nuisance, render_keys = draw_latents(keys, latent_dim, tuple(modality_id(n) for n, _ in pairs))
     out: Batch = {}
@@ -65,7 +67,13 @@ def render_records(pairs: Pairs, worlds: tuple[Any, ...], keys: jax.Array, stren
 
 @functools.partial(jax.jit, static_argnames=("pairs", "latent_dim"))
 def _records_jit(
-    worlds: tuple[Any, ...], base_key: jax.Array, indices: jax.Array, strength: ArrayLike, *, pairs: Pairs, latent_dim: int
+    worlds: tuple[Any, ...],
+    base_key: jax.Array,
+    indices: jax.Array,
+    strength: ArrayLike,
+    *,
+    pairs: Pairs,
+    latent_dim: int,
 ) -> Batch:
     # one executable per (pairings, shapes), shared by every dataset instance, seed and strength
     return render_records(pairs, worlds, record_keys(base_key, indices), strength, latent_dim=latent_dim)
@@ -161,7 +169,13 @@ class MultiModalDataset(SyntheticDataset):
 
     def generate_records(self, keys: jax.Array, indices: jax.Array) -> Batch:
         """Records from their keys (pure jax, vectorised; ``indices`` only name them)."""
-        return render_records(self._pairs, tuple(self.worlds), keys, jnp.float32(self.alignment_strength), latent_dim=self.config.latent_dim)
+        return render_records(
+            self._pairs,
+            tuple(self.worlds),
+            keys,
+            jnp.float32(self.alignment_strength),
+            latent_dim=self.config.latent_dim,
+        )
 
     def get_records(self, indices: Any) -> Batch:
         idx = jnp.asarray(self.checked_indices(indices), dtype=jnp.int32)

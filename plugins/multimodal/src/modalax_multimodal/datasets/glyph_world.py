@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-
 from typing import Any
 
 import jax

@@ -43,9 +43,10 @@ class MultiModalPairedDataset(BaseDataset):
     """Rows ``i`` of every array in ``data`` belong together; ``pairs`` says which modalities are paired.
 
     ``data`` maps registered modality names (``image``, ``text``, ``audio``, or any other a
-    plugin registers) to arrays with one equal leading length.  ``alignments`` (default ones) holds an alignment score in [0, 1] per sample,
-    shape ``(N,)``, or per sample and pair, shape ``(N, len(pairs))``.  Samples carry the
-    modality arrays, ``alignment_scores`` and ``pairs`` (a list of name tuples, the same for all).
+    plugin registers) to arrays with one equal leading length.  ``alignments`` (default ones)
+    holds an alignment score in [0, 1] per sample, shape ``(N,)``, or per sample and pair,
+    shape ``(N, len(pairs))``.  Samples carry the modality arrays, ``alignment_scores`` and
+    ``pairs`` (a list of name tuples, the same for all).
     """
 
     traceable = True
