@@ -144,10 +144,13 @@ def write_preview(
 def _dataset_rate(dataset: Any) -> int:
     """The sample rate of ``dataset``'s audio (its pairing's ``sample_rate`` option), else 16 kHz."""
     pairings = getattr(dataset, "pairings", None)
-    config = getattr(dataset, "config", None)
-    if not isinstance(pairings, dict) and hasattr(config, "pairing") and "audio" in getattr(config, "modalities", ()):
-        pairings = {"audio": config.pairing("audio")}
-    audio = (pairings or {}).get("audio")
+    config: Any = getattr(dataset, "config", None)
+    if isinstance(pairings, dict):
+        audio = pairings.get("audio")
+    elif hasattr(config, "pairing") and "audio" in getattr(config, "modalities", ()):
+        audio = config.pairing("audio")
+    else:
+        audio = None
     return int(audio.options().get("sample_rate", _DEFAULT_RATE)) if audio is not None else _DEFAULT_RATE
 
 

@@ -89,9 +89,10 @@ def modality_quality(
     out: dict[str, float] = {}
     for name in dict.fromkeys([*generated, *extra]):
         pairing = get_pairing(name, options.get(name), owner="modality_quality")
-        gen = generated.get(name)
+        # None stands for "not given" (a pairing scored from extra inputs alone, such as text perplexity)
+        gen: Any = generated.get(name)
         key = find_key(reference, pairing.batch_keys)
-        ref = None if key is None else reference[key]
+        ref: Any = None if key is None else reference[key]
         if name not in extra and (gen is None or ref is None):
             continue  # nothing to compare against
         inputs = extra.get(name, {})
