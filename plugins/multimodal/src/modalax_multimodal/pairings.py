@@ -26,8 +26,8 @@ def modality_id(name: str) -> int:
 
 
 def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, Mapping):  # tagged: a mapping never keys the same entry as a list of pairs
+        return (Mapping, tuple(sorted((str(k), _freeze(v)) for k, v in value.items())))
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     return value
