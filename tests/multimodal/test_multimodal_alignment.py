@@ -4,11 +4,11 @@ Measured numbers (1,500 training and 500 test records, 0.125 s audio; the user g
 the same table):
 
     strength   R² image  R² text  R² audio   recall@1 image->text
-    0.0         -0.003   -0.003   -0.003     0.002 (chance 0.002)
-    0.3          0.278    0.156    0.281     0.052
-    0.6          0.587    0.437    0.590     0.550
-    0.9          0.890    0.787    0.898     1.000
-    1.0          0.991    0.912    1.000     1.000
+    0.0         -0.003   -0.003   -0.003     0.000 (chance 0.002)
+    0.3          0.277    0.189    0.284     0.028
+    0.6          0.583    0.469    0.590     0.596
+    0.9          0.888    0.829    0.897     0.998
+    1.0          0.990    0.948    1.000     1.000
 """
 
 from __future__ import annotations

@@ -196,3 +196,75 @@ def test_consistency_loss_zero_for_identical_and_masked_values_ignored():
 def test_consistency_loss_errors(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         consistency_loss(*args, **kwargs)
+
+
+def test_hierarchical_fusion_with_own_sizes_group_and_final_widths():
+    sizes = {"image": 5, "text": 3, "audio": 7}
+    fusion = HierarchicalFusion(list(sizes), sizes, group_dim=6, output_dim=4, rngs=nnx.Rngs(0))
+    assert fusion.widths == {**sizes, "(image+text)": 6, "((image+text)+audio)": 4}
+    assert [(layer.in_features, layer.out_features) for layer in fusion.layers] == [(8, 6), (13, 4)]
+    rng = np.random.default_rng(2)
+    e = {m: rng.normal(size=(3, d)) for m, d in sizes.items()}
+    w = [(np.asarray(x.kernel[...], np.float64), np.asarray(x.bias[...], np.float64)) for x in fusion.layers]
+    pair = _gelu(np.concatenate([e["image"], e["text"]], -1) @ w[0][0] + w[0][1])
+    root = _gelu(np.concatenate([pair, e["audio"]], -1) @ w[1][0] + w[1][1])
+    got = fusion({m: jnp.asarray(v, jnp.float32) for m, v in e.items()})
+    assert got.shape == (3, 4) and fusion.embed_dim == 4
+    np.testing.assert_allclose(np.asarray(got), root, rtol=1e-4, atol=1e-5)
+    mask = jnp.array([[True, True, True], [False, False, True], [True, False, False]])
+    nodes = fusion.nodes({m: jnp.asarray(v, jnp.float32) for m, v in e.items()}, mask)
+    assert nodes["(image+text)"].shape == (3, 6) and (np.asarray(nodes["(image+text)"])[1] == 0).all()
+    # four modalities: one inner node sized on its own, the others at the default (the largest input)
+    four = HierarchicalFusion(list("abcd"), {"a": 2, "b": 3, "c": 4, "d": 9}, group_dim={"(c+d)": 5}, rngs=nnx.Rngs(0))
+    assert four.widths["(a+b)"] == 9 and four.widths["(c+d)"] == 5 and four.output_dim == 9
+    assert [(layer.in_features, layer.out_features) for layer in four.layers] == [(5, 9), (13, 5), (14, 9)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"embed_dim": {"a": 2}}, ConfigError, r"embed_dim: got sizes for \['a'\], expected one for each"),
+        ({"embed_dim": {"a": 2, "b": 0}}, ConfigError, r"embed_dim\['b'\]: got 0"),
+        ({"embed_dim": 4, "group_dim": {"(a+b)": 3}}, ConfigError, r"group_dim: got widths for \['\(a\+b\)'\].*root"),
+        ({"embed_dim": 4, "group_dim": 0}, ConfigError, r"group_dim: got 0"),
+        ({"embed_dim": 4, "output_dim": -1}, ConfigError, r"output_dim: got -1"),
+    ],
+)
+def test_hierarchical_width_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        HierarchicalFusion(["a", "b"], rngs=nnx.Rngs(0), **kwargs)
+
+
+def test_hierarchical_inputs_must_have_their_own_size():
+    fusion = HierarchicalFusion(["a", "b"], {"a": 2, "b": 3}, rngs=nnx.Rngs(0))
+    with pytest.raises(DataError, match=r"expected \{'a': '\(B, 2\)', 'b': '\(B, 3\)'\}"):
+        fusion({"a": jnp.ones((2, 3)), "b": jnp.ones((2, 3))})
+    with pytest.raises(DataError, match="with one B"):
+        fusion({"a": jnp.ones((2, 2)), "b": jnp.ones((3, 3))})
+
+
+def test_model_with_hierarchical_fusion_and_configured_widths():
+    from modalax_multimodal import MultiModalConfig, MultiModalModel
+
+    cfg = MultiModalConfig(
+        modalities=("image", "text", "audio"),
+        image_shape=(8, 8, 3),
+        text_sequence_length=6,
+        audio_duration=0.032,
+        embed_dim=8,
+        num_heads=2,
+        fusion="hierarchical",
+        group_dim=12,
+        fused_dim=5,
+    )
+    model = MultiModalModel(cfg, rngs=nnx.Rngs(0), hidden_dim=8)
+    assert model.fusion.widths["(image+text)"] == 12 and model.fusion.output_dim == 5
+    rng = np.random.default_rng(0)
+    batch = {
+        "image": jnp.asarray(rng.random((3, 8, 8, 3)), jnp.float32),
+        "text": jnp.asarray(rng.integers(4, 100, (3, 6)), jnp.int32),
+        "audio": jnp.asarray(rng.normal(size=(3, 512)), jnp.float32),
+    }
+    out = model(batch)
+    assert out["fused"].shape == (3, 5)
+    np.testing.assert_allclose(out["fused"], model.fusion([out["embeddings"][m] for m in cfg.modalities]), rtol=1e-6)

@@ -1,4 +1,8 @@
-"""The synthetic aligned dataset: shapes, ranges, numerics vs the numpy reference, determinism."""
+"""The synthetic aligned dataset: shapes, ranges, numerics vs the numpy reference, determinism.
+
+Rendering is each modality's pairing (image, text and audio reached through the registry); the
+per-sample numpy reference (``reference.py``) renders with the same pairings and worlds.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,12 @@ from flax import nnx
 
 import modalax
 from modalax import ConfigError
-from modalax_multimodal.config import RESERVED_TOKENS, MultiModalConfig
+from modalax_multimodal.config import MultiModalConfig
 from modalax_multimodal.datasets import MultiModalDataset, create_synthetic_multi_modal_dataset
 from modalax_multimodal.reference import numpy_params, render_sample_reference
 
 SMALL = {"audio_duration": 0.125, "text_sequence_length": 20, "text_vocab_size": 300}
+RESERVED_TOKENS = 4  # ids 0-3 are the text plugin's pad/unk/bos/eos: rendered text never uses them
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +64,9 @@ def test_matches_per_sample_numpy_reference(dataset: MultiModalDataset) -> None:
     batch = dataset.get_records(idx)
     latents, nuisance = (np.asarray(x, np.float64) for x in dataset.latents(idx))
     params = numpy_params(dataset.render_params)
+    assert list(params) == ["image", "text", "audio"]
     for i in idx:
-        ref = render_sample_reference(latents[i], nuisance[i], 0.8, params, sample_rate=16000)
+        ref = render_sample_reference(latents[i], nuisance[i], 0.8, params)
         np.testing.assert_allclose(batch["image"][i], ref["image"], atol=2e-5)
         np.testing.assert_allclose(batch["audio"][i], ref["audio"], atol=2e-5)
         # a projection within float32 rounding of a level edge may flip; allow one position
@@ -74,7 +80,7 @@ def test_alignment_extremes_are_exact() -> None:
     params = numpy_params(one.render_params)
     got = one.get_records(np.arange(8))
     for i in range(8):  # at strength 1 the nuisance plays no part: render z itself
-        ref = render_sample_reference(latents[i], np.zeros((3, 32)), 1.0, params, modalities=("image", "audio"))
+        ref = render_sample_reference(latents[i], np.zeros((2, 32)), 1.0, params, modalities=("image", "audio"))
         np.testing.assert_allclose(got["image"][i], ref["image"], atol=2e-5)
     zero = create_synthetic_multi_modal_dataset(["image"], 8, 0.0, rngs=3, **SMALL)
     latents0, nuisance0 = (np.asarray(x, np.float64) for x in zero.latents(np.arange(8)))
@@ -142,10 +148,17 @@ def test_identical_across_processes() -> None:
         ({"modalities": ["image", "video"]}, r"unknown modality 'video'"),
         ({"modalities": ["image", "image"]}, r"expected each modality once"),
         ({"modalities": []}, r"expected at least one"),
-        ({"text_vocab_size": 8}, r"text_vocab_size: got 8, expected >= 12"),
-        ({"image_shape": (32, 32)}, r"image_shape: got \(32, 32\), expected \(height, width, channels\)"),
-        ({"audio_duration": 0.0}, r"audio_duration: got 0.0, expected a positive number"),
-        ({"audio_duration": 0.002}, r"audio_duration: .*too short to hold 16 distinct partials"),
+        # option errors come from the modality's pairing, prefixed with the modality and its options
+        (
+            {"text_vocab_size": 8},
+            r"modality 'text' with options \{'vocab_size': 8\}: .*vocab_size: got 8, expected >= 12",
+        ),
+        ({"image_shape": (32, 32)}, r"'image' with .*shape: got \(32, 32\), expected \(height, width, channels\)"),
+        ({"audio_duration": 0.0}, r"'audio' with .*duration: got 0.0, expected a positive number"),
+        ({"audio_duration": 0.002}, r"'audio' with .*duration: .*too short to hold 16 distinct partials"),
+        ({"modality_options": {"image": {"shape": (8, 8, 3)}}, "image_shape": (4, 4, 3)}, r"image_shape: .*one of"),
+        ({"modality_options": {"image": {"size": 8}}}, r"ImagePairing: unknown option\(s\) 'size'"),
+        ({"modality_options": {"vidoe": {}}}, r"modality_options: unknown modality 'vidoe'"),
     ],
 )
 def test_bad_config_is_named(kwargs: dict, match: str) -> None:

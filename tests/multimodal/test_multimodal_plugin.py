@@ -51,16 +51,18 @@ def test_hook_module_imports_no_jax() -> None:
     assert out.strip() == "False"
 
 
-def test_kernels_match_the_dataset() -> None:
+def test_kernels_and_pairings_match_the_dataset() -> None:
+    # rendering moved to each modality's pairing; multimodal keeps the mixing kernel
     ds = create_synthetic_multi_modal_dataset(["image", "text", "audio"], 8, 0.7, rngs=0, audio_duration=0.0625)
     z, n = ds.latents(np.arange(8))
-    u = modalax.get_kernel("multimodal.aligned_inputs")(z, n[:, 0], 0.7)
-    image = modalax.get_kernel("multimodal.render_image")(u, ds.maps.image)
     batch = ds.get_records(np.arange(8))
-    np.testing.assert_allclose(image, batch["image"], atol=1e-6)
-    ut = modalax.get_kernel("multimodal.aligned_inputs")(z, n[:, 1], 0.7)
-    text = modalax.get_kernel("multimodal.render_text")(ut, *ds.maps.text)
-    np.testing.assert_array_equal(text, batch["text"])
+    aligned = modalax.get_kernel("multimodal.aligned_inputs")
+    for m, name in enumerate(ds.modalities):
+        pairing, world = ds.render_params[name]
+        assert type(pairing).__name__ == f"{name.capitalize()}Pairing"  # the sibling plugin's, via the registry
+        rendered = pairing.render(world, aligned(z, n[:, m], 0.7), None)
+        np.testing.assert_allclose(rendered, batch[name], atol=1e-6)
+    assert "multimodal.render_image" not in modalax.list_kernels("multimodal")
     ranks = modalax.get_kernel("multimodal.retrieval_ranks")(jnp.eye(3), jnp.eye(3))
     np.testing.assert_array_equal(ranks, [0, 0, 0])
     assert float(modalax.get_kernel("multimodal.info_nce")(jnp.eye(4), jnp.eye(4), 0.05)) < 1e-3

@@ -1,4 +1,8 @@
-"""The heavy part: modality, adapter, dataset, kernel and operator (imported on first use)."""
+"""The heavy part: modality, adapter, dataset, kernel and operator (imported on first use).
+
+The modality's ``pairing`` classmethod (the pairing protocol, ``pairing.py``) is what lets
+``modalax-multimodal`` pair time series with images, text, audio or any other modality.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from flax import nnx
 import modalax
 from modalax.plugin import ConfigError, ModalityOperator, ModalityOperatorConfig, pairwise_mean
 from modalax_timeseries.config import TimeSeriesConfig
+from modalax_timeseries.pairing import TimeSeriesPairing
 
 
 def zscore(x: jax.Array, eps: float = 1e-6) -> jax.Array:
@@ -44,6 +49,11 @@ class TimeSeriesModality(modalax.GenerativeModel):
     """The modality object: shapes and adapters."""
 
     name = "timeseries"
+
+    @classmethod
+    def pairing(cls, **options: Any) -> TimeSeriesPairing:
+        """Time series in multimodal data: ``TimeSeriesPairing(length=, channels=, noise=)``."""
+        return TimeSeriesPairing(**options)
 
     def __init__(self, config: TimeSeriesConfig | None = None, *, rngs: nnx.Rngs) -> None:
         self.config = config or TimeSeriesConfig()

@@ -105,6 +105,13 @@ class AudioModality(GenerativeModel):
 
     name = "audio"
 
+    @classmethod
+    def pairing(cls, **options: Any) -> Any:
+        """The multimodal pairing: ``AudioPairing(**options)``, options ``sample_rate`` and ``duration``."""
+        from modalax_audio.pairing import AudioPairing
+
+        return AudioPairing(**options)
+
     def __init__(self, config: AudioModalityConfig | None = None, *, rngs: nnx.Rngs | None = None) -> None:
         self.config = check_config(config, "AudioModality")
         self.rngs = rngs if rngs is not None else nnx.Rngs(0)

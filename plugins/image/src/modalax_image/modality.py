@@ -63,6 +63,13 @@ class ImageModality(GenerativeModel):
 
     name = "image"
 
+    @classmethod
+    def pairing(cls, **options: Any) -> Any:
+        """The multimodal pairing: ``ImagePairing(**options)``, options ``shape`` (H, W, C) and ``data_range``."""
+        from modalax_image.pairing import ImagePairing
+
+        return ImagePairing(**options)
+
     def __init__(self, config: ImageModalityConfig | None = None, *, rngs: nnx.Rngs) -> None:
         if config is None:
             config = ImageModalityConfig()

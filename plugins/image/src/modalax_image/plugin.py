@@ -108,6 +108,11 @@ def register_kernels(register: Register) -> None:
         register(KernelRecord(f"image.{name}", f"{_PKG}.kernels:{fn}", static, description))
     for name, (fn, static, description) in AUGMENT_KERNELS.items():
         register(KernelRecord(f"image.{name}", f"{_PKG}.augment_kernels:{fn}", static, description))
+    # the glyph renderer and the digit skeletons, for other plugins' readable data (multimodal/glyphs)
+    glyph = f"{_PKG}.datasets.mnist_like:render_glyph"
+    register(KernelRecord("image.render_glyph", glyph, ("shape",), "antialiased strokes of (M, 4) unit-box segments"))
+    digits = f"{_PKG}.datasets.glyphs:segment_table"
+    register(KernelRecord("image.digit_segments", digits, (), "(10, M, 4) stroke segments of the digits 0-9"))
 
 
 @hookimpl

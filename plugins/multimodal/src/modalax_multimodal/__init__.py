@@ -1,4 +1,4 @@
-"""modalax-multimodal: aligned image/text/audio data whose alignment is real, fusion and cross-modal models.
+"""modalax-multimodal: aligned data of any pairable modalities whose alignment is real, fusion and cross-modal models.
 
 ``import modalax_multimodal`` is light (the entry point imports it): jax-heavy names are
 imported on first access.
@@ -11,11 +11,13 @@ from modalax.plugin import lazy_exports
 __version__ = "0.2.0"
 
 _LAZY = {
+    "DEFAULT_MODALITIES": "modalax_multimodal.config",
     "MODALITY_NAMES": "modalax_multimodal.config",
     "FusionStrategy": "modalax_multimodal.config",
     "MultiModalConfig": "modalax_multimodal.config",
     "MultiModalDataset": "modalax_multimodal.datasets",
     "create_synthetic_multi_modal_dataset": "modalax_multimodal.datasets",
+    "create_multimodal_dataset": "modalax_multimodal.datasets",
     "MultiModalPairedDataset": "modalax_multimodal.datasets.paired",
     "GlyphCaptionDataset": "modalax_multimodal.datasets.glyphs",
     "create_glyph_caption_dataset": "modalax_multimodal.datasets.glyphs",
@@ -34,9 +36,7 @@ _LAZY = {
     "modality_quality": "modalax_multimodal.quality",
     "cross_modal_consistency": "modalax_multimodal.quality",
     "late_fusion": "modalax_multimodal.fusion",
-    "ImageEncoder": "modalax_multimodal.encoders",
-    "TextEncoder": "modalax_multimodal.encoders",
-    "AudioEncoder": "modalax_multimodal.encoders",
+    "build_encoders": "modalax_multimodal.encoders",
     "modality_inputs": "modalax_multimodal.encoders",
     "TextToImageGenerator": "modalax_multimodal.generators",
     "ImageToTextGenerator": "modalax_multimodal.generators",

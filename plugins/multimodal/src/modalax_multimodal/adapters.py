@@ -1,9 +1,11 @@
 """Adapters that build cross-modal models from the modality configs.
 
-A model's shapes come from a ``MultiModalConfig``, or from the configs of the modality
-plugins: ``ImageModalityConfig`` (image shape), the text ``ModalityConfiguration``
-(``metadata["text_params"]``: vocabulary, length, special ids) and ``AudioModalityConfig``
-(sample rate times duration).  Those plugins are imported only when their configs are read.
+A model's shapes come from a ``MultiModalConfig`` (through the image, text and audio
+pairings), or from the configs of the modality plugins: the image config (its
+``image_shape``), the text config (read by the text modality: vocabulary, length, special ids)
+and the audio config (sample rate and ``n_time_steps``).  The config classes and the text
+modality are looked up in the registry (``get_modality_record(name).config_class``,
+``get_modality("text")``) when a config is read; no modality plugin is imported here.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 
 from flax import nnx
 
-from modalax.plugin import ConfigError
-from modalax_multimodal.config import MODALITY_NAMES, MultiModalConfig
+from modalax.plugin import ConfigError, get_modality, get_modality_record, resolve
+from modalax_multimodal.config import DEFAULT_MODALITIES, MultiModalConfig
 from modalax_multimodal.generators import ImageToTextGenerator, TextToAudioGenerator, TextToImageGenerator
 from modalax_multimodal.models import MultiModalModel
 
@@ -44,32 +46,35 @@ class CrossModalShapes:
     sample_rate: int = 16000
 
 
-def _image_fields(config: Any) -> dict[str, Any]:
-    from modalax_image.config import ImageModalityConfig
+def _config_class(modality: str) -> type:
+    return resolve(get_modality_record(modality).config_class)
 
-    if not isinstance(config, ImageModalityConfig):
-        raise ConfigError(f"image config: got {type(config).__name__}, expected modalax_image.ImageModalityConfig")
-    return {"image_shape": config.image_shape}
+
+def _checked(modality: str, config: Any) -> Any:
+    cls = _config_class(modality)
+    if not isinstance(config, cls):
+        public = f"{cls.__module__.split('.')[0]}.{cls.__name__}"
+        raise ConfigError(f"{modality} config: got {type(config).__name__}, expected {public}")
+    return config
+
+
+def _image_fields(config: Any) -> dict[str, Any]:
+    return {"image_shape": tuple(_checked("image", config).image_shape)}
 
 
 def _text_fields(config: Any) -> dict[str, Any]:
-    from modalax_text.params import text_params_from
-
-    params = text_params_from(config)
+    text = get_modality("text")(config)  # the text modality reads its own config (ConfigError if it cannot)
     return {
-        "vocab_size": params.vocab_size,
-        "max_length": params.max_length,
-        "pad_token_id": params.pad_token_id,
-        "bos_token_id": params.bos_token_id,
+        "vocab_size": text.vocab_size,
+        "max_length": text.max_length,
+        "pad_token_id": text.pad_token_id,
+        "bos_token_id": text.bos_token_id,
     }
 
 
 def _audio_fields(config: Any) -> dict[str, Any]:
-    from modalax_audio.config import AudioModalityConfig
-
-    if not isinstance(config, AudioModalityConfig):
-        raise ConfigError(f"audio config: got {type(config).__name__}, expected modalax_audio.AudioModalityConfig")
-    return {"audio_length": config.n_time_steps, "sample_rate": config.sample_rate}
+    audio = _checked("audio", config)
+    return {"audio_length": audio.n_time_steps, "sample_rate": audio.sample_rate}
 
 
 _READERS = {"image": _image_fields, "text": _text_fields, "audio": _audio_fields}
@@ -82,17 +87,18 @@ def shapes_from(
     fields: dict[str, Any] = {}
     per_modality: dict[str, Any] = {}
     if isinstance(config, MultiModalConfig):
+        image, text, audio = (config.pairing(m) for m in DEFAULT_MODALITIES)
         fields.update(
-            image_shape=config.image_shape,
-            vocab_size=config.text_vocab_size,
-            max_length=config.text_sequence_length,
-            audio_length=config.audio_num_samples,
-            sample_rate=config.audio_sample_rate,
+            image_shape=tuple(image.sample_shape),
+            vocab_size=text.options()["vocab_size"],
+            max_length=text.sample_shape[0],
+            audio_length=audio.sample_shape[0],
+            sample_rate=audio.options()["sample_rate"],
         )
     elif isinstance(config, Mapping):
-        unknown = sorted(set(config) - set(MODALITY_NAMES))
+        unknown = sorted(set(config) - set(DEFAULT_MODALITIES))
         if unknown:
-            raise ConfigError(f"config: unknown modality key(s) {unknown}; expected some of {list(MODALITY_NAMES)}")
+            raise ConfigError(f"config: unknown modality key(s) {unknown}; expected some of {list(DEFAULT_MODALITIES)}")
         per_modality.update(config)
     elif config is not None:
         raise ConfigError(
@@ -180,19 +186,19 @@ class MultiModalAdapter:
         ):
             return MultiModalModel(config, rngs=rngs, **model_kw)
         given = dict(config) if isinstance(config, Mapping) else {}
-        for name in MODALITY_NAMES:
+        for name in DEFAULT_MODALITIES:
             if kwargs.get(f"{name}_config") is not None:
                 given[name] = kwargs[f"{name}_config"]
         if not given:
             raise ConfigError("MultiModalAdapter.create: expected a MultiModalConfig or modality configs")
         s = shapes_from(given)
         mm = MultiModalConfig(
-            modalities=tuple(m for m in MODALITY_NAMES if m in given),
-            image_shape=s.image_shape,
-            text_vocab_size=s.vocab_size,
-            text_sequence_length=s.max_length,
-            audio_sample_rate=s.sample_rate,
-            audio_duration=s.audio_length / s.sample_rate,
+            modalities=tuple(m for m in DEFAULT_MODALITIES if m in given),
+            image_shape=s.image_shape if "image" in given else None,
+            text_vocab_size=s.vocab_size if "text" in given else None,
+            text_sequence_length=s.max_length if "text" in given else None,
+            audio_sample_rate=s.sample_rate if "audio" in given else None,
+            audio_duration=s.audio_length / s.sample_rate if "audio" in given else None,
             **{k: model_kw.pop(k) for k in ("embed_dim", "fusion", "num_heads") if k in model_kw},
         )
         return MultiModalModel(mm, rngs=rngs, **model_kw)

@@ -107,9 +107,13 @@ def train_caption_to_image(
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise ConfigError(f"train_caption_to_image.steps: got {steps!r}, expected a positive int")
-    cfg = dataset.config
+    text, image = dataset.config.pairing("text"), dataset.config.pairing("image")
     model = CaptionToImageGenerator(
-        cfg.text_vocab_size, cfg.text_sequence_length, cfg.image_shape, hidden_dim=hidden_dim, rngs=nnx.Rngs(seed)
+        text.options()["vocab_size"],
+        text.sample_shape[0],
+        image.sample_shape,
+        hidden_dim=hidden_dim,
+        rngs=nnx.Rngs(seed),
     )
     # flax types split's result as variadic; two filters give exactly three parts
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]

@@ -3,7 +3,8 @@
 ``CrossModalAttention``: the tokens of one modality (queries, e.g. text tokens) attend to the
 tokens of another (keys and values, e.g. image patches), through ``nnx.MultiHeadAttention``.
 ``HierarchicalFusion``: modality embeddings are fused pairwise, then the pairs are fused, along
-a tree (by default ``((image, text), audio)``).  Both take presence masks (the
+a tree (by default ``((image, text), audio)``); each modality's embedding may have its own size,
+and the inner ("group") nodes and the root have their own widths.  Both take presence masks (the
 ``modality_mask`` that ``ModalityDropout`` writes): an absent modality contributes nothing.
 """
 
@@ -135,43 +136,108 @@ def _label(tree: Tree) -> str:
     return tree if isinstance(tree, str) else "(" + "+".join(_label(c) for c in tree) + ")"
 
 
+def _width(owner: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{owner}.{name}: got {value!r}, expected a positive int")
+    return int(value)
+
+
 class HierarchicalFusion(nnx.Module):
     """Fuse modality embeddings along a tree: each inner node is ``gelu(W [c_1; ...; c_k] + b)``.
 
     ``modalities`` names the inputs (and the order of a ``(B, M)`` mask); ``tree`` is nested
-    tuples of those names, each used once (default ``default_tree(modalities)``).  Absent
-    children (mask False) enter a node as zeros, so their values never matter; a node with no
-    present child outputs zeros and counts as absent for its parent.
+    tuples of those names, each used once (default ``default_tree(modalities)``).
+    ``embed_dim`` is every input's size, or ``{modality: size}`` when the modalities' embeddings
+    differ.  Inner nodes are ``group_dim`` wide (one int, or ``{node label: width}`` such as
+    ``{"(image+text)": 48}``, others at the default) and the root ``output_dim`` wide; both
+    default to ``embed_dim`` (the largest input size when sizes differ).  Absent children (mask
+    False) enter a node as zeros, so their values never matter; a node with no present child
+    outputs zeros and counts as absent for its parent.
     """
 
-    def __init__(self, modalities: Sequence[str], embed_dim: int, tree: Tree | None = None, *, rngs: nnx.Rngs) -> None:
+    def __init__(
+        self,
+        modalities: Sequence[str],
+        embed_dim: int | Mapping[str, int],
+        tree: Tree | None = None,
+        *,
+        group_dim: int | Mapping[str, int] | None = None,
+        output_dim: int | None = None,
+        rngs: nnx.Rngs,
+    ) -> None:
         owner = "HierarchicalFusion"
         if isinstance(modalities, str) or len(modalities) < 2 or len(set(modalities)) != len(modalities):
             raise ConfigError(f"{owner}.modalities: got {modalities!r}, expected at least two distinct names")
         self.modalities = tuple(modalities)
-        self.embed_dim = int(embed_dim)
+        self.input_dims = self._input_dims(owner, embed_dim)
         self.tree = default_tree(self.modalities) if tree is None else _freeze(tree)
         leaves = _leaves(self.tree, owner)
         if sorted(leaves) != sorted(self.modalities):
             raise ConfigError(
                 f"{owner}.tree: got leaves {leaves}, expected each of {list(self.modalities)} exactly once"
             )
+        default = max(self.input_dims.values())
+        root = _label(self.tree)
+        groups = self._group_widths(owner, group_dim, default, root)
+        self.output_dim = default if output_dim is None else _width(owner, "output_dim", output_dim)
         self.labels: list[str] = []
+        self.widths: dict[str, int] = dict(self.input_dims)
         layers: list[nnx.Linear] = []
 
-        def build(node: Tree) -> None:
+        def build(node: Tree) -> int:
             if isinstance(node, str):
-                return
-            for child in node:
-                build(child)
-            self.labels.append(_label(node))
-            layers.append(nnx.Linear(len(node) * self.embed_dim, self.embed_dim, rngs=rngs))
+                return self.input_dims[node]
+            fan_in = sum(build(child) for child in node)
+            label = _label(node)
+            width = self.output_dim if label == root else groups.get(label, default)
+            self.labels.append(label)
+            self.widths[label] = width
+            layers.append(nnx.Linear(fan_in, width, rngs=rngs))
+            return width
 
         build(self.tree)
         self.layers = nnx.List(layers)
 
+    @property
+    def embed_dim(self) -> int:
+        """The width of the fused output (``output_dim``)."""
+        return self.output_dim
+
+    def _input_dims(self, owner: str, embed_dim: Any) -> dict[str, int]:
+        if isinstance(embed_dim, Mapping):
+            if sorted(embed_dim) != sorted(self.modalities):
+                raise ConfigError(
+                    f"{owner}.embed_dim: got sizes for {sorted(embed_dim)}, "
+                    f"expected one for each of {list(self.modalities)}"
+                )
+            return {m: _width(owner, f"embed_dim[{m!r}]", embed_dim[m]) for m in self.modalities}
+        return dict.fromkeys(self.modalities, _width(owner, "embed_dim", embed_dim))
+
+    def _group_widths(self, owner: str, group_dim: Any, default: int, root: str) -> dict[str, int]:
+        inner: list[str] = []
+
+        def visit(node: Tree) -> None:
+            if not isinstance(node, str):
+                for child in node:
+                    visit(child)
+                if _label(node) != root:
+                    inner.append(_label(node))
+
+        visit(self.tree)
+        if group_dim is None:
+            return dict.fromkeys(inner, default)
+        if not isinstance(group_dim, Mapping):
+            return dict.fromkeys(inner, _width(owner, "group_dim", group_dim))
+        unknown = sorted(set(group_dim) - set(inner))
+        if unknown:
+            raise ConfigError(
+                f"{owner}.group_dim: got widths for {unknown}, expected inner nodes among {inner} "
+                f"(the root {root!r} is sized by output_dim)"
+            )
+        return {label: _width(owner, f"group_dim[{label!r}]", group_dim.get(label, default)) for label in inner}
+
     def nodes(self, embeddings: Mapping[str, Any] | Sequence[Any], mask: Any = None) -> dict[str, jax.Array]:
-        """Every node's output ``{label: (B, D)}`` (leaves and inner nodes, the root last)."""
+        """Every node's output ``{label: (B, width)}`` (leaves and inner nodes, the root last)."""
         embs = self._inputs(embeddings)
         batch = next(iter(embs.values())).shape[0]
         present = self._mask(mask, batch)
@@ -193,8 +259,8 @@ class HierarchicalFusion(nnx.Module):
         return out
 
     def __call__(self, embeddings: Mapping[str, Any] | Sequence[Any], mask: Any = None) -> jax.Array:
-        """The root's output ``(B, embed_dim)`` (``(embed_dim,)`` for unbatched inputs)."""
-        unbatched = _is_unbatched(embeddings, self.embed_dim)
+        """The root's output ``(B, output_dim)`` (``(output_dim,)`` for unbatched inputs)."""
+        unbatched = _is_unbatched(embeddings)
         if unbatched:
             embeddings = _add_batch(embeddings)
             mask = None if mask is None else jax.tree.map(lambda m: jnp.asarray(m)[None], mask)
@@ -211,12 +277,11 @@ class HierarchicalFusion(nnx.Module):
         if missing:
             raise DataError(f"{owner}: no embedding for {missing}; got {sorted(embeddings)}")
         embs = {m: jnp.asarray(embeddings[m], jnp.float32) for m in self.modalities}
-        shapes = {tuple(e.shape) for e in embs.values()}
-        if len(shapes) != 1 or len(next(iter(shapes))) != 2 or next(iter(shapes))[1] != self.embed_dim:
-            raise DataError(
-                f"{owner}: got embedding shapes { {m: tuple(e.shape) for m, e in embs.items()} }, "
-                f"expected one shape (B, {self.embed_dim})"
-            )
+        shapes = {m: tuple(e.shape) for m, e in embs.items()}
+        wrong = any(len(s) != 2 or s[1] != self.input_dims[m] for m, s in shapes.items())
+        if wrong or len({s[0] for s in shapes.values()}) != 1:
+            expected = {m: f"(B, {d})" for m, d in self.input_dims.items()}
+            raise DataError(f"{owner}: got embedding shapes {shapes}, expected {expected} with one B")
         return embs
 
     def _mask(self, mask: Any, batch: int) -> dict[str, jax.Array]:
@@ -237,7 +302,7 @@ def _freeze(tree: Any) -> Tree:
     return tree if isinstance(tree, str) else tuple(_freeze(c) for c in tree)
 
 
-def _is_unbatched(embeddings: Any, dim: int) -> bool:
+def _is_unbatched(embeddings: Any) -> bool:
     values = list(embeddings.values()) if isinstance(embeddings, Mapping) else list(embeddings)
     return bool(values) and all(jnp.ndim(v) == 1 for v in values)
 

@@ -54,20 +54,27 @@ def _plugins() -> list[dict[str, Any]]:
     return [info.to_dict() for info in infos]
 
 
+def _operator(modality: str, name: str, rngs: Any, **config: Any) -> Any:
+    """The registered operator ``(modality, name)`` built with its own config class (its ``config`` annotation)."""
+    import typing
+
+    from modalax.plugin import get_operator
+
+    cls = get_operator(modality, name)
+    return cls(typing.get_type_hints(cls)["config"](**config), rngs=rngs)
+
+
 def _stream(dataset: Any, seed: int) -> dict[str, float]:
-    """One epoch through the loader with image and audio operators, with a progress bar."""
+    """One epoch through the loader with image and audio operators (from the registry), with a progress bar."""
     from flax import nnx
 
     from modalax import DataLoader
-    from modalax_audio.operators import GainConfig, GainOperator
-    from modalax_image.operator_configs import BrightnessConfig, FlipConfig
-    from modalax_image.operators import BrightnessOperator, FlipOperator
 
     rngs = nnx.Rngs(seed, augment=seed + 1)
     operators = [
-        FlipOperator(FlipConfig(field_key="image"), rngs=rngs),
-        BrightnessOperator(BrightnessConfig(field_key="image", max_delta=0.1, clip_range=(0.0, 1.0)), rngs=rngs),
-        GainOperator(GainConfig(stochastic=True, stream_name="augment", min_gain_db=-3.0, max_gain_db=3.0), rngs=rngs),
+        _operator("image", "flip", rngs, field_key="image"),
+        _operator("image", "brightness", rngs, field_key="image", max_delta=0.1, clip_range=(0.0, 1.0)),
+        _operator("audio", "gain", rngs, stochastic=True, stream_name="augment", min_gain_db=-3.0, max_gain_db=3.0),
     ]
     loader = DataLoader(dataset, 256, seed=seed, operators=operators, progress=True)
     start, seen, peak = time.perf_counter(), 0, 0.0
@@ -121,10 +128,13 @@ def _write_outputs(out: Path, val: Any, seed: int, histories: dict[str, list[flo
 def _pattern_dataset(pattern: str, seed: int) -> Any:
     from flax import nnx
 
-    from modalax_image import ImageModalityConfig, SyntheticImageDataset
+    import modalax
+    from modalax.plugin import get_modality_record, resolve
 
-    config = ImageModalityConfig(height=32, width=32)
-    return SyntheticImageDataset(config, dataset_size=16, pattern_type=pattern, rngs=nnx.Rngs(seed))
+    config = resolve(get_modality_record("image").config_class)(height=32, width=32)
+    return modalax.create_dataset(
+        "image", "synthetic", config=config, dataset_size=16, pattern_type=pattern, rngs=nnx.Rngs(seed)
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,13 +30,15 @@ from modalax.plugin import (
     MissingFieldError,
     OperatorConfig,
     OperatorModule,
+    PluginError,
     check_positive,
     check_probability,
     check_type,
     get_path,
     set_path,
 )
-from modalax_multimodal.config import DATA_KEYS, MODALITY_NAMES
+from modalax_multimodal.config import DEFAULT_MODALITIES
+from modalax_multimodal.pairings import get_pairing
 
 __all__ = ["ModalityDropout", "ModalityDropoutConfig", "expected_drop_rates"]
 
@@ -63,8 +65,10 @@ class ModalityDropoutConfig(OperatorConfig):
     """Settings of ``ModalityDropout``.
 
     ``probability``: drop probability, one number for every modality or ``{modality: p}``.
+    ``modalities``: any registered modalities (default image, text, audio).
     ``fields``: ``{modality: [field, ...]}`` to blank; by default the modality's batch keys
-    (``image``/``images``, ``text``/``text_tokens``, ``audio``) that the data has.
+    (its pairing's ``batch_keys``: ``image``/``images``, ``text``/``text_tokens``, ``audio``)
+    that the data has.
     ``fill``: value written into dropped fields (one number or ``{modality: value}``).
     ``min_present``: a sample keeps at least this many of the modalities it has (0 allows none).
     ``mask_key``: where the presence mask goes (None: not written); an existing mask there
@@ -72,7 +76,7 @@ class ModalityDropoutConfig(OperatorConfig):
     also writes one ``<modality>_present`` bool per modality.
     """
 
-    modalities: tuple[str, ...] = MODALITY_NAMES
+    modalities: tuple[str, ...] = DEFAULT_MODALITIES
     probability: float | Mapping[str, float] = 0.1
     fields: Mapping[str, Sequence[str]] | None = None
     fill: float | Mapping[str, float] = 0.0
@@ -99,12 +103,18 @@ class ModalityDropoutConfig(OperatorConfig):
                 raise ConfigError(f"{_OWNER}.fields: got modality {m!r}, expected one of {list(mods)}")
             if isinstance(keys, str) or not isinstance(keys, Sequence) or not keys:
                 raise ConfigError(f"{_OWNER}.fields[{m!r}]: got {keys!r}, expected a non-empty list of field keys")
+        defaults: dict[str, tuple[str, ...]] = {}
         for m in mods:
-            if m not in fields_ and m not in DATA_KEYS:
+            if m in fields_:
+                continue
+            try:
+                defaults[m] = tuple(get_pairing(m, owner=_OWNER).batch_keys)
+            except (ConfigError, PluginError) as exc:
                 raise ConfigError(
-                    f"{_OWNER}.fields: modality {m!r} has no default batch keys (those are known for "
-                    f"{list(DATA_KEYS)}); expected fields={{{m!r}: [...]}}"
-                )
+                    f"{_OWNER}.fields: modality {m!r} has no default batch keys ({exc}); "
+                    f"expected fields={{{m!r}: [...]}}"
+                ) from exc
+        object.__setattr__(self, "_default_keys", defaults)
         object.__setattr__(self, "fields", {m: tuple(k) for m, k in fields_.items()} or None)
         probs = _per_modality(
             "probability", self.probability, mods, lambda n, v: float(check_probability(_OWNER, n, v))
@@ -123,6 +133,11 @@ class ModalityDropoutConfig(OperatorConfig):
         if self.mask_key is not None and (not isinstance(self.mask_key, str) or not self.mask_key):
             raise ConfigError(f"{_OWNER}.mask_key: got {self.mask_key!r}, expected a field name or None")
         check_type(_OWNER, "present_keys", self.present_keys, bool, "a bool")
+
+    @property
+    def default_keys(self) -> dict[str, tuple[str, ...]]:
+        """``{modality: batch keys}`` of the modalities without ``fields`` (from their pairings)."""
+        return dict(self.__dict__["_default_keys"])
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -187,10 +202,11 @@ class ModalityDropout(OperatorModule):
                         ) from None
                 out[m] = tuple(c.fields[m])
                 continue
-            found = tuple(k for k in DATA_KEYS[m] if k in data)
+            keys = c.default_keys[m]
+            found = tuple(k for k in keys if k in data)
             if not found:
                 raise MissingFieldError(
-                    f"{self.name}: the data has no field of modality {m!r} (expected one of {list(DATA_KEYS[m])}); "
+                    f"{self.name}: the data has no field of modality {m!r} (expected one of {list(keys)}); "
                     f"fields present: {sorted(data)}; set modalities= to the ones the data has"
                 )
             out[m] = found

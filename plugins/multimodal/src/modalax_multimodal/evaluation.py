@@ -1,7 +1,7 @@
 """Evaluation: cross-modal retrieval recall@k and a linear-probe measure of alignment.
 
-``measure_alignment`` fits a ridge probe from each modality's fixed features
-(``features.py``) to the shared latent on one block of records and scores it on the next: its
+``measure_alignment`` fits a ridge probe from each modality's fixed features (its pairing's
+``features``) to the shared latent on one block of records and scores it on the next: its
 R² says how much of the latent a modality carries (0 = none, 1 = all), and retrieval between
 modalities through the probes' predictions says whether matching pairs can be found.
 """
@@ -17,14 +17,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax.plugin import BaseEvaluationSuite, ConfigError, DataError
+from modalax.plugin import BaseEvaluationSuite, ConfigError, DataError, ModalityPairing
+from modalax_multimodal.config import MultiModalConfig
 from modalax_multimodal.features import modality_features
-from modalax_multimodal.quality import cross_modal_consistency, modality_quality
+from modalax_multimodal.quality import cross_modal_consistency, modality_quality, quality_options
 
 __all__ = [
     "LinearProbe",
     "MultiModalEvaluationSuite",
     "cross_modal_retrieval",
+    "dataset_pairings",
     "fit_linear_probe",
     "measure_alignment",
     "r2_score",
@@ -116,18 +118,31 @@ def fit_linear_probe(features: Any, targets: Any, ridge: float | None = None) ->
     return LinearProbe(keep, mean, scale, w, y.mean(0), float(ridge))
 
 
+def dataset_pairings(dataset: Any) -> dict[str, ModalityPairing]:
+    """``{modality: pairing}`` of a multimodal dataset (its ``pairings``, or its config's)."""
+    pairings = getattr(dataset, "pairings", None)
+    if isinstance(pairings, Mapping):
+        return dict(pairings)
+    config = getattr(dataset, "config", None)
+    if isinstance(config, MultiModalConfig):
+        return {m: config.pairing(m) for m in getattr(dataset, "modalities", config.modalities)}
+    raise ConfigError(
+        f"dataset: got {type(dataset).__name__}, expected a multimodal dataset (with pairings or a MultiModalConfig)"
+    )
+
+
 def _collect(
-    dataset: Any, start: int, count: int, chunk: int, vocab: int | None
+    dataset: Any, pairings: Mapping[str, ModalityPairing], start: int, count: int, chunk: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    feats: dict[str, list[np.ndarray]] = {m: [] for m in dataset.modalities}
+    feats: dict[str, list[np.ndarray]] = {m: [] for m in pairings}
     latents = []
     chunk = min(chunk, count)
     for lo in range(start, start + count, chunk):
         take = min(chunk, start + count - lo)
         # every chunk has the same size (the last one padded), so everything compiles once
         batch = dataset.get_records(np.arange(lo, lo + chunk, dtype=np.int32) % len(dataset))
-        for m in dataset.modalities:
-            feats[m].append(np.asarray(modality_features(batch, m, vocab_size=vocab))[:take])
+        for m, pairing in pairings.items():
+            feats[m].append(np.asarray(modality_features(batch, m, pairing))[:take])
         latents.append(np.asarray(batch["latent"])[:take])
     return {m: np.concatenate(v) for m, v in feats.items()}, np.concatenate(latents)
 
@@ -152,12 +167,12 @@ def measure_alignment(
         raise ConfigError(
             f"measure_alignment: dataset has {len(dataset)} records, expected at least num_train + num_test = {need}"
         )
-    vocab = getattr(getattr(dataset, "config", None), "text_vocab_size", None)
+    pairings = dataset_pairings(dataset)
     chunk = max(1, min(chunk, num_train, num_test))  # one chunk size for both blocks: one compilation
-    train_x, train_z = _collect(dataset, 0, num_train, chunk, vocab)
-    test_x, test_z = _collect(dataset, num_train, num_test, chunk, vocab)
+    train_x, train_z = _collect(dataset, pairings, 0, num_train, chunk)
+    test_x, test_z = _collect(dataset, pairings, num_train, num_test, chunk)
     r2, preds, ridges = {}, {}, {}
-    for m in dataset.modalities:
+    for m in pairings:
         probe = fit_linear_probe(train_x[m], train_z)
         preds[m] = probe.predict(test_x[m])
         r2[m] = r2_score(test_z, preds[m])
@@ -187,22 +202,25 @@ class MultiModalEvaluationSuite(BaseEvaluationSuite):
         self,
         ks: Sequence[int] = DEFAULT_KS,
         *,
-        image_data_range: float = 1.0,
-        audio_n_fft: int = 1024,
-        audio_hop_length: int = 256,
+        image_data_range: float | None = None,
+        audio_n_fft: int | None = None,
+        audio_hop_length: int | None = None,
         text_config: Any = None,
+        modality_options: Mapping[str, Mapping[str, Any]] | None = None,
         probe_train: int = 2000,
         probe_test: int = 500,
     ) -> None:
         self.ks = tuple(ks)
         if not self.ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
             raise ConfigError(f"MultiModalEvaluationSuite.ks: got {ks!r}, expected positive ints")
-        self.quality_options = {
-            "image_data_range": image_data_range,
-            "audio_n_fft": audio_n_fft,
-            "audio_hop_length": audio_hop_length,
-            "text_config": text_config,
-        }
+        # pairing options of the quality metrics (None: each pairing's default)
+        self.quality_options = quality_options(
+            image_data_range=image_data_range,
+            audio_n_fft=audio_n_fft,
+            audio_hop_length=audio_hop_length,
+            text_config=text_config,
+            modality_options=modality_options,
+        )
         self.probe_train = probe_train
         self.probe_test = probe_test
 
@@ -224,6 +242,7 @@ class MultiModalEvaluationSuite(BaseEvaluationSuite):
         reference: Mapping[str, Any] | None = None,
         log_probs: Any = None,
         targets: Any = None,
+        quality_inputs: Mapping[str, Mapping[str, Any]] | None = None,
         dataset: Any = None,
     ) -> dict[str, float]:
         """Every metric the inputs allow, as one flat dict of floats.
@@ -234,7 +253,7 @@ class MultiModalEvaluationSuite(BaseEvaluationSuite):
         ``dataset`` (with ``latent``): the alignment probe on its first
         ``probe_train + probe_test`` records.
         """
-        if embeddings is None and generated is None and log_probs is None and dataset is None:
+        if embeddings is None and generated is None and log_probs is None and not quality_inputs and dataset is None:
             raise DataError(
                 "MultiModalEvaluationSuite.evaluate: got nothing to evaluate; expected embeddings, "
                 "generated (with reference), log_probs or dataset"
@@ -243,10 +262,15 @@ class MultiModalEvaluationSuite(BaseEvaluationSuite):
         if embeddings is not None:
             out.update(self._retrieval(embeddings, mask))
             out.update(cross_modal_consistency(embeddings, mask))
-        if generated is not None or log_probs is not None:
+        if generated is not None or log_probs is not None or quality_inputs:
             out.update(
                 modality_quality(
-                    generated or {}, reference, log_probs=log_probs, targets=targets, **self.quality_options
+                    generated or {},
+                    reference,
+                    log_probs=log_probs,
+                    targets=targets,
+                    modality_options=self.quality_options,
+                    quality_inputs=quality_inputs,
                 )
             )
         if dataset is not None:

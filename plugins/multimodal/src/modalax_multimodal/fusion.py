@@ -202,10 +202,28 @@ class MultiModalAttentionFusion(nnx.Module):
 
 
 def build_fusion(
-    strategy: FusionStrategy | str, num_modalities: int, embed_dim: int, *, num_heads: int = 4, rngs: nnx.Rngs
+    strategy: FusionStrategy | str,
+    num_modalities: int,
+    embed_dim: int,
+    *,
+    num_heads: int = 4,
+    modalities: Sequence[str] | None = None,
+    group_dim: int | None = None,
+    fused_dim: int | None = None,
+    rngs: nnx.Rngs,
 ) -> nnx.Module:
-    """The fusion module of ``strategy`` for ``num_modalities`` embeddings of size ``embed_dim``."""
+    """The fusion module of ``strategy`` for ``num_modalities`` embeddings of size ``embed_dim``.
+
+    ``hierarchical`` fuses along ``default_tree(modalities)`` with inner nodes ``group_dim``
+    wide and a ``fused_dim``-wide root (both default ``embed_dim``); it needs at least two
+    modalities.
+    """
     s = strategy if isinstance(strategy, FusionStrategy) else FusionStrategy(strategy)
+    if s is FusionStrategy.HIERARCHICAL:
+        from modalax_multimodal.cross_fusion import HierarchicalFusion
+
+        names = tuple(modalities) if modalities is not None else tuple(f"m{i}" for i in range(num_modalities))
+        return HierarchicalFusion(names, embed_dim, group_dim=group_dim, output_dim=fused_dim, rngs=rngs)
     if s is FusionStrategy.ATTENTION:
         return MultiModalAttentionFusion(embed_dim, num_heads, num_modalities=num_modalities, rngs=rngs)
     if s is FusionStrategy.EARLY:

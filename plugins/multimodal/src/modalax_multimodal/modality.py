@@ -10,49 +10,31 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.plugin import ConfigError, DataError, GenerativeModel
+from modalax.plugin import ConfigError, DataError, GenerativeModel, ModalityPairing
 from modalax_multimodal.adapters import adapter_for
-from modalax_multimodal.checks import check_finite, is_traced
-from modalax_multimodal.config import DATA_KEYS, MultiModalConfig
+from modalax_multimodal.checks import check_finite
+from modalax_multimodal.config import MultiModalConfig
 from modalax_multimodal.datasets import MultiModalDataset
-from modalax_multimodal.encoders import build_encoders, modality_inputs
-from modalax_multimodal.features import modality_features
+from modalax_multimodal.encoders import build_encoders
 from modalax_multimodal.fusion import build_fusion
+from modalax_multimodal.pairings import modality_inputs
 
 __all__ = ["MultiModalModality"]
 
-#: Rank of one unbatched sample of each modality.
-_SAMPLE_RANK = {"image": 3, "text": 1, "audio": 1}
 
-
-def _is_single(modality: str, x: jax.Array) -> bool:
-    rank = _SAMPLE_RANK[modality]
+def _is_single(modality: str, pairing: ModalityPairing, x: jax.Array) -> bool:
+    rank = len(pairing.sample_shape)
     if x.ndim not in (rank, rank + 1):
-        wanted = {"image": "(H, W, C) or (N, H, W, C)", "text": "(L,) or (N, L)", "audio": "(T,) or (N, T)"}
+        one = tuple(pairing.sample_shape)
         raise DataError(
-            f"MultiModalModality.process[{modality!r}]: got shape {tuple(x.shape)}, expected {wanted[modality]}"
+            f"MultiModalModality.process[{modality!r}]: got shape {tuple(x.shape)}, expected one sample "
+            f"{one} or a batch (N, {', '.join(map(str, one))})"
         )
     return x.ndim == rank
 
 
-def _check_tokens(tokens: jax.Array, vocab_size: int) -> None:
-    if not jnp.issubdtype(tokens.dtype, jnp.integer):
-        raise DataError(f"MultiModalModality.process['text']: got dtype {tokens.dtype}, expected integer token ids")
-    if is_traced(tokens) or tokens.size == 0:
-        return
-    ids = np.asarray(tokens)
-    bad = np.flatnonzero(((ids < 0) | (ids >= vocab_size)).any(axis=-1))
-    if bad.size:
-        row = ids[bad[0]]
-        value = int(row[(row < 0) | (row >= vocab_size)][0])
-        raise DataError(
-            f"MultiModalModality.process['text']: sample {int(bad[0])} holds token id {value}; "
-            f"expected ids in [0, text_vocab_size={vocab_size})"
-        )
-
-
 class MultiModalModality(GenerativeModel):
-    """Aligned image/text/audio data: generation, fixed features, fusion extensions and adapters."""
+    """Aligned data of any pairable modalities: generation, fixed features, fusion extensions and adapters."""
 
     name = "multimodal"
 
@@ -77,22 +59,23 @@ class MultiModalModality(GenerativeModel):
         return dataset.get_records(np.arange(n_samples, dtype=np.int32))
 
     def process(self, data: Any, **kwargs: Any) -> dict[str, jax.Array]:
-        """Fixed, untrained features of each modality (see ``features.py``).
+        """Fixed, untrained features of each modality (each pairing's ``features``).
 
-        ``data`` is a batch (``image (N, H, W, C)``, ``text (N, L)``, ``audio (N, T)``) or one
-        unbatched sample (``image (H, W, C)``, ``text (L,)``, ``audio (T,)``), which is processed
-        as a batch of one and returned without the batch axis, as the image and audio modalities
-        do.  Mixed ranks, unequal batch sizes, empty batches, NaN/inf and token ids outside
-        ``[0, text_vocab_size)`` are a ``DataError`` naming the field.
+        ``data`` is a batch (``image (N, H, W, C)``, ``text (N, L)``, ``audio (N, T)``, under
+        any of each pairing's batch keys) or one unbatched sample (``image (H, W, C)``, ...),
+        which is processed as a batch of one and returned without the batch axis, as the image
+        and audio modalities do.  Mixed ranks, unequal batch sizes, empty batches, NaN/inf and
+        data a pairing rejects (token ids outside the vocabulary) are a ``DataError`` naming the
+        field.
         """
         if not isinstance(data, Mapping):
             raise DataError(f"MultiModalModality.process: got {type(data).__name__}, expected a dict of modalities")
-        inputs = modality_inputs(data)
+        pairings = self.config.pairings()
+        keys = {m: p.batch_keys for m, p in pairings.items()}
+        inputs = {m: jnp.asarray(x) for m, x in modality_inputs(data, keys).items()}
         if not inputs:
-            raise DataError(
-                f"MultiModalModality.process: no modality in keys {sorted(data)}; expected any of {dict(DATA_KEYS)}"
-            )
-        single = {m: _is_single(m, x) for m, x in inputs.items()}
+            raise DataError(f"MultiModalModality.process: no modality in keys {sorted(data)}; expected any of {keys}")
+        single = {m: _is_single(m, pairings[m], x) for m, x in inputs.items()}
         if len(set(single.values())) > 1:
             ranks = {m: tuple(x.shape) for m, x in inputs.items()}
             raise DataError(
@@ -106,11 +89,14 @@ class MultiModalModality(GenerativeModel):
             raise DataError(f"MultiModalModality.process: batch sizes differ: {sizes}; expected one size for all")
         if 0 in sizes.values():
             raise DataError(f"MultiModalModality.process: got empty batches {sizes}; expected at least one sample")
+        out = {}
         for m, x in batch.items():
-            check_finite(f"MultiModalModality.process[{m!r}]", x)
-        if "text" in batch:
-            _check_tokens(batch["text"], self.config.text_vocab_size)
-        out = {m: modality_features(batch, m, vocab_size=self.config.text_vocab_size) for m in batch}
+            owner = f"MultiModalModality.process[{m!r}]"
+            check_finite(owner, x)
+            try:
+                out[m] = pairings[m].features(x)
+            except DataError as exc:
+                raise DataError(f"{owner}: {exc}") from exc
         return {m: v[0] for m, v in out.items()} if one else out
 
     def loss_fn(self, batch: Any, model_outputs: Any, **kwargs: Any) -> jax.Array:
@@ -120,10 +106,17 @@ class MultiModalModality(GenerativeModel):
     def get_extensions(self, config: Any, *, rngs: nnx.Rngs) -> dict[str, Any]:
         """``{"encoders": {...}, "fusion": module}`` sized by ``config`` (a ``MultiModalConfig``, or this one)."""
         cfg = config if isinstance(config, MultiModalConfig) else self.config
-        return {
-            "encoders": build_encoders(cfg, rngs=rngs),
-            "fusion": build_fusion(cfg.fusion, len(cfg.modalities), cfg.embed_dim, num_heads=cfg.num_heads, rngs=rngs),
-        }
+        fusion = build_fusion(
+            cfg.fusion,
+            len(cfg.modalities),
+            cfg.embed_dim,
+            num_heads=cfg.num_heads,
+            modalities=cfg.modalities,
+            group_dim=cfg.group_dim,
+            fused_dim=cfg.fused_dim,
+            rngs=rngs,
+        )
+        return {"encoders": build_encoders(cfg, rngs=rngs), "fusion": fusion}
 
     def get_adapter(self, model_cls: type) -> Any:
         """The adapter that builds ``model_cls`` (``MultiModalModel`` or a cross-modal generator)."""

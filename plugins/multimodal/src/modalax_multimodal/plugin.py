@@ -26,7 +26,7 @@ def register_modalities(register: Register) -> None:
         ModalityRecord(
             "multimodal",
             f"{_PKG}.modality:MultiModalModality",
-            "aligned image/text/audio samples with a controlled alignment strength; fusion and cross-modal models",
+            "aligned samples of any pairable modalities, controlled alignment; fusion and cross-modal models",
             config_class=f"{_PKG}.config:MultiModalConfig",
             previewer=f"{_PKG}.preview:write_preview",
         )
@@ -41,7 +41,7 @@ def register_datasets(register: Register) -> None:
             "multimodal",
             "synthetic",
             f"{_PKG}.datasets.aligned:create_synthetic_multi_modal_dataset",
-            "image/text/audio rendered from a shared latent; alignment_strength 0..1",
+            "any pairable modalities (default image/text/audio) rendered from a shared latent; alignment 0..1",
         )
     )
     register(
@@ -76,12 +76,9 @@ def register_adapters(register: Register) -> None:
 
 @hookimpl
 def register_kernels(register: Register) -> None:
-    """Rendering kernels, the symmetric InfoNCE loss and retrieval ranks."""
+    """The shared-latent mixing, the symmetric InfoNCE loss and retrieval ranks (rendering is each pairing's)."""
     for name, target in (
         ("multimodal.aligned_inputs", "kernels:aligned_inputs"),
-        ("multimodal.render_image", "kernels:render_image"),
-        ("multimodal.render_audio", "kernels:render_audio"),
-        ("multimodal.render_text", "kernels:render_text"),
         ("multimodal.info_nce", "losses:symmetric_info_nce"),
         ("multimodal.retrieval_ranks", "evaluation:retrieval_ranks"),
     ):

@@ -11,6 +11,7 @@ import numpy as np
 
 from modalax.plugin import (
     colormap,
+    get_kernel,
     have_matplotlib,
     image_grid,
     plot_aligned_samples,
@@ -38,12 +39,11 @@ def spectrogram_db(audio: Any, n_fft: int = 512) -> np.ndarray:
     Linear frequency, unlike the audio plugin's mel pictures: the aligned clips are sums of
     partials, which a linear axis shows as evenly readable lines.
     """
-    from modalax_audio.spectral import power_spectrogram, power_to_db
-
     x = np.asarray(audio, np.float32).reshape(-1)
     n_fft = spectrogram_n_fft(len(x), n_fft)
-    spec = power_spectrogram(jnp.asarray(x), n_fft, int(n_fft * HOP_FRACTION), center=False)
-    return np.asarray(power_to_db(spec, top_db=100.0), np.float64)
+    hop = int(n_fft * HOP_FRACTION)
+    spec = get_kernel("audio.power_spectrogram")(jnp.asarray(x), n_fft=n_fft, hop_length=hop, center=False)
+    return np.asarray(get_kernel("audio.power_to_db")(spec, top_db=100.0), np.float64)
 
 
 def spectrogram_n_fft(num_samples: int, n_fft: int = 512) -> int:
@@ -88,11 +88,10 @@ def write_preview(
     ``overview.png`` puts each sample's image beside its spectrogram; ``tokens.txt`` lists each
     sample's tokens with its alignment score and latent, so the three modalities of one sample
     can be checked together.  WAV files are written at ``sample_rate``, or ``batch["sample_rate"]``
-    when the batch carries one, else the ``dataset``'s ``audio_sample_rate`` (16 kHz by default).
+    when the batch carries one, else the rate of the ``dataset``'s audio pairing (16 kHz by default).
     """
     if sample_rate is None:
-        config = getattr(dataset, "config", None)
-        sample_rate = int(getattr(config, "audio_sample_rate", _DEFAULT_RATE))
+        sample_rate = _dataset_rate(dataset)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -140,6 +139,19 @@ def write_preview(
     elif images is not None or specs:
         written.append(save_png(_overview(images, specs), out_dir / "overview.png"))
     return written
+
+
+def _dataset_rate(dataset: Any) -> int:
+    """The sample rate of ``dataset``'s audio (its pairing's ``sample_rate`` option), else 16 kHz."""
+    pairings = getattr(dataset, "pairings", None)
+    config: Any = getattr(dataset, "config", None)
+    if isinstance(pairings, dict):
+        audio = pairings.get("audio")
+    elif hasattr(config, "pairing") and "audio" in getattr(config, "modalities", ()):
+        audio = config.pairing("audio")
+    else:
+        audio = None
+    return int(audio.options().get("sample_rate", _DEFAULT_RATE)) if audio is not None else _DEFAULT_RATE
 
 
 def _words(dataset: Any, ids: np.ndarray) -> list[list[str]] | None:

@@ -1,30 +1,51 @@
 """Per-modality quality of generated data and cross-modal consistency of embeddings.
 
-Each number is the modality plugin's own metric (image PSNR/SSIM from ``modalax_image``,
-audio log-spectral distance from ``modalax_audio``, text BLEU and perplexity from
-``modalax_text``), so a multimodal report agrees with the single-modality ones by construction.
-``MultiModalEvaluationSuite.evaluate`` gathers them into one flat dict.
+Each quality number is the modality's own metric, computed by its pairing's ``quality``
+(image PSNR/SSIM, audio log-spectral distance, text BLEU and perplexity, or whatever a
+third-party pairing reports), so a multimodal report agrees with the single-modality ones by
+construction.  ``MultiModalEvaluationSuite.evaluate`` gathers them into one flat dict.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Mapping
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
-from modalax.plugin import DataError
-from modalax_multimodal.config import DATA_KEYS
+from modalax.plugin import ConfigError, DataError
 from modalax_multimodal.losses import consistency_loss
+from modalax_multimodal.pairings import find_key, get_pairing
 
-__all__ = ["cross_modal_consistency", "modality_quality"]
+__all__ = ["cross_modal_consistency", "modality_quality", "quality_options"]
 
 
-def _find(data: Mapping[str, Any], modality: str) -> Any:
-    key = next((k for k in DATA_KEYS.get(modality, (modality,)) if k in data), None)
-    return None if key is None else data[key]
+def quality_options(
+    *,
+    image_data_range: float | None = None,
+    audio_n_fft: int | None = None,
+    audio_hop_length: int | None = None,
+    text_config: Any = None,
+    modality_options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Pairing options for quality metrics: ``modality_options`` plus the seed-style shorthands.
+
+    ``image_data_range`` is the image option ``data_range``; ``audio_n_fft`` and
+    ``audio_hop_length`` the audio options ``n_fft`` and ``hop_length``; ``text_config`` the
+    text option ``evaluation_config``.
+    """
+    out = {m: dict(o) for m, o in (modality_options or {}).items()}
+    for (name, option), value in (
+        (("image", "data_range"), image_data_range),
+        (("audio", "n_fft"), audio_n_fft),
+        (("audio", "hop_length"), audio_hop_length),
+        (("text", "evaluation_config"), text_config),
+    ):
+        if value is not None:
+            out.setdefault(name, {})[option] = value
+    return out
 
 
 def modality_quality(
@@ -33,52 +54,60 @@ def modality_quality(
     *,
     log_probs: Any = None,
     targets: Any = None,
-    image_data_range: float = 1.0,
-    audio_n_fft: int = 1024,
-    audio_hop_length: int = 256,
+    image_data_range: float | None = None,
+    audio_n_fft: int | None = None,
+    audio_hop_length: int | None = None,
     text_config: Any = None,
+    modality_options: Mapping[str, Mapping[str, Any]] | None = None,
+    quality_inputs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, float]:
     """Quality of each generated modality that has a target, as ``{"quality/<modality>/<metric>": value}``.
 
-    ``quality/image/psnr``, ``quality/image/ssim`` (images in ``[0, image_data_range]``),
-    ``quality/audio/log_spectral_distance`` (dB, 0 is perfect), ``quality/text/bleu`` (0-100,
-    corpus BLEU of the generated token ids against the reference ones) when ``reference`` has
-    the modality; ``quality/text/perplexity`` when ``log_probs`` of the text targets are given
-    (``targets`` default to the reference text).  Modalities are found under ``image``/``images``,
-    ``text``/``text_tokens`` and ``audio``.
+    ``generated`` maps modality names to arrays; the target of each is found in ``reference``
+    under the modality's batch keys (``image``/``images``, ``text``/``text_tokens``, ...), and
+    the pair is scored by ``pairing.quality(generated, reference)``.  ``quality_inputs``
+    (``{modality: {keyword: value}}``) passes extra inputs to a pairing's ``quality``;
+    ``log_probs`` (and ``targets``, default the reference text) are the text pairing's, giving
+    ``quality/text/perplexity``.  With the image, text and audio pairings: ``quality/image/psnr``,
+    ``quality/image/ssim`` (images in ``[0, image_data_range]``),
+    ``quality/audio/log_spectral_distance`` (dB, 0 is perfect) and ``quality/text/bleu``
+    (0-100, corpus BLEU of token ids).
     """
     if not isinstance(generated, Mapping):
         raise DataError(f"modality_quality: generated is {type(generated).__name__}, expected a dict of modalities")
     reference = reference or {}
+    options = quality_options(
+        image_data_range=image_data_range,
+        audio_n_fft=audio_n_fft,
+        audio_hop_length=audio_hop_length,
+        text_config=text_config,
+        modality_options=modality_options,
+    )
+    extra = {m: dict(v) for m, v in (quality_inputs or {}).items()}
+    if log_probs is not None:
+        extra.setdefault("text", {}).update(log_probs=log_probs, **({} if targets is None else {"targets": targets}))
     out: dict[str, float] = {}
-    gen_image, ref_image = _find(generated, "image"), _find(reference, "image")
-    if gen_image is not None and ref_image is not None:
-        from modalax_image.evaluation import ImageEvaluationSuite
-
-        suite = ImageEvaluationSuite(("psnr", "ssim"), data_range=image_data_range)
-        out.update({f"quality/image/{k}": v for k, v in suite.evaluate_batch(gen_image, ref_image).items()})
-    gen_audio, ref_audio = _find(generated, "audio"), _find(reference, "audio")
-    if gen_audio is not None and ref_audio is not None:
-        from modalax_audio.evaluation import log_spectral_distance
-
-        g, r = jnp.asarray(gen_audio, jnp.float32), jnp.asarray(ref_audio, jnp.float32)
-        if g.shape != r.shape or g.ndim != 2 or g.shape[0] == 0:
-            raise DataError(
-                f"modality_quality: audio shapes {tuple(g.shape)} and {tuple(r.shape)}, "
-                "expected equal (N, samples) with N > 0"
-            )
-        lsd = log_spectral_distance(g, r, n_fft=audio_n_fft, hop_length=audio_hop_length)
-        out["quality/audio/log_spectral_distance"] = float(jnp.mean(lsd))
-    gen_text, ref_text = _find(generated, "text"), _find(reference, "text")
-    if (gen_text is not None and ref_text is not None) or log_probs is not None:
-        from modalax_text.evaluation import TextEvaluationSuite
-
-        text = TextEvaluationSuite(text_config)
-        if gen_text is not None and ref_text is not None:
-            out["quality/text/bleu"] = float(text.bleu(gen_text, ref_text).score)
-        if log_probs is not None:
-            tg = targets if targets is not None else ref_text
-            out["quality/text/perplexity"] = float(text.perplexity(log_probs, tg))
+    for name in dict.fromkeys([*generated, *extra]):
+        pairing = get_pairing(name, options.get(name), owner="modality_quality")
+        # None stands for "not given" (a pairing scored from extra inputs alone, such as text perplexity)
+        gen: Any = generated.get(name)
+        key = find_key(reference, pairing.batch_keys)
+        ref: Any = None if key is None else reference[key]
+        if name not in extra and (gen is None or ref is None):
+            continue  # nothing to compare against
+        inputs = extra.get(name, {})
+        try:
+            inspect.signature(pairing.quality).bind(gen, ref, **inputs)
+        except TypeError as exc:
+            raise ConfigError(
+                f"modality_quality.quality_inputs[{name!r}]: {type(pairing).__name__}.quality does not take "
+                f"{sorted(inputs)} ({exc}); expected only inputs its quality() accepts"
+            ) from exc
+        try:
+            scores = pairing.quality(gen, ref, **inputs)
+        except DataError as exc:
+            raise DataError(f"modality_quality[{name!r}]: {exc}") from exc
+        out.update({f"quality/{name}/{metric}": float(v) for metric, v in scores.items()})
     return out
 
 

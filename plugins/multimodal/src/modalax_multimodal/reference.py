@@ -1,79 +1,59 @@
-"""A per-sample numpy implementation of the same rendering math, in the reference's style.
+"""A per-sample numpy implementation of aligned rendering, in the reference's style.
 
 The reference implementation the seeds come from builds one sample at a time, adding one
 sinusoid at a time to the waveform and choosing one token at a time in a Python loop.  This
-module does the same with the maps of ``kernels.RenderParams``, so tests can check the
-vectorised kernels against it and the benchmark can time the two approaches side by side.
-Nothing here is used by the dataset itself.
+module does the same with a dataset's own pairings and worlds: it mixes each modality's input
+``u_m = sqrt(a) z + sqrt(1 - a) n_m`` in float64 and renders it with the pairing's
+``render_reference(world, u)``, a per-sample numpy renderer of the same math that the image,
+text and audio pairings offer (it is not part of the pairing protocol: a pairing without it
+cannot be checked here).  Tests compare the vectorised dataset against it and the benchmark
+times the two approaches side by side.  Nothing here is used by the dataset itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
-from modalax_multimodal.config import MODALITY_NAMES
-from modalax_multimodal.kernels import RenderParams
+from modalax.plugin import ModalityPairing, PluginError
 
 __all__ = ["generate_sample_reference", "numpy_params", "render_sample_reference"]
 
-
-def numpy_params(params: RenderParams) -> dict[str, np.ndarray]:
-    """The render maps as float64/int numpy arrays."""
-    return {
-        name: np.asarray(value, np.int64 if name == "text_table" else np.float64)
-        for name, value in params._asdict().items()
-    }
+Params = Mapping[str, tuple[ModalityPairing, Any]]
 
 
-def _image(u: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
-    low = np.tensordot(u, p["image_low"], axes=1)  # (gh, gw, C) coarse field of this sample
-    channels = [p["image_rows"] @ low[..., c] @ p["image_cols"].T for c in range(low.shape[-1])]
-    field = np.stack(channels, axis=-1) * p["image_scale"]
-    return 1.0 / (1.0 + np.exp(-field))
-
-
-def _audio(u: np.ndarray, p: dict[str, np.ndarray], sample_rate: int) -> np.ndarray:
-    env = p["audio_envelope"]
-    t = np.arange(env.shape[0]) / sample_rate
-    coeffs = u @ p["audio_mix"]  # (2K,): sin and cos amplitude of each partial, output scale included
-    wave = np.zeros_like(t)
-    for k, freq in enumerate(p["audio_freqs"]):
-        c_sin, c_cos = coeffs[2 * k], coeffs[2 * k + 1]
-        wave += np.hypot(c_sin, c_cos) * np.sin(2 * np.pi * freq * t + np.arctan2(c_cos, c_sin))
-    return np.clip(wave * env, -1.0, 1.0)
-
-
-def _text(u: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
-    tokens = []
-    for pos in range(p["text_table"].shape[0]):
-        level = int(np.searchsorted(p["text_edges"], p["text_directions"][pos] @ u, side="left"))
-        tokens.append(int(p["text_table"][pos, level]))
-    return np.asarray(tokens, np.int32)
+def numpy_params(render_params: Params) -> dict[str, tuple[ModalityPairing, Any]]:
+    """``{modality: (pairing, world)}`` (a dataset's ``render_params``) with the worlds as numpy arrays."""
+    return {name: (pairing, jax.tree.map(np.asarray, world)) for name, (pairing, world) in render_params.items()}
 
 
 def render_sample_reference(
     latent: np.ndarray,
     nuisance: np.ndarray,
     strength: float,
-    params: dict[str, np.ndarray],
+    params: Params,
     *,
-    modalities: tuple[str, ...] = MODALITY_NAMES,
-    sample_rate: int = 16000,
+    modalities: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """One sample from its latent ``(d,)`` and nuisances ``(3, d)``, in float64."""
+    """One sample from its latent ``(d,)`` and nuisances ``(M, d)`` (one row per modality of ``params``), in float64.
+
+    ``modalities`` renders only those (rows of ``nuisance`` still follow ``params``).
+    """
     out: dict[str, Any] = {}
-    for m, name in enumerate(MODALITY_NAMES):
-        if name not in modalities:
+    for m, (name, (pairing, world)) in enumerate(params.items()):
+        if modalities is not None and name not in modalities:
             continue
-        u = np.sqrt(strength) * latent + np.sqrt(1.0 - strength) * nuisance[m]
-        if name == "image":
-            out["image"] = _image(u, params)
-        elif name == "text":
-            out["text"] = _text(u, params)
-        else:
-            out["audio"] = _audio(u, params, sample_rate)
+        render = getattr(pairing, "render_reference", None)
+        if render is None:
+            raise PluginError(
+                f"modality {name!r}: {type(pairing).__name__} has no render_reference(world, u), "
+                "the per-sample numpy renderer this reference needs"
+            )
+        u = np.sqrt(strength) * np.asarray(latent, np.float64) + np.sqrt(1.0 - strength) * np.asarray(nuisance[m])
+        out[pairing.field] = render(world, u)
     out["latent"] = latent
     out["alignment_score"] = strength
     return out
@@ -83,14 +63,13 @@ def generate_sample_reference(
     index: int,
     seed: int,
     strength: float,
-    params: dict[str, np.ndarray],
+    params: Params,
     *,
     latent_dim: int = 32,
-    modalities: tuple[str, ...] = MODALITY_NAMES,
-    sample_rate: int = 16000,
+    modalities: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Sample ``index`` drawn with numpy's generator seeded by ``(seed, index)`` (the loop of the benchmark)."""
     rng = np.random.default_rng((seed, index))
     latent = rng.standard_normal(latent_dim)
-    nuisance = rng.standard_normal((len(MODALITY_NAMES), latent_dim))
-    return render_sample_reference(latent, nuisance, strength, params, modalities=modalities, sample_rate=sample_rate)
+    nuisance = rng.standard_normal((len(params), latent_dim))
+    return render_sample_reference(latent, nuisance, strength, params, modalities=modalities)

@@ -6,7 +6,7 @@ nothing beyond jax and flax.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -19,7 +19,15 @@ from modalax_multimodal.config import MultiModalConfig
 from modalax_multimodal.evaluation import DEFAULT_KS, cross_modal_retrieval
 from modalax_multimodal.models import MultiModalModel
 
-__all__ = ["AdamState", "adam_init", "adam_update", "embed_dataset", "evaluate_retrieval", "train_contrastive"]
+__all__ = [
+    "AdamState",
+    "adam_init",
+    "adam_update",
+    "embed_dataset",
+    "evaluate_retrieval",
+    "model_fields",
+    "train_contrastive",
+]
 
 
 class AdamState(NamedTuple):
@@ -48,6 +56,12 @@ def adam_update(
     return new, AdamState(step, mu, nu)
 
 
+def model_fields(model: MultiModalModel, batch: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``batch`` that ``model`` reads (its modalities' batch keys)."""
+    wanted = {k for _, keys in model.batch_keys for k in keys}
+    return {k: v for k, v in batch.items() if k in wanted}
+
+
 def train_contrastive(
     dataset: Any,
     steps: int = 300,
@@ -56,13 +70,14 @@ def train_contrastive(
     seed: int = 0,
     learning_rate: float = 3e-3,
     embed_dim: int = 32,
-    hidden_dim: int = 64,
+    hidden_dim: int | None = None,
     temperature: float = 0.1,
     modalities: Sequence[str] | None = None,
 ) -> tuple[MultiModalModel, dict[str, list[float]]]:
     """Train a small ``MultiModalModel`` contrastively on ``dataset`` for ``steps`` batches.
 
-    Batches come from ``modalax.DataLoader(dataset, batch_size, shuffle=True, seed=seed,
+    ``hidden_dim`` is the encoders' width (None: each modality pairing's default).  Batches
+    come from ``modalax.DataLoader(dataset, batch_size, shuffle=True, seed=seed,
     drop_last=True, num_epochs=None)``.  Returns the model and ``{"loss": [per step]}``.
     """
     from modalax import DataLoader
@@ -100,7 +115,7 @@ def train_contrastive(
     for i, batch in enumerate(loader):
         if i >= steps:
             break
-        params, opt, loss = step(params, opt, {m: batch[m] for m in mods})
+        params, opt, loss = step(params, opt, model_fields(model, batch))
         losses.append(loss)
     nnx.update(model, params)
     return model, {"loss": [float(x) for x in jax.device_get(losses)]}
@@ -117,7 +132,7 @@ def embed_dataset(
     for lo in range(0, n, chunk):
         # equal chunk sizes (the last one padded): one compilation
         batch = dataset.get_records(np.arange(lo, lo + chunk, dtype=np.int32) % len(dataset))
-        for m, e in forward(model, {k: batch[k] for k in model.modalities}).items():
+        for m, e in forward(model, model_fields(model, batch)).items():
             parts[m].append(np.asarray(e)[: n - lo])
     return {m: np.concatenate(v) for m, v in parts.items()}
 

@@ -35,6 +35,13 @@ class TextModality(GenerativeModel):
 
     name = "text"
 
+    @classmethod
+    def pairing(cls, **options: Any) -> Any:
+        """The multimodal pairing: ``TextPairing(**options)``, options ``vocab_size`` and ``sequence_length``."""
+        from modalax_text.pairing import TextPairing
+
+        return TextPairing(**options)
+
     def __init__(
         self,
         config: ModalityConfiguration | None = None,

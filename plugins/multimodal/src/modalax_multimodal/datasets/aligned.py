@@ -1,16 +1,18 @@
-"""Synthetic aligned image/text/audio data whose alignment is real and controlled.
+"""Synthetic aligned data of any registered modalities, whose alignment is real and controlled.
 
 Record ``i`` is a pure function of (seed, split, i): a latent ``z ~ N(0, I)`` and one nuisance
-``n_m ~ N(0, I)`` per modality are drawn from the record's key, mixed as
-``u_m = sqrt(a) z + sqrt(1 - a) n_m`` and rendered by the fixed maps of ``kernels.py``.  The
-nuisances of all three modalities are always drawn, so sample ``i`` of a dataset is the
-same whichever modalities it includes.
+``n_m ~ N(0, I)`` per modality are drawn from the record's key (``kernels.draw_latents``),
+mixed as ``u_m = sqrt(a) z + sqrt(1 - a) n_m`` and rendered by each modality's pairing
+(``pairing.render(world, u_m, keys)``, its fixed world drawn once from ``render_seed``).  A
+modality's draws and world depend on its name only, so sample ``i`` of the image is the same
+whichever other modalities the dataset includes.  One jitted call renders a batch of every
+modality; the worlds travel as arguments, so no data is baked into the executable.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import jax
@@ -19,109 +21,110 @@ import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
-from modalax.plugin import Batch, SyntheticDataset, record_keys
-from modalax_multimodal.config import MODALITY_NAMES, MultiModalConfig
-from modalax_multimodal.kernels import (
-    RenderParams,
-    aligned_inputs,
-    make_render_params,
-    render_audio,
-    render_image,
-    render_text,
-)
+from modalax.plugin import Batch, ConfigError, ModalityPairing, PluginError, SyntheticDataset, record_keys
+from modalax_multimodal.config import DEFAULT_MODALITIES, MultiModalConfig
+from modalax_multimodal.kernels import aligned_inputs, draw_latents
+from modalax_multimodal.pairings import modality_id, world_of
 
-__all__ = ["MultiModalDataset", "create_synthetic_multi_modal_dataset", "draw_latents", "render_records"]
+__all__ = [
+    "MultiModalDataset",
+    "RESERVED_FIELDS",
+    "create_multimodal_dataset",
+    "create_synthetic_multi_modal_dataset",
+    "render_records",
+]
+
+#: Fields every aligned record carries besides the modalities' own.
+RESERVED_FIELDS = ("latent", "alignment_score")
+
+Pairs = tuple[tuple[str, ModalityPairing], ...]
 
 
-def draw_latents(keys: jax.Array, latent_dim: int) -> tuple[jax.Array, jax.Array]:
-    """Per-record ``latent (B, d)`` and ``nuisance (B, 3, d)`` (image, text, audio) from one key each."""
-
-    def one(key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        k_z, k_n = jax.random.split(key)
-        return jax.random.normal(k_z, (latent_dim,)), jax.random.normal(k_n, (len(MODALITY_NAMES), latent_dim))
-
-    return jax.vmap(one)(keys)
+def _checked(name: str, pairing: ModalityPairing, x: Any, batch: int) -> jax.Array:
+    """A pairing's render output, checked against its declared shape and dtype (at trace time)."""
+    want = (batch, *pairing.sample_shape)
+    if tuple(x.shape) != want or x.dtype != jnp.dtype(pairing.dtype):
+        raise PluginError(
+            f"modality {name!r}: {type(pairing).__name__}.render returned {x.dtype}{tuple(x.shape)}, "
+            f"expected {pairing.dtype}{want} (batch, *sample_shape) as the pairing declares"
+        )
+    return x
 
 
 def render_records(
-    maps: tuple[Any, Any, Any], keys: jax.Array, strength: ArrayLike, *, modalities: tuple[str, ...], latent_dim: int
+    pairs: Pairs, worlds: tuple[Any, ...], keys: jax.Array, strength: ArrayLike, *, latent_dim: int
 ) -> Batch:
     """Aligned records from one key each: draw ``z`` and the nuisances, mix, render (pure, vectorised)."""
-    image_basis, (audio_basis, envelope), (directions, edges, table) = maps
-    z, nuisance = draw_latents(keys, latent_dim)
+    z, nuisance, render_keys = draw_latents(keys, latent_dim, tuple(modality_id(n) for n, _ in pairs))
     out: Batch = {}
-    for m, name in enumerate(MODALITY_NAMES):
-        if name not in modalities:
-            continue
+    for m, ((name, pairing), world) in enumerate(zip(pairs, worlds, strict=True)):
         u = aligned_inputs(z, nuisance[:, m], strength)
-        if name == "image":
-            out["image"] = render_image(u, image_basis)
-        elif name == "text":
-            out["text"] = render_text(u, directions, edges, table)
-        else:
-            out["audio"] = render_audio(u, audio_basis, envelope)
+        out[pairing.field] = _checked(name, pairing, pairing.render(world, u, render_keys[:, m]), keys.shape[0])
     out["latent"] = z
     out["alignment_score"] = jnp.broadcast_to(jnp.asarray(strength, jnp.float32), (keys.shape[0],))
     return out
 
 
-@functools.partial(jax.jit, static_argnames=("modalities", "latent_dim"))
+@functools.partial(jax.jit, static_argnames=("pairs", "latent_dim"))
 def _records_jit(
-    maps: tuple[Any, Any, Any],
+    worlds: tuple[Any, ...],
     base_key: jax.Array,
     indices: jax.Array,
     strength: ArrayLike,
     *,
-    modalities: tuple[str, ...],
+    pairs: Pairs,
     latent_dim: int,
 ) -> Batch:
-    # one executable per (shapes, modalities), shared by every dataset instance, seed and strength
-    keys = record_keys(base_key, indices)
-    return render_records(maps, keys, strength, modalities=modalities, latent_dim=latent_dim)
+    # one executable per (pairings, shapes), shared by every dataset instance, seed and strength
+    return render_records(pairs, worlds, record_keys(base_key, indices), strength, latent_dim=latent_dim)
 
 
-class _Maps(nnx.Module):
-    """The dense rendering maps, held as nnx data so datasets stay ordinary nnx modules."""
-
-    def __init__(self, params: RenderParams, config: MultiModalConfig) -> None:
-        mods = config.modalities
-        self.image = params.image_basis() if "image" in mods else jnp.zeros((0,))
-        self.audio = params.audio_basis(config.audio_sample_rate) if "audio" in mods else jnp.zeros((0, 1))
-        self.envelope = params.audio_envelope if "audio" in mods else jnp.zeros((0,))
-        self.text = nnx.data((params.text_directions, params.text_edges, params.text_table))
+def _check_fields(pairs: Pairs) -> None:
+    seen: dict[str, str] = {}
+    for name, pairing in pairs:
+        if pairing.field in RESERVED_FIELDS or pairing.field in seen:
+            other = seen.get(pairing.field, "the dataset itself")
+            raise ConfigError(
+                f"MultiModalConfig.modalities: modality {name!r} writes field {pairing.field!r}, which {other} "
+                f"writes too; expected distinct fields (the dataset adds {list(RESERVED_FIELDS)})"
+            )
+        seen[pairing.field] = repr(name)
 
 
 class MultiModalDataset(SyntheticDataset):
-    """Aligned samples with keys ``image``, ``text``, ``audio`` (those requested), ``latent``, ``alignment_score``.
+    """Aligned samples: one field per modality (its pairing's ``field``), ``latent`` and ``alignment_score``.
 
-    ``image`` is ``(H, W, C)`` float32 in (0, 1); ``text`` is ``(L,)`` int32 in
-    ``[4, text_vocab_size)``; ``audio`` is ``(T,)`` float32 in [-1, 1]; ``latent`` is the shared
-    ``(latent_dim,)`` float32 ``z``; ``alignment_score`` is the float32 strength ``a``.
+    With the default modalities: ``image`` ``(H, W, C)`` float32 in (0, 1); ``text`` ``(L,)``
+    int32 in ``[4, vocab_size)``; ``audio`` ``(T,)`` float32 in [-1, 1].  ``latent`` is the
+    shared ``(latent_dim,)`` float32 ``z``; ``alignment_score`` is the float32 strength ``a``.
+    ``pairings`` maps each modality to its pairing, ``worlds`` to its rendering world.
     """
 
     config: MultiModalConfig
 
     def __init__(
         self,
-        modalities: Sequence[str] = MODALITY_NAMES,
+        modalities: Sequence[str] = DEFAULT_MODALITIES,
         num_samples: int = 1000,
-        image_shape: tuple[int, int, int] = (32, 32, 3),
-        text_vocab_size: int = 1000,
-        text_sequence_length: int = 50,
-        audio_sample_rate: int = 16000,
-        audio_duration: float = 1.0,
+        image_shape: tuple[int, int, int] | None = None,
+        text_vocab_size: int | None = None,
+        text_sequence_length: int | None = None,
+        audio_sample_rate: int | None = None,
+        audio_duration: float | None = None,
         alignment_strength: float = 0.8,
         *,
         rngs: nnx.Rngs | int | None = None,
         split: str = "train",
         latent_dim: int = 32,
         render_seed: int = 0,
+        modality_options: Mapping[str, Mapping[str, Any]] | None = None,
         config: MultiModalConfig | None = None,
     ) -> None:
         if config is None:
             config = MultiModalConfig(
                 # MultiModalConfig validates whatever else is passed (a clear ConfigError for a string).
                 modalities=tuple(modalities) if isinstance(modalities, list | tuple) else cast(Any, modalities),
+                modality_options=dict(modality_options or {}),
                 image_shape=image_shape,
                 text_vocab_size=text_vocab_size,
                 text_sequence_length=text_sequence_length,
@@ -131,10 +134,14 @@ class MultiModalDataset(SyntheticDataset):
                 latent_dim=latent_dim,
                 render_seed=render_seed,
             )
+        pairs = tuple(config.pairings().items())
+        _check_fields(pairs)
         self.modalities = config.modalities
         self.alignment_strength = float(config.alignment_strength)
-        self.render_params = nnx.data(make_render_params(config))
-        self.maps = _Maps(self.render_params, config)
+        self._pairs = pairs
+        self.worlds = nnx.data(
+            tuple(world_of(n, p, config.render_seed, config.latent_dim, owner="MultiModalConfig") for n, p in pairs)
+        )
         super().__init__(config, dataset_size=num_samples, split=split, rngs=rngs)
 
     @property
@@ -142,51 +149,78 @@ class MultiModalDataset(SyntheticDataset):
         """Seed name of ``len(self)``."""
         return len(self)
 
-    def _map_args(self) -> tuple[Any, Any, Any]:
-        return (self.maps.image, (self.maps.audio, self.maps.envelope), tuple(self.maps.text))
+    @property
+    def pairings(self) -> dict[str, ModalityPairing]:
+        """``{modality: pairing}`` in the order of ``modalities``."""
+        return dict(self._pairs)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """``{modality: record field}``."""
+        return {name: p.field for name, p in self._pairs}
+
+    @property
+    def render_params(self) -> dict[str, tuple[ModalityPairing, Any]]:
+        """``{modality: (pairing, world)}``: everything that renders a sample (for ``reference.py``)."""
+        return {name: (p, w) for (name, p), w in zip(self._pairs, self.worlds, strict=True)}
 
     def _static(self) -> dict[str, Any]:
-        return {"modalities": self.modalities, "latent_dim": self.config.latent_dim}
+        return {"pairs": self._pairs, "latent_dim": self.config.latent_dim}
 
     def generate_records(self, keys: jax.Array, indices: jax.Array) -> Batch:
         """Records from their keys (pure jax, vectorised; ``indices`` only name them)."""
-        return render_records(self._map_args(), keys, jnp.float32(self.alignment_strength), **self._static())
+        return render_records(
+            self._pairs,
+            tuple(self.worlds),
+            keys,
+            jnp.float32(self.alignment_strength),
+            latent_dim=self.config.latent_dim,
+        )
 
     def get_records(self, indices: Any) -> Batch:
-        idx = jnp.asarray(indices, dtype=jnp.int32)
-        return _records_jit(self._map_args(), self._key, idx, np.float32(self.alignment_strength), **self._static())
+        idx = jnp.asarray(self.checked_indices(indices), dtype=jnp.int32)
+        return _records_jit(tuple(self.worlds), self._key, idx, np.float32(self.alignment_strength), **self._static())
 
     def pure_gather(self) -> tuple[Callable[[Any, Any], Batch], Any]:
-        """The maps travel as arguments, so the loader's executable holds no baked-in constants."""
-        base, strength, static = self._key, np.float32(self.alignment_strength), self._static()
+        """The worlds travel as arguments, so the loader's executable holds no baked-in constants."""
+        base, strength, pairs, dim = self._key, np.float32(self.alignment_strength), self._pairs, self.config.latent_dim
 
-        def gather(args: tuple[Any, Any, Any], idx: Any) -> Batch:
-            return render_records(args, record_keys(base, jnp.asarray(idx, jnp.int32)), strength, **static)
+        def gather(worlds: tuple[Any, ...], idx: Any) -> Batch:
+            keys = record_keys(base, jnp.asarray(idx, jnp.int32))
+            return render_records(pairs, worlds, keys, strength, latent_dim=dim)
 
-        return gather, self._map_args()
+        return gather, tuple(self.worlds)
 
     def latents(self, indices: Any) -> tuple[jax.Array, jax.Array]:
-        """The draws behind records ``indices``: ``latent (B, d)`` and ``nuisance (B, 3, d)``."""
+        """The draws behind records ``indices``: ``latent (B, d)`` and ``nuisance (B, M, d)`` (modalities in order)."""
         idx = jnp.asarray(indices, dtype=jnp.int32)
-        return draw_latents(record_keys(self._key, idx), self.config.latent_dim)
+        ids = tuple(modality_id(n) for n, _ in self._pairs)
+        z, nuisance, _ = draw_latents(record_keys(self._key, idx), self.config.latent_dim, ids)
+        return z, nuisance
 
 
 def create_synthetic_multi_modal_dataset(
-    modalities: Sequence[str] = MODALITY_NAMES,
+    modalities: Sequence[str] = DEFAULT_MODALITIES,
     num_samples: int = 1000,
     alignment_strength: float = 0.8,
     *,
     rngs: nnx.Rngs | int | None = None,
-    image_shape: tuple[int, int, int] = (32, 32, 3),
-    text_vocab_size: int = 1000,
-    text_sequence_length: int = 50,
-    audio_sample_rate: int = 16000,
-    audio_duration: float = 1.0,
+    image_shape: tuple[int, int, int] | None = None,
+    text_vocab_size: int | None = None,
+    text_sequence_length: int | None = None,
+    audio_sample_rate: int | None = None,
+    audio_duration: float | None = None,
     split: str = "train",
     latent_dim: int = 32,
     render_seed: int = 0,
+    modality_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> MultiModalDataset:
-    """A ``MultiModalDataset`` (seed 04 signature); ``alignment_strength`` 0 = independent, 1 = aligned."""
+    """A ``MultiModalDataset`` (seed 04 signature); ``alignment_strength`` 0 = independent, 1 = aligned.
+
+    The image/text/audio keywords are shorthands for options of those pairings (None: the
+    pairing's default: 32x32x3 images, 1,000 ids, 50 tokens, 1 s at 16 kHz);
+    ``modality_options={"name": {...}}`` sets any modality's options.
+    """
     return MultiModalDataset(
         modalities,
         num_samples,
@@ -200,4 +234,33 @@ def create_synthetic_multi_modal_dataset(
         split=split,
         latent_dim=latent_dim,
         render_seed=render_seed,
+        modality_options=modality_options,
+    )
+
+
+def create_multimodal_dataset(
+    modalities: Sequence[str],
+    num_samples: int = 1000,
+    alignment_strength: float = 0.8,
+    *,
+    modality_options: Mapping[str, Mapping[str, Any]] | None = None,
+    rngs: nnx.Rngs | int | None = None,
+    split: str = "train",
+    latent_dim: int = 32,
+    render_seed: int = 0,
+) -> MultiModalDataset:
+    """Aligned data of any registered modalities that implement the pairing protocol.
+
+    ``create_multimodal_dataset(["timeseries", "image"], 1000, 0.8, modality_options={"timeseries":
+    {"length": 64}})``: each modality is rendered by its own pairing from a shared latent.
+    """
+    return MultiModalDataset(
+        modalities,
+        num_samples,
+        alignment_strength=alignment_strength,
+        rngs=rngs,
+        split=split,
+        latent_dim=latent_dim,
+        render_seed=render_seed,
+        modality_options=modality_options,
     )

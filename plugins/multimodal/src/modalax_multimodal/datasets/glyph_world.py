@@ -2,10 +2,12 @@
 
 A sample is a glyph (a digit 0-9 or a shape) with a colour, a size and a position on a 3x3 grid.
 
-- **image**: the glyph's strokes (``modalax_image``'s digit skeletons, and three shapes drawn
-  here) rendered by ``modalax_image``'s ``render_glyph`` in the colour, scaled and moved, on black;
+- **image**: the glyph's strokes (the image plugin's digit skeletons, kernel
+  ``image.digit_segments``, and three shapes drawn here) rendered by the image plugin's glyph
+  renderer (kernel ``image.render_glyph``) in the colour, scaled and moved, on black;
 - **text**: a caption stating the four factors, "a small red seven at the top left", tokenized
-  by ``modalax_text``'s word-level ``Tokenizer`` (every caption is tokenized once, on the host);
+  by the text plugin's word-level tokenizer: every caption is tokenized once, on the host, by a
+  ``text/simple`` dataset over all of them (its vocabulary is built from the captions);
 - **audio**: a tone whose pitch is the glyph, loudness the size, timbre (harmonics) the colour,
   and rhythm the position: as many notes as the column (1-3), held short/half/long by the row.
 
@@ -17,13 +19,13 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from modalax_image.datasets.glyphs import segment_table
-from modalax_image.datasets.mnist_like import render_glyph
+from modalax.plugin import get_kernel, get_modality_record, resolve
 
 __all__ = [
     "COLOURS",
@@ -88,7 +90,7 @@ def _polygon(points: list[tuple[float, float]]) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def glyph_segments() -> np.ndarray:
     """``(len(GLYPHS), M, 4)`` stroke segments in the unit box: the ten digits, then ring, square, triangle."""
-    digits = segment_table()
+    digits = np.asarray(get_kernel("image.digit_segments")(), np.float32)
     angles = np.linspace(0.0, 2.0 * math.pi, 25)[:-1]
     shapes = [
         _polygon([(0.5 + 0.36 * math.cos(a), 0.5 + 0.36 * math.sin(a)) for a in angles]),
@@ -114,19 +116,27 @@ def combo_index(factors: jax.Array) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=1)
-def caption_tokenizer():
-    """The word-level ``modalax_text.Tokenizer`` over every caption word (vocabulary in a fixed order)."""
-    from modalax_text import Tokenizer
+def _captions() -> tuple[Any, np.ndarray]:
+    """The text plugin's word-level tokenizer over every caption, and every caption's tokens (combo order)."""
+    import modalax
 
-    words = ["a", *SIZES, *COLOURS, *GLYPHS, *dict.fromkeys(w for p in POSITIONS for w in p.split())]
-    return Tokenizer.from_tokens(words, {"vocab_size": len(words) + 4, "max_length": CAPTION_LENGTH})
+    combos = np.stack(np.meshgrid(*[np.arange(n) for n in FACTOR_LEVELS], indexing="ij"), -1).reshape(-1, 4)
+    texts = [caption(*map(int, c)) for c in combos]
+    words = {w for t in texts for w in t.split()}
+    params = resolve(get_modality_record("text").config_class)(vocab_size=len(words) + 4, max_length=CAPTION_LENGTH)
+    dataset = modalax.create_dataset("text", "simple", config=params, texts=texts)
+    tokens = np.asarray(dataset.get_records(np.arange(len(texts)))["text_tokens"], np.int32)
+    return dataset.tokenizer, tokens
 
 
-@functools.lru_cache(maxsize=1)
+def caption_tokenizer() -> Any:
+    """The text plugin's word-level tokenizer of the captions (``tokenize``/``detokenize``, ``vocabulary``)."""
+    return _captions()[0]
+
+
 def caption_table() -> np.ndarray:
     """``(prod(FACTOR_LEVELS), CAPTION_LENGTH)`` int32 tokens of every caption, in ``combo_index`` order."""
-    combos = np.stack(np.meshgrid(*[np.arange(n) for n in FACTOR_LEVELS], indexing="ij"), -1).reshape(-1, 4)
-    return caption_tokenizer().tokenize([caption(*map(int, c)) for c in combos])
+    return _captions()[1]
 
 
 def render_glyph_image(
@@ -145,7 +155,7 @@ def render_glyph_image(
     xy = (seg.reshape(-1, 2, 2) - 0.5) * scale + 0.5 + shift
     # render_glyph's own draws (offset, scale, aspect, rotation) held neutral; stroke width is nuisance
     u = jnp.stack([nuisance[0] * 0.4, 0.5, 0.5, 0.6, 0.6, 0.5])
-    ink = render_glyph(xy.reshape(-1, 4), u, (shape[0], shape[1], 1))
+    ink = get_kernel("image.render_glyph")(xy.reshape(-1, 4), u, (shape[0], shape[1], 1))
     return ink * colours[colour][None, None, : shape[2]]
 
 

@@ -23,7 +23,7 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from modalax.plugin import Batch, ConfigError, SyntheticDataset, check_probability, record_keys
-from modalax_multimodal.config import MODALITY_NAMES, MultiModalConfig
+from modalax_multimodal.config import DEFAULT_MODALITIES, MultiModalConfig
 from modalax_multimodal.datasets.glyph_world import (
     CAPTION_LENGTH,
     COLOURS,
@@ -132,8 +132,16 @@ class GlyphCaptionDataset(SyntheticDataset):
             alignment_strength=alignment_strength,
             latent_dim=_F,
         )
+        # the pairings validate the sizes (a ConfigError naming the option) and give the shapes
+        image, audio = config.pairing("image"), config.pairing("audio")
         self.alignment_strength = float(alignment_strength)
-        self.modalities = MODALITY_NAMES
+        # the static shapes of the jitted renderer (hashable, unlike the config)
+        self._shapes = (
+            ("image_shape", tuple(image.sample_shape)),
+            ("num_samples", int(audio.sample_shape[0])),
+            ("sample_rate", int(audio.options()["sample_rate"])),
+        )
+        self.modalities = DEFAULT_MODALITIES
         self.tables = nnx.data(
             (
                 jnp.asarray(glyph_segments()),
@@ -145,13 +153,11 @@ class GlyphCaptionDataset(SyntheticDataset):
 
     @property
     def tokenizer(self) -> Any:
-        """The caption tokenizer (``modalax_text.Tokenizer``): ``detokenize`` gives the words back."""
+        """The caption tokenizer (the text plugin's word-level tokenizer): ``detokenize`` gives the words back."""
         return caption_tokenizer()
 
     def _static(self) -> dict[str, Any]:
-        cfg = self.config
-        audio = {"num_samples": cfg.audio_num_samples, "sample_rate": cfg.audio_sample_rate}
-        return {"image_shape": cfg.image_shape, **audio}
+        return dict(self._shapes)
 
     def generate_records(self, keys: jax.Array, indices: jax.Array) -> Batch:
         """Records from their keys (pure jax, vectorised; ``indices`` only name them)."""

@@ -10,9 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.plugin import BaseDataset, Batch, ConfigError, DataError, unknown_name_message
+from modalax.plugin import BaseDataset, Batch, ConfigError, DataError, list_modalities, unknown_name_message
 from modalax_multimodal.checks import check_finite
-from modalax_multimodal.config import MODALITY_NAMES
 
 __all__ = ["MultiModalPairedDataset"]
 
@@ -43,10 +42,11 @@ def _check_pairs(pairs: Any, names: Sequence[str]) -> tuple[tuple[str, str], ...
 class MultiModalPairedDataset(BaseDataset):
     """Rows ``i`` of every array in ``data`` belong together; ``pairs`` says which modalities are paired.
 
-    ``data`` maps modality names (``image``, ``text``, ``audio``) to arrays with one equal
-    leading length.  ``alignments`` (default ones) holds an alignment score in [0, 1] per sample,
-    shape ``(N,)``, or per sample and pair, shape ``(N, len(pairs))``.  Samples carry the
-    modality arrays, ``alignment_scores`` and ``pairs`` (a list of name tuples, the same for all).
+    ``data`` maps registered modality names (``image``, ``text``, ``audio``, or any other a
+    plugin registers) to arrays with one equal leading length.  ``alignments`` (default ones)
+    holds an alignment score in [0, 1] per sample, shape ``(N,)``, or per sample and pair,
+    shape ``(N, len(pairs))``.  Samples carry the modality arrays, ``alignment_scores`` and
+    ``pairs`` (a list of name tuples, the same for all).
     """
 
     traceable = True
@@ -68,11 +68,10 @@ class MultiModalPairedDataset(BaseDataset):
             )
         if not isinstance(data, Mapping) or not data:
             raise ConfigError(f"MultiModalPairedDataset.data: got {type(data).__name__}, expected a non-empty dict")
+        known = [m for m in list_modalities() if m != "multimodal"]
         for name in data:
-            if name not in MODALITY_NAMES:
-                raise ConfigError(
-                    "MultiModalPairedDataset.data: " + unknown_name_message("modality", name, MODALITY_NAMES)
-                )
+            if name not in known:
+                raise ConfigError("MultiModalPairedDataset.data: " + unknown_name_message("modality", name, known))
         arrays = {}
         for name, value in data.items():
             if not hasattr(value, "shape") or len(np.shape(value)) == 0:
@@ -98,7 +97,7 @@ class MultiModalPairedDataset(BaseDataset):
         if not bool(jnp.all(jnp.isfinite(scores) & (scores >= 0) & (scores <= 1))):
             raise DataError("MultiModalPairedDataset.alignments: expected finite scores in [0, 1]")
         arrays["alignment_scores"] = scores
-        self.modalities = tuple(m for m in MODALITY_NAMES if m in data)
+        self.modalities = tuple(data)
         self.arrays = nnx.data(arrays)
         self._n = n
 
