@@ -37,6 +37,7 @@ def test_registered_kernels_are_jitted_once_and_match_the_functions():
         f"image.{n}"
         for n in (
             "brightness",
+            "digit_segments",
             "color_jitter",
             "contrast",
             "crop",
@@ -46,6 +47,7 @@ def test_registered_kernels_are_jitted_once_and_match_the_functions():
             "normalize",
             "pixel_dropout",
             "poisson_noise",
+            "render_glyph",
             "resize",
             "rotate",
             "salt_and_pepper",

@@ -171,6 +171,6 @@ def test_config_round_trip_and_registry_factory() -> None:
     cfg = MultiModalConfig(modalities=["text", "image"], fusion="mean")
     assert cfg.modalities == ("text", "image")
     assert MultiModalConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
-    ds = modalax.create_dataset("multimodal", "synthetic", modalities=["image"], num_samples=5, rngs=0)
+    ds = modalax.create_dataset("multimodal", "synthetic", modalities=["image"], dataset_size=5, rngs=0)
     assert isinstance(ds, MultiModalDataset) and ds[4]["image"].shape == (32, 32, 3)
     assert jax.tree.map(lambda x: x.shape, ds.element_spec())["latent"] == (32,)

@@ -30,7 +30,7 @@ def aligned() -> GlyphCaptionDataset:
 
 
 def test_registered_shapes_and_ranges(aligned: GlyphCaptionDataset) -> None:
-    ds = modalax.create_dataset("multimodal", "glyphs", num_samples=8, seed=3)
+    ds = modalax.create_dataset("multimodal", "glyphs", dataset_size=8, seed=3)
     b = ds.get_records(np.arange(8))
     assert b["image"].shape == (8, 32, 32, 3) and b["image"].dtype == np.float32
     assert b["text"].shape == (8, 12) and b["text"].dtype == np.int32

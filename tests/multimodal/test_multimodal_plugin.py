@@ -110,7 +110,7 @@ def test_adapters_build_models_from_modality_configs() -> None:
         shapes_from(image_config=text_cfg)
     with pytest.raises(ConfigError, match=r"unknown modality key\(s\) \['video'\]"):
         shapes_from({"video": image_cfg})
-    with pytest.raises(ConfigError, match="expected one of MultiModalModel"):
+    with pytest.raises(ConfigError, match=r"model_cls: got dict, expected an nnx model class"):
         modality.get_adapter(dict)
 
 

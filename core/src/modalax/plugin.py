@@ -50,7 +50,7 @@ from modalax._src.errors import (
 from modalax._src.hookspecs import Register, hookimpl
 from modalax._src.lazy import lazy_exports
 from modalax._src.ownership import RESERVED_NAMES
-from modalax._src.pairing import ModalityPairing, pairing_of
+from modalax._src.pairing import ModalityPairing, host_rng, pairing_of
 from modalax._src.protocols import BaseEvaluationSuite, BaseModelAdapter, BaseProcessor, Modality, ModelAdapter
 from modalax._src.random import check_seed, dataset_key, record_keys, resolve_rngs, seed_from, seed_key, split_id
 from modalax._src.records import (
@@ -190,6 +190,7 @@ __all__ = [
     "ModelAdapter",
     "PyTree",
     "pairing_of",
+    "host_rng",
     # randomness
     "check_seed",
     "dataset_key",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import jax
     from flax import nnx
 
-__all__ = ["PAIRING_METHOD", "ModalityPairing", "pairing_of"]
+__all__ = ["PAIRING_METHOD", "ModalityPairing", "host_rng", "pairing_of"]
 
 #: The classmethod a pairable modality class defines: ``pairing(**options) -> ModalityPairing``.
 PAIRING_METHOD = "pairing"
@@ -45,11 +45,17 @@ class ModalityPairing(ABC):
     aliases: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
+        # A subclass with options takes its own and passes on only what it does not know.
         if options:
-            raise ConfigError(
-                f"{type(self).__name__}: unknown option(s) {', '.join(map(repr, sorted(options)))}; "
-                "this modality takes none"
-            )
+            names = ", ".join(map(repr, sorted(options)))
+            raise ConfigError(f"{type(self).__name__}: unknown option(s) {names} for this modality's pairing")
+
+    def __eq__(self, other: object) -> bool:
+        # Equal pairings (same class, same options) share jitted functions and cached worlds.
+        return type(other) is type(self) and other.options() == self.options()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), _frozen(self.options())))
 
     @property
     def batch_keys(self) -> tuple[str, ...]:
@@ -87,12 +93,38 @@ class ModalityPairing(ABC):
         """A fixed (parameter-free) feature vector ``(B, F)`` per sample, for retrieval and probes."""
 
     @abstractmethod
-    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs) -> nnx.Module:
-        """A trainable module mapping samples ``(B, *sample_shape)`` to embeddings ``(B, embed_dim)``."""
+    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int | None = None) -> nnx.Module:
+        """A trainable module mapping samples ``(B, *sample_shape)`` to embeddings ``(B, embed_dim)``;
+        ``hidden_dim`` (None: the pairing's own choice) sets its inner width."""
 
-    def quality(self, generated: jax.Array, reference: jax.Array) -> dict[str, float]:
-        """Quality metrics of generated samples against references (none by default)."""
+    def quality(self, generated: jax.Array, reference: jax.Array, **inputs: Any) -> dict[str, float]:
+        """Quality metrics of generated samples against references (none by default); ``inputs`` are
+        optional extras a metric may use (a text model's ``log_probs``), ignored when not needed."""
         return {}
+
+    def render_reference(self, world: Any, u: Any) -> Any:
+        """Optional: ``render`` without noise written in plain numpy, per sample, for tests and
+        benchmarks to check the jitted kernel against (``NotImplementedError`` when absent)."""
+        raise NotImplementedError(f"{type(self).__name__} has no numpy reference renderer")
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def host_rng(key: jax.Array) -> Any:
+    """A numpy ``Generator`` seeded by all the bits of a jax PRNG key (typed or raw ``uint32``), so
+    worlds built on the host are equal on every backend."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.random.default_rng(np.asarray(data, np.uint32).ravel().tolist())
 
 
 def pairing_of(modality: str, options: Mapping[str, Any] | None = None) -> ModalityPairing:

@@ -86,14 +86,17 @@ class BaseModelAdapter(ABC):
     def __init__(self, model_cls: type, config: Any = None) -> None:
         from modalax._src.errors import ConfigError
 
+        from flax import nnx
+
         name = type(self).__name__
-        if not isinstance(model_cls, type):
-            raise ConfigError(f"{name}.model_cls: got {model_cls!r}, expected an nnx model class")
+        if not isinstance(model_cls, type) or not issubclass(model_cls, nnx.Module):
+            got = model_cls.__name__ if isinstance(model_cls, type) else f"a {type(model_cls).__name__} object"
+            raise ConfigError(f"{name}.model_cls: got {got}, expected an nnx model class (a flax.nnx.Module subclass)")
         cls = self.config_class
         if config is None and cls is not None:
             config = cls()
         elif cls is not None and not isinstance(config, cls):
-            raise ConfigError(f"{name}.config: got {type(config).__name__}, expected a {cls.__name__}")
+            raise ConfigError(f"{name}.config: got {type(config).__name__}, expected an instance of {cls.__name__}")
         self.model_cls = model_cls
         self.config = config
 

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.plugin import ConfigError, DataError, ModalityPairing, check_positive
+from modalax.plugin import ConfigError, DataError, ModalityPairing, check_positive, host_rng
 
 __all__ = [
     "AUDIO_FADE_S",
@@ -61,11 +61,6 @@ class AudioWorld(NamedTuple):
     envelope: jax.Array  # (T,) fade in and out
     mix: jax.Array  # (d, 2K) signed amplitudes of the sin and cos of each partial (output scale included)
     freqs: jax.Array  # (K,) partial frequencies in Hz (whole cycles per period)
-
-
-def _host_rng(key: jax.Array) -> np.random.Generator:
-    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    return np.random.default_rng(np.asarray(data, np.uint32).ravel().tolist())
 
 
 def audio_period(num_samples: int, sample_rate: int) -> int:
@@ -215,7 +210,7 @@ class AudioPairing(ModalityPairing):
         d = int(check_positive(_OWNER, "latent_dim", latent_dim))
         freqs = self.partials(d)
         k = len(freqs)
-        rng = _host_rng(key)
+        rng = host_rng(key)
         # orthonormal rows (2K >= d): every latent direction is equally audible, whatever the draw (a
         # Gaussian matrix can all but hide some); the clip's variance is trace(mix^T mix) / 2 = AUDIO_STD^2
         q, r = np.linalg.qr(rng.standard_normal((2 * k, d)))

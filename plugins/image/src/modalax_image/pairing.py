@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.plugin import ConfigError, DataError, ModalityPairing, check_positive
+from modalax.plugin import ConfigError, DataError, ModalityPairing, check_positive, host_rng
 
 __all__ = [
     "IMAGE_FIELD_STD",
@@ -53,12 +53,6 @@ class ImageWorld(NamedTuple):
     rows: jax.Array  # (H, gh) linear interpolation of rows
     cols: jax.Array  # (W, gw) linear interpolation of columns
     scale: jax.Array  # (H, W, C) 1 / per-pixel std of the upsampled field, times IMAGE_FIELD_STD
-
-
-def _host_rng(key: jax.Array) -> np.random.Generator:
-    """numpy's generator seeded by the bits of a jax key: world arrays equal on every backend."""
-    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    return np.random.default_rng(np.asarray(data, np.uint32).ravel().tolist())
 
 
 def _interp_matrix(size_in: int, size_out: int) -> np.ndarray:
@@ -174,7 +168,7 @@ class ImagePairing(ModalityPairing):
     def make_world(self, key: jax.Array, latent_dim: int) -> ImageWorld:
         """Coarse random colour fields per latent direction, upsampled and normalised (host, float64)."""
         d = int(check_positive(_OWNER, "latent_dim", latent_dim))
-        rng = _host_rng(key)
+        rng = host_rng(key)
         h, w, c = self.shape
         gh, gw = min(IMAGE_GRID, h), min(IMAGE_GRID, w)
         low = rng.standard_normal((d, gh, gw, c))

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from flax import nnx
 
-from modalax.plugin import ConfigError, get_modality, get_modality_record, resolve
+from modalax.plugin import BaseModelAdapter, ConfigError, get_modality, get_modality_record, resolve
 from modalax_multimodal.config import DEFAULT_MODALITIES, MultiModalConfig
 from modalax_multimodal.generators import ImageToTextGenerator, TextToAudioGenerator, TextToImageGenerator
 from modalax_multimodal.models import MultiModalModel
@@ -121,14 +121,45 @@ def _model_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k not in ("image_config", "text_config", "audio_config")}
 
 
-class TextToImageAdapter:
+class _Adapter(BaseModelAdapter):
+    """The adapter contract: ``Adapter(model_cls=None, config=None).create(config=None, *, rngs)``.
+
+    ``model_cls`` None (or a subclass of the plugin's model) builds the plugin's model from the
+    shapes of ``config`` (a ``MultiModalConfig``, or modality configs passed to ``create``); any
+    other nnx class is called as ``model_cls(*config, shapes=CrossModalShapes(...), rngs=rngs)``.
+    """
+
+    config_class = MultiModalConfig
+    model_class: ClassVar[type]
+
+    def __init__(self, model_cls: type | None = None, config: MultiModalConfig | None = None) -> None:
+        super().__init__(self.model_class if model_cls is None else model_cls, config)
+        self._given = config is not None
+
+    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
+        """Build the model (``config``: a ``MultiModalConfig`` or a dict of modality configs; None: the adapter's)."""
+        chosen = config if config is not None else (self.config if self._given else None)
+        if issubclass(self.model_cls, self.model_class):
+            return self.build(chosen, rngs=rngs, **kwargs)
+        shapes = _require(chosen, kwargs)
+        args = () if config is None else (config,)
+        return self.model_cls(*args, shapes=shapes, rngs=rngs, **_model_kwargs(kwargs))
+
+    def build(self, config: Any, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
+        """The plugin's own model from ``config``."""
+        raise NotImplementedError
+
+
+class TextToImageAdapter(_Adapter):
     """Builds ``TextToImageGenerator`` from the text and image configs."""
 
-    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> TextToImageGenerator:
+    model_class = TextToImageGenerator
+
+    def build(self, config: Any, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
         """``embed_dim`` (default 256) and ``hidden_dim`` (512) may be passed as keywords."""
         s = _require(config, kwargs)
         kw = {"embed_dim": 256, "hidden_dim": 512, **_model_kwargs(kwargs)}
-        return TextToImageGenerator(
+        return self.model_cls(
             s.vocab_size,
             kw.pop("embed_dim"),
             s.image_shape,
@@ -139,14 +170,16 @@ class TextToImageAdapter:
         )
 
 
-class ImageToTextAdapter:
+class ImageToTextAdapter(_Adapter):
     """Builds ``ImageToTextGenerator`` from the image and text configs (``max_length`` from the text config)."""
 
-    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> ImageToTextGenerator:
+    model_class = ImageToTextGenerator
+
+    def build(self, config: Any, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
         """``hidden_dim`` (default 512) may be passed as a keyword."""
         s = _require(config, kwargs)
         kw = {"hidden_dim": 512, **_model_kwargs(kwargs)}
-        return ImageToTextGenerator(
+        return self.model_cls(
             s.image_shape,
             s.vocab_size,
             s.max_length,
@@ -157,14 +190,16 @@ class ImageToTextAdapter:
         )
 
 
-class TextToAudioAdapter:
+class TextToAudioAdapter(_Adapter):
     """Builds ``TextToAudioGenerator`` from the text and audio configs (length = rate x duration)."""
 
-    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> TextToAudioGenerator:
+    model_class = TextToAudioGenerator
+
+    def build(self, config: Any, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
         """``embed_dim`` (default 256) and ``hidden_dim`` (1024) may be passed as keywords."""
         s = _require(config, kwargs)
         kw = {"embed_dim": 256, "hidden_dim": 1024, **_model_kwargs(kwargs)}
-        return TextToAudioGenerator(
+        return self.model_cls(
             s.vocab_size,
             kw.pop("embed_dim"),
             s.audio_length,
@@ -175,16 +210,20 @@ class TextToAudioAdapter:
         )
 
 
-class MultiModalAdapter:
+class MultiModalAdapter(_Adapter):
     """Builds ``MultiModalModel`` (encoders + fusion + contrastive loss) for the configured modalities."""
 
-    def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> MultiModalModel:
-        """From a ``MultiModalConfig`` directly, or from modality configs (their modalities are used)."""
+    model_class = MultiModalModel
+
+    def build(self, config: Any, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
+        """From a ``MultiModalConfig`` directly (None: the defaults), or from modality configs (their modalities)."""
         model_kw = _model_kwargs(kwargs)
+        if config is None and not any(k in kwargs for k in ("image_config", "text_config", "audio_config")):
+            config = MultiModalConfig()
         if isinstance(config, MultiModalConfig) and not any(
             k in kwargs for k in ("image_config", "text_config", "audio_config")
         ):
-            return MultiModalModel(config, rngs=rngs, **model_kw)
+            return self.model_cls(config, rngs=rngs, **model_kw)
         given = dict(config) if isinstance(config, Mapping) else {}
         for name in DEFAULT_MODALITIES:
             if kwargs.get(f"{name}_config") is not None:
@@ -201,7 +240,7 @@ class MultiModalAdapter:
             audio_duration=s.audio_length / s.sample_rate if "audio" in given else None,
             **{k: model_kw.pop(k) for k in ("embed_dim", "fusion", "num_heads") if k in model_kw},
         )
-        return MultiModalModel(mm, rngs=rngs, **model_kw)
+        return self.model_cls(mm, rngs=rngs, **model_kw)
 
 
 #: Model family -> adapter class, as registered with ``modalax.get_adapter("multimodal", family)``.
@@ -221,9 +260,9 @@ _BY_MODEL = {
 
 
 def adapter_for(model_cls: type) -> Any:
-    """The adapter instance that builds ``model_cls`` (one of this plugin's model classes)."""
+    """The adapter that builds ``model_cls``: the matching family for this plugin's model classes,
+    else the default adapter, which calls a model class of your own with the shapes."""
     for cls, adapter in _BY_MODEL.items():
         if isinstance(model_cls, type) and issubclass(model_cls, cls):
-            return adapter()
-    names = ", ".join(c.__name__ for c in _BY_MODEL)
-    raise ConfigError(f"multimodal adapter: got model class {model_cls!r}, expected one of {names}")
+            return adapter(model_cls)
+    return MultiModalAdapter(model_cls)

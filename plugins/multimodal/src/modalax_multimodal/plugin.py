@@ -40,7 +40,7 @@ def register_datasets(register: Register) -> None:
         DatasetRecord(
             "multimodal",
             "synthetic",
-            f"{_PKG}.datasets.aligned:create_synthetic_multi_modal_dataset",
+            f"{_PKG}.datasets.factories:synthetic",
             "any pairable modalities (default image/text/audio) rendered from a shared latent; alignment 0..1",
         )
     )
@@ -48,7 +48,7 @@ def register_datasets(register: Register) -> None:
         DatasetRecord(
             "multimodal",
             "glyphs",
-            f"{_PKG}.datasets.glyphs:create_glyph_caption_dataset",
+            f"{_PKG}.datasets.factories:glyphs",
             "coloured glyphs, captions stating glyph/colour/size/position, tones encoding them; alignment 0..1",
         )
     )
@@ -56,7 +56,7 @@ def register_datasets(register: Register) -> None:
         DatasetRecord(
             "multimodal",
             "paired",
-            f"{_PKG}.datasets.paired:MultiModalPairedDataset",
+            f"{_PKG}.datasets.factories:paired",
             "explicitly paired arrays with alignment scores",
         )
     )

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from modalax.plugin import ConfigError, DataError, ModalityPairing, check_positive
+from modalax.plugin import ConfigError, DataError, ModalityPairing, check_positive, host_rng
 
 __all__ = [
     "RESERVED_TOKENS",
@@ -51,11 +51,6 @@ class TextWorld(NamedTuple):
     directions: jax.Array  # (L, d) unit projection per position
     edges: jax.Array  # (TEXT_LEVELS - 1,) standard-normal quantiles
     table: jax.Array  # (L, TEXT_LEVELS) int32 token of each (position, level)
-
-
-def _host_rng(key: jax.Array) -> np.random.Generator:
-    data = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    return np.random.default_rng(np.asarray(data, np.uint32).ravel().tolist())
 
 
 def render_text(u: jax.Array, directions: jax.Array, edges: jax.Array, table: jax.Array) -> jax.Array:
@@ -192,7 +187,7 @@ class TextPairing(ModalityPairing):
     def make_world(self, key: jax.Array, latent_dim: int) -> TextWorld:
         """Orthonormal directions (per block of ``latent_dim`` positions), level edges and a token table (host)."""
         d = int(check_positive(_OWNER, "latent_dim", latent_dim))
-        rng = _host_rng(key)
+        rng = host_rng(key)
         length = self.sequence_length
         # orthonormal directions in blocks of d positions: each block reads d independent views of u
         blocks = []

@@ -21,7 +21,7 @@ import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
-from modalax.plugin import Batch, ConfigError, ModalityPairing, PluginError, SyntheticDataset, record_keys
+from modalax.plugin import Batch, ConfigError, ModalityPairing, PluginError, SyntheticDataset, record_keys, resolve_rngs
 from modalax_multimodal.config import DEFAULT_MODALITIES, MultiModalConfig
 from modalax_multimodal.kernels import aligned_inputs, draw_latents
 from modalax_multimodal.pairings import modality_id, world_of
@@ -244,6 +244,7 @@ def create_multimodal_dataset(
     alignment_strength: float = 0.8,
     *,
     modality_options: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int | None = None,
     rngs: nnx.Rngs | int | None = None,
     split: str = "train",
     latent_dim: int = 32,
@@ -258,7 +259,7 @@ def create_multimodal_dataset(
         modalities,
         num_samples,
         alignment_strength=alignment_strength,
-        rngs=rngs,
+        rngs=resolve_rngs("create_multimodal_dataset.rngs", rngs, seed),
         split=split,
         latent_dim=latent_dim,
         render_seed=render_seed,
