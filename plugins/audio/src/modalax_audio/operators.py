@@ -246,7 +246,7 @@ class _MaskOperator(ModalityOperator):
         start = jnp.floor(u * (length - width + 1)).astype(jnp.int32)
         return {"start": start, "width": width}
 
-    def _check_value(self, dtype: Any) -> None:
+    def _check_mask_value(self, dtype: Any) -> None:
         value = self.config.mask_value
         if jnp.issubdtype(dtype, jnp.floating):
             top = float(jnp.finfo(dtype).max)
@@ -264,7 +264,7 @@ class _MaskOperator(ModalityOperator):
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         self._length(x.shape)
-        self._check_value(x.dtype)
+        self._check_mask_value(x.dtype)
         for i in range(self.config.num_masks):
             x = mask_along_axis(
                 x, random_params["start"][i], random_params["width"][i], self.axis, self.config.mask_value

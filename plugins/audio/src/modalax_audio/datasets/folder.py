@@ -39,7 +39,12 @@ class AudioDecoding(FileDecoding):
     config: AudioModalityConfig
 
     @classmethod
-    def check_decode_options(cls, resample: bool = True) -> dict[str, Any]:
+    def check_decode_options(cls, resample: bool = True, **unknown: Any) -> dict[str, Any]:
+        if unknown:
+            raise ConfigError(
+                f"{cls.__name__}: unknown option(s) {', '.join(map(repr, sorted(unknown)))}; expected the decode "
+                "option resample (and the folder's arguments)"
+            )
         return {"resample": _check_resample(cls.__name__, resample)}
 
     @classmethod
