@@ -48,7 +48,7 @@ def _sizes(config: AudioModalityConfig) -> dict[str, Any]:
 def _init_signature(model_cls: type) -> inspect.Signature | None:
     try:
         # the class's own __init__: nnx's metaclass __call__ hides it behind (*args, **kwargs)
-        return inspect.signature(model_cls.__init__)
+        return inspect.signature(model_cls.__init__)  # type: ignore[misc]
     except (TypeError, ValueError):
         return None
 

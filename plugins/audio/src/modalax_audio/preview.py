@@ -31,6 +31,8 @@ def preview(batch: dict[str, Any], out_dir: Path, *, max_clips: int = _MAX_CLIPS
     1 are scaled to a peak of 1 (``RuntimeWarning``), so no written WAV clips; clips holding
     NaN or inf are listed in ``clips.txt`` but not written (``RuntimeWarning``).
     """
+    import jax.numpy as jnp
+
     from modalax_audio.spectral import mel_spectrogram, power_to_db
 
     out_dir = Path(out_dir)
@@ -64,7 +66,8 @@ def preview(batch: dict[str, Any], out_dir: Path, *, max_clips: int = _MAX_CLIPS
         written.append(save_wav(clip, out_dir / f"{label}.wav", rate))
         n_fft = min(1024, 1 << int(np.log2(max(4, clip.shape[-1] // 2))))
         mel = power_to_db(
-            mel_spectrogram(clip.astype(np.float32), rate, n_fft, n_fft // 4, n_mels=min(80, n_fft // 4)), ref="max"
+            mel_spectrogram(jnp.asarray(clip, jnp.float32), rate, n_fft, n_fft // 4, n_mels=min(80, n_fft // 4)),
+            ref="max",
         )
         written.append(save_spectrogram_png(np.asarray(mel), out_dir / f"{label}_mel.png"))
         lines.append(f"{describe}, peak {peak:.3f}")

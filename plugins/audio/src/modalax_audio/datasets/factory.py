@@ -49,4 +49,4 @@ def create_audio_dataset(
                 "create_audio_dataset.dataset_type: " + unknown_name_message("dataset type", dataset_type, known)
             )
         factory = modalax.get_dataset_factory("audio", dataset_type)
-    return factory(config, **kwargs)  # type: ignore[no-any-return]
+    return factory(config, **kwargs)
