@@ -108,9 +108,20 @@ def test_audio_config_overrides_the_adapters_for_one_model() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert AudioModelAdapter(Linear, WAVE).audio_config is WAVE
+        assert AudioModelAdapter(Linear, audio_config=WAVE).config is WAVE  # the keyword's earlier name
 
 
 BAD = [
+    (
+        "config twice",
+        lambda: AudioModelAdapter(Linear, WAVE, audio_config=WAVE),
+        r"got config and audio_config; expected one of them",
+    ),
+    (
+        "modality given model options",
+        lambda: AudioModelAdapter(None, WAVE).create(rngs=nnx.Rngs(0), width=3),
+        r"AudioModality.*cannot take 1 positional argument\(s\) and keywords \['rngs', 'width'\]",
+    ),
     (
         "model_cls not a class",
         lambda: AudioModelAdapter("Linear"),

@@ -104,14 +104,26 @@ class AudioModelAdapter(BaseModelAdapter):
     config_class = AudioModalityConfig
     config: AudioModalityConfig
 
-    def __init__(self, model_cls: type | None = None, config: AudioModalityConfig | None = None) -> None:
+    def __init__(
+        self,
+        model_cls: type | None = None,
+        config: AudioModalityConfig | None = None,
+        *,
+        audio_config: AudioModalityConfig | None = None,
+    ) -> None:
+        if audio_config is not None:  # the keyword's earlier name
+            if config is not None:
+                raise ConfigError(
+                    f"{type(self).__name__}: got config and audio_config; expected one of them (the same argument)"
+                )
+            config = audio_config
         if isinstance(config, Mapping):
             config = check_config(dict(config), type(self).__name__)
         super().__init__(AudioModality if model_cls is None else model_cls, config)
 
     @property
     def audio_config(self) -> AudioModalityConfig:
-        """The audio config the models are shaped by (the 0.1 name of ``config``)."""
+        """The audio config the models are shaped by (the earlier name of ``config``)."""
         return self.config
 
     def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> GenerativeModel:
@@ -124,15 +136,17 @@ class AudioModelAdapter(BaseModelAdapter):
         if "audio_config" in kwargs:
             audio = check_config(kwargs.pop("audio_config"), owner)
         cls = self.model_cls
-        if issubclass(cls, AudioModality):
+        args: tuple[Any, ...] = () if config is None else (config,)
+        sizes: dict[str, Any] = {}
+        if issubclass(cls, AudioModality):  # the modality is the model: its config is the audio config
             if config is not None and not isinstance(config, AudioModalityConfig):
                 raise ConfigError(
                     f"{owner}.config: got {type(config).__name__} for {cls.__name__}, expected an "
                     "AudioModalityConfig or None (the adapter's config)"
                 )
-            return cls(audio if config is None else config, rngs=rngs, **kwargs)
-        args: tuple[Any, ...] = () if config is None else (config,)
-        sizes = self._model_sizes(audio)
+            args = (audio if config is None else config,)
+        else:
+            sizes = self._model_sizes(audio)
         for key, value in kwargs.items():
             if key in sizes and value != sizes[key]:
                 raise ConfigError(
