@@ -11,8 +11,9 @@ from flax import nnx
 import modalax
 from modalax import ConfigError, DataError
 from modalax_audio import kernels as K
+from modalax_audio.adapter import AudioModelAdapter
 from modalax_audio.config import AudioModalityConfig, AudioRepresentation, MelScale, SpectrogramType
-from modalax_audio.modality import AudioModality, AudioModelAdapter
+from modalax_audio.modality import AudioModality
 
 signal = pytest.importorskip("scipy.signal")
 
@@ -181,15 +182,3 @@ def test_loss_fn_values() -> None:
     assert float(mel.loss_fn({"audio": x}, feats)) == pytest.approx(0.0, abs=1e-4)
     with pytest.raises(DataError, match="loss_fn"):
         m.loss_fn({"audio": x}, x[:, :10])
-
-
-def test_adapter_builds_models_with_the_modality_shape() -> None:
-    class Model:
-        def __init__(self, config, *, rngs, output_shape, sample_rate):
-            self.config, self.output_shape, self.sample_rate = config, output_shape, sample_rate
-
-    cfg = AudioModalityConfig(representation="mel_spectrogram", **SMALL)
-    adapter = modalax.get_adapter("audio")(Model, cfg)
-    model = adapter.create({"width": 8}, rngs=nnx.Rngs(0))
-    assert model.output_shape == (32, cfg.n_time_frames) and model.sample_rate == 8000
-    assert isinstance(AudioModelAdapter().create(cfg, rngs=nnx.Rngs(0)), AudioModality)

@@ -80,3 +80,31 @@ def test_cli_preview(tmp_path: Path) -> None:
 
     assert main(["preview", "audio", "synthetic", "--n", "2", "--out", str(tmp_path), "--set", "n_samples=5"]) == 0
     assert (tmp_path / "00_sine.wav").exists() and (tmp_path / "01_noise_mel.png").exists()
+
+
+def test_previews_never_write_a_clipping_wav(tmp_path: Path) -> None:
+    pytest.importorskip("PIL")
+    import soundfile as sf
+
+    from modalax.plugin import get_modality_record, resolve
+
+    t = np.arange(4000) / 8000
+    loud = 2.5 * np.sin(2 * np.pi * 440 * t)  # peaks at 2.5: save_wav alone would cut it off at 1.0
+    quiet = 0.5 * np.sin(2 * np.pi * 330 * t)
+    broken = quiet.copy()
+    broken[10] = np.nan
+    batch = {"audio": np.stack([loud, quiet, broken]).astype(np.float32), "sample_rate": 8000}
+    with pytest.warns(RuntimeWarning) as caught:
+        written = resolve(get_modality_record("audio").previewer)(batch, tmp_path)
+    messages = [str(w.message) for w in caught]
+    assert any("clip 00 peaks at 2.5" in m and "scaled by 1/2.5" in m for m in messages)
+    assert any("clip 02 holds NaN or inf; not written" in m for m in messages)
+    assert sorted(p.name for p in written if p.suffix == ".wav") == ["00.wav", "01.wav"]
+    # save_wav writes round(x * 32767); soundfile reads int16 / 32768
+    back, rate = sf.read(tmp_path / "00.wav", dtype="int16")
+    assert rate == 8000 and np.max(np.abs(back)) == 32767  # peak exactly at full scale, nothing beyond
+    np.testing.assert_allclose(back / 32767 * 2.5, loud, atol=2.5 / 32767)  # the waveform's shape survives
+    quiet_back, _ = sf.read(tmp_path / "01.wav", dtype="int16")
+    np.testing.assert_allclose(quiet_back / 32767, quiet, atol=1 / 32767)  # in range: written as it is
+    notes = (tmp_path / "clips.txt").read_text()
+    assert "scaled by 1/2.5" in notes and "02: 4000 samples at 8000 Hz, holds NaN or inf: not written" in notes

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from modalax.plugin import BaseModalityConfig, ConfigError, check_choice, check_positive, check_type, coerce_enum
 
-__all__ = ["AudioModalityConfig", "AudioRepresentation", "MelScale", "SpectrogramType"]
+__all__ = ["AudioModalityConfig", "AudioRepresentation", "MelScale", "SpectrogramType", "check_config"]
 
 _DEFAULT_N_MELS = 80
 _INT_FIELDS = ("sample_rate", "n_mel_channels", "hop_length", "n_fft", "n_mels")
@@ -200,6 +200,17 @@ class AudioModalityConfig(BaseModalityConfig):
         elif "n_mels" in changes and "n_mel_channels" not in changes:
             changes["n_mel_channels"] = _DEFAULT_N_MELS
         return dataclasses.replace(self, **changes)
+
+
+def check_config(config: Any, owner: str) -> AudioModalityConfig:
+    """``config`` as an ``AudioModalityConfig``: None gives the defaults, a dict ``from_dict``; else ``ConfigError``."""
+    if config is None:
+        return AudioModalityConfig()
+    if isinstance(config, dict):
+        return AudioModalityConfig.from_dict(config)
+    if not isinstance(config, AudioModalityConfig):
+        raise ConfigError(f"{owner}.config: got {type(config).__name__}, expected an AudioModalityConfig")
+    return config
 
 
 def seconds_to_samples(seconds: float, sample_rate: int) -> int:

@@ -27,13 +27,16 @@ import soundfile as sf
 import soxr
 
 from modalax.plugin import ConfigError, DataError
+from modalax_audio.config import check_config
 
 __all__ = [
+    "FORMAT_EXTENSIONS",
     "MAX_SAMPLE_RATE",
     "MIN_SAMPLE_RATE",
     "audio_extensions",
     "decode_audio",
     "fit_to_config",
+    "host_resampled_length",
     "read_audio",
     "resample_host",
 ]
@@ -46,21 +49,39 @@ MAX_SAMPLE_RATE = 768_000
 
 AudioSource = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
 
-# Extra names for formats soundfile knows under another extension.
-_ALIASES = {
-    "WAV": (".wav", ".wave"),
-    "WAVEX": (".wav",),
-    "RF64": (".wav", ".rf64"),
-    "OGG": (".ogg", ".oga", ".opus"),
-    "MP3": (".mp3",),
+# The extensions each libsndfile major format is known by, keyed by soundfile's format name:
+# libsndfile's own extension for the format (SF_FORMAT_INFO.extension, e.g. "iff" for SVX, "m1a"
+# for MPEG, "mpc" for MPC2K), the names sndfile-convert accepts, and the usual aliases of the
+# format's users (".8svx", ".16sv", ".bwf", ".sph", ...).  A format missing here (one a newer
+# libsndfile adds) is known by its lower-cased name.  libsndfile reads a file by its header, never
+# by its name, so an alias costs nothing but a directory scan.
+FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "AIFF": (".aiff", ".aif", ".aifc"),
+    "AU": (".au", ".snd"),
+    "AVR": (".avr",),
+    "CAF": (".caf",),
     "FLAC": (".flac",),
-    "IRCAM": (".sf",),
-    "NIST": (".nist", ".sph"),
+    "HTK": (".htk",),
+    "SVX": (".iff", ".svx", ".8svx", ".16sv", ".16svx"),
+    "MAT4": (".mat", ".mat4"),
+    "MAT5": (".mat", ".mat5"),
+    "MPC2K": (".mpc", ".mpc2k"),
+    "MP3": (".mp3", ".mp2", ".mp1", ".mpa", ".mpga", ".m1a", ".m2a"),
+    "OGG": (".ogg", ".oga", ".opus"),
+    "PAF": (".paf", ".fap"),
+    "PVF": (".pvf",),
     "RAW": (),  # header-less: needs rate, channels and encoding from the caller, so never by extension
-    "MAT4": (".mat",),
-    "MAT5": (".mat",),
-    "SVX": (".iff", ".svx"),
+    "RF64": (".rf64", ".wav"),
+    "SD2": (".sd2",),
+    "SDS": (".sds",),
+    "IRCAM": (".sf", ".ircam"),
+    "VOC": (".voc",),
+    "W64": (".w64",),
+    "WAV": (".wav", ".wave", ".bwf"),
+    "NIST": (".nist", ".sph", ".wav"),
+    "WAVEX": (".wav", ".wavex"),
+    "WVE": (".wve", ".prc"),
+    "XI": (".xi",),
 }
 # An estimated frame count (MPEG without a Xing header) may exceed what decodes by this much.
 _MPEG_SLACK = 2 * 1152
@@ -72,11 +93,16 @@ _RESAMPLE_MARGIN = 1024  # output samples of context past the kept clip: soxr HQ
 
 @lru_cache(maxsize=1)
 def audio_extensions() -> tuple[str, ...]:
-    """Every file extension the installed libsndfile reads (lower case, with the dot), sorted."""
+    """Every file extension the installed libsndfile reads (lower case, with the dot), sorted.
+
+    Derived from ``soundfile.available_formats()``: each format contributes the extensions it is
+    known by (``FORMAT_EXTENSIONS``; its lower-cased name when unlisted). ``.opus`` needs the Opus
+    codec in the OGG container; header-less ``RAW`` contributes nothing.
+    """
     exts: set[str] = set()
     formats = sf.available_formats()
     for fmt in formats:
-        exts.update(_ALIASES.get(fmt, ("." + fmt.lower(),)))
+        exts.update(FORMAT_EXTENSIONS.get(fmt, ("." + fmt.lower(),)))
     if "OGG" in formats and "OPUS" not in sf.available_subtypes("OGG"):
         exts.discard(".opus")
     return tuple(sorted(exts))
@@ -184,33 +210,62 @@ def read_audio(src: AudioSource, *, name: str | None = None) -> tuple[np.ndarray
     return np.ascontiguousarray(audio, np.float32), int(rate)
 
 
-def resample_host(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample the last axis of host audio with soxr (``HQ``, librosa's default ``res_type``).
+def host_resampled_length(n_samples: int, orig_sr: int, target_sr: int) -> int:
+    """Samples ``resample_host`` returns for ``n_samples`` input samples: librosa's rule.
 
-    Costs O(samples) for any pair of rates (no polyphase filter of ``up x down`` taps).
+    ``ceil(n_samples * (target_sr / orig_sr))`` with the ratio in float64, exactly as
+    ``librosa.resample`` computes it (``fix=True``).  It equals the exact ``ceil(n * target / orig)``
+    except where the float ratio rounds up past an integer: 44,100 samples from 44.1 to 48 kHz
+    give 48,001, not 48,000.  soxr alone returns about ``round(n * target / orig)``, one fewer
+    whenever the fraction is below one half.
+    """
+    return int(np.ceil(n_samples * (float(target_sr) / float(orig_sr))))
+
+
+def _fix_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Zero-pad or trim the last axis to ``n`` samples (``librosa.util.fix_length``)."""
+    if y.shape[-1] >= n:
+        return y[..., :n]
+    return np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, n - y.shape[-1])])
+
+
+def resample_host(audio: np.ndarray, orig_sr: int, target_sr: int, *, fix: bool = True) -> np.ndarray:
+    """Resample the last axis of host audio with soxr (``HQ``), as ``librosa.resample`` does by default.
+
+    The values are soxr's at ``HQ`` quality (librosa's default ``res_type="soxr_hq"``).  The
+    length follows librosa's rule (``host_resampled_length``: ``ceil(n * target_sr / orig_sr)``,
+    soxr's output zero-padded by the sample soxr rounds away); ``fix=False`` keeps soxr's own
+    length (``librosa.resample(..., fix=False)``).  Costs O(samples) for any pair of rates (no
+    polyphase filter of ``up x down`` taps).
     """
     for field, value in (("orig_sr", orig_sr), ("target_sr", target_sr)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
             raise ConfigError(f"resample_host.{field}: got {value!r}, expected a positive int (Hz)")
+    if not isinstance(fix, bool):
+        raise ConfigError(f"resample_host.fix: got {fix!r}, expected a bool")
     x = np.asarray(audio, np.float32)
     if int(orig_sr) == int(target_sr):
         return x
+    n_fixed = host_resampled_length(x.shape[-1], int(orig_sr), int(target_sr))
     if x.ndim == 1:
-        return soxr.resample(x, int(orig_sr), int(target_sr), quality="HQ")
+        y = soxr.resample(x, int(orig_sr), int(target_sr), quality="HQ")
+        return _fix_length(y, n_fixed) if fix else y
     # soxr takes (frames, channels): move time first, one call for the whole batch.
     flat = x.reshape(-1, x.shape[-1]).T
-    if flat.shape[1] == 0:  # an empty batch: soxr needs a channel to say the output length
-        n_out = len(soxr.resample(np.zeros(x.shape[-1], np.float32), int(orig_sr), int(target_sr), quality="HQ"))
+    if flat.shape[1] == 0:  # an empty batch: soxr needs a channel to say its own output length
+        n_out = n_fixed if fix else len(resample_host(np.zeros(x.shape[-1], np.float32), orig_sr, target_sr, fix=False))
         return np.zeros((*x.shape[:-1], n_out), np.float32)
     y = soxr.resample(np.ascontiguousarray(flat), int(orig_sr), int(target_sr), quality="HQ")
-    return np.ascontiguousarray(y.T).reshape(*x.shape[:-1], y.shape[0])
+    y = np.ascontiguousarray(y.T).reshape(*x.shape[:-1], y.shape[0])
+    return _fix_length(y, n_fixed) if fix else y
 
 
 def fit_to_config(audio: np.ndarray, sample_rate: int, config: Any) -> tuple[np.ndarray, int]:
     """Resample ``audio`` to ``config.sample_rate`` (soxr) and zero-pad or trim it to ``n_time_steps``.
 
-    Returns the clip and how many of its samples are real audio (not padding).  Only the input
-    the kept clip needs (plus ``_RESAMPLE_MARGIN`` output samples of filter context) is
+    Returns the clip and how many of its samples are real audio (not padding): the resampled
+    length by librosa's rule (``host_resampled_length``), at most ``n_time_steps``.  Only the
+    input the kept clip needs (plus ``_RESAMPLE_MARGIN`` output samples of filter context) is
     resampled, so a long file costs as much as a short one and values equal resampling it all.
     """
     n_out, target = config.n_time_steps, config.sample_rate
@@ -227,15 +282,21 @@ def fit_to_config(audio: np.ndarray, sample_rate: int, config: Any) -> tuple[np.
 
 
 def decode_audio(
-    src: AudioSource, config: Any, *, resample: bool = True, name: str | None = None
+    src: AudioSource, config: Any = None, *, resample: bool = True, name: str | None = None
 ) -> dict[str, np.ndarray]:
     """One record from an encoded file: ``audio``, ``length`` and ``source_sample_rate``.
 
-    ``audio`` is float32 ``(config.n_time_steps,)`` at ``config.sample_rate``: mono, resampled
-    with soxr, zero-padded or trimmed to ``config.duration`` and peak-normalised when
-    ``config.normalize``; ``length`` counts its real (not padding) samples.  With
-    ``resample=False`` a file at another rate is a ``DataError``.
+    The audio modality's one decode path (its ``ModalityRecord.decoder``): the folder and packed
+    datasets call it, and so can any source of encoded files.  ``config`` is an
+    ``AudioModalityConfig``, a dict of its fields or None (the defaults).  ``audio`` is float32
+    ``(config.n_time_steps,)`` at ``config.sample_rate``: mono, resampled with soxr (librosa's
+    values and length, see ``resample_host``), zero-padded or trimmed to ``config.duration`` and
+    peak-normalised when ``config.normalize``; ``length`` counts its real (not padding) samples.
+    With ``resample=False`` a file at another rate is a ``DataError``.
     """
+    config = check_config(config, "decode_audio")
+    if not isinstance(resample, bool):
+        raise ConfigError(f"decode_audio.resample: got {resample!r}, expected a bool")
     label = _label(src, name)
     audio, rate = read_audio(src, name=label)
     if rate != config.sample_rate and not resample:

@@ -1,10 +1,9 @@
-"""``AudioModality`` (seed 01) and its model adapter."""
+"""``AudioModality`` (seed 01); its model adapter lives in ``modalax_audio.adapter``."""
 
 from __future__ import annotations
 
-import inspect
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +19,10 @@ from modalax_audio.inverse import griffin_lim
 from modalax_audio.resample import MAX_FILTER_SIZE, filter_size, resample
 from modalax_audio.synthesis import AUDIO_TYPES, peak_normalize, synthesize
 
-__all__ = ["AudioModality", "AudioModelAdapter", "check_waveform"]
+if TYPE_CHECKING:
+    from modalax_audio.adapter import AudioModelAdapter
+
+__all__ = ["AudioModality", "check_waveform"]
 
 _DB_FLOOR = 1e-10  # power floor of the dB representations (-100 dB)
 
@@ -143,7 +145,12 @@ class AudioModality(GenerativeModel):
         return {}
 
     def get_adapter(self, model_cls: type[GenerativeModel] | None = None) -> AudioModelAdapter:
-        """An adapter building ``model_cls`` for this modality's config."""
+        """An adapter building ``model_cls`` (None: this modality's class) for this modality's config.
+
+        The same as ``modalax.get_adapter("audio")(model_cls, modality.config)``.
+        """
+        from modalax_audio.adapter import AudioModelAdapter
+
         return AudioModelAdapter(model_cls, self.config)
 
     # -------------------------------------------------------------- features
@@ -314,30 +321,10 @@ class AudioModality(GenerativeModel):
         return mse + spectral_weight * (sc + log_mag)
 
 
-class AudioModelAdapter:
-    """Builds models for the audio modality (``ModelAdapter`` protocol).
+def __getattr__(name: str) -> Any:
+    # The adapter moved to modalax_audio.adapter (it imports this module); the old path still works.
+    if name == "AudioModelAdapter":
+        from modalax_audio.adapter import AudioModelAdapter
 
-    ``create(config, rngs=...)`` instantiates ``model_cls(config, rngs=rngs, **kwargs)``,
-    adding ``output_shape`` (and ``sample_rate``) when its constructor accepts them; with
-    no ``model_cls`` (or an ``AudioModality`` subclass) it builds the modality itself.
-    """
-
-    def __init__(self, model_cls: type[Any] | None = None, audio_config: AudioModalityConfig | None = None) -> None:
-        self.model_cls = model_cls
-        self.audio_config = audio_config
-
-    def create(self, config: Any, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
-        """A model for ``config`` shaped for this modality."""
-        audio_config = kwargs.pop("audio_config", None) or self.audio_config
-        if audio_config is None:
-            audio_config = config if isinstance(config, AudioModalityConfig) else AudioModalityConfig()
-        cls = self.model_cls
-        if cls is None or (isinstance(cls, type) and issubclass(cls, AudioModality)):
-            return (cls or AudioModality)(audio_config, rngs=rngs)
-        modality = AudioModality(audio_config, rngs=rngs)
-        params = inspect.signature(cls).parameters
-        if "output_shape" in params and "output_shape" not in kwargs:
-            kwargs["output_shape"] = modality.output_shape
-        if "sample_rate" in params and "sample_rate" not in kwargs:
-            kwargs["sample_rate"] = audio_config.sample_rate
-        return cls(config, rngs=rngs, **kwargs)
+        return AudioModelAdapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

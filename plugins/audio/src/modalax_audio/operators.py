@@ -4,14 +4,19 @@ Each transforms one field of one element (``field_key``, ``"audio"`` by default)
 pure functions of ``modalax_audio.augment``; the loader vmaps and jits them over a batch and
 gives each record its own key.  Stochastic operators draw from the ``"augment"`` stream by
 default: build them with ``rngs=nnx.Rngs(0, augment=1)``.
+
+Elements have a fixed rank (``element_ndim``): clips ``(n_time_steps,)`` for gain, shift,
+noise and crop; spectrograms ``(n_freq, n_frames)`` for the two masks.  A batch of another
+rank (one clip without its batch axis) is a ``DataError`` at trace time, never rows read as
+clips.  Parameters that could overflow are bounded: gains and SNRs within +-``DB_LIMIT`` dB,
+sample counts within int32, at most ``MAX_MASKS`` masks, mask values finite in the field's
+dtype; outside, the config raises ``ConfigError`` naming the field, the value and the range.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -19,16 +24,28 @@ import jax.numpy as jnp
 from modalax.plugin import (
     ConfigError,
     DataError,
-    MissingFieldError,
     ModalityOperator,
     ModalityOperatorConfig,
     check_choice,
     check_positive,
-    check_type,
 )
-from modalax_audio.augment import add_noise_snr, apply_gain_db, crop, mask_along_axis, time_shift
+from modalax_audio.audio_checks import (
+    DB_LIMIT,
+    FLOAT32_MAX,
+    INT32_MAX,
+    MAX_MASKS,
+    bounded,
+    count,
+    db,
+    db_range,
+    plain,
+    shape_of,
+)
+from modalax_audio.augment import add_noise_snr, apply_gain_db, compute_dtype, crop, mask_along_axis, time_shift
 
 __all__ = [
+    "DB_LIMIT",
+    "MAX_MASKS",
     "AdditiveNoiseConfig",
     "AdditiveNoiseOperator",
     "FrequencyMaskOperator",
@@ -43,44 +60,16 @@ __all__ = [
 ]
 
 
-def _shape_of(data_shapes: Any, key: str) -> tuple[int, ...]:
-    node = data_shapes
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            have = sorted(node) if isinstance(node, dict) else node
-            raise MissingFieldError(f"field {key!r}: missing from the data (has {have}); set field_key")
-        node = node[part]
-    return tuple(node)
-
-
-def _number(owner: str, name: str, value: Any) -> None:
-    check_type(owner, name, value, (int, float), "a finite number")
-    if not math.isfinite(value):
-        raise ConfigError(f"{owner}.{name}: got {value!r}, expected a finite number")
-
-
-def _plain(config: Any, ints: tuple[str, ...] = (), floats: tuple[str, ...] = ()) -> None:
-    """Store numpy scalars in ``config``'s fields as the Python int/float they hold (bools stay bools)."""
-    for name in (*ints, *floats):
-        value = getattr(config, name)
-        if isinstance(value, bool) or type(value) in (int, float):
-            continue
-        if isinstance(value, numbers.Integral):
-            object.__setattr__(config, name, int(value))
-        elif name in floats and isinstance(value, numbers.Real):
-            object.__setattr__(config, name, float(value))
-
-
-def _range(owner: str, lo_name: str, lo: float, hi_name: str, hi: float) -> None:
-    _number(owner, lo_name, lo)
-    _number(owner, hi_name, hi)
-    if lo > hi:
-        raise ConfigError(f"{owner}: got {lo_name}={lo!r} > {hi_name}={hi!r}; expected {lo_name} <= {hi_name}")
+_CLIP = "(n_time_steps,)"
+_SPECTROGRAM = "(n_freq, n_frames)"
 
 
 @dataclass(frozen=True, eq=False)
 class GainConfig(ModalityOperatorConfig):
-    """Gain in dB: ``gain_db`` when deterministic, uniform in [``min_gain_db``, ``max_gain_db``] when stochastic."""
+    """Gain in dB: ``gain_db`` when deterministic, uniform in [``min_gain_db``, ``max_gain_db``] when stochastic.
+
+    Each within +-``DB_LIMIT`` (120) dB.
+    """
 
     field_key: str = field(default="audio", kw_only=True)
     gain_db: float = 0.0
@@ -89,18 +78,20 @@ class GainConfig(ModalityOperatorConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _plain(self, floats=("gain_db", "min_gain_db", "max_gain_db"))
-        _number("GainConfig", "gain_db", self.gain_db)
-        _range("GainConfig", "min_gain_db", self.min_gain_db, "max_gain_db", self.max_gain_db)
+        plain(self, floats=("gain_db", "min_gain_db", "max_gain_db"))
+        db("GainConfig", "gain_db", self.gain_db)
+        db_range("GainConfig", "min_gain_db", self.min_gain_db, "max_gain_db", self.max_gain_db)
 
 
 class GainOperator(ModalityOperator):
-    """Scale the signal by a gain in dB."""
+    """Scale clips by a gain in dB (computed in at least float32, the dtype it returns)."""
 
     config: GainConfig
+    element_ndim: ClassVar[int | None] = 1
+    element_axes: ClassVar[str] = _CLIP
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> jax.Array:
-        n = _shape_of(data_shapes, self.config.field_key)[0]
+        n = shape_of(data_shapes, self.config.field_key)[0]
         return jax.random.uniform(rng, (n,), jnp.float32, self.config.min_gain_db, self.config.max_gain_db)
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
@@ -122,19 +113,21 @@ class TimeShiftConfig(ModalityOperatorConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _plain(self, ints=("shift", "max_shift"))
-        check_type("TimeShiftConfig", "shift", self.shift, int, "an int (samples)")
-        check_positive("TimeShiftConfig", "max_shift", self.max_shift, allow_zero=True)
+        plain(self, ints=("shift", "max_shift"))
+        count("TimeShiftConfig", "shift", self.shift, -INT32_MAX)
+        count("TimeShiftConfig", "max_shift", self.max_shift, 0, INT32_MAX - 1, "int32 draws up to max_shift + 1")
         check_choice("TimeShiftConfig", "mode", self.mode, ("roll", "zero"))
 
 
 class TimeShiftOperator(ModalityOperator):
-    """Delay (positive) or advance (negative) the signal; auxiliary fields shift along."""
+    """Delay (positive) or advance (negative) clips; auxiliary fields shift along."""
 
     config: TimeShiftConfig
+    element_ndim: ClassVar[int | None] = 1
+    element_axes: ClassVar[str] = _CLIP
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> jax.Array:
-        n = _shape_of(data_shapes, self.config.field_key)[0]
+        n = shape_of(data_shapes, self.config.field_key)[0]
         m = self.config.max_shift
         return jax.random.randint(rng, (n,), -m, m + 1, jnp.int32)
 
@@ -152,7 +145,10 @@ class TimeShiftOperator(ModalityOperator):
 
 @dataclass(frozen=True, eq=False)
 class AdditiveNoiseConfig(ModalityOperatorConfig):
-    """White Gaussian noise at ``snr_db``, or at an SNR uniform in [``min_snr_db``, ``max_snr_db``] if both are set."""
+    """White Gaussian noise at ``snr_db``, or at an SNR uniform in [``min_snr_db``, ``max_snr_db``] if both are set.
+
+    Each within +-``DB_LIMIT`` (120) dB.
+    """
 
     field_key: str = field(default="audio", kw_only=True)
     stochastic: bool = True
@@ -164,25 +160,30 @@ class AdditiveNoiseConfig(ModalityOperatorConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = "AdditiveNoiseConfig"
-        _plain(self, floats=("snr_db", "min_snr_db", "max_snr_db"))
+        plain(self, floats=("snr_db", "min_snr_db", "max_snr_db"))
         if not self.stochastic:
             raise ConfigError(f"{owner}.stochastic: got False; expected True (noise needs a random key)")
-        _number(owner, "snr_db", self.snr_db)
+        db(owner, "snr_db", self.snr_db)
         if (self.min_snr_db is None) != (self.max_snr_db is None):
             raise ConfigError(
                 f"{owner}: got min_snr_db={self.min_snr_db!r}, max_snr_db={self.max_snr_db!r}; expected both or neither"
             )
         if self.min_snr_db is not None and self.max_snr_db is not None:
-            _range(owner, "min_snr_db", self.min_snr_db, "max_snr_db", self.max_snr_db)
+            db_range(owner, "min_snr_db", self.min_snr_db, "max_snr_db", self.max_snr_db)
 
 
 class AdditiveNoiseOperator(ModalityOperator):
-    """Add white noise scaled so that signal power / noise power equals the target SNR."""
+    """Add white noise to clips, scaled so that signal power / noise power equals the target SNR.
+
+    Computed in at least float32 (the dtype it returns) from root mean squares: no overflow.
+    """
 
     config: AdditiveNoiseConfig
+    element_ndim: ClassVar[int | None] = 1
+    element_axes: ClassVar[str] = _CLIP
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> dict[str, jax.Array]:
-        n = _shape_of(data_shapes, self.config.field_key)[0]
+        n = shape_of(data_shapes, self.config.field_key)[0]
         k_noise, k_snr = jax.random.split(rng)
         cfg = self.config
         if cfg.min_snr_db is None or cfg.max_snr_db is None:  # both or neither (checked by the config)
@@ -192,13 +193,16 @@ class AdditiveNoiseOperator(ModalityOperator):
         return {"key": jax.random.split(k_noise, n), "snr_db": snr}
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
-        noise = jax.random.normal(random_params["key"], x.shape, x.dtype)
+        noise = jax.random.normal(random_params["key"], x.shape, compute_dtype(x.dtype))
         return add_noise_snr(x, noise, random_params["snr_db"])
 
 
 @dataclass(frozen=True, eq=False)
 class MaskConfig(ModalityOperatorConfig):
-    """SpecAugment masking: ``num_masks`` bands, each of width uniform in [0, ``max_width``], set to ``mask_value``."""
+    """SpecAugment masking: ``num_masks`` bands, each of width uniform in [0, ``max_width``], set to ``mask_value``.
+
+    ``num_masks`` is 1 to ``MAX_MASKS`` (100); ``mask_value`` must be finite in the field's dtype.
+    """
 
     field_key: str = field(default="audio", kw_only=True)
     stochastic: bool = True
@@ -210,29 +214,30 @@ class MaskConfig(ModalityOperatorConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        _plain(self, ints=("max_width", "num_masks"), floats=("mask_value",))
+        plain(self, ints=("max_width", "num_masks"), floats=("mask_value",))
         if not self.stochastic:
             raise ConfigError(f"{owner}.stochastic: got False; expected True (masks are drawn at random)")
-        check_positive(owner, "max_width", self.max_width, allow_zero=True)
-        check_positive(owner, "num_masks", self.num_masks)
-        _number(owner, "mask_value", self.mask_value)
+        count(owner, "max_width", self.max_width, 0)
+        count(owner, "num_masks", self.num_masks, 1, MAX_MASKS, "each mask is unrolled into the kernel")
+        bounded(owner, "mask_value", self.mask_value, -FLOAT32_MAX, FLOAT32_MAX, "", "finite in float32")
 
 
 class _MaskOperator(ModalityOperator):
     config: MaskConfig
     axis: int = -1
-    axis_name = "time"
+    element_ndim: ClassVar[int | None] = 2
+    element_axes: ClassVar[str] = _SPECTROGRAM
 
     def _length(self, shape: tuple[int, ...]) -> int:
-        if len(shape) < -self.axis:
+        if len(shape) != 2:
             raise DataError(
-                f"{type(self).__name__}: field {self.config.field_key!r} has shape {shape}; expected at least "
-                f"{-self.axis} axes (({'freq, ' if self.axis == -2 else ''}time) last)"
+                f"{type(self).__name__}: field {self.config.field_key!r} has elements of shape {shape}; expected "
+                f"spectrograms {_SPECTROGRAM}"
             )
         return shape[self.axis]
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> dict[str, jax.Array]:
-        shape = _shape_of(data_shapes, self.config.field_key)
+        shape = shape_of(data_shapes, self.config.field_key)
         n, length = shape[0], self._length(shape[1:])
         cfg = self.config
         k_w, k_s = jax.random.split(rng)
@@ -241,8 +246,25 @@ class _MaskOperator(ModalityOperator):
         start = jnp.floor(u * (length - width + 1)).astype(jnp.int32)
         return {"start": start, "width": width}
 
+    def _check_mask_value(self, dtype: Any) -> None:
+        value = self.config.mask_value
+        if jnp.issubdtype(dtype, jnp.floating):
+            top = float(jnp.finfo(dtype).max)
+            fits = abs(value) <= top
+            expected = f"a value within +-{top:g} (finite in {jnp.dtype(dtype).name})"
+        else:
+            info = jnp.iinfo(dtype)
+            fits = float(value).is_integer() and info.min <= value <= info.max
+            expected = f"an integer in [{info.min}, {info.max}] ({jnp.dtype(dtype).name})"
+        if not fits:
+            raise ConfigError(
+                f"{type(self).__name__}.mask_value: got {value!r} for field {self.config.field_key!r} of dtype "
+                f"{jnp.dtype(dtype).name}; expected {expected}"
+            )
+
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         self._length(x.shape)
+        self._check_mask_value(x.dtype)
         for i in range(self.config.num_masks):
             x = mask_along_axis(
                 x, random_params["start"][i], random_params["width"][i], self.axis, self.config.mask_value
@@ -251,13 +273,13 @@ class _MaskOperator(ModalityOperator):
 
 
 class TimeMaskOperator(_MaskOperator):
-    """Mask random bands of time steps (last axis): waveforms or ``(freq, time)`` spectrograms."""
+    """Mask random bands of frames (the last axis) of ``(n_freq, n_frames)`` spectrograms (SpecAugment)."""
 
     axis = -1
 
 
 class FrequencyMaskOperator(_MaskOperator):
-    """Mask random bands of frequency channels (axis -2 of ``(freq, time)`` spectrograms)."""
+    """Mask random bands of frequency channels (axis -2) of ``(n_freq, n_frames)`` spectrograms (SpecAugment)."""
 
     axis = -2
 
@@ -274,20 +296,23 @@ class RandomCropConfig(ModalityOperatorConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = "RandomCropConfig"
-        _plain(self, ints=("length", "sample_rate"), floats=("duration",))
+        plain(self, ints=("length", "sample_rate"), floats=("duration",))
         if (self.length is None) == (self.duration is None):
             raise ConfigError(
                 f"{owner}: got length={self.length!r}, duration={self.duration!r}; expected exactly one of them"
             )
         if self.length is not None:
-            check_positive(owner, "length", self.length)
+            count(owner, "length", self.length, 1)
         else:
             check_positive(owner, "duration", self.duration, integer=False)
             if self.sample_rate is None:
                 raise ConfigError(f"{owner}.sample_rate: got None with duration={self.duration!r}; expected Hz")
-            check_positive(owner, "sample_rate", self.sample_rate)
-            if self.n_samples < 1:
-                raise ConfigError(f"{owner}.duration: got {self.duration!r} s, less than one sample")
+            count(owner, "sample_rate", self.sample_rate, 1)
+            if not 1 <= self.n_samples <= INT32_MAX:
+                raise ConfigError(
+                    f"{owner}.duration: got {self.duration!r} s at {self.sample_rate} Hz, which is {self.n_samples} "
+                    f"samples; expected 1 to {INT32_MAX} samples (int32 indices)"
+                )
 
     @property
     def n_samples(self) -> int:
@@ -299,9 +324,11 @@ class RandomCropConfig(ModalityOperatorConfig):
 
 
 class RandomCropOperator(ModalityOperator):
-    """Cut a fixed-length window along time (last axis); auxiliary fields are cut alike."""
+    """Cut a fixed-length window of clips; auxiliary fields are cut alike."""
 
     config: RandomCropConfig
+    element_ndim: ClassVar[int | None] = 1
+    element_axes: ClassVar[str] = _CLIP
 
     def _check(self, shape: tuple[int, ...]) -> int:
         need = self.config.n_samples
@@ -313,7 +340,7 @@ class RandomCropOperator(ModalityOperator):
         return shape[-1] - need
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> jax.Array:
-        shape = _shape_of(data_shapes, self.config.field_key)
+        shape = shape_of(data_shapes, self.config.field_key)
         slack = self._check(shape[1:])
         return jax.random.randint(rng, (shape[0],), 0, slack + 1, jnp.int32)
 

@@ -72,13 +72,15 @@ def register_modalities(register: Register) -> None:
             "waveforms, STFT and mel spectrograms matching librosa; audio folders; synthetic sine/noise/chirp",
             config_class=f"{_PKG}.config:AudioModalityConfig",
             previewer=f"{_PKG}.preview:preview",
+            decoder=f"{_PKG}.decode:decode_audio",
+            extensions=f"{_PKG}.decode:audio_extensions",
         )
     )
 
 
 @hookimpl
 def register_datasets(register: Register) -> None:
-    """``audio/synthetic`` and ``audio/folder``."""
+    """``audio/synthetic``, ``audio/folder`` and ``audio/packed``: ``factory(config, root, split, *, seed, rngs)``."""
     register(
         DatasetRecord(
             "audio",
@@ -103,7 +105,14 @@ def register_datasets(register: Register) -> None:
 @hookimpl
 def register_adapters(register: Register) -> None:
     """The default model adapter."""
-    register(AdapterRecord("audio", "default", f"{_PKG}.modality:AudioModelAdapter"))
+    register(
+        AdapterRecord(
+            "audio",
+            "default",
+            f"{_PKG}.adapter:AudioModelAdapter",
+            "any nnx model shaped by the audio config (output_shape, sample_rate, ...); AudioModality by default",
+        )
+    )
 
 
 @hookimpl

@@ -1,7 +1,15 @@
-"""What a person opens to check audio data: WAV files and mel spectrogram pictures."""
+"""What a person opens to check audio data: WAV files and mel spectrogram pictures.
+
+A WAV file never clips: ``modalax.plugin.save_wav`` writes samples in [-1, 1] and cuts off
+anything beyond, which sounds as distortion. A clip whose peak exceeds 1 is therefore scaled
+down to a peak of exactly 1 before it is written, with a ``RuntimeWarning`` naming the clip and
+the factor (``clips.txt`` says so too); a clip holding NaN or inf is not written as sound
+(there is nothing to scale), with a warning, and ``clips.txt`` says why.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +27,12 @@ def preview(batch: dict[str, Any], out_dir: Path, *, max_clips: int = _MAX_CLIPS
     """Write up to ``max_clips`` clips of ``batch["audio"]`` as WAV plus a mel spectrogram PNG each.
 
     The sample rate comes from ``batch["sample_rate"]`` (datasets attach it), else 16 kHz.
-    Spectral batches ``(batch, freq, time)`` are written as pictures only.
+    Spectral batches ``(batch, freq, time)`` are written as pictures only. Clips peaking above
+    1 are scaled to a peak of 1 (``RuntimeWarning``), so no written WAV clips; clips holding
+    NaN or inf are listed in ``clips.txt`` but not written (``RuntimeWarning``).
     """
+    import jax.numpy as jnp
+
     from modalax_audio.spectral import mel_spectrogram, power_to_db
 
     out_dir = Path(out_dir)
@@ -34,12 +46,31 @@ def preview(batch: dict[str, Any], out_dir: Path, *, max_clips: int = _MAX_CLIPS
         if audio.ndim == 3:
             written.append(save_spectrogram_png(audio[i], out_dir / f"{label}.png"))
             continue
-        clip = audio[i] / max(1.0, float(np.max(np.abs(audio[i]))))
+        raw = np.asarray(audio[i], np.float64)
+        describe = f"{label}: {raw.shape[-1]} samples at {rate} Hz"
+        if not np.all(np.isfinite(raw)):
+            warnings.warn(f"preview: clip {label} holds NaN or inf; not written as WAV", RuntimeWarning, stacklevel=2)
+            lines.append(f"{describe}, holds NaN or inf: not written")
+            continue
+        peak = float(np.max(np.abs(raw)))
+        clip = raw
+        if peak > 1.0:
+            clip = raw / peak
+            warnings.warn(
+                f"preview: clip {label} peaks at {peak:.4g} (above 1.0, which a WAV file would clip); "
+                f"written scaled by 1/{peak:.4g}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            describe += f", scaled by 1/{peak:.4g} to fit the WAV range"
         written.append(save_wav(clip, out_dir / f"{label}.wav", rate))
         n_fft = min(1024, 1 << int(np.log2(max(4, clip.shape[-1] // 2))))
-        mel = power_to_db(mel_spectrogram(clip, rate, n_fft, n_fft // 4, n_mels=min(80, n_fft // 4)), ref="max")
+        mel = power_to_db(
+            mel_spectrogram(jnp.asarray(clip, jnp.float32), rate, n_fft, n_fft // 4, n_mels=min(80, n_fft // 4)),
+            ref="max",
+        )
         written.append(save_spectrogram_png(np.asarray(mel), out_dir / f"{label}_mel.png"))
-        lines.append(f"{label}: {clip.shape[-1]} samples at {rate} Hz, peak {float(np.max(np.abs(audio[i]))):.3f}")
+        lines.append(f"{describe}, peak {peak:.3f}")
     if lines:
         written.append(save_text(lines, out_dir / "clips.txt"))
     return written

@@ -14,22 +14,11 @@ import numpy as np
 from flax import nnx
 
 from modalax.plugin import BaseDataset, ConfigError
-from modalax_audio.config import AudioModalityConfig
+from modalax_audio.config import AudioModalityConfig, check_config
 
 __all__ = ["AudioDataset", "check_config"]
 
 Batch = dict[str, Any]
-
-
-def check_config(config: Any, owner: str) -> AudioModalityConfig:
-    """``config`` or the default config; ``ConfigError`` for anything else."""
-    if config is None:
-        return AudioModalityConfig()
-    if isinstance(config, dict):
-        return AudioModalityConfig.from_dict(config)
-    if not isinstance(config, AudioModalityConfig):
-        raise ConfigError(f"{owner}.config: got {type(config).__name__}, expected an AudioModalityConfig")
-    return config
 
 
 class AudioDataset(BaseDataset):

@@ -15,6 +15,8 @@ from modalax.plugin import (
     ConfigError,
     SyntheticDataset,
     UnknownNameError,
+    check_type,
+    plain_scalar,
     record_keys,
     resolve_rngs,
     unknown_name_message,
@@ -47,9 +49,26 @@ def _compiled_generator(n_samples: int, sample_rate: int, normalize: bool, type_
     return jax.jit(generate)
 
 
+def _dataset_size(dataset_size: Any, n_samples: Any) -> int:
+    """The size from ``dataset_size`` or its seed spelling ``n_samples`` (1000 when neither)."""
+    if dataset_size is not None and n_samples is not None and plain_scalar(dataset_size) != plain_scalar(n_samples):
+        raise ConfigError(
+            f"SyntheticAudioDataset: got dataset_size={dataset_size!r} and n_samples={n_samples!r}; expected one "
+            "of them (n_samples is the seed's name for dataset_size)"
+        )
+    value = plain_scalar(dataset_size if dataset_size is not None else n_samples if n_samples is not None else 1000)
+    field = "dataset_size" if dataset_size is not None or n_samples is None else "n_samples"
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"SyntheticAudioDataset.{field}: got {value!r}, expected a positive int")
+    return value
+
+
 class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
     """Sine, noise and chirp clips generated on demand (seed 01 signature).
 
+    ``SyntheticAudioDataset(config=None, dataset_size=1000, audio_types=None, name=...,
+    split="train", *, seed= or rngs=)``: the size is ``dataset_size``, the name every generated
+    dataset of modalax uses; the seed's ``n_samples=`` is the same argument (give one of them).
     Record ``i`` has type ``audio_types[i % len(audio_types)]`` (so types are balanced) and
     is a pure function of (seed, split, i): nothing is stored, every process sees the same
     record, and splits never share one.  Records hold ``audio`` (float32,
@@ -61,15 +80,17 @@ class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
     def __init__(
         self,
         config: AudioModalityConfig | None = None,
-        n_samples: int = 1000,
+        dataset_size: int | None = None,
         audio_types: Sequence[str] | None = None,
         name: str = "SyntheticAudioDataset",
-        *,
         split: str = "train",
+        *,
+        n_samples: int | None = None,
         seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
     ) -> None:
         config = check_config(config, "SyntheticAudioDataset")
+        size = _dataset_size(dataset_size, n_samples)
         types = tuple(AUDIO_TYPES if audio_types is None else audio_types)
         if isinstance(audio_types, str) or not types:
             raise ConfigError(
@@ -80,10 +101,11 @@ class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
                 raise UnknownNameError(
                     "SyntheticAudioDataset.audio_types: " + unknown_name_message("audio type", t, AUDIO_TYPES)
                 )
+        check_type("SyntheticAudioDataset", "name", name, str, "a str")
         self.audio_types = types
         self._type_ids = tuple(AUDIO_TYPES.index(t) for t in types)
         self.name = name
-        SyntheticDataset.__init__(self, config, n_samples, split, rngs=resolve_rngs(f"{name}.rngs", rngs, seed))
+        SyntheticDataset.__init__(self, config, size, split, rngs=resolve_rngs(f"{name}.rngs", rngs, seed))
 
     @property
     def n_samples(self) -> int:
