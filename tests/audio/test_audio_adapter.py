@@ -130,7 +130,7 @@ BAD = [
     (
         "config of another modality",
         lambda: AudioModelAdapter(Linear, object()),
-        r"AudioModelAdapter.config: got object, expected a AudioModalityConfig",
+        r"AudioModelAdapter.config: got object, expected an instance of AudioModalityConfig",
     ),
     ("bad config dict", lambda: AudioModelAdapter(Linear, {"sample_rate": -1}), r"sample_rate"),
     (

@@ -116,7 +116,12 @@ BAD = [
     ("no root nor files", lambda t: CloudFolder(), DataError, r"CloudFolder.root: got None, expected a folder"),
     ("both", lambda t: CloudFolder(root=t, files=[t / "a.npy"]), ConfigError, r"expected one of them"),
     ("bad option", lambda t: CloudFolder(root=t, scale="x"), ConfigError, r"CloudFolder.scale: got 'x'"),
-    ("unknown option", lambda t: CloudFolder(root=t, colour=1), TypeError, r"colour"),
+    (
+        "unknown option",
+        lambda t: CloudFolder(root=t, colour=1),
+        ConfigError,
+        r"unknown option\(s\) 'colour'; expected some of \['scale'\]",
+    ),
     ("bad config", lambda t: CloudFolder({"points": 0}, root=t), ConfigError, r"CloudConfig.points: got 0"),
     ("config type", lambda t: CloudFolder(3, root=t), ConfigError, r"config: got int, expected a CloudConfig"),
     ("labels shape", lambda t: CloudFolder(files=[t / "x/0.npy"], labels=[1, 2]), ConfigError, r"shape \(2,\)"),
@@ -140,7 +145,9 @@ def test_packed_path_as_first_argument_is_the_deprecated_root(tmp_path: Path) ->
 
     write_clouds(tmp_path / "d", {"x": 2})
     pack(CloudFolder(root=tmp_path / "d"), tmp_path / "p")
-    with pytest.warns(DeprecationWarning, match=r"PackedCloud\(root, \.\.\.\) with the root first is deprecated") as caught:
+    with pytest.warns(
+        DeprecationWarning, match=r"PackedCloud\(root, \.\.\.\) with the root first is deprecated"
+    ) as caught:
         ds = PackedCloud(tmp_path / "p")
     assert caught[0].filename == __file__ and len(ds) == 2
 

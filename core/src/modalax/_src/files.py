@@ -14,6 +14,7 @@ Reading costs what ``FileSource`` costs: decoding on a thread pool, nothing read
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -67,6 +68,18 @@ class FileDecoding:
                 f"{cls.__name__}: unknown option(s) {', '.join(map(repr, sorted(options)))}; it takes no decode options"
             )
         return {}
+
+    @classmethod
+    def decode_options_from(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``check_decode_options(**options)``; an unknown option is a ``ConfigError`` naming the known ones."""
+        params = inspect.signature(cls.check_decode_options).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            known = sorted(n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+            unknown = sorted(set(options) - set(known))
+            if unknown:
+                expected = f"expected some of {known}" if known else "it takes no decode options"
+                raise ConfigError(f"{cls.__name__}: unknown option(s) {', '.join(map(repr, unknown))}; {expected}")
+        return cls.check_decode_options(**options)
 
     @classmethod
     def resolve_config(cls, config: Any) -> Any:
@@ -171,7 +184,7 @@ class FolderDataset(FileDecoding, BaseDataset):
         owner = type(self).__name__
         check_num_threads(owner, num_threads)
         config = self.resolve_config(config)
-        self.decode_options = self.check_decode_options(**decode_options)
+        self.decode_options = self.decode_options_from(decode_options)
         if root is None and files is None:
             raise DataError(f"{owner}.root: got None, expected a folder of files (or files=[...])")
         if root is not None and files is not None:

@@ -5,6 +5,7 @@ This module imports no jax: annotations are strings.
 
 from __future__ import annotations
 
+import reprlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -84,13 +85,13 @@ class BaseModelAdapter(ABC):
     config_class: type | None = None
 
     def __init__(self, model_cls: type, config: Any = None) -> None:
-        from modalax._src.errors import ConfigError
-
         from flax import nnx
+
+        from modalax._src.errors import ConfigError
 
         name = type(self).__name__
         if not isinstance(model_cls, type) or not issubclass(model_cls, nnx.Module):
-            got = model_cls.__name__ if isinstance(model_cls, type) else f"a {type(model_cls).__name__} object"
+            got = model_cls.__name__ if isinstance(model_cls, type) else reprlib.repr(model_cls)
             raise ConfigError(f"{name}.model_cls: got {got}, expected an nnx model class (a flax.nnx.Module subclass)")
         cls = self.config_class
         if config is None and cls is not None:

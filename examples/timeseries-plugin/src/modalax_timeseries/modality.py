@@ -6,7 +6,7 @@ The modality's ``pairing`` classmethod (the pairing protocol, ``pairing.py``) is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -14,7 +14,14 @@ import jax.numpy as jnp
 from flax import nnx
 
 import modalax
-from modalax.plugin import ConfigError, ModalityOperator, ModalityOperatorConfig, pairwise_mean
+from modalax.plugin import (
+    BaseModelAdapter,
+    ConfigError,
+    ModalityOperator,
+    ModalityOperatorConfig,
+    pairwise_mean,
+    resolve_rngs,
+)
 from modalax_timeseries.config import TimeSeriesConfig
 from modalax_timeseries.pairing import TimeSeriesPairing
 
@@ -29,14 +36,11 @@ def zscore(x: jax.Array, eps: float = 1e-6) -> jax.Array:
     return (x - mean) / (std + eps)
 
 
-class TimeSeriesAdapter:
-    """Builds ``model_cls(model_config, output_shape=(length, channels), rngs=...)`` (a ``modalax.ModelAdapter``)."""
+class TimeSeriesAdapter(BaseModelAdapter):
+    """Builds ``model_cls(model_config, output_shape=(length, channels), rngs=...)`` (the adapter contract)."""
 
-    def __init__(self, model_cls: type, config: TimeSeriesConfig | None = None) -> None:
-        if not isinstance(model_cls, type):
-            raise ConfigError(f"TimeSeriesAdapter.model_cls: got {model_cls!r}, expected a model class")
-        self.model_cls = model_cls
-        self.config = config or TimeSeriesConfig()
+    config_class = TimeSeriesConfig
+    config: TimeSeriesConfig
 
     def create(self, config: Any = None, *, rngs: nnx.Rngs, **kwargs: Any) -> Any:
         """Build the model for series of the configured shape; ``config=None`` is not passed on."""
@@ -78,11 +82,16 @@ class SyntheticSeriesDataset(modalax.SyntheticDataset):
     def __init__(
         self,
         config: TimeSeriesConfig | None = None,
-        dataset_size: int = 1000,
         split: str = "train",
         *,
+        dataset_size: int = 1000,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
     ) -> None:
+        owner = "SyntheticSeriesDataset"
+        if config is not None and not isinstance(config, TimeSeriesConfig):
+            raise ConfigError(f"{owner}.config: got {type(config).__name__}, expected a TimeSeriesConfig or None")
+        rngs = resolve_rngs(f"{owner}.rngs", rngs, seed)
         super().__init__(config or TimeSeriesConfig(), dataset_size, split, rngs=rngs)
 
     def generate_records(self, keys: jax.Array, indices: jax.Array) -> dict[str, jax.Array]:
@@ -101,8 +110,11 @@ class SyntheticSeriesDataset(modalax.SyntheticDataset):
 
 @dataclass(frozen=True, eq=False)
 class JitterConfig(ModalityOperatorConfig):
-    """Gaussian jitter of standard deviation ``sigma``."""
+    """Gaussian jitter of standard deviation ``sigma``, drawn per record from the ``augment`` stream."""
 
+    stochastic: bool = True
+    stream_name: str | None = "augment"
+    field_key: str = field(default="series", kw_only=True)
     sigma: float = 0.05
 
 
@@ -110,6 +122,8 @@ class Jitter(ModalityOperator):
     """Add N(0, sigma^2) noise to every time step, drawn per record."""
 
     config: JitterConfig
+    element_ndim = 2
+    element_axes = "(length, channels)"
 
     def transform(self, x: jax.Array, random_params: Any, stats: Any) -> jax.Array:
         return x + self.config.sigma * jax.random.normal(random_params, x.shape)

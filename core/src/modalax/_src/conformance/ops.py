@@ -17,6 +17,7 @@ from typing import Any
 from modalax._src import registry
 from modalax._src.conformance.data import SIZE, build, generated
 from modalax._src.conformance.report import Skip, need
+from modalax._src.errors import ConfigError
 from modalax._src.records import resolve
 
 __all__ = ["kernel_checks", "operator_checks", "previewer_check"]
@@ -57,17 +58,31 @@ def operator_checks(modality: str, name: str) -> Checks:
         config_cls: Any = registry.get_operator_config(modality, name)
         try:
             config = config_cls()
-        except TypeError as exc:
+        except (TypeError, ConfigError) as exc:
             raise Skip(f"{config_cls.__name__}() needs arguments ({exc})") from exc
         plain = config.to_dict()
         need(config_cls.from_dict(plain).to_dict() == plain, "from_dict(to_dict()) does not give the config back")
         return registry.get_operator(modality, name)(config, rngs=nnx.Rngs(0, augment=1))
 
+    def fitting_batch(op: Any) -> dict[str, Any]:
+        """A batch of the modality's generated records, when its field has the rank the operator takes."""
+        import numpy as np
+
+        batch = _batch(modality)
+        want = getattr(op, "element_ndim", None)
+        field = getattr(op.config, "field_key", None)
+        if want is not None and field in batch and np.ndim(batch[field]) != want + 1:
+            raise Skip(
+                f"{type(op).__name__} takes elements of rank {want} {getattr(op, 'element_axes', '')}; the generated "
+                f"records' {field!r} have rank {np.ndim(batch[field]) - 1}"
+            )
+        return batch
+
     def applies() -> None:
         import numpy as np
 
         op = default_operator()
-        batch = _batch(modality)
+        batch = fitting_batch(op)
         out = op.apply_batch(batch)
         need(isinstance(out, dict), f"apply_batch returned {type(out).__name__}, expected a dict")
         for key, value in out.items():
@@ -79,6 +94,7 @@ def operator_checks(modality: str, name: str) -> Checks:
         from modalax._src.loader import DataLoader
 
         op = default_operator()
+        fitting_batch(op)
         ds = build(modality, first_generated(modality))
         batches = list(DataLoader(ds, 2, seed=0, operators=[op], drop_last=True, prefetch=0))
         need(len(batches) == SIZE // 2, f"one epoch gave {len(batches)} batches, expected {SIZE // 2}")

@@ -110,7 +110,7 @@ class PackedDataset(FileDecoding, BaseDataset):
         self.shards = _Shards(PackedReader(root, index), threads)
         decode = dict(index.decode)
         self.encoded_field: str | None = decode.pop("field", None)
-        self.decode_options = self.check_decode_options(**decode) if self.modality is not None else decode
+        self.decode_options = self.decode_options_from(decode) if self.modality is not None else decode
         self.class_names: list[str] = list(index.metadata.get("class_names", []))
         self.check_fields(index)
 

@@ -1,0 +1,5 @@
+"""The audio plugin passes modalax's conformance kit, as any third-party plugin must."""
+
+from modalax.testing import conformance_tests
+
+test_conformance = conformance_tests("audio")
