@@ -45,12 +45,21 @@ Row = tuple[Record, str | None]
 
 @dataclass
 class PackPlan:
-    """``size`` records, read ``read(lo, hi)`` at a time; ``constants`` shared by every batch."""
+    """``size`` records, read ``rows(lo, hi)`` at a time; ``constants`` shared by every batch."""
 
     size: int
-    read: Callable[[int, int], list[Row]]
+    rows: Callable[[int, int], list[Row]]
     constants: dict[str, Any] = field(default_factory=dict)
     decode: dict[str, Any] = field(default_factory=dict)
+
+    def read(self, lo: int, hi: int) -> list[Record]:
+        """Records ``lo:hi``; ``DataError`` for the first that failed (``rows`` hands failures over)."""
+        out = []
+        for record, problem in self.rows(lo, hi):
+            if problem is not None:
+                raise DataError(f"pack: {problem}")
+            out.append(record)
+        return out
 
 
 def _scalar(name: str, value: Any) -> Any:
@@ -81,8 +90,8 @@ def _rows(batch: Mapping[str, Any], n: int, lo: int, constants: dict[str, Any]) 
             per[key] = np.asarray(value)
         if len(per[key]) != n:
             raise DataError(f"pack: field {key!r} holds {len(per[key])} records at {lo}, expected {n}")
-    why = "the source failed to decode it (it masked the record out: on_error='skip' there)"
-    return [({k: v[j] for k, v in per.items()}, None if valid[j] else why) for j in range(n)]
+    why = "record {} failed to decode in the source (skipped there)"
+    return [({k: v[j] for k, v in per.items()}, None if valid[j] else why.format(lo + j)) for j in range(n)]
 
 
 def _file_source(data: Any) -> FileSource | None:

@@ -250,10 +250,12 @@ def _write(
                 raise ConfigError(f"pack: cannot write {str(path)!r} with options {writer_options!r}: {exc}") from exc
             try:
                 for lo, hi in _chunks(bounds[s], bounds[s + 1]):
-                    for j, (record, problem) in enumerate(plan.read(lo, hi)):
+                    for j, (record, problem) in enumerate(plan.rows(lo, hi)):
                         if problem is not None:
                             if policy == "raise":
-                                raise DataError(f"pack: record {lo + j}: {problem} (pass on_error='skip' to skip it)")
+                                raise DataError(
+                                    f"pack: {problem} (record {lo + j}; on_error='skip' stores it as a masked record)"
+                                )
                             skipped.append((lo + j, problem))
                         fields = _merge(fields, record, lo + j)
                         encoded = encode_record(record)
