@@ -165,16 +165,15 @@ class PackedReader:
                 return list(reader.read(local))
             except RuntimeError as exc:
                 error = exc
+            bad = local[0]
             for i in local:  # name the first record that fails (ArrayRecord's own chunk hashes)
                 try:
                     reader.read([i])
                 except RuntimeError as exc:
-                    i, error = i, exc
+                    bad, error = i, exc
                     break
-            else:
-                i = local[0]
         raise DataError(
-            f"packed {self.where(int(self.starts[s]) + i)}: cannot read it ({error}); the shard is corrupt: "
+            f"packed {self.where(int(self.starts[s]) + bad)}: cannot read it ({error}); the shard is corrupt: "
             f"run `modalax pack --verify {self.root}`, then pack again"
         ) from error
 
