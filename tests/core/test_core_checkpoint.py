@@ -18,8 +18,14 @@ import jax  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from modalax import ArraySource, DataLoader  # noqa: E402
-from modalax._src.errors import ConfigError, DataError  # noqa: E402
-from modalax.checkpoint import LoaderRestore, LoaderSave, state_filename  # noqa: E402
+from modalax._src.errors import ConfigError, DataError, ModalaxError  # noqa: E402
+from modalax.checkpoint import (  # noqa: E402
+    LoaderRestore,
+    LoaderSave,
+    restore_checkpoint,
+    save_checkpoint,
+    state_filename,
+)
 
 SAVED_AT, MORE = 7, 4  # 5 batches an epoch: the save falls in the second epoch
 
@@ -138,6 +144,100 @@ def test_bad_loader_checkpoints_name_the_file(
     with ocp.CheckpointManager(tmp_path) as manager, pytest.raises(error) as info:
         manager.restore(0, args=ocp.args.Composite(data=LoaderRestore(loader)))
     assert all(n in str(info.value) for n in names), str(info.value)
+
+
+def test_checked_save_and_restore_resume_the_latest_step(tmp_path: Path) -> None:
+    model, _, loader, _ = build()
+    it = iter(loader)
+    next(it), next(it)
+    with ocp.CheckpointManager(tmp_path) as manager:
+        assert save_checkpoint(manager, 2, it, state=ocp.args.StandardSave(nnx.state(model)))
+        manager.wait_until_finished()
+    fresh_model, _, fresh, _ = build()
+    with ocp.CheckpointManager(tmp_path) as manager:
+        restored = restore_checkpoint(manager, None, fresh, state=ocp.args.StandardRestore(nnx.state(fresh_model)))
+    assert restored["data"] is fresh and set(restored.keys()) == {"data", "state"}
+    assert np.asarray(next(iter(fresh))["x"]).tobytes() == np.asarray(next(it)["x"]).tobytes()
+
+
+def _saved_as(directory: Path, item: str = "data", handler: str = "loader", step: int = 3) -> Any:
+    """A checkpoint of one step whose ``item`` was saved by the loader handler or by StandardSave."""
+    *_, loader, _ = build()
+    with ocp.CheckpointManager(directory) as manager:
+        args = LoaderSave(loader) if handler == "loader" else ocp.args.StandardSave({"w": np.ones(3)})
+        manager.save(step, args=ocp.args.Composite(**{item: args}))
+        manager.wait_until_finished()
+    return loader
+
+
+def _again(manager: Any, loader: Any) -> Any:
+    return save_checkpoint(manager, 3, loader)
+
+
+def _missing_step(manager: Any, loader: Any) -> Any:
+    return restore_checkpoint(manager, 99, loader)
+
+
+def _missing_item(manager: Any, loader: Any) -> Any:
+    return restore_checkpoint(manager, 3, loader, item="position")
+
+
+def _missing_other_item(manager: Any, loader: Any) -> Any:
+    return restore_checkpoint(manager, 3, loader, state=ocp.args.StandardRestore({"w": np.ones(3)}))
+
+
+def _plain_restore(manager: Any, loader: Any) -> Any:
+    return manager.restore(3, args=ocp.args.Composite(data=LoaderRestore(loader)))
+
+
+def _nothing(manager: Any, loader: Any) -> Any:
+    for step in manager.all_steps():
+        manager.delete(step)
+    return restore_checkpoint(manager, None, loader)
+
+
+@pytest.mark.parametrize(
+    ("saved_by", "call", "error", "names"),
+    [
+        ("loader", _again, ConfigError, ["step 3", "already saved", "['data']"]),
+        ("loader", _missing_step, DataError, ["step 99 not found", "steps found: [3]"]),
+        ("loader", _missing_item, DataError, ["step 3", "no item 'position'", "['data']"]),
+        ("loader", _missing_other_item, DataError, ["step 3", "no item 'state'", "['data']"]),
+        ("loader", _nothing, DataError, ["no checkpoint"]),
+        ("standard", _missing_item, DataError, ["no item 'position'"]),
+        ("standard", lambda m, lo: restore_checkpoint(m, 3, lo), DataError, ["step 3", "StandardCheckpointHandler"]),
+        ("standard", _plain_restore, DataError, ["item 'data'", "step 3", "StandardCheckpointHandler", "_METADATA"]),
+    ],
+)
+def test_checkpoint_misuse_names_step_item_and_what_was_found(
+    tmp_path: Path, saved_by: str, call: Any, error: type[Exception], names: list[str]
+) -> None:
+    loader = _saved_as(tmp_path, handler=saved_by)
+    before = json.dumps(loader.state_dict())
+    with ocp.CheckpointManager(tmp_path) as manager, pytest.raises(error) as info:
+        call(manager, loader)
+    assert isinstance(info.value, ModalaxError)
+    assert all(n in str(info.value) for n in names), str(info.value)
+    assert json.dumps(loader.state_dict()) == before  # nothing restored into it
+
+
+def test_a_save_under_an_existing_step_keeps_the_first_position(tmp_path: Path) -> None:
+    loader = _saved_as(tmp_path)
+    saved = (tmp_path / "3" / "data" / state_filename()).read_text()
+    it = iter(loader)
+    next(it)
+    with ocp.CheckpointManager(tmp_path) as manager, pytest.raises(ConfigError, match="step 3"):
+        save_checkpoint(manager, 3, it)
+    assert (tmp_path / "3" / "data" / state_filename()).read_text() == saved
+
+
+def test_a_position_saved_by_another_process_count_says_so(tmp_path: Path) -> None:
+    loader = _saved_as(tmp_path)
+    item = tmp_path / "3" / "data"
+    (item / state_filename()).rename(item / "process_1-of-2.json")
+    with ocp.CheckpointManager(tmp_path) as manager, pytest.raises(DataError) as info:
+        restore_checkpoint(manager, 3, loader)
+    assert "saved by 2 process(es), this job runs 1" in str(info.value) and "step 3" in str(info.value)
 
 
 def test_a_non_loader_is_a_config_error(tmp_path: Path) -> None:

@@ -67,7 +67,9 @@ def test_pack_and_read_back_by_index(packed: Path) -> None:
     index = json.loads((packed / "index.json").read_text())
     assert index["num_records"] == N and [s["num_records"] for s in index["shards"]] == [12, 12, 13]
     assert index["fields"]["x"] == {"kind": "array", "dtype": "<f4", "shape": [2, 3]}
-    assert index["fields"]["name"]["kind"] == "text" and index["version"] == 1
+    assert index["fields"]["name"]["kind"] == "text" and index["version"] == 2 and index["format"] == "modalax.packed"
+    assert index["record_checksums"] == "records.crc32" and set(index["files"]) == {"records.crc32"}
+    assert [s["size"] for s in index["shards"]] == [(packed / s["path"]).stat().st_size for s in index["shards"]]
     ds = PackedDataset(root=packed)
     idx = np.array([36, 0, 12, 11, 24, 5])
     got = ds.get_records(idx)
@@ -92,7 +94,12 @@ def test_packing_twice_gives_identical_bytes(tmp_path: Path) -> None:
     for name in ("a", "b"):
         pack(ArraySource(_data(), on_device=False), tmp_path / name, shards=2, progress=False)
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
-    assert len(_files(tmp_path / "a")) == 3
+    assert sorted(_files(tmp_path / "a")) == [
+        "data.array_record-00000-of-00002",
+        "data.array_record-00001-of-00002",
+        "index.json",
+        "records.crc32",
+    ]
 
 
 def test_every_source_kind_packs(tmp_path: Path) -> None:
@@ -226,8 +233,19 @@ def test_bad_folders_are_data_errors_naming_the_file(packed: Path, damage: Any, 
         assert name in str(info.value)
 
 
-def test_a_corrupt_record_names_the_shard_and_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("checks", "match"),
+    [
+        ("records", r"00000-of-00001' record 2 \(index 2\): crc32 0x[0-9a-f]{8} but index.json recorded"),
+        ("open", r"00000-of-00001' record 2 \(index 2\): starts with b'garb'"),
+    ],
+)
+def test_a_record_that_is_not_the_packed_one_names_the_shard_and_record(
+    tmp_path: Path, checks: str, match: str
+) -> None:
     from array_record.python.array_record_module import ArrayRecordWriter
+
+    from modalax._src.packed.integrity import file_sha256
 
     pack({"y": np.arange(4.0)}, tmp_path / "p", progress=False)
     shard = tmp_path / "p" / "data.array_record-00000-of-00001"
@@ -235,9 +253,12 @@ def test_a_corrupt_record_names_the_shard_and_record(tmp_path: Path) -> None:
     for i in range(4):
         writer.write(encode_record({"y": np.float64(i)}) if i != 2 else b"garbage")
     writer.close()
-    ds = PackedDataset(root=tmp_path / "p")
+    index = json.loads((tmp_path / "p" / "index.json").read_text())
+    index["shards"][0].update(size=shard.stat().st_size, sha256=file_sha256(shard))  # as a buggy writer would
+    (tmp_path / "p" / "index.json").write_text(json.dumps(index))
+    ds = PackedDataset(root=tmp_path / "p", checks=checks)  # type: ignore[arg-type]
     assert ds.get_records(np.array([3]))["y"].tolist() == [3.0]
-    with pytest.raises(DataError, match=r"data\.array_record-00000-of-00001' record 2 \(index 2\)"):
+    with pytest.raises(DataError, match=match):
         ds.get_records(np.array([1, 2]))
 
 
@@ -261,7 +282,7 @@ def test_bad_pack_arguments(tmp_path: Path, data: Any, kwargs: dict[str, Any], e
 
 
 def test_pack_refuses_a_folder_in_use(packed: Path) -> None:
-    with pytest.raises(ConfigError, match="not an empty folder"):
+    with pytest.raises(ConfigError, match=r"not an empty folder \(it holds a complete pack"):
         pack({"y": np.arange(3.0)}, packed, progress=False)
 
 
@@ -307,6 +328,10 @@ def test_two_processes_over_a_packed_folder_assemble_the_single_process_batches(
         (["pack", "nomodality:synthetic", "--out", "{out}"], "nomodality"),
         (["pack", "x:y", "--out", "{used}"], "is not empty"),
         (["pack", "x:y"], "--out"),
+        (["pack", "--out", "{out}"], "SOURCE: required"),
+        (["pack", "x:y", "--out", "{out}", "--on-error", "maybe"], "--on-error"),
+        (["pack", "--verify", "{used}"], "index.json"),
+        (["pack", "--verify", "{used}", "--out", "{out}"], "--verify: got --out too"),
     ],
 )
 def test_cli_pack_errors_are_one_line(

@@ -3,6 +3,8 @@
 ``SOURCE`` is a folder (its modality from ``--modality`` or from its files' extensions), a
 text file (the ``text`` modality's ``file`` dataset), or ``MODALITY:DATASET_TYPE`` built
 with ``--set`` options as ``modalax preview`` does. Arguments are checked before any work.
+``--on-error skip`` packs files that fail to read or decode as masked, counted records.
+``modalax pack --verify DIR`` reads a packed folder whole and checks it against its index.
 """
 
 from __future__ import annotations
@@ -77,28 +79,62 @@ def source_dataset(args: argparse.Namespace) -> Any:
     return _build(factory, options, f"{modality}/{dataset_type}", args.seed)
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from modalax._src.packed.integrity import verify
+
+    given = [flag for flag, value in (("SOURCE", args.source), ("--out", args.out)) if value is not None]
+    if given:
+        raise ConfigError(f"--verify: got {' and '.join(given)} too; expected `modalax pack --verify DIR` alone")
+    print(verify(Path(args.verify)).summary())
+    return 0
+
+
 def cmd_pack(args: argparse.Namespace) -> int:
-    """Build the source dataset and pack it into ``--out``."""
+    """Build the source dataset and pack it into ``--out`` (or, with ``--verify DIR``, check a pack)."""
     from modalax._src.packed import pack
+    from modalax._src.packed.index import incomplete_files
     from modalax._src.packed.writer import array_record_module
 
     array_record_module()  # a missing package is reported before any work
+    if args.verify is not None:
+        return _verify(args)
+    if args.out is None:
+        raise ConfigError("--out: required; expected the output folder (new or empty)")
+    if args.source is None:
+        raise ConfigError("SOURCE: required; expected a folder, a text file or MODALITY:DATASET_TYPE")
     out = Path(args.out)
     check_out(out)
     if out.is_dir() and any(out.iterdir()):
-        raise ConfigError(f"--out: {str(out)!r} is not empty; expected a new or empty folder")
+        found = incomplete_files(out)
+        held = f" (an incomplete pack: {found[0]!r} without index.json; delete the folder first)" if found else ""
+        raise ConfigError(f"--out: {str(out)!r} is not empty{held}; expected a new or empty folder")
     dataset = source_dataset(args)
-    index = pack(dataset, out, shards=args.shards, modality=args.modality, progress=not args.no_progress)
+    index = pack(
+        dataset,
+        out,
+        shards=args.shards,
+        modality=args.modality,
+        progress=not args.no_progress,
+        on_error=args.on_error,
+    )
     what = f"{index.modality} " if index.modality else ""
-    print(f"packed {index.num_records} {what}records into {len(index.shards)} shard(s): {out / 'index.json'}")
+    skipped = f", {len(index.skipped)} skipped" if index.skipped else ""
+    print(f"packed {index.num_records} {what}records{skipped} into {len(index.shards)} shard(s): {out / 'index.json'}")
     return 0
 
 
 def add_pack_parser(sub: Any) -> None:
     """Declare ``modalax pack`` on the sub-command action ``sub``."""
     p = sub.add_parser("pack", help="write a folder, text file or dataset into ArrayRecord shards")
-    p.add_argument("source", metavar="SOURCE", help="a folder, a text file, or MODALITY:DATASET_TYPE")
-    p.add_argument("--out", required=True, help="output folder (new or empty)")
+    p.add_argument("source", metavar="SOURCE", nargs="?", help="a folder, a text file, or MODALITY:DATASET_TYPE")
+    p.add_argument("--out", default=None, help="output folder (new or empty); required unless --verify")
+    p.add_argument("--verify", default=None, metavar="DIR", help="check a packed folder against its checksums")
+    p.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default=None,
+        help="a file that cannot be read or decoded: fail, or pack it as a masked record (default: the source's)",
+    )
     p.add_argument("--shards", type=positive_int, default=1, help="number of shard files (default 1)")
     p.add_argument("--modality", default=None, help="modality of SOURCE (default: from the files' extensions)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of generated datasets (default 0)")
