@@ -84,6 +84,8 @@ _LAZY = {
     "pack": "modalax._src.packed",
     "PackedDataset": "modalax._src.packed",
     "decode_record": "modalax._src.packed",
+    "VerifyReport": "modalax._src.packed",
+    "verify_pack": "modalax._src.packed",
     "Compose": "modalax._src.operators",
     "ElementConfig": "modalax._src.operators",
     "ElementOperator": "modalax._src.operators",
@@ -167,10 +169,16 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (importing them here woul
         PackedDataset as PackedDataset,
     )
     from modalax._src.packed import (
+        VerifyReport as VerifyReport,
+    )
+    from modalax._src.packed import (
         decode_record as decode_record,
     )
     from modalax._src.packed import (
         pack as pack,
+    )
+    from modalax._src.packed import (
+        verify_pack as verify_pack,
     )
     from modalax._src.sources import (
         ArraySource as ArraySource,

@@ -52,7 +52,7 @@ class ModalityPairing(ABC):
 
     def __eq__(self, other: object) -> bool:
         # Equal pairings (same class, same options) share jitted functions and cached worlds.
-        return type(other) is type(self) and other.options() == self.options()  # type: ignore[attr-defined]
+        return isinstance(other, ModalityPairing) and type(other) is type(self) and other.options() == self.options()
 
     def __hash__(self) -> int:
         return hash((type(self), _frozen(self.options())))

@@ -98,7 +98,7 @@ class BaseModelAdapter(ABC):
             config = cls()
         elif cls is not None and not isinstance(config, cls):
             raise ConfigError(f"{name}.config: got {type(config).__name__}, expected an instance of {cls.__name__}")
-        self.model_cls = model_cls
+        self.model_cls: Any = model_cls
         self.config = config
 
     @abstractmethod

@@ -79,6 +79,8 @@ class TimeSeriesModality(modalax.GenerativeModel):
 class SyntheticSeriesDataset(modalax.SyntheticDataset):
     """Record i: a sum of two sinusoids with random frequency and phase, plus noise."""
 
+    config: TimeSeriesConfig
+
     def __init__(
         self,
         config: TimeSeriesConfig | None = None,

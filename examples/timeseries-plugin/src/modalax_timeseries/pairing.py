@@ -104,11 +104,12 @@ class TimeSeriesPairing(ModalityPairing):
             raise DataError(f"{_OWNER}.features: got shape {tuple(x.shape)}, expected (B, length, channels)")
         return pool_time(x, 32).reshape(x.shape[0], -1)
 
-    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int = 64) -> nnx.Module:
+    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int | None = None) -> nnx.Module:
         """A ``TimeSeriesEncoder`` for this shape."""
-        return TimeSeriesEncoder((self.length, self.channels), embed_dim, hidden_dim, rngs=rngs)
+        width = 64 if hidden_dim is None else hidden_dim
+        return TimeSeriesEncoder((self.length, self.channels), embed_dim, width, rngs=rngs)
 
-    def quality(self, generated: jax.Array, reference: jax.Array) -> dict[str, float]:
+    def quality(self, generated: jax.Array, reference: jax.Array, **inputs: Any) -> dict[str, float]:
         """``{"mse": ..., "correlation": mean Pearson correlation of each series with its reference}``."""
         g, r = jnp.asarray(generated, jnp.float32), jnp.asarray(reference, jnp.float32)
         if g.shape != r.shape or g.ndim != 3:

@@ -242,11 +242,12 @@ class AudioPairing(ModalityPairing):
             raise DataError(f"{_OWNER}.features: got shape {tuple(x.shape)}, expected (B, T) waveforms")
         return audio_features(x)
 
-    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int = 128) -> nnx.Module:
+    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int | None = None) -> nnx.Module:
         """``AudioEncoder`` with frames of ``min(256, T)`` samples (``hidden_dim``: filters and MLP width)."""
-        return AudioEncoder(embed_dim, hidden_dim, min(256, self.num_samples), rngs=rngs)
+        width = 128 if hidden_dim is None else hidden_dim
+        return AudioEncoder(embed_dim, width, min(256, self.num_samples), rngs=rngs)
 
-    def quality(self, generated: jax.Array, reference: jax.Array) -> dict[str, float]:
+    def quality(self, generated: jax.Array, reference: jax.Array, **inputs: Any) -> dict[str, float]:
         """``{"log_spectral_distance": dB}`` (mean over clips; 0 is perfect)."""
         from modalax_audio.evaluation import log_spectral_distance
 

@@ -193,11 +193,12 @@ class ImagePairing(ModalityPairing):
             raise DataError(f"{_OWNER}.features: got shape {tuple(x.shape)}, expected (B, H, W, C) images")
         return image_features(x if x.ndim == 4 else x[..., None])
 
-    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int = 128) -> nnx.Module:
+    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int | None = None) -> nnx.Module:
         """``ImageEncoder`` for this shape (``hidden_dim``: width of its MLP)."""
-        return ImageEncoder(self.shape, embed_dim, hidden_dim, rngs=rngs)
+        width = 128 if hidden_dim is None else hidden_dim
+        return ImageEncoder(self.shape, embed_dim, width, rngs=rngs)
 
-    def quality(self, generated: jax.Array, reference: jax.Array) -> dict[str, float]:
+    def quality(self, generated: jax.Array, reference: jax.Array, **inputs: Any) -> dict[str, float]:
         """``{"psnr": dB, "ssim": ...}``, batch means (``data_range`` as configured)."""
         from modalax_image.evaluation import ImageEvaluationSuite
 

@@ -64,7 +64,7 @@ def encoder_of(
             f"hidden_dim: got {hidden_dim}, but modality {name!r}'s pairing ({type(pairing).__name__}.encoder) "
             "takes no hidden_dim; expected hidden_dim=None (each encoder then uses its own width)"
         )
-    return pairing.encoder(embed_dim, rngs=rngs, hidden_dim=hidden_dim)  # type: ignore[call-arg]
+    return pairing.encoder(embed_dim, rngs=rngs, hidden_dim=hidden_dim)
 
 
 def build_encoders(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from flax import nnx
 
@@ -47,12 +47,24 @@ class PackedTextDataset(PackedDataset, TextDataset):
         seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
         num_threads: int | None = None,
+        on_error: Literal["raise", "skip"] | None = None,
+        checks: str = "records",
         tokenizer: Any = None,
     ) -> None:
         self._retokenize = tokenizer is not None
         # PackedDataset by name: mypy cannot see through the surface's lazy export and would check
         # super() against TextDataset (the call is the same: PackedDataset is next in the MRO)
-        PackedDataset.__init__(self, config, root, split, seed=seed, rngs=rngs, num_threads=num_threads)
+        PackedDataset.__init__(
+            self,
+            config,
+            root,
+            split,
+            seed=seed,
+            rngs=rngs,
+            num_threads=num_threads,
+            on_error=on_error,
+            checks=checks,
+        )
         saved = self.root / TOKENIZER_FILE
         if tokenizer is None and saved.is_file():
             tokenizer = Tokenizer.load(saved, self.params)

@@ -221,12 +221,13 @@ class TextPairing(ModalityPairing):
         _check_ids(f"{_OWNER}.features", tokens, self.vocab_size)
         return text_features(tokens, self.vocab_size)
 
-    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int = 128) -> nnx.Module:
+    def encoder(self, embed_dim: int, *, rngs: nnx.Rngs, hidden_dim: int | None = None) -> nnx.Module:
         """``TextEncoder`` over this vocabulary (``hidden_dim``: embedding and MLP width)."""
-        return TextEncoder(self.vocab_size, embed_dim, hidden_dim, rngs=rngs)
+        width = 128 if hidden_dim is None else hidden_dim
+        return TextEncoder(self.vocab_size, embed_dim, width, rngs=rngs)
 
     def quality(
-        self, generated: Any, reference: Any, *, log_probs: Any = None, targets: Any = None
+        self, generated: Any, reference: Any, *, log_probs: Any = None, targets: Any = None, **inputs: Any
     ) -> dict[str, float]:
         """``{"bleu": 0-100}`` of generated against reference ids; ``{"perplexity": ...}`` from ``log_probs``.
 

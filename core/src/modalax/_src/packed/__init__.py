@@ -13,6 +13,9 @@ from modalax._src.packed.reader import PackedReader
 from modalax._src.packed.record import decode_record, encode_record
 from modalax._src.packed.writer import DEFAULT_WRITER_OPTIONS, pack
 
+#: ``modalax.verify_pack``: the same function under the name the public API gives it.
+verify_pack = verify
+
 __all__ = [
     "DEFAULT_WRITER_OPTIONS",
     "INDEX_NAME",
@@ -28,4 +31,5 @@ __all__ = [
     "pack",
     "shard_name",
     "verify",
+    "verify_pack",
 ]
