@@ -164,6 +164,8 @@ class HFSource(IndexedSource):
             raise ConfigError(f"{_OWNER}.columns: got the string {columns!r}, expected a list of column names")
         names = list(columns) if columns is not None else list(features)
         unknown = [c for c in names if c not in features]
+        if not names:
+            raise ConfigError(f"{_OWNER}.columns: got [], expected at least one column of {list(features)}")
         if unknown:
             raise ConfigError(f"{_OWNER}.columns: got {unknown}, expected columns of the dataset {list(features)}")
         self.media: dict[str, str] = {}
