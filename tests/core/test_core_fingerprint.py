@@ -120,7 +120,10 @@ def test_a_renamed_image_changes_a_folder_dataset(tmp_path: Path) -> None:
 
 
 def arrays(**changes: Any) -> dict[str, Any]:
-    data = {"x": np.arange(40, dtype=np.float32).reshape(20, 2), "meta": {"name": np.array([f"r{i}" for i in range(20)])}}
+    data = {
+        "x": np.arange(40, dtype=np.float32).reshape(20, 2),
+        "meta": {"name": np.array([f"r{i}" for i in range(20)])},
+    }
     data.update(changes)
     return data
 

@@ -7,8 +7,8 @@ give exactly-once epochs, exact resume and disjoint shards like modalax's own so
 from __future__ import annotations
 
 import io
-from collections import namedtuple
 import json
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -101,7 +101,9 @@ def test_hf_image_column_needs_its_modality() -> None:
     from modalax._src.record_store import Registry
     from modalax._src.registry import set_current
 
-    ds = datasets.Dataset.from_dict({"img": [{"bytes": png_bytes(np.zeros((4, 4, 3), np.uint8)), "path": None}], "id": [7]})
+    ds = datasets.Dataset.from_dict(
+        {"img": [{"bytes": png_bytes(np.zeros((4, 4, 3), np.uint8)), "path": None}], "id": [7]}
+    )
     ds = ds.cast_column("img", datasets.Image())
     previous = set_current(Registry(discover=False))  # no plugin installed
     try:

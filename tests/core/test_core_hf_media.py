@@ -39,7 +39,9 @@ def cells_paths(ds: Any, column: str) -> list[str]:
 
 def image_folder(tmp_path: Path) -> Any:
     write_images(tmp_path / "imgs")
-    return datasets.load_dataset("imagefolder", data_dir=str(tmp_path / "imgs"), split="train", cache_dir=str(tmp_path / "c"))
+    return datasets.load_dataset(
+        "imagefolder", data_dir=str(tmp_path / "imgs"), split="train", cache_dir=str(tmp_path / "c")
+    )
 
 
 @pytest.mark.parametrize(
@@ -52,10 +54,9 @@ def image_folder(tmp_path: Path) -> Any:
     ids=["rgb", "grayscale", "rgba-nearest"],
 )
 def test_hf_images_equal_the_folder_dataset_and_packed_shards(tmp_path: Path, config: dict[str, Any]) -> None:
-    from modalax_image import ImageFolderDataset, ImageModalityConfig
-
     from modalax import get_dataset_factory
     from modalax._src.packed import pack
+    from modalax_image import ImageFolderDataset, ImageModalityConfig
 
     cfg = ImageModalityConfig(**config)
     ds = image_folder(tmp_path)
@@ -160,7 +161,9 @@ def test_timestamps_have_no_array_form() -> None:
 
 
 def test_explicit_fill_and_dtype_are_applied() -> None:
-    ds = hf_table({"n": [1, None, 3], "x": [1.0, 1e300, 2.0], "m": [{"i": 1}, {"i": None}, {"i": 3}], "l": [[1, 2]] * 3})
+    ds = hf_table(
+        {"n": [1, None, 3], "x": [1.0, 1e300, 2.0], "m": [{"i": 1}, {"i": None}, {"i": 3}], "l": [[1, 2]] * 3}
+    )
     src = HFSource(ds, fill={"n": -1, "m.i": 0}, dtype={"x": "float32"})
     batch = src.get_records([1, 2])
     assert batch["n"].tolist() == [-1, 3] and batch["n"].dtype == np.int64  # still ints, not NaN floats
@@ -178,9 +181,21 @@ def media_dataset(tmp_path: Path, feature: Any, column: str = "img") -> Any:
 
 
 MEDIA_FAULTS = [
-    (lambda: datasets.Image(mode="L"), {}, r"column 'img' is Image\(mode='L'\), but the 'image' config decodes to mode 'RGB'"),
-    (lambda: datasets.Image(), {"configs": {"image": 3}}, r"HFSource.configs\['image'\]: got int, expected a ImageModalityConfig"),
-    (lambda: datasets.Image(), {"configs": {"audio": {}}}, r"HFSource.configs: got \['audio'\], expected .*\['image'\]"),
+    (
+        lambda: datasets.Image(mode="L"),
+        {},
+        r"column 'img' is Image\(mode='L'\), but the 'image' config decodes to mode 'RGB'",
+    ),
+    (
+        lambda: datasets.Image(),
+        {"configs": {"image": 3}},
+        r"HFSource.configs\['image'\]: got int, expected a ImageModalityConfig",
+    ),
+    (
+        lambda: datasets.Image(),
+        {"configs": {"audio": {}}},
+        r"HFSource.configs: got \['audio'\], expected .*\['image'\]",
+    ),
     (lambda: datasets.Image(), {"decode_options": {"image": {"nope": 1}}}, r"decode_options\['image'\]: .*'nope'"),
     (lambda: datasets.Image(), {"num_threads": 0}, r"HFSource.num_threads: got 0"),
     (lambda: {"inner": datasets.Image()}, {}, r"column 'img' holds media inside a list or struct"),
@@ -203,7 +218,9 @@ def test_feature_settings_that_agree_with_the_config_are_honoured(tmp_path: Path
     rgb = HFSource(media_dataset(tmp_path, datasets.Image(mode="RGB")), configs={"image": ImageModalityConfig()})
     assert rgb[0]["images"].shape == (64, 64, 3)
     good, _ = write_audio(tmp_path / "clips")
-    audio = datasets.Dataset.from_dict({"clip": audio_column(good)}).cast_column("clip", datasets.Audio(sampling_rate=22050))
+    audio = datasets.Dataset.from_dict({"clip": audio_column(good)}).cast_column(
+        "clip", datasets.Audio(sampling_rate=22050)
+    )
     with pytest.raises(ConfigError, match=r"column 'clip' is Audio\(sampling_rate=22050\), but .* 16000 Hz"):
         HFSource(audio)
     assert HFSource(audio, configs={"audio": {"sample_rate": 22050}})[0]["audio"].shape == (44100,)
@@ -224,7 +241,10 @@ def test_clashing_names_null_cells_and_undecodable_bytes(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda ds: datasets.DatasetDict({"train": ds, "test": ds}), r"DatasetDict with the splits \['train', 'test'\].*ds\['train'\]"),
+        (
+            lambda ds: datasets.DatasetDict({"train": ds, "test": ds}),
+            r"DatasetDict with the splits \['train', 'test'\].*ds\['train'\]",
+        ),
         (lambda ds: ds.to_iterable_dataset(), r"streaming IterableDataset.*streaming=False"),
     ],
 )

@@ -75,7 +75,9 @@ def test_one_record_has_no_batch_axis_at_any_depth(on_device: bool) -> None:
     assert np.shape(record["features"]["x"]) == () and int(record["features"]["x"]) == 5
     assert np.asarray(record["features"]["deep"]["v"]).tolist() == [5, 5] and record["features"]["name"] == "r5"
     assert np.shape(record["y"]) == () and float(record["y"]) == 5.0
-    columns = ArraySource({"x": [10, 11, 12], "label": ("a", "b", "c"), "m": {"w": (0.5, 1.5, 2.5)}}, on_device=on_device)
+    columns = ArraySource(
+        {"x": [10, 11, 12], "label": ("a", "b", "c"), "m": {"w": (0.5, 1.5, 2.5)}}, on_device=on_device
+    )
     assert int(columns[1]["x"]) == 11 and columns[1]["label"] == "b" and float(columns[-1]["m"]["w"]) == 2.5
     assert columns.get_records([2, 0])["x"].tolist() == [12, 10]
 

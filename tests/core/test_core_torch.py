@@ -29,7 +29,9 @@ torchvision = pytest.importorskip("torchvision")
 @pytest.mark.parametrize("extensions", [(".png", ".jpg", ".jpeg"), (".PNG",), (".tar.png",)])
 def test_listing_equals_torchvision_dataset_folder(tmp_path: Path, extensions: tuple[str, ...]) -> None:
     root = nested_tree(tmp_path)
-    reference = torchvision.datasets.DatasetFolder(str(root), loader=str, extensions=tuple(e.lower() for e in extensions))
+    reference = torchvision.datasets.DatasetFolder(
+        str(root), loader=str, extensions=tuple(e.lower() for e in extensions)
+    )
     scan = scan_class_folders(root, extensions, owner="T")
     assert [str(p) for p in scan.paths] == [path for path, _ in reference.samples]
     assert scan.labels == [label for _, label in reference.samples]
@@ -41,7 +43,10 @@ def test_image_folder_dataset_equals_torchvision_image_folder(tmp_path: Path) ->
     from PIL import Image
 
     root = tmp_path / "pets"
-    for cls, names in {"cat": ["b.png", "a.JPG", "sub/c.png", "sub-x/d.webp"], "dog": ["e.png", "deep/f/g.bmp"]}.items():
+    for cls, names in {
+        "cat": ["b.png", "a.JPG", "sub/c.png", "sub-x/d.webp"],
+        "dog": ["e.png", "deep/f/g.bmp"],
+    }.items():
         for name in names:
             (root / cls / name).parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (5, 4), (len(name) * 20, 0, 0)).save(root / cls / name)

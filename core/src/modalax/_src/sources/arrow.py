@@ -49,7 +49,9 @@ def _fill_nulls(array: Any, name: str, owner: str, indices: np.ndarray, fill: Ma
     try:
         return pc.fill_null(array, pa.scalar(fill[name], type=array.type))
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-        raise ConfigError(f"{owner}.fill[{name!r}]: got {fill[name]!r}, which is not a {array.type} value: {exc}") from exc
+        raise ConfigError(
+            f"{owner}.fill[{name!r}]: got {fill[name]!r}, which is not a {array.type} value: {exc}"
+        ) from exc
 
 
 def arrow_column(

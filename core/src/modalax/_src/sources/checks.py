@@ -95,8 +95,9 @@ def check_value_range(owner: str, arrays: dict[str, Any], *, indices: Any = None
             bad = np.isfinite(leaf) & (np.abs(leaf) > _F32_MAX)
             if bad.any():
                 where = np.argwhere(bad)[0]
+                value = float(leaf[tuple(where)])
                 raise DataError(
-                    f"{owner}: field {name!r} of {_record(indices, int(where[0]))} holds {float(leaf[tuple(where)])!r}, "
+                    f"{owner}: field {name!r} of {_record(indices, int(where[0]))} holds {value!r}, "
                     "which float32 (jax's default float) cannot hold (it would become inf); expected |values| <= "
                     f"{_F32_MAX:.4g}, or jax.config.update('jax_enable_x64', True)"
                 )

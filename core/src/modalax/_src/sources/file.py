@@ -236,9 +236,10 @@ class FileSource(IndexedSource):
 
     def fingerprint(self) -> Fingerprint:
         """Count and a hash of the files' relative paths, sizes and mtimes (one ``stat`` each, once)."""
-        if getattr(self, "_fingerprint", None) is None:  # sources pickled before fingerprints lack it
-            self._fingerprint = file_fingerprint(self.paths)
-        return self._fingerprint
+        known = getattr(self, "_fingerprint", None)  # sources pickled before fingerprints lack it
+        if known is None:
+            known = self._fingerprint = file_fingerprint(self.paths)
+        return known
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

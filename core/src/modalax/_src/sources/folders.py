@@ -249,10 +249,10 @@ def scan_class_folders(
     if not root.is_dir():
         raise DataError(f"{owner}.root: got {str(root)!r}, expected an existing folder")
     if labelled is False:
-        paths = list_files(root, exts, owner=owner)
-        if not paths:
+        every = list_files(root, exts, owner=owner)
+        if not every:
             raise DataError(f"{owner}: no {_describe(exts)} files under {str(root)!r}; expected at least one")
-        return FolderScan(paths, None, [])
+        return FolderScan(every, None, [])
     entries = _scandir(owner, os.fspath(root))
     above = {_identity(owner, os.fspath(root)): os.fspath(root)}
     folders = sorted(e.name for e in entries if _is_dir(e))

@@ -127,7 +127,13 @@ class SequenceSource(IndexedSource):
         if not idx:
             raise DataError(f"{owner}: got no indices; expected at least one")
         return stack_records(
-            self._items(idx), owner=owner, key=self.key, indices=idx, fields=self.fields, fill=self.fill, dtype=self.dtype
+            self._items(idx),
+            owner=owner,
+            key=self.key,
+            indices=idx,
+            fields=self.fields,
+            fill=self.fill,
+            dtype=self.dtype,
         )
 
     def fingerprint(self) -> Fingerprint | None:
@@ -159,19 +165,18 @@ def as_source(
         if fields is not None:
             raise ConfigError(f"as_source.fields: got {fields!r} for a HF dataset, whose columns are named already")
         return HFSource(obj, fill=fill, dtype=dtype, **options)
-    checked = {"fields": fields, "fill": fill, "dtype": dtype}
     obj = plain_value(obj)  # a torch tensor as a numpy array
     if isinstance(obj, np.ndarray) or (isinstance(obj, Sequence) and not isinstance(obj, str | bytes)):
         if len(obj) == 0:
             raise DataError(f"DataLoader.source: got an empty {type(obj).__name__}; expected at least one record")
         if not options:
-            return ArraySource(obj, key=key, **checked)
+            return ArraySource(obj, key=key, fields=fields, fill=fill, dtype=dtype)
     if isinstance(obj, Mapping):
         if options:
             raise ConfigError(f"as_source: got options {sorted(options)} for a dict of columns; expected none")
         return ArraySource(obj, key=key, fill=fill, dtype=dtype)
     if hasattr(obj, "__len__") and hasattr(obj, "__getitem__"):
-        return SequenceSource(obj, key=key, **checked, **options)
+        return SequenceSource(obj, key=key, fields=fields, fill=fill, dtype=dtype, **options)
     raise ConfigError(
         f"DataLoader.source: got {type(obj).__name__}; expected a modalax source or dataset, a HF datasets.Dataset, "
         "an object with __len__ and __getitem__ (grain, torch-style), a list of records, a dict of arrays or an array"

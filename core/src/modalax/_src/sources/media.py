@@ -61,7 +61,9 @@ def _config(modality: str, config_class: Any, given: Any, owner: str) -> Any:
     return given
 
 
-def media_decoder(modality: str, config: Any, options: Mapping[str, Any] | None, *, owner: str, what: str) -> MediaDecoder:
+def media_decoder(
+    modality: str, config: Any, options: Mapping[str, Any] | None, *, owner: str, what: str
+) -> MediaDecoder:
     """The registered decoder of ``modality`` with ``config`` (None: its defaults); ``what`` names the data."""
     from modalax._src.records import resolve
     from modalax._src.registry import get_modality_record
@@ -87,4 +89,6 @@ def media_decoder(modality: str, config: Any, options: Mapping[str, Any] | None,
         raise ConfigError(f"{owner}.decode_options[{modality!r}]: got {dict(options or {})!r}: {exc}") from exc
     except ValueError:  # a builtin without a signature: its own call checks
         pass
-    return MediaDecoder(modality, decode, _config(modality, resolve(record.config_class), config, owner), dict(options or {}))
+    return MediaDecoder(
+        modality, decode, _config(modality, resolve(record.config_class), config, owner), dict(options or {})
+    )

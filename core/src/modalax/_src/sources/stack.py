@@ -192,7 +192,7 @@ def stack_records(
     *,
     owner: str,
     key: str = "data",
-    indices: Sequence[int] | None = None,
+    indices: Sequence[int] | np.ndarray | None = None,
     fields: tuple[str, ...] | None = None,
     fill: Options = None,
     dtype: Options = None,
