@@ -9,6 +9,7 @@ a truncated WAV. Each record through HF must equal the record of the same file t
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def test_hf_images_equal_the_folder_dataset_and_packed_shards(tmp_path: Path, co
     want = folder.get_records(everything)["images"]
     assert want.shape == (8, cfg.height, cfg.width, cfg.representation.channels)
     np.testing.assert_array_equal(hf.get_records(everything)["images"], want)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(hf)).get_records(everything)["images"], want)
     np.testing.assert_array_equal(packed.get_records(everything)["images"], want)
     batch = next(iter(DataLoader(ds, 8, shuffle=False, drop_last=False)))  # the default config through the loader
     default = ImageFolderDataset.from_files(paths).get_records(everything)["images"]

@@ -95,7 +95,8 @@ def arrow_column(
     if wanted is None:
         return out
     try:
-        return out.astype(wanted)
+        with np.errstate(over="ignore"):  # the caller chose this dtype: overflow to inf is theirs
+            return out.astype(wanted)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{owner}: field {name!r} cannot be read as dtype {wanted!r}: {exc}") from exc
 
