@@ -60,6 +60,9 @@ BENCH_DEPS = [
 ]
 # Version 2.13.0 sorts its CPU build (2.13.0+cpu) first where a find-links folder offers it.
 TORCH_CPU = ["torch==2.13.0"]
+# The references of the tests marked `torch` (folder listings, tuples, tensors): about 5.5 GB, which
+# took 2.5 minutes to install into a fresh environment from a local package mirror.
+TORCH_TEST_DEPS = ["torch==2.14.1", "torchvision==0.29.1"]
 
 
 def _paths(*plugins: str) -> list[str]:
@@ -126,6 +129,15 @@ def _plugin_session(name: str) -> None:
 
 for _plugin in PLUGINS:
     _plugin_session(_plugin)
+
+
+@nox.session
+def torch(session: nox.Session) -> None:
+    """The tests marked `torch`: folder listings, tuple datasets and tensors checked against real torch
+    and torchvision (too heavy for the other sessions, where these tests skip)."""
+    session.install(*TEST_DEPS, *TORCH_TEST_DEPS, "grain==0.2.18", "datasets>=2.19", "soundfile>=0.12")
+    session.install(*_paths("image", "audio"))
+    session.run("pytest", "-n", TEST_PROCESSES, "-m", "torch", *(session.posargs or ["tests/core"]), env=_test_env())
 
 
 @nox.session

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -83,52 +84,36 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    soundfile = pytest.importorskip("soundfile")
-    buf = io.BytesIO()
-    soundfile.write(buf, samples, rate, format="WAV", subtype="FLOAT")
-    return buf.getvalue()
-
-
-def hf_dataset(n: int, *, sizes: list[int] | None = None) -> Any:
+def test_hf_dataset_plain_columns_through_the_loader() -> None:
     datasets = pytest.importorskip("datasets")
-    rng = np.random.default_rng(0)
-    pictures = [rng.integers(0, 256, (s, s, 3), dtype=np.uint8) for s in sizes or [6] * n]
-    sounds = [rng.uniform(-1, 1, 40).astype(np.float32) for _ in range(n)]
     ds = datasets.Dataset.from_dict(
-        {
-            "id": list(range(n)),
-            "caption": [f"picture {i}" for i in range(n)],
-            "img": [{"bytes": png_bytes(p), "path": None} for p in pictures],
-            "sound": [{"bytes": wav_bytes(s, 8000), "path": None} for s in sounds],
-        }
+        {"id": list(range(10)), "caption": [f"picture {i}" for i in range(10)], "pair": [[i, -i] for i in range(10)]}
     )
-    # Built as plain structs, cast like `load_dataset("imagefolder"/"audiofolder")` features
-    # (encoding audio through `datasets` itself would need torchcodec).
-    return ds.cast_column("img", datasets.Image()).cast_column("sound", datasets.Audio()), pictures, sounds
-
-
-def test_hf_dataset_with_image_and_audio_features() -> None:
-    ds, pictures, sounds = hf_dataset(10)
     check_contract(lambda: ds, 10)
     batch = next(iter(DataLoader(ds, 3, shuffle=False)))
-    np.testing.assert_array_equal(batch["images"], np.stack(pictures[:3]).astype(np.float32) / 255)
-    np.testing.assert_allclose(batch["audio"], np.stack(sounds[:3]), atol=1e-7)
-    assert batch["audio_length"].tolist() == [40] * 3 and batch["audio_sample_rate"].tolist() == [8000] * 3
     assert list(batch["caption"]) == ["picture 0", "picture 1", "picture 2"]
-    spec = as_source(ds).element_spec()
-    assert spec["images"].shape == (6, 6, 3) and spec["audio"].shape == (40,)
+    np.testing.assert_array_equal(batch["pair"], [[0, 0], [1, -1], [2, -2]])
+    assert as_source(ds).element_spec()["pair"].shape == (2,)
 
 
-def test_hf_images_of_different_sizes() -> None:
-    ds, _, _ = hf_dataset(3, sizes=[6, 6, 8])
-    with pytest.raises(DataError, match=r"HF column 'img': row 2 decodes to shape \(8, 8, 3\).*image_size=\(H, W\)"):
-        as_source(ds).get_records([0, 2])
-    fixed = HFSource(ds, image_size=(4, 5), audio_length=30)
-    batch = fixed.get_records([0, 2])
-    assert batch["images"].shape == (2, 4, 5, 3) and batch["audio"].shape == (2, 30)
-    with pytest.raises(ConfigError, match=r"HFSource.columns: got \['nope'\]"):
-        HFSource(ds, columns=["nope"])
+def test_hf_image_column_needs_its_modality() -> None:
+    datasets = pytest.importorskip("datasets")
+    from modalax._src.record_store import Registry
+    from modalax._src.registry import set_current
+
+    ds = datasets.Dataset.from_dict(
+        {"img": [{"bytes": png_bytes(np.zeros((4, 4, 3), np.uint8)), "path": None}], "id": [7]}
+    )
+    ds = ds.cast_column("img", datasets.Image())
+    previous = set_current(Registry(discover=False))  # no plugin installed
+    try:
+        with pytest.raises(ConfigError, match=r"needs the 'image' modality .*modalax-image"):
+            HFSource(ds)
+        assert HFSource(ds, columns=["id"]).get_records([0])["id"].tolist() == [7]  # the way without it
+    finally:
+        set_current(previous)
+    with pytest.raises(ConfigError, match=r"HFSource.columns: got \[\], expected at least one"):
+        HFSource(ds, columns=[])
 
 
 class Broken(TorchStyle):
@@ -143,8 +128,9 @@ class Broken(TorchStyle):
 @pytest.mark.parametrize(
     ("source", "indices", "error", "message"),
     [
-        (Broken(8), [0, 3], DataError, r"Broken\[\[0, 3\]\] raised OSError: disk on fire"),
-        (Broken(8), [0, 5], DataError, r"field 'x' of record 1 has shape \(3,\), expected \(2, 2\)"),
+        (Broken(8), [0, 3], DataError, r"Broken\[3\] raised OSError: disk on fire"),
+        (Broken(8), [0, 5], DataError, r"field 'x' of record 5 has shape \(3,\), expected \(2, 2\) like record 0"),
+        (Broken(8), [7, 5, 1], DataError, r"field 'x' of record 5 has shape \(3,\), expected \(2, 2\) like record 7"),
         (TorchStyle(4), [4], DataError, r"index 4 is out of range"),
     ],
 )
@@ -165,3 +151,92 @@ def test_foreign_source_faults(source: Any, indices: list[int], error: type, mes
 def test_unusable_sources(obj: Any, message: str) -> None:
     with pytest.raises((ConfigError, DataError), match=message):
         DataLoader(obj, 2)
+
+
+class Pairs:
+    """A torchvision-style dataset: ``(image, label)`` tuples, read in bulk through ``__getitems__``."""
+
+    def __init__(self, n: int, bad: int | None = None) -> None:
+        self.n, self.bad = n, bad
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        if i == self.bad:
+            raise ValueError(f"cannot open image {i}")
+        return np.full((2, 3), i, np.float32), i % 3
+
+    def __getitems__(self, idx: list[int]) -> list[tuple[np.ndarray, int]]:
+        return [self[i] for i in idx]
+
+
+Point = namedtuple("Point", ["x", "y"])
+
+
+def test_tuple_records_are_fields_by_position_by_name_or_by_namedtuple() -> None:
+    batch = as_source(Pairs(6)).get_records([4, 1])
+    assert sorted(batch) == ["0", "1"] and batch["1"].tolist() == [1, 1]
+    named = next(iter(DataLoader(as_source(Pairs(6), fields=("images", "labels")), 3, shuffle=False)))
+    np.testing.assert_array_equal(named["images"][:, 0, 0], [0, 1, 2])
+    assert named["labels"].tolist() == [0, 1, 2]
+    assert as_source([Point(1.0, 2.0), Point(3.0, 4.0)])[1] == {"x": 3.0, "y": 4.0}
+    check_contract(lambda: as_source([(np.float32(i), i) for i in range(7)], fields=("x", "id")), 7)
+
+
+def test_columns_as_python_lists() -> None:
+    src = as_source({"x": [10, 11, 12, 13], "label": ("a", "b", "c", "d"), "meta": {"w": [0.5, 1.5, 2.5, 3.5]}})
+    record = src[2]
+    assert int(record["x"]) == 12 and record["label"] == "c" and float(record["meta"]["w"]) == 2.5
+    batch = next(iter(DataLoader(src, 4, shuffle=False)))
+    assert batch["x"].tolist() == [10, 11, 12, 13] and list(batch["label"]) == ["a", "b", "c", "d"]
+
+
+class Mixed(TorchStyle):
+    """Record 6 holds a str where the others hold ints, record 4 a None."""
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"id": "six" if i == 6 else None if i == 4 else i}
+
+
+def grain_filtered() -> Any:
+    grain = pytest.importorskip("grain")
+    return grain.MapDataset.source(list(range(8))).map(lambda i: {"id": np.int32(i)}).filter(lambda r: r["id"] % 3)
+
+
+def grain_forever() -> Any:
+    grain = pytest.importorskip("grain")
+    return grain.MapDataset.source(list(range(3))).repeat()
+
+
+@pytest.mark.parametrize(
+    ("make", "options", "indices", "error", "message"),
+    [
+        (lambda: Pairs(8, bad=5), {}, [2, 5, 1], DataError, r"Pairs\[5\] raised ValueError: cannot open image 5"),
+        (lambda: Pairs(8), {"fields": ("a", "b", "c")}, [0], DataError, r"record 0 is a tuple of 2 values, expected 3"),
+        (lambda: Pairs(8), {"fields": "images"}, [0], ConfigError, r"fields: got 'images', expected a tuple"),
+        (lambda: Pairs(8), {"fields": ("a", "a")}, [0], ConfigError, r"fields: got \('a', 'a'\), expected distinct"),
+        (lambda: Mixed(8), {}, [7, 6], DataError, r"field 'id' of record 6 is str 'six', but int 7 in record 7"),
+        (lambda: Mixed(8), {}, [5, 4], DataError, r"field 'id' of record 4 is None.*fill=\{'id': value\}"),
+        (lambda: Mixed(8), {"fill": {"id": -1}}, [7, 6], DataError, r"record 6 is str 'six'"),
+        (grain_filtered, {}, [1, 3], DataError, r"record 3 is None; expected a record \(grain's MapDataset.filter\(\)"),
+        (grain_forever, {}, [0], ConfigError, r"length 9223372036854775807, more than .* drop \.repeat\(\)"),
+        (lambda: [{"x": 1.0}, {"x": 1e300}], {}, [0], DataError, r"field 'x' of record 1 holds 1e\+300"),
+        (lambda: {"x": [1, None]}, {}, [0], DataError, r"field 'x' of record 1 is None"),
+        (lambda: {"x": [[1, 2], [3]]}, {}, [0], DataError, r"field 'x' of record 1 has shape \(1,\), expected \(2,\)"),
+        (lambda: {"x": []}, {}, [0], DataError, r"\['x'\]: got an empty list"),
+        (lambda: [[1, 2], [3, 4]], {"fields": ("a", "b")}, [0], DataError, r"record 0 is a list; expected a dict"),
+    ],
+)
+def test_foreign_values_arrive_as_they_were_or_are_refused(
+    make: Any, options: dict[str, Any], indices: list[int], error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        as_source(make(), **options).get_records(indices)
+
+
+def test_explicit_fill_and_dtype_for_foreign_records() -> None:
+    filled = as_source(Mixed(8), fill={"id": -1}).get_records([3, 4])
+    assert filled["id"].tolist() == [3, -1]
+    text = as_source(Mixed(8), dtype={"id": str}, fill={"id": "none"}).get_records([6, 4, 2])
+    assert list(text["id"]) == ["six", "none", "2"]

@@ -39,7 +39,11 @@ def test_array_source_on_device_and_host_agree() -> None:
         ([{"a": np.zeros(2)}, {"a": np.zeros(3)}], r"field 'a' of record 1 has shape \(3,\), expected \(2,\)"),
         ([{"a": 1}, {"b": 2}], r"record 1 has fields \['b'\] \(extra \['b'\], missing \['a'\]\)"),
         ("text", r"ArraySource.data: got str; expected a dict of arrays, a bare array or a list of records"),
-        ({"a": [1, 2]}, r"ArraySource.data\['a'\]: got list, expected an array with a leading axis"),
+        ({"a": [1, "x"]}, r"field 'a' of record 1 is str 'x', but int 1 in record 0; expected one type"),
+        ({"a": [1, None]}, r"field 'a' of record 1 is None; expected a value .*fill=\{'a': value\}"),
+        ({"a": [[1, 2], [3]]}, r"field 'a' of record 1 has shape \(1,\), expected \(2,\) like record 0"),
+        ({"a": [object(), object()]}, r"field 'a' of record 0 is a object <object object"),
+        ({"a": np.array([0.0, -1e39])}, r"field 'a' of record 1 holds -1e\+39, which float32 .* cannot hold"),
         ({"a": np.zeros(3), "b": np.zeros(4)}, r"leading axes differ: \{'a': 3, 'b': 4\}"),
         ({"a": np.float32(1.0)}, r"ArraySource.data\['a'\]: got float32, expected an array with a leading axis"),
     ],
@@ -61,6 +65,21 @@ def test_array_source_from_records_nested_dicts_and_bare_arrays() -> None:
     np.testing.assert_array_equal(bare[4]["pairs"], [8, 9])
     loader_ids = [np.asarray(b["meta"]["id"]) for b in DataLoader(ArraySource(records), 2, seed=1)]
     assert sorted(np.concatenate(loader_ids).tolist()[:5]) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("on_device", [True, False])
+def test_one_record_has_no_batch_axis_at_any_depth(on_device: bool) -> None:
+    records = [{"features": {"x": i, "deep": {"v": np.full(2, i)}, "name": f"r{i}"}, "y": float(i)} for i in range(7)]
+    src = ArraySource(records, on_device=on_device)
+    record = src[5]
+    assert np.shape(record["features"]["x"]) == () and int(record["features"]["x"]) == 5
+    assert np.asarray(record["features"]["deep"]["v"]).tolist() == [5, 5] and record["features"]["name"] == "r5"
+    assert np.shape(record["y"]) == () and float(record["y"]) == 5.0
+    columns = ArraySource(
+        {"x": [10, 11, 12], "label": ("a", "b", "c"), "m": {"w": (0.5, 1.5, 2.5)}}, on_device=on_device
+    )
+    assert int(columns[1]["x"]) == 11 and columns[1]["label"] == "b" and float(columns[-1]["m"]["w"]) == 2.5
+    assert columns.get_records([2, 0])["x"].tolist() == [12, 10]
 
 
 def test_file_source_reads_lazily_and_names_mismatched_files(tmp_path: Path) -> None:

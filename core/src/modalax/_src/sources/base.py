@@ -4,12 +4,30 @@ A source implements ``__len__`` and ``get_records(indices) -> dict[str, Array]``
 *traceable* source's ``get_records`` is a pure jax function of the indices (in-memory arrays,
 synthetic data), so the loader fuses gathering and operators into one jitted call; other
 sources (files) gather on the host.
+
+``fingerprint() -> dict | None`` is a cheap signature of a source's records, which the loader
+keeps in its state so that a resume onto changed data is refused rather than served wrongly
+(the record count alone misses a renamed file). The contract:
+
+* ``None`` (the default) means the source cannot tell cheaply; only the count is compared.
+* Otherwise a JSON value: a dict with ``"kind"`` (a short name of the source type) and
+  ``"count"`` (``len(source)``), the rest strings, ints, None and lists or dicts of them.
+  Fingerprints compare with ``==``: equal for the same records in any process or machine
+  (no ids, no absolute paths, no hash seeds), different when records moved or changed as
+  the source can see it cheaply.
+* Cheap: nothing is decoded. File sources stat each file once per instance (the value is
+  cached and pickled with the source): relative paths, sizes and modification times. In-memory
+  sources hash shapes, dtypes and a fixed sample of at most ``SAMPLE_ROWS`` rows. Views
+  (``Subset``, ``Concat``) combine their index tables with their parts' fingerprints.
+* Not a content hash: a file rewritten with the same size and time, or an array changed
+  outside the sampled rows, keeps its fingerprint.
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import jax
@@ -20,6 +38,31 @@ from modalax._src.errors import ConfigError, DataError, RecordIndexError
 from modalax._src.sources.stack import merge_trees
 
 Batch = dict[str, Any]
+Fingerprint = dict[str, Any]
+
+#: Rows of an in-memory source that its fingerprint hashes (evenly spaced, first and last included).
+SAMPLE_ROWS = 8
+
+
+def digest(*parts: bytes | str) -> str:
+    """A short hex sha256 of ``parts`` (each length-prefixed, so ``("ab", "c") != ("a", "bc")``)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()[:32]
+
+
+def sample_rows(n: int) -> np.ndarray:
+    """The rows an in-memory fingerprint hashes: at most ``SAMPLE_ROWS``, evenly spaced over ``n``."""
+    return np.unique(np.linspace(0, max(n - 1, 0), min(n, SAMPLE_ROWS)).astype(np.int64))
+
+
+def fingerprint_of(source: Any) -> Fingerprint | None:
+    """``source.fingerprint()`` when the source has one, else None."""
+    method = getattr(source, "fingerprint", None)
+    return method() if callable(method) else None
 
 
 @runtime_checkable
@@ -33,6 +76,16 @@ class DataSource(Protocol):
     def get_batch_at(self, start: Any, size: int, key: Any = None) -> Batch: ...
 
     def element_spec(self) -> dict[str, jax.ShapeDtypeStruct]: ...
+
+
+def _element(batch: Mapping[str, Any], j: int) -> Batch:
+    out: Batch = {}
+    for k, v in batch.items():
+        if isinstance(v, Mapping):
+            out[k] = _element(v, j)
+        else:
+            out[k] = v[j] if isinstance(v, list | tuple) or np.ndim(v) else v
+    return out
 
 
 def _check_size(size: Any) -> int:
@@ -62,6 +115,10 @@ class IndexedSource:
         come from here, on the host, and the loader attaches them to batches.
         """
         return {}
+
+    def fingerprint(self) -> Fingerprint | None:
+        """A cheap signature of the records (see the module docstring); None: cannot tell."""
+        return None
 
     def fetch(self, indices: Any) -> Batch:
         """``get_records`` plus ``host_records``: every field of the records at ``indices``."""
@@ -114,9 +171,11 @@ class IndexedSource:
     def element_of(self, batch: Batch, j: int) -> Batch:
         """Record ``j`` of a fetched batch (subclasses may rename fields, e.g. ``texts`` -> ``text``).
 
-        Batch-level scalars (a sample rate, say) are shared by every record and kept as they are.
+        Batch-level scalars (a sample rate, say) are shared by every record and kept as they are;
+        nested dicts follow the same rule at every depth, so ``record["meta"]["id"]`` has no
+        batch axis either.
         """
-        return {k: (v[j] if np.ndim(v) or isinstance(v, list | tuple) else v) for k, v in batch.items()}
+        return _element(batch, j)
 
     def get_sample(self, index: int) -> Batch:
         """Seed name for ``self[index]``; raises IndexError when out of range."""

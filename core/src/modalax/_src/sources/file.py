@@ -8,6 +8,11 @@ disagrees raises ``DataError`` naming it and the difference.
 ``on_error="skip"`` turns an undecodable file into a record of zeros with that structure,
 flagged in the reserved field ``VALID_KEY``; the loader folds the flag into the batch
 ``mask``, so batch shapes never change and a training step can ignore the record.
+
+``fingerprint()`` stats every file once (the first call; the value is kept and pickled with the
+source): a hash of the paths relative to their common folder, sizes and modification times,
+in record order, so a renamed, replaced, touched, added or removed file changes it while a
+tree moved whole elsewhere keeps it.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from typing import Any, Literal
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
-from modalax._src.sources.base import Batch, IndexedSource
+from modalax._src.sources.base import Batch, Fingerprint, IndexedSource, digest
 
-__all__ = ["VALID_KEY", "WORKER_ENV", "FileSource", "decode_threads"]
+__all__ = ["VALID_KEY", "WORKER_ENV", "FileSource", "decode_threads", "file_fingerprint"]
 
 #: Reserved record field: False for a record that stands in for a file that failed to decode.
 VALID_KEY = "__valid__"
@@ -53,6 +58,22 @@ def _difference(spec: Spec, expected: Spec) -> str | None:
                 "like the other files (configure a resize/crop or a fixed length)"
             )
     return None
+
+
+def file_fingerprint(paths: Sequence[Path]) -> Fingerprint:
+    """``{"kind": "files", "count", "digest"}`` over the paths relative to their common folder, in order,
+    with each file's size and modification time (ns); a file that cannot be stat-ed hashes as missing."""
+    names = [os.fspath(p) for p in paths]
+    base = os.path.commonpath([os.path.dirname(os.path.abspath(n)) for n in names]) if names else ""
+    parts: list[str] = []
+    for name in names:
+        try:
+            st = os.stat(name)
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError as exc:
+            stamp = f"missing:{exc.errno}"
+        parts.append(f"{os.path.relpath(os.path.abspath(name), base)}\0{stamp}")
+    return {"kind": "files", "count": len(names), "digest": digest(*parts)}
 
 
 def check_num_threads(owner: str, value: Any) -> int | None:
@@ -105,6 +126,7 @@ class FileSource(IndexedSource):
         self._skipped: set[str] = set()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._fingerprint: Fingerprint | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -211,6 +233,13 @@ class FileSource(IndexedSource):
         spec = super().element_spec()
         spec.pop(VALID_KEY, None)
         return spec
+
+    def fingerprint(self) -> Fingerprint:
+        """Count and a hash of the files' relative paths, sizes and mtimes (one ``stat`` each, once)."""
+        known = getattr(self, "_fingerprint", None)  # sources pickled before fingerprints lack it
+        if known is None:
+            known = self._fingerprint = file_fingerprint(self.paths)
+        return known
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

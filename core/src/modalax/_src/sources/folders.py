@@ -1,4 +1,4 @@
-"""Folders of files as labelled datasets: one rule for every modality.
+"""Folders of files as labelled datasets: one rule for every modality, torchvision's.
 
 A dataset root holds either files (an unlabelled dataset) or class folders; the **top-level**
 sub-folder of the root is the class of every file below it, at any depth, so
@@ -6,13 +6,24 @@ sub-folder of the root is the class of every file below it, at any depth, so
 positions of the class names (sorted folder names unless ``class_names`` fixes them), so the
 splits of one dataset agree when the caller passes the training split's names.
 
-Scanning walks the tree once (``os.walk`` cost: one ``stat`` per entry); nothing is read. A
-layout that would silently lose files is an error instead: files beside class folders, a
-dangling link, a split folder that does not exist.
+The listing is torchvision's ``ImageFolder``/``DatasetFolder`` (``find_classes`` and
+``make_dataset``) record for record: classes are every sub-folder of the root (links
+followed), sorted by name; within a class, the folders in the string order of their paths
+(``cls`` before ``cls/sub``, ``cls/sub-b`` before ``cls/sub/x``), each folder's files sorted by
+name; a file counts when its lower-cased name ends with one of the extensions. A class
+folder with no such file is an error, as in torchvision, unless ``allow_empty=True`` keeps its
+label reserved.
+
+Scanning costs one ``stat`` per entry (one ``os.scandir`` per folder); nothing is read. Where
+torchvision would silently lose or repeat files, this is an error naming the path instead:
+files beside class folders, a dangling link, a folder that cannot be listed (permissions), a
+path longer than the system's limit, a link that loops back to a folder above it, a split
+folder that does not exist.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +31,7 @@ from pathlib import Path
 
 from modalax._src.errors import ConfigError, DataError
 
-__all__ = ["SPLIT_NAMES", "FolderScan", "normalize_extensions", "scan_class_folders", "split_folder"]
+__all__ = ["SPLIT_NAMES", "FolderScan", "list_files", "normalize_extensions", "scan_class_folders", "split_folder"]
 
 #: Sub-folder names read as splits rather than classes when looking for ``root/<split>``.
 SPLIT_NAMES = ("train", "training", "val", "valid", "validation", "dev", "test", "testing", "eval")
@@ -28,11 +39,15 @@ SPLIT_NAMES = ("train", "training", "val", "valid", "validation", "dev", "test",
 
 @dataclass(frozen=True)
 class FolderScan:
-    """The files of a folder in record order, their labels (None when unlabelled) and class names."""
+    """The files of a folder in record order, their labels (None when unlabelled) and class names.
+
+    ``empty_classes`` lists the class folders that held no file (only with ``allow_empty=True``).
+    """
 
     paths: list[Path]
     labels: list[int] | None
     class_names: list[str]
+    empty_classes: tuple[str, ...] = ()
 
 
 def normalize_extensions(extensions: Iterable[str], *, owner: str) -> tuple[str, ...]:
@@ -48,6 +63,100 @@ def normalize_extensions(extensions: Iterable[str], *, owner: str) -> tuple[str,
     if not out:
         raise ConfigError(f"{owner}.extensions: got an empty list, expected at least one extension")
     return tuple(dict.fromkeys(out))
+
+
+def _unreadable(owner: str, path: str, exc: OSError) -> DataError:
+    if exc.errno == errno.ENAMETOOLONG:
+        return DataError(
+            f"{owner}: cannot list {_short(path)!r}: its path is longer than this system allows "
+            f"({len(os.fsencode(path))} bytes); expected shorter folder names (or a link to a shorter path)"
+        )
+    return DataError(
+        f"{owner}: cannot list {path!r} ({exc.strerror or exc}); expected a readable folder "
+        "(fix its permissions, or move it out of the dataset)"
+    )
+
+
+def _short(path: str) -> str:
+    return path if len(path) <= 200 else f"{path[:96]}...{path[-96:]}"
+
+
+def _scandir(owner: str, path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError as exc:
+        raise _unreadable(owner, path, exc) from exc
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows links, as os.walk(followlinks=True) does
+    except OSError:
+        return False
+
+
+def _identity(owner: str, path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise _unreadable(owner, path, exc) from exc
+    return st.st_dev, st.st_ino
+
+
+def _path_max(root: str) -> int:
+    try:
+        return os.pathconf(root, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        return 4096
+
+
+def list_files(
+    folder: str | os.PathLike[str],
+    extensions: tuple[str, ...],
+    *,
+    owner: str,
+    above: Mapping[tuple[int, int], str] | None = None,
+) -> list[Path]:
+    """Files under ``folder`` whose lower-cased name ends with one of ``extensions``, in torchvision's order.
+
+    That order is ``sorted(os.walk(folder, followlinks=True))`` with each folder's files sorted:
+    folders by the string of their path, files by name. Links are followed once; a link to a
+    folder above it (``above``: identities of the folders enclosing ``folder``) is a loop and a
+    ``DataError``, as are folders that cannot be listed, paths over the system's limit and
+    dangling links with a matching name.
+    """
+    top = os.fspath(folder)
+    limit = _path_max(top)
+    found: list[tuple[str, list[str]]] = []
+    # (path, identities of the folders from the root down to it, by identity -> path)
+    stack: list[tuple[str, dict[tuple[int, int], str]]] = [(top, {**(above or {}), _identity(owner, top): top})]
+    while stack:
+        path, chain = stack.pop()
+        names: list[str] = []
+        for entry in _scandir(owner, path):
+            child = os.path.join(path, entry.name)
+            if _is_dir(entry):
+                ident = _identity(owner, child)
+                if ident in chain:
+                    raise DataError(
+                        f"{owner}: {child!r} links back to {chain[ident]!r}, a folder above it (a loop); expected "
+                        "a tree of folders (remove the link, or link to a folder outside the dataset)"
+                    )
+                stack.append((child, {**chain, ident: child}))
+            elif entry.name.lower().endswith(extensions):
+                if len(os.fsencode(child)) >= limit:
+                    raise DataError(
+                        f"{owner}: {_short(child)!r} is longer than this system allows ({len(os.fsencode(child))} "
+                        f"bytes, limit {limit - 1}); expected shorter names (the file could not be opened)"
+                    )
+                if not os.path.isfile(child):  # a dangling link (listed, but stat fails)
+                    raise DataError(f"{owner}: {child!r} is a broken link or not a regular file; expected a file")
+                names.append(entry.name)
+        if names:
+            found.append((path, sorted(names)))
+    found.sort(key=lambda item: item[0])
+    return [Path(os.path.join(path, name)) for path, names in found for name in names]
 
 
 def split_folder(root: str | os.PathLike[str], split: str | None, *, owner: str) -> Path:
@@ -66,7 +175,8 @@ def split_folder(root: str | os.PathLike[str], split: str | None, *, owner: str)
         raise ConfigError(f"{owner}.split: got {split!r}, expected a folder name such as 'train' or None")
     if (base / split).is_dir():
         return base / split
-    present = sorted(d.name for d in base.iterdir() if d.is_dir() and d.name.lower() in SPLIT_NAMES)
+    entries = _scandir(owner, os.fspath(base))
+    present = sorted(e.name for e in entries if _is_dir(e) and e.name.lower() in SPLIT_NAMES)
     if split == "train" and not present:
         return base
     raise DataError(
@@ -80,20 +190,6 @@ def _describe(exts: tuple[str, ...]) -> str:
     return shown if len(exts) <= 8 else f"{shown}/... ({len(exts)} extensions)"
 
 
-def _files_under(folder: Path, extensions: tuple[str, ...], owner: str) -> list[Path]:
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames.sort()
-        for name in filenames:
-            path = Path(dirpath) / name
-            if path.suffix.lower() not in extensions:
-                continue
-            if not path.is_file():  # a dangling link (os.walk lists it, stat fails)
-                raise DataError(f"{owner}: {str(path)!r} is a broken link or not a regular file; expected a file")
-            found.append(path)
-    return sorted(found)
-
-
 def _label_table(
     folders: list[str], class_names: Sequence[str] | Mapping[str, int] | None, root: Path, owner: str
 ) -> tuple[dict[str, int], list[str]]:
@@ -104,6 +200,12 @@ def _label_table(
         bad = {k: v for k, v in table.items() if isinstance(v, bool) or not isinstance(v, int) or v < 0}
         if bad:
             raise ConfigError(f"{owner}.class_to_idx: got {bad}, expected non-negative int labels")
+        if sorted(table.values()) != list(range(len(table))):
+            raise ConfigError(
+                f"{owner}.class_to_idx: got labels {sorted(table.values())} for {len(table)} classes, expected each "
+                f"of 0..{len(table) - 1} once, so that class_names[label] names the class (renumber them, or give "
+                "the names as a list in label order)"
+            )
         names = [name for name, _ in sorted(table.items(), key=lambda kv: kv[1])]
     elif isinstance(class_names, str):
         raise ConfigError(f"{owner}.class_names: got the string {class_names!r}, expected a list of class names")
@@ -129,48 +231,62 @@ def scan_class_folders(
     class_names: Sequence[str] | Mapping[str, int] | None = None,
     labelled: bool | None = None,
     unlabelled_option: str = "labelled=False",
+    allow_empty: bool = False,
 ) -> FolderScan:
-    """Files under ``root`` with ``extensions``, labelled by their top-level sub-folder.
+    """Files under ``root`` with ``extensions``, labelled by their top-level sub-folder (torchvision's listing).
 
     ``labelled=None`` labels when ``root`` has sub-folders holding such files; ``True`` requires
     them, ``False`` lists every file unlabelled (``unlabelled_option`` is how the caller's users
-    spell that, for the error message). ``class_names`` (a list: label = position; a
-    mapping: class to index) fixes the labels; by default they are the sorted folder names.
+    spell that, for the error message). ``class_names`` (a list: label = position; a mapping:
+    class to index, each of ``0..n-1`` once) fixes the labels; by default they are the sorted
+    folder names. Names in ``class_names`` without a folder keep their labels (a split with
+    fewer classes); a class folder without files is a ``DataError`` unless ``allow_empty``.
     """
     root = Path(root)
     exts = normalize_extensions(extensions, owner=owner)
+    if not isinstance(allow_empty, bool):
+        raise ConfigError(f"{owner}.allow_empty: got {allow_empty!r}, expected a bool")
     if not root.is_dir():
         raise DataError(f"{owner}.root: got {str(root)!r}, expected an existing folder")
     if labelled is False:
-        paths = _files_under(root, exts, owner)
-        if not paths:
+        every = list_files(root, exts, owner=owner)
+        if not every:
             raise DataError(f"{owner}: no {_describe(exts)} files under {str(root)!r}; expected at least one")
-        return FolderScan(paths, None, [])
-    top = sorted(root.iterdir())
-    classes = {d.name: _files_under(d, exts, owner) for d in top if d.is_dir()}
-    classes = {name: files for name, files in classes.items() if files}
-    loose = [p for p in top if p.suffix.lower() in exts and not p.is_dir()]
+        return FolderScan(every, None, [])
+    entries = _scandir(owner, os.fspath(root))
+    above = {_identity(owner, os.fspath(root)): os.fspath(root)}
+    folders = sorted(e.name for e in entries if _is_dir(e))
+    classes = {name: list_files(root / name, exts, owner=owner, above=above) for name in folders}
+    loose = sorted(root / e.name for e in entries if not _is_dir(e) and e.name.lower().endswith(exts))
     dangling = [p for p in loose if not p.is_file()]
     if dangling:
         raise DataError(f"{owner}: {str(dangling[0])!r} is a broken link or not a regular file; expected a file")
-    if not classes:
+    full = {name: files for name, files in classes.items() if files}
+    if not full:
         if labelled:
             raise DataError(f"{owner}: no class sub-folders with {_describe(exts)} files under {str(root)!r}")
         if not loose:
             raise DataError(
                 f"{owner}: no {_describe(exts)} files in {str(root)!r}; expected files or class sub-folders of them"
             )
-        return FolderScan(sorted(loose), None, [])
+        return FolderScan(loose, None, [])
     if loose:
         raise DataError(
             f"{owner}: {len(loose)} file(s) directly in {str(root)!r} beside class folders "
-            f"{sorted(classes)} (first: {str(loose[0])!r}); expected every file inside a class folder, "
+            f"{sorted(full)} (first: {str(loose[0])!r}); expected every file inside a class folder, "
             f"or {unlabelled_option} to read all files unlabelled"
         )
-    table, names = _label_table(sorted(classes), class_names, root, owner)
-    paths = []
+    empty = tuple(name for name in folders if not classes[name])
+    if empty and not allow_empty:
+        raise DataError(
+            f"{owner}: found no valid file for the classes {', '.join(empty)} under {str(root)!r} (extensions "
+            f"{_describe(exts)}); expected files in every class folder (remove the empty folders, or pass "
+            "allow_empty=True to keep their labels reserved)"
+        )
+    table, names = _label_table(folders, class_names, root, owner)
+    paths: list[Path] = []
     labels: list[int] = []
-    for name in sorted(classes):
+    for name in folders:
         paths += classes[name]
         labels += [table[name]] * len(classes[name])
-    return FolderScan(paths, labels, names)
+    return FolderScan(paths, labels, names, empty)

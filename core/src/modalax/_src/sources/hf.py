@@ -1,92 +1,149 @@
-"""A HF ``datasets.Dataset`` as a source: Arrow slices per batch, media decoded on the host.
+"""A HF ``datasets.Dataset`` as a source: Arrow slices per batch, media decoded as modalax decodes files.
 
-Plain columns are read as numpy through ``with_format("numpy")`` (one Arrow slice per batch,
-no Python per value). ``Image()`` and ``Audio()`` columns are read undecoded (their bytes or
-path, ``decode=False``) and decoded here: images with Pillow to float32 in [0, 1] (``H, W, C``;
-16-bit images scaled by 65535), audio with soundfile to mono float32, resampled with soxr
-when the feature fixes a ``sampling_rate``. Decoding here rather than through ``datasets``
-keeps the values equal to modalax's own folder datasets and needs no torch (``datasets``
-4+ decodes audio with torchcodec).
+Each batch is one Arrow slice (``dataset[indices]`` in Arrow format). Plain columns become numpy
+columns as ``sources.arrow`` says: nulls, ragged lists and types with no array form are refused
+with the record, the field and the value unless ``fill=``/``dtype=`` choose a stand-in or a
+cast (``datasets``' own numpy formatting would turn them into NaN, float32 or object arrays).
 
-When a dataset has exactly one image column it is served as ``images`` (and one audio column
-as ``audio``, with ``audio_length``), the keys of the modality plugins; with several, each
-keeps its name. Records of one batch must share a shape: ``image_size=(H, W)`` resizes
-(bilinear) and ``audio_length=N`` pads or trims, else differing shapes are a ``DataError``.
+Media columns (``Image()``, ``Audio()``, and any other feature that decodes, such as ``Video()``)
+are read undecoded (their bytes or path) and each file is handed to the decoder its modality
+registers, with the user's config of that modality (``configs={"image": ImageModalityConfig(...)}``)
+or the config class's defaults, and ``decode_options``. The same file therefore gives the same
+record here as through the modality's folder dataset or packed shards: greyscale, palette,
+transparency, 16-bit depth, EXIF orientation, sizes and truncated audio all handled (or refused)
+by the one decoder. A feature's own settings must agree with the config (``Image(mode="L")``
+with an RGB config, ``Audio(sampling_rate=22050)`` with a 16 kHz config are a ``ConfigError``).
+
+The decoded fields keep the decoder's names (``images``; ``audio``, ``length``,
+``source_sample_rate``) when the dataset has one column of that modality; with several, each
+column's fields sit in a nested dict under the column's name. Decoding runs on a thread pool,
+like ``FileSource``'s. ``DatasetDict`` and streaming datasets are refused with the way out.
 """
 
 from __future__ import annotations
 
-import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
-from modalax._src.sources.base import Batch, IndexedSource
+from modalax._src.sources.arrow import arrow_column
+from modalax._src.sources.base import Batch, Fingerprint, IndexedSource, digest, sample_rows
+from modalax._src.sources.checks import check_value_range
+from modalax._src.sources.file import check_num_threads, decode_threads
+from modalax._src.sources.media import MediaDecoder, media_decoder
+from modalax._src.sources.stack import stack_records
 
-__all__ = ["HFSource", "is_hf_dataset"]
+__all__ = ["HFSource", "check_hf_dataset", "hf_kind", "is_hf_dataset"]
+
+_OWNER = "HFSource"
+
+
+def hf_kind(obj: Any) -> str | None:
+    """``"Dataset"``, ``"DatasetDict"``, ``"IterableDataset"`` or ``"IterableDatasetDict"`` for such
+    ``datasets`` objects (without importing ``datasets``), else None."""
+    module = sys.modules.get("datasets")
+    if module is None:
+        return None
+    for name in ("DatasetDict", "IterableDatasetDict", "IterableDataset", "Dataset"):
+        cls = getattr(module, name, None)
+        if cls is not None and isinstance(obj, cls):
+            return name
+    return None
 
 
 def is_hf_dataset(obj: Any) -> bool:
     """Whether ``obj`` is a ``datasets.Dataset`` (without importing ``datasets``)."""
-    module = sys.modules.get("datasets")
-    return module is not None and isinstance(obj, module.Dataset)
+    return hf_kind(obj) == "Dataset"
 
 
-def _open(value: Any) -> Any:
-    if isinstance(value, dict):
-        data, path = value.get("bytes"), value.get("path")
-        return io.BytesIO(data) if data is not None else path
-    return value
+def check_hf_dataset(obj: Any, owner: str) -> None:
+    """``ConfigError`` for the ``datasets`` objects that are not one random-access ``Dataset``."""
+    kind = hf_kind(obj)
+    if kind in ("DatasetDict", "IterableDatasetDict"):
+        splits = list(obj)
+        first = splits[0] if splits else "train"
+        raise ConfigError(
+            f"{owner}: got a {kind} with the splits {splits}; expected one split: pick it, e.g. ds[{first!r}] "
+            "(load_dataset(...) without split= returns every split)"
+        )
+    if kind == "IterableDataset":
+        raise ConfigError(
+            f"{owner}: got a streaming IterableDataset, which cannot be read by index; expected a Dataset "
+            "(load_dataset(..., streaming=False))"
+        )
+    if kind != "Dataset":
+        raise ConfigError(f"{owner}: got {type(obj).__name__}, expected a datasets.Dataset")
 
 
-def decode_image(value: Any, size: tuple[int, int] | None, where: str) -> np.ndarray:
-    """One HF image cell (``{"bytes", "path"}``) as float32 ``(H, W, C)`` in [0, 1]."""
-    from PIL import Image
-
-    try:
-        with Image.open(_open(value)) as opened:
-            opened.load()
-            img: Image.Image = opened
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                img, scale = img.convert("I"), 65535.0
-            elif img.mode not in ("L", "RGB", "RGBA"):
-                img, scale = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB"), 255.0
-            else:
-                scale = 255.0
-            if size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            array = np.asarray(img, dtype=np.float32) / np.float32(scale)
-    except Exception as exc:
-        raise DataError(f"{where}: cannot decode the image: {type(exc).__name__}: {exc}") from exc
-    return array[..., None] if array.ndim == 2 else array
+def _is_media(feature: Any) -> bool:
+    return hasattr(feature, "decode") and hasattr(feature, "encode_example") and not isinstance(feature, dict)
 
 
-def decode_audio(value: Any, rate: int | None, length: int | None, where: str) -> tuple[np.ndarray, int, int]:
-    """One HF audio cell as ``(mono float32 samples, sample rate, real length)``."""
-    try:
-        import soundfile
-    except ImportError as exc:
-        raise ConfigError(f"{where}: decoding Audio() columns needs soundfile (`pip install soundfile`)") from exc
-    try:
-        samples, source_rate = soundfile.read(_open(value), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise DataError(f"{where}: cannot decode the audio: {type(exc).__name__}: {exc}") from exc
-    samples = samples.mean(axis=1)
-    if rate is not None and source_rate != rate:
-        import soxr
+def _nested_media(feature: Any) -> bool:
+    if isinstance(feature, dict):
+        return any(_is_media(f) or _nested_media(f) for f in feature.values())
+    if isinstance(feature, list | tuple):
+        return any(_is_media(f) or _nested_media(f) for f in feature)
+    inner = getattr(feature, "feature", None)
+    return inner is not None and (_is_media(inner) or _nested_media(inner))
 
-        samples, source_rate = soxr.resample(samples, source_rate, rate).astype(np.float32), rate
-    real = len(samples) if length is None else min(length, len(samples))
-    if length is not None:
-        samples = np.pad(samples[:length], (0, length - real))
-    return samples, int(source_rate), real
+
+def _check_agreement(column: str, feature: Any, decoder: MediaDecoder) -> None:
+    """A feature's own mode or sampling rate must be what the modality config decodes to."""
+    kind = type(feature).__name__
+    if kind == "Image" and getattr(feature, "mode", None):
+        mode = getattr(getattr(decoder.config, "representation", None), "pil_mode", None)
+        if mode is not None and mode != feature.mode:
+            raise ConfigError(
+                f"{_OWNER}: column {column!r} is Image(mode={feature.mode!r}), but the {decoder.modality!r} config "
+                f"decodes to mode {mode!r}; expected them to agree (pass configs={{{decoder.modality!r}: ...}} with "
+                "that representation, or cast the column to Image() to let the config decide)"
+            )
+    if kind == "Audio" and getattr(feature, "sampling_rate", None):
+        rate = getattr(decoder.config, "sample_rate", None)
+        if rate is not None and rate != feature.sampling_rate:
+            raise ConfigError(
+                f"{_OWNER}: column {column!r} is Audio(sampling_rate={feature.sampling_rate}), but the "
+                f"{decoder.modality!r} config decodes at {rate} Hz; expected them to agree (pass "
+                f"configs={{{decoder.modality!r}: ...}} with that sample_rate, or cast the column to Audio())"
+            )
+
+
+def _by_modality(given: Any, modalities: set[str], name: str) -> dict[str, Any]:
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{_OWNER}.{name}: got {given!r}, expected a dict keyed by modality, e.g. {{'image': ...}}")
+    unknown = sorted(set(given) - modalities)
+    if unknown:
+        raise ConfigError(
+            f"{_OWNER}.{name}: got {unknown}, expected modalities of the dataset's media columns {sorted(modalities)}"
+        )
+    return dict(given)
+
+
+def _by_field(given: Any, plain: list[str], name: str) -> dict[str, Any]:
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{_OWNER}.{name}: got {given!r}, expected a dict keyed by column, e.g. {{'score': 0.0}}")
+    unknown = sorted(k for k in given if str(k).split(".")[0] not in plain)
+    if unknown:
+        raise ConfigError(f"{_OWNER}.{name}: got {unknown}, expected (dotted) names of the plain columns {plain}")
+    return dict(given)
 
 
 class HFSource(IndexedSource):
-    """Records of a HF ``datasets.Dataset`` (see the module docstring)."""
+    """Records of a HF ``datasets.Dataset`` (see the module docstring).
+
+    ``columns`` picks columns (default all); ``configs`` and ``decode_options`` are keyed by
+    modality; ``fill`` and ``dtype`` by (dotted) column name; ``num_threads`` decodes media
+    (default as ``FileSource``).
+    """
 
     traceable = False
 
@@ -95,69 +152,113 @@ class HFSource(IndexedSource):
         dataset: Any,
         *,
         columns: Sequence[str] | None = None,
-        image_size: tuple[int, int] | None = None,
-        audio_length: int | None = None,
+        configs: Mapping[str, Any] | None = None,
+        decode_options: Mapping[str, Mapping[str, Any]] | None = None,
+        fill: Mapping[str, Any] | None = None,
+        dtype: Mapping[str, Any] | None = None,
+        num_threads: int | None = None,
     ) -> None:
-        import datasets
-
+        check_hf_dataset(dataset, f"{_OWNER}.dataset")
         features = dataset.features
+        if isinstance(columns, str):
+            raise ConfigError(f"{_OWNER}.columns: got the string {columns!r}, expected a list of column names")
         names = list(columns) if columns is not None else list(features)
         unknown = [c for c in names if c not in features]
+        if not names:
+            raise ConfigError(f"{_OWNER}.columns: got [], expected at least one column of {list(features)}")
         if unknown:
-            raise ConfigError(f"HFSource.columns: got {unknown}, expected columns of the dataset {list(features)}")
-        self.images = [c for c in names if isinstance(features[c], datasets.Image)]
-        self.audios = [c for c in names if isinstance(features[c], datasets.Audio)]
-        self.rates = {c: features[c].sampling_rate for c in self.audios}
-        plain = [c for c in names if c not in self.images and c not in self.audios]
-        media = self.images + self.audios
+            raise ConfigError(f"{_OWNER}.columns: got {unknown}, expected columns of the dataset {list(features)}")
+        self.media: dict[str, str] = {}
+        for c in names:
+            if _is_media(features[c]):
+                self.media[c] = type(features[c]).__name__.lower()
+            elif _nested_media(features[c]):
+                raise ConfigError(
+                    f"{_OWNER}: column {c!r} holds media inside a list or struct ({features[c]}); expected media "
+                    "columns at the top level (flatten it with ds.flatten(), or leave it out with columns=[...])"
+                )
+        self.plain = [c for c in names if c not in self.media]
+        modalities = set(self.media.values())
+        given_configs = _by_modality(configs, modalities, "configs")
+        given_options = _by_modality(decode_options, modalities, "decode_options")
+        self.decoders: dict[str, MediaDecoder] = {}
+        for c, modality in self.media.items():
+            if modality not in self.decoders:
+                what = f"column {c!r} ({type(features[c]).__name__}())"
+                self.decoders[modality] = media_decoder(
+                    modality, given_configs.get(modality), given_options.get(modality), owner=_OWNER, what=what
+                )
+            _check_agreement(c, features[c], self.decoders[modality])
+        self.fill = _by_field(fill, self.plain, "fill")
+        self.dtype = _by_field(dtype, self.plain, "dtype")
+        counts = {m: list(self.media.values()).count(m) for m in modalities}
+        self.nested = {c: counts[m] > 1 for c, m in self.media.items()}
+        view = dataset.select_columns(names)
+        for c in self.media:
+            view = view.cast_column(c, type(features[c])(decode=False))
         self.dataset = dataset
-        self._plain = dataset.select_columns(plain).with_format("numpy") if plain else None
-        raw = dataset.select_columns(media) if media else None
-        if raw is not None:
-            for c in self.images:
-                raw = raw.cast_column(c, datasets.Image(decode=False))
-            for c in self.audios:
-                raw = raw.cast_column(c, datasets.Audio(decode=False))
-        self._media = raw
-        self.image_size = image_size
-        self.audio_length = audio_length
+        self._view = view.with_format("arrow")
+        self.requested_threads = check_num_threads(_OWNER, num_threads)
+        self._pool: ThreadPoolExecutor | None = None
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def _key(self, column: str, kind: str) -> str:
-        group = self.images if kind == "images" else self.audios
-        return kind if len(group) == 1 else column
+    @property
+    def configs(self) -> dict[str, Any]:
+        """The config each media modality is decoded with."""
+        return {m: d.config for m, d in self.decoders.items()}
+
+    def _decode(self, column: str, cell: Any, index: int) -> dict[str, Any]:
+        where = f"HF column {column!r} record {index}"
+        source = None
+        if isinstance(cell, Mapping):
+            source = cell.get("bytes") if cell.get("bytes") is not None else cell.get("path")
+        if source is None:
+            raise DataError(f"{where} is {cell!r}; expected an encoded file (its bytes or path)")
+        return self.decoders[self.media[column]](source, where)
+
+    def _decode_column(self, column: str, cells: list[Any], idx: np.ndarray) -> list[dict[str, Any]]:
+        jobs = list(zip(cells, idx.tolist(), strict=True))
+        threads = decode_threads(self.requested_threads)
+        if len(jobs) < 2 or threads < 2:
+            return [self._decode(column, cell, i) for cell, i in jobs]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="modalax-hf-decode")
+        return list(self._pool.map(lambda job: self._decode(column, *job), jobs))
 
     def get_records(self, indices: Any) -> Batch:
-        idx = [int(i) for i in self.checked_indices(indices)]
+        idx = np.asarray(self.checked_indices(indices), np.int64)
+        if not idx.size:
+            raise DataError(f"{_OWNER}.get_records: got no indices; expected at least one")
+        table = self._view[idx.tolist()]
         out: Batch = {}
-        if self._plain is not None:
-            out.update({k: np.asarray(v) for k, v in self._plain[idx].items()})
-        if self._media is None:
-            return out
-        cells = self._media[idx]
-        for c in self.images:
-            arrays = [decode_image(v, self.image_size, f"HF column {c!r} row {i}") for v, i in zip(cells[c], idx)]
-            out[self._key(c, "images")] = _stack(arrays, c, idx, "image_size=(H, W)")
-        for c in self.audios:
-            decoded = [
-                decode_audio(v, self.rates[c], self.audio_length, f"HF column {c!r} row {i}")
-                for v, i in zip(cells[c], idx)
-            ]
-            key = self._key(c, "audio")
-            out[key] = _stack([d[0] for d in decoded], c, idx, "audio_length=N")
-            out[f"{key}_length"] = np.asarray([d[2] for d in decoded], np.int32)
-            out[f"{key}_sample_rate"] = np.asarray([d[1] for d in decoded], np.int32)
+        for c in self.plain:
+            out[c] = arrow_column(table.column(c), c, _OWNER, idx, self.fill, self.dtype)
+        for c in self.media:
+            records = self._decode_column(c, table.column(c).to_pylist(), idx)
+            stacked = stack_records(records, owner=f"HF column {c!r}", indices=idx)
+            if self.nested[c]:
+                out[c] = stacked
+                continue
+            clash = sorted(set(stacked) & set(out))
+            if clash:
+                raise ConfigError(
+                    f"{_OWNER}: column {c!r} decodes to the field(s) {clash}, which the dataset also has as columns; "
+                    "expected distinct names (ds.rename_column(...), or leave one out with columns=[...])"
+                )
+            out.update(stacked)
+        check_value_range(_OWNER, out, indices=idx)
         return out
 
+    def fingerprint(self) -> Fingerprint:
+        """Count, schema and the Arrow values (media undecoded) of a fixed sample of rows."""
+        rows = sample_rows(len(self))
+        table = self._view[rows.tolist()]
+        schema = str(table.schema.remove_metadata())
+        return {"kind": "hf", "count": len(self), "digest": digest(schema, repr(table.to_pylist()))}
 
-def _stack(arrays: list[np.ndarray], column: str, idx: list[int], option: str) -> np.ndarray:
-    shapes = [a.shape for a in arrays]
-    if len(set(shapes)) != 1:
-        j = next(j for j, s in enumerate(shapes) if s != shapes[0])
-        raise DataError(
-            f"HF column {column!r}: row {idx[j]} decodes to shape {shapes[j]} but row {idx[0]} to {shapes[0]}; "
-            f"expected one shape per batch (pass modalax._src.sources.HFSource(dataset, {option}))"
-        )
-    return np.stack(arrays)
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_pool"] = None
+        return state

@@ -6,7 +6,8 @@ pure function of its index and the loader's exactly-once epochs, resume and shar
 A ``Subset`` of a traceable source (arrays on the device, synthetic data) stays traceable: the
 index table goes to the device once and the gather fuses into the loader's jitted step.
 ``random_split`` draws one permutation from ``seed`` (numpy's PCG64, as the loader's epochs),
-so every process computes the same split.
+so every process computes the same split. A view's ``fingerprint()`` combines its index table
+with its parts' fingerprints (see ``sources.base``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
 from modalax._src.random import check_seed
-from modalax._src.sources.base import Batch, IndexedSource
+from modalax._src.sources.base import Batch, Fingerprint, IndexedSource, digest, fingerprint_of
 from modalax._src.sources.foreign import as_source
 
 __all__ = ["Concat", "Subset", "random_split"]
@@ -62,6 +63,11 @@ class Subset(IndexedSource):
         gather, args = self.source.pure_gather()
         return (lambda a, idx: gather(a[0], jnp.take(a[1], idx))), (args, self._device_table)
 
+    def fingerprint(self) -> Fingerprint:
+        """Count, a hash of the index table and the source's fingerprint (None when it has none)."""
+        table = digest(self.indices.astype("<i4").tobytes())
+        return {"kind": "subset", "count": len(self), "indices": table, "source": fingerprint_of(self.source)}
+
 
 class Concat(IndexedSource):
     """The records of ``sources`` one after the other (read on the host)."""
@@ -76,6 +82,10 @@ class Concat(IndexedSource):
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
+
+    def fingerprint(self) -> Fingerprint:
+        """Count and the parts' fingerprints in order (None for a part that has none)."""
+        return {"kind": "concat", "count": len(self), "parts": [fingerprint_of(s) for s in self.sources]}
 
     def get_records(self, indices: Any) -> Batch:
         idx = np.asarray(self.checked_indices(indices), np.int64)
