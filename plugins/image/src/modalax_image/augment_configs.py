@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modalax.plugin import ConfigError, check_positive, check_probability, check_type
-from modalax_image.operator_configs import ImageOperatorConfig, _check_number, check_interval
+from modalax_image.operator_configs import MAX_PEAK, ImageOperatorConfig, _check_number, check_interval
 
 __all__ = [
     "ColorJitterConfig",
@@ -138,7 +138,11 @@ class SaltAndPepperConfig(_AlwaysRandomConfig):
 
 @dataclass(frozen=True, eq=False)
 class PoissonNoiseConfig(_AlwaysRandomConfig):
-    """Shot noise ``Poisson(x * peak) / peak``: ``peak`` photons at value 1 (fewer: noisier)."""
+    """Shot noise ``Poisson(x * peak) / peak``: ``peak`` photons at value 1 (fewer: noisier).
+
+    ``peak`` lies in (0, 1e7]: the rates are drawn as int32 counts, and a larger peak would
+    overflow them (it used to give silently wrong values).
+    """
 
     peak: float = 255.0
 
@@ -146,8 +150,11 @@ class PoissonNoiseConfig(_AlwaysRandomConfig):
         super().__post_init__()
         owner = type(self).__name__
         _check_number(owner, "peak", self.peak)
-        if not self.peak > 0:
-            raise ConfigError(f"{owner}.peak: got {self.peak!r}, expected a positive number (photons at value 1)")
+        if not 0 < self.peak <= MAX_PEAK:
+            raise ConfigError(
+                f"{owner}.peak: got {self.peak!r}, expected photons at value 1 in (0, {MAX_PEAK:g}] "
+                "(the rates are drawn as int32 counts)"
+            )
 
 
 def jitter_range(owner: str, name: str, value: Any) -> tuple[float, float] | None:

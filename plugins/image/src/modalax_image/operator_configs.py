@@ -21,6 +21,7 @@ from modalax.plugin import (
     check_probability,
     check_type,
 )
+from modalax_image.geometry import RESIZE_MODES
 
 __all__ = [
     "BrightnessConfig",
@@ -29,10 +30,16 @@ __all__ = [
     "FlipConfig",
     "GaussianNoiseConfig",
     "GrayscaleConfig",
+    "FLOAT32_MAX",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MAX_NOISE",
+    "MAX_PEAK",
     "ImageOperatorConfig",
     "NormalizeConfig",
     "ResizeConfig",
     "RotateConfig",
+    "check_channel_stats",
 ]
 
 
@@ -61,10 +68,27 @@ def plain_fields(config: Any, names: tuple[str, ...]) -> None:
             object.__setattr__(config, name, plain_number(value))
 
 
-def _check_number(owner: str, name: str, value: Any, *, minimum: float | None = None) -> None:
+#: Largest Poisson ``peak`` (photons at value 1): the rates ``x * peak`` are drawn as int32 counts.
+MAX_PEAK = 1e7
+#: Largest noise ``std`` and ``|mean|`` (on the [0, 1] scale): keeps the kernels' float32 sums finite.
+MAX_NOISE = 1e6
+#: Every number a config holds must survive the cast to float32 (1e39 would become inf).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_number(
+    owner: str, name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None
+) -> None:
     check_type(owner, name, value, (int, float), "a finite number")
-    if not math.isfinite(value) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
+    top = FLOAT32_MAX if maximum is None else maximum
+    low = -FLOAT32_MAX if minimum is None else minimum
+    if not math.isfinite(value) or not low <= value <= top:
+        if maximum is not None:
+            bound = f" in [{low:g}, {top:g}]"
+        elif math.isfinite(value) and abs(value) > FLOAT32_MAX:
+            bound = " representable in float32 (|x| <= 3.4e38)"
+        else:
+            bound = f" >= {minimum}" if minimum is not None else ""
         raise ConfigError(f"{owner}.{name}: got {value!r}, expected a finite number{bound}")
 
 
@@ -97,6 +121,7 @@ def check_interval(
     if ok:
         lo, hi = float(value[0]), float(value[1])
         ok = lo <= hi and (lower is None or lo >= lower) and (upper is None or hi <= upper)
+        ok = ok and max(abs(lo), abs(hi)) <= FLOAT32_MAX
     if not ok:
         raise ConfigError(
             f"{owner}.{name}: got {value!r}, expected a (low, high) pair of finite numbers{inside}, low <= high"
@@ -144,12 +169,20 @@ class _RandomConfig(ImageOperatorConfig):
 
 @dataclass(frozen=True, eq=False)
 class ResizeConfig(ImageOperatorConfig):
-    """Resize to ``height`` x ``width`` (``width=None``: square); masks follow with ``nearest``."""
+    """Resize to ``height`` x ``width`` (``width=None``: square); masks follow with ``nearest``.
+
+    ``mode`` fits another aspect ratio as ``ImageModalityConfig.resize_mode`` does:
+    ``"stretch"`` (default), ``"pad"`` (letterbox; the bars get ``fill``, one value or one per
+    channel on the [0, 1] scale, and masks get 0) or ``"crop"`` (centre crop after scaling the
+    short side).
+    """
 
     height: int = 64
     width: int | None = None
     method: str = "bilinear"
     antialias: bool = True
+    mode: str = "stretch"
+    fill: float | tuple[float, ...] = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -160,19 +193,63 @@ class ResizeConfig(ImageOperatorConfig):
         check_positive(owner, "width", self.width)
         check_choice(owner, "method", self.method, ("bilinear", "nearest"))
         check_type(owner, "antialias", self.antialias, bool, "a bool")
+        check_choice(owner, "mode", self.mode, RESIZE_MODES)
+        if isinstance(self.fill, list | tuple):
+            if not self.fill:
+                raise ConfigError(f"{owner}.fill: got {self.fill!r}, expected a number or one number per channel")
+            for value in self.fill:
+                _check_number(owner, "fill", value)
+            object.__setattr__(self, "fill", tuple(float(v) for v in self.fill))
+        else:
+            _check_number(owner, "fill", self.fill)
+
+
+#: torchvision's ImageNet channel statistics (RGB, on the [0, 1] scale).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def check_channel_stats(owner: str, mean: Any, std: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``mean`` and ``std`` as equal-length tuples of finite floats with ``std > 0``, else ``ConfigError``."""
+    values = {}
+    for name, value in (("mean", mean), ("std", std)):
+        if isinstance(value, str) or not isinstance(value, list | tuple | np.ndarray) or len(value) == 0:
+            raise ConfigError(f"{owner}.{name}: got {value!r}, expected one number per channel, e.g. {IMAGENET_MEAN}")
+        numbers = []
+        for v in value:
+            v = plain_number(v)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ConfigError(f"{owner}.{name}: got {tuple(value)!r}, expected finite numbers (one per channel)")
+            numbers.append(float(v))
+        values[name] = tuple(numbers)
+    if len(values["mean"]) != len(values["std"]):
+        raise ConfigError(
+            f"{owner}: mean has {len(values['mean'])} values and std {len(values['std'])}; "
+            "expected one of each per channel"
+        )
+    if any(v <= 0 for v in values["std"]):
+        raise ConfigError(f"{owner}.std: got {values['std']!r}, expected every value > 0")
+    return values["mean"], values["std"]
 
 
 @dataclass(frozen=True, eq=False)
 class NormalizeConfig(ImageOperatorConfig):
-    """Map ``input_range`` onto ``output_range``.
+    """Map ``input_range`` onto ``output_range``, or standardise per channel with ``mean``/``std``.
 
     ``input_range=None`` (default) reads it from the dtype: uint8 (0, 255), uint16 (0, 65535),
     bool and float (0, 1), so float images already in [0, 1] are left on that scale.  Give it
     explicitly for anything else (float images in [0, 255], int32 data).
+
+    ``mean`` and ``std`` (one finite number per channel, ``std > 0``; both or neither) give
+    torchvision's ``Normalize``: the input range is mapped onto [0, 1], then channel ``c``
+    becomes ``(x - mean[c]) / std[c]`` (``IMAGENET_MEAN``/``IMAGENET_STD`` for ImageNet
+    models); ``output_range`` is then not used and must stay at its default.
     """
 
     input_range: tuple[float, float] | None = None
     output_range: tuple[float, float] = (0.0, 1.0)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -180,6 +257,19 @@ class NormalizeConfig(ImageOperatorConfig):
         if self.input_range is not None:
             object.__setattr__(self, "input_range", _check_range(owner, "input_range", self.input_range))
         object.__setattr__(self, "output_range", _check_range(owner, "output_range", self.output_range))
+        if self.mean is None and self.std is None:
+            return
+        if self.mean is None or self.std is None:
+            missing = "std" if self.std is None else "mean"
+            raise ConfigError(f"{owner}.{missing}: got None with the other given; expected mean and std, or neither")
+        if self.output_range != (0.0, 1.0):
+            raise ConfigError(
+                f"{owner}.output_range: got {self.output_range!r} with mean/std; expected the default (0.0, 1.0) "
+                "(standardising sets the output scale)"
+            )
+        mean, std = check_channel_stats(owner, self.mean, self.std)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,22 +336,48 @@ class ContrastConfig(_RandomConfig):
 
 @dataclass(frozen=True, eq=False)
 class RotateConfig(_RandomConfig):
-    """Rotate counter-clockwise by a per-image angle in degrees.
+    """Rotate counter-clockwise by an angle in degrees (negative: clockwise), as Pillow's ``rotate``.
 
-    ``max_angle`` (default 15) draws ``U(-max_angle, max_angle)``; ``angle_range=(lo, hi)``
-    draws ``U(lo, hi)`` instead (e.g. ``(0, 90)``).  Give one of them.  ``stochastic=False``
-    rotates every image by ``max_angle``.  Pixels from outside the image get ``fill``; masks
-    are rotated with ``nearest`` and filled with 0.
+    ``angle=a`` rotates every image by ``a`` (any sign; the operator is then deterministic).
+    Otherwise the angle is random per image: ``max_angle`` (default 15) draws
+    ``U(-max_angle, max_angle)``, ``angle_range=(lo, hi)`` draws ``U(lo, hi)`` (e.g.
+    ``(0, 90)``); give at most one of the three.  ``stochastic`` defaults to "random unless
+    ``angle`` is given"; ``stochastic=False`` with ``max_angle`` rotates by ``max_angle`` (the
+    0.1 form).  Pixels from outside the image get ``fill``; masks are rotated with ``nearest``
+    and filled with 0.
     """
 
     max_angle: float | None = None
     angle_range: tuple[float, float] | None = None
     method: str = "bilinear"
     fill: float = 0.0
+    angle: float | None = None
+    stochastic: bool = None  # type: ignore[assignment]  # None until __post_init__: random unless angle is given
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         owner = type(self).__name__
+        if self.angle is not None:
+            _check_number(owner, "angle", plain_number(self.angle))
+            given = [name for name in ("max_angle", "angle_range") if getattr(self, name) is not None]
+            if given:
+                raise ConfigError(
+                    f"{owner}: got angle={self.angle!r} and {given[0]}={getattr(self, given[0])!r}; expected one "
+                    "of them (angle rotates every image by it, max_angle/angle_range draw a random angle)"
+                )
+            if self.stochastic:
+                raise ConfigError(
+                    f"{owner}.stochastic: got True with angle={self.angle!r}; a fixed angle is deterministic "
+                    "(use max_angle or angle_range for random angles)"
+                )
+            object.__setattr__(self, "stochastic", False)
+        elif self.stochastic is None:
+            object.__setattr__(self, "stochastic", True)
+        super().__post_init__()
+        if self.angle is not None:
+            object.__setattr__(self, "angle", float(self.angle))
+            check_choice(owner, "method", self.method, ("bilinear", "nearest"))
+            _check_number(owner, "fill", self.fill)
+            return
         resolve_range(self, owner, ("max_angle", 15.0), "angle_range")
         check_choice(owner, "method", self.method, ("bilinear", "nearest"))
         _check_number(owner, "fill", self.fill)
@@ -277,8 +393,8 @@ class GaussianNoiseConfig(_RandomConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        _check_number(owner, "std", self.std, minimum=0.0)
-        _check_number(owner, "mean", self.mean)
+        _check_number(owner, "std", self.std, minimum=0.0, maximum=MAX_NOISE)
+        _check_number(owner, "mean", self.mean, minimum=-MAX_NOISE, maximum=MAX_NOISE)
         if not self.stochastic:
             raise ConfigError(f"{owner}.stochastic: got False, expected True (noise needs randomness)")
 

@@ -5,6 +5,16 @@ loader's ``vmap`` that batch axis becomes the real batch, so the numerics are th
 Geometric operators move ``auxiliary_fields`` (masks of shape ``(H, W)`` or ``(H, W, K)``)
 with the same random parameters, using nearest-neighbour sampling so labels stay labels.
 
+The image field of a batch has rank 4, ``(N, height, width, channels)`` (``element_ndim =
+3``): one unbatched image is a ``DataError`` saying to add the batch axis (before, its rows
+were read as images: a "horizontal flip" swapped RGB to BGR), and a batch of ``(N, H, W)``
+grayscale images one saying to add the channel axis.
+
+Stochastic operators draw from their ``nnx.Rngs`` stream only outside a trace: under
+``jax.jit`` pass ``keys=`` (one per record) or ``rng=`` as arguments of the jitted function;
+without them the operator raises a ``ConfigError`` saying so (flax's ``TraceContextError``
+before).
+
 Dtypes follow the kernels' rule: operators that compute new values return float32 on the
 [0, 1] scale (uint8 and uint16 input is read as its full range first), operators that only
 move pixels keep the dtype.  A missing field is a ``MissingFieldError`` naming it and the
@@ -14,14 +24,23 @@ empty batch gives an empty batch of the output structure.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax.errors import TraceContextError
 
-from modalax.plugin import DataError, MissingFieldError, ModalityOperator, get_path, set_path, split_host_fields
+from modalax.plugin import (
+    ConfigError,
+    DataError,
+    MissingFieldError,
+    ModalityOperator,
+    OperatorModule,
+    split_host_fields,
+)
 from modalax_image import kernels
+from modalax_image.memory import check_fits, nbytes
 from modalax_image.operator_configs import (
     BrightnessConfig,
     ContrastConfig,
@@ -67,9 +86,9 @@ def _batch_size(data_shapes: Any, key: str, owner: str) -> int:
 
 def _field_hw(data_shapes: Any, key: str, owner: str) -> tuple[int, int]:
     shape = lookup(data_shapes, key, owner)
-    if len(shape) not in (3, 4):
+    if len(shape) != 4:
         raise DataError(
-            f"{owner}: field {key!r} has per-element shape {tuple(shape[1:])}, expected (H, W, C) or (H, W) "
+            f"{owner}: field {key!r} has per-element shape {tuple(shape[1:])}, expected (H, W, C) "
             "(the loader adds the batch axis)"
         )
     return int(shape[1]), int(shape[2])
@@ -89,10 +108,39 @@ def _bounds(bounds: tuple[float, float] | None, half_width: float | None) -> tup
 
 
 def field_hwc(data_shapes: Any, key: str, owner: str) -> tuple[int, int, int]:
-    """Height, width and channels of a batched image field; ``(N, H, W)`` has one channel."""
+    """Height, width and channels of a batched image field ``(N, H, W, C)``."""
     h, w = _field_hw(data_shapes, key, owner)
-    shape = lookup(data_shapes, key, owner)
-    return h, w, int(shape[3]) if len(shape) == 4 else 1
+    return h, w, int(lookup(data_shapes, key, owner)[3])
+
+
+def check_image_rank(owner: str, batch: Any, key: str) -> None:
+    """``DataError`` unless ``batch[key]`` has rank 4 ``(N, H, W, C)``, saying which axis to add."""
+    shape = tuple(jnp.shape(lookup(batch, key, owner)))
+    if len(shape) == 4:
+        return
+    hint = ""
+    if len(shape) == 3:
+        hint = (
+            "; for one image add the batch axis (x[None]), for a batch of (N, H, W) grayscale images "
+            "the channel axis (x[..., None])"
+        )
+    raise DataError(
+        f"{owner}: field {key!r} has shape {shape}, expected a batch of images (N, height, width, channels), "
+        f"rank 4{hint}"
+    )
+
+
+def draw_batch_key(op: OperatorModule) -> jax.Array:
+    """``op.draw_rng()``, or a ``ConfigError`` saying how to pass keys when called inside a trace."""
+    try:
+        return op.draw_rng()
+    except TraceContextError as exc:
+        raise ConfigError(
+            f"{op.name}.apply_batch: called inside jax.jit (or another jax transform) without keys= or rng=; "
+            f"a stochastic operator cannot advance its nnx.Rngs stream {op.stream_name!r} inside a trace. "
+            "Pass the randomness in as an argument of the jitted function: "
+            "keys=jax.random.split(key, batch_size) (one key per record) or rng=key"
+        ) from exc
 
 
 def batch_size(data_shapes: Any, key: str, owner: str) -> int:
@@ -104,9 +152,16 @@ class ImageOperator(ModalityOperator):
     """Base of the image operators: shape checks and the batch-of-one kernel calls."""
 
     config: ImageOperatorConfig
+    element_ndim: ClassVar[int | None] = 3
+    element_axes: ClassVar[str] = "(height, width, channels)"
 
     def _extract_field(self, data: Any, key: str) -> Any:
         return lookup(data, key, self.name)
+
+    def batched(self, batch: Any, keys: jax.Array | None, stats: dict[str, Any] | None) -> Any:
+        """``ModalityOperator.batched`` after the rank check (``check_image_rank``)."""
+        check_image_rank(self.name, batch, self.config.field_key)
+        return super().batched(batch, keys, stats)
 
     def apply(
         self,
@@ -116,33 +171,17 @@ class ImageOperator(ModalityOperator):
         random_params: Any = None,
         stats: dict[str, Any] | None = None,
     ) -> tuple[Any, Any, dict[str, Any] | None]:
-        """Check the auxiliary fields against the image (present, same height and width), then apply.
-
-        A 2-D ``(H, W)`` field is one grayscale channel: it is transformed as ``(H, W, 1)`` and
-        returned as ``(H, W)`` (when the result still has one channel).
-        """
+        """Check the auxiliary fields against the image (present, same height and width), then apply."""
         c = self.config
-        image = lookup(data, c.field_key, self.name)
-        image_shape = tuple(jnp.shape(image))
+        image_shape = tuple(jnp.shape(lookup(data, c.field_key, self.name)))
         for aux in c.auxiliary_fields or ():
             mask_shape = tuple(jnp.shape(lookup(data, aux, self.name)))
-            if len(image_shape) in (2, 3) and mask_shape[:2] != image_shape[:2]:
+            if len(image_shape) == 3 and mask_shape[:2] != image_shape[:2]:
                 raise DataError(
                     f"{self.name}: auxiliary field {aux!r} has per-element shape {mask_shape}, but field "
                     f"{c.field_key!r} has {image_shape}; expected the same height and width {image_shape[:2]}"
                 )
-        if len(image_shape) != 2:
-            return super().apply(data, state, metadata, random_params, stats)
-        out, state, metadata = super().apply(
-            set_path(data, c.field_key, image[..., None]), state, metadata, random_params, stats
-        )
-        target = c.target_key or c.field_key
-        result = get_path(out, target)
-        if jnp.ndim(result) == 3 and jnp.shape(result)[-1] == 1:
-            out = set_path(out, target, result[..., 0])
-        if c.target_key is not None and c.target_key != c.field_key:
-            out = set_path(out, c.field_key, image)  # the source field stays as it was given
-        return out, state, metadata
+        return super().apply(data, state, metadata, random_params, stats)
 
     def apply_batch(
         self,
@@ -152,22 +191,28 @@ class ImageOperator(ModalityOperator):
         rng: jax.Array | None = None,
         keys: jax.Array | None = None,
     ) -> dict[str, Any]:
-        """``ModalityOperator.apply_batch``; an empty batch gives an empty batch of the output structure."""
+        """``ModalityOperator.apply_batch``; an empty batch gives an empty batch of the output structure.
+
+        Under ``jax.jit`` a stochastic operator needs ``keys`` or ``rng`` passed in (see the module).
+        """
         if isinstance(batch, dict):
             arrays, host_fields = split_host_fields(batch)
             leaves = jax.tree.leaves(arrays)
             if leaves and np.shape(leaves[0])[:1] == (0,):
+                check_image_rank(self.name, arrays, self.config.field_key)
                 spec = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], a.dtype), arrays)
                 out = self.output_spec(spec)
                 empty = jax.tree.map(lambda s: jnp.zeros((0, *s.shape), s.dtype), out)
                 return {**empty, **host_fields}
+            if self.stochastic and keys is None and rng is None and leaves:
+                rng = draw_batch_key(self)
         return super().apply_batch(batch, stats, rng=rng, keys=keys)
 
     def _element(self, x: jax.Array, key: str) -> jax.Array:
         if jnp.ndim(x) != 3:
             raise DataError(
                 f"{self.name}: field {key!r} has per-element shape {tuple(jnp.shape(x))}, "
-                "expected (H, W, C) or (H, W) (the loader adds the batch axis)"
+                "expected (H, W, C) (the loader adds the batch axis)"
             )
         return x[None]
 
@@ -187,29 +232,44 @@ class ImageOperator(ModalityOperator):
 
 
 class ResizeOperator(ImageOperator):
-    """Resize to the configured size (``image.resize``); masks follow with ``nearest``."""
+    """Resize to the configured size and ``mode`` (``image.resize``); masks follow with ``nearest``.
+
+    A batch whose output cannot fit in the free memory is a ``ConfigError`` before anything is
+    allocated (``modalax_image.memory``).
+    """
 
     config: ResizeConfig
 
+    def batched(self, batch: Any, keys: jax.Array | None, stats: dict[str, Any] | None) -> Any:
+        check_image_rank(self.name, batch, self.config.field_key)
+        c = self.config
+        n, h, w, ch = jnp.shape(lookup(batch, c.field_key, self.name))
+        item = 4 if c.method == "bilinear" else jnp.dtype(lookup(batch, c.field_key, self.name).dtype).itemsize
+        need = nbytes((n, c.height, _width(c), ch), item) + nbytes((n, c.height, w, ch), item)
+        check_fits(self.name, f"resizing {n} image(s) of {h}x{w}x{ch} to {c.height}x{_width(c)}", need)
+        return super().batched(batch, keys, stats)
+
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config
-        return kernels.resize(self._element(x, c.field_key), c.height, _width(c), c.method, c.antialias)[0]
+        image = self._element(x, c.field_key)
+        return kernels.resize(image, c.height, _width(c), c.method, c.antialias, c.mode, c.fill)[0]
 
     def transform_auxiliary(
         self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None, key: str
     ) -> jax.Array:
         c = self.config
-        return self._map_mask(x, key, lambda m: kernels.resize(m, c.height, _width(c), "nearest"))
+        return self._map_mask(x, key, lambda m: kernels.resize(m, c.height, _width(c), "nearest", mode=c.mode))
 
 
 class NormalizeOperator(ImageOperator):
-    """Map ``input_range`` onto ``output_range`` (``image.normalize``)."""
+    """Map ``input_range`` onto ``output_range``, or standardise per channel (``mean``/``std``)
+    (``image.normalize``)."""
 
     config: NormalizeConfig
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config
-        return kernels.normalize(self._element(x, c.field_key), c.input_range, c.output_range)[0]
+        return kernels.normalize(self._element(x, c.field_key), c.input_range, c.output_range, c.mean, c.std)[0]
 
 
 class GrayscaleOperator(ImageOperator):
@@ -316,7 +376,8 @@ class ContrastOperator(ImageOperator):
 
 
 class RotateOperator(ImageOperator):
-    """Rotate by ``U(-max_angle, max_angle)`` or ``U(*angle_range)`` degrees (``image.rotate``); masks follow."""
+    """Rotate by a fixed ``angle``, or by ``U(-max_angle, max_angle)`` or ``U(*angle_range)`` degrees
+    (``image.rotate``); masks follow."""
 
     config: RotateConfig
 
@@ -327,7 +388,10 @@ class RotateOperator(ImageOperator):
         return jax.random.uniform(rng, (n,), jnp.float32, lo, hi)
 
     def _angle(self, random_params: Any) -> Any:
-        return self.config.max_angle if random_params is None else random_params[None]
+        if random_params is not None:
+            return random_params[None]
+        c = self.config
+        return c.angle if c.angle is not None else c.max_angle
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config
