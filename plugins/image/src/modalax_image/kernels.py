@@ -119,6 +119,8 @@ def _fill_pixel(fill: Any, channels: int, dtype: Any) -> jax.Array:
     values = fill if isinstance(fill, tuple | list) else (fill,) * channels
     if len(values) != channels:
         raise DataError(f"image.resize.fill: got {len(values)} values {tuple(values)}, expected 1 or {channels}")
+    if all(float(v) == 0.0 for v in values):  # 0 in every dtype (label maps of any integer type)
+        return jnp.zeros((channels,), dtype)
     return jnp.stack([fill_value("resize", dtype, float(v)) for v in values])
 
 
