@@ -96,6 +96,7 @@ class ImageAdapter(BaseModelAdapter):
 
     config_class = ImageModalityConfig
     config: ImageModalityConfig
+    model_cls: type[Any]
 
     def __init__(self, model_cls: type[Any], config: ImageModalityConfig | None = None) -> None:
         super().__init__(model_cls, config)

@@ -86,7 +86,8 @@ class GeneratedImageDataset(SyntheticDataset, ImageDataset):
         rngs: nnx.Rngs | int | None = None,
     ) -> None:
         rngs = resolve_rngs(f"{type(self).__name__}.rngs", rngs, seed)
-        super().__init__(config, dataset_size, split, rngs=rngs)  # ImageDataset resolves the config
+        # SyntheticDataset's __init__ calls on to ImageDataset's (the MRO), which resolves the config.
+        SyntheticDataset.__init__(self, config, dataset_size, split, rngs=rngs)
         self._compile()
 
     def _compile(self) -> None:
