@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from modalax.plugin import ConfigError, check_positive, check_probability, check_type
-from modalax_image.operator_configs import MAX_PEAK, ImageOperatorConfig, _check_number, check_interval
+from modalax_image.config_checks import MAX_PEAK, check_interval, check_number
+from modalax_image.operator_configs import ImageOperatorConfig
 
 __all__ = [
     "ColorJitterConfig",
@@ -84,9 +85,9 @@ class CutoutConfig(_AlwaysRandomConfig):
             object.__setattr__(self, "patch_size", (8, 8))
         else:
             object.__setattr__(self, "patch_size", _size_pair(owner, "patch_size", self.patch_size))
-        _check_number(owner, "fill", self.fill)
+        check_number(owner, "fill", self.fill)
         if self.mask_fill is not None:
-            _check_number(owner, "mask_fill", self.mask_fill)
+            check_number(owner, "mask_fill", self.mask_fill)
 
     @property
     def max_size(self) -> tuple[int, int]:
@@ -112,7 +113,7 @@ class PixelDropoutConfig(_AlwaysRandomConfig):
         owner = type(self).__name__
         check_probability(owner, "probability", self.probability)
         check_type(owner, "per_channel", self.per_channel, bool, "a bool")
-        _check_number(owner, "fill", self.fill)
+        check_number(owner, "fill", self.fill)
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +150,7 @@ class PoissonNoiseConfig(_AlwaysRandomConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        _check_number(owner, "peak", self.peak)
+        check_number(owner, "peak", self.peak)
         if not 0 < self.peak <= MAX_PEAK:
             raise ConfigError(
                 f"{owner}.peak: got {self.peak!r}, expected photons at value 1 in (0, {MAX_PEAK:g}] "

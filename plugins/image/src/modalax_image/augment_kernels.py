@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from modalax.plugin import ConfigError, DataError, pairwise_mean
+from modalax_image.config_checks import MAX_PEAK
 from modalax_image.kernels import LUMA, _per_image, check_images, fill_value, to_unit
-from modalax_image.operator_configs import MAX_PEAK
 
 __all__ = [
     "MAX_PEAK",

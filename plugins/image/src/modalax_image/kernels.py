@@ -25,9 +25,9 @@ import jax.numpy as jnp
 
 from modalax.plugin import ConfigError, DataError, pairwise_mean
 from modalax_image import resample
+from modalax_image.config_checks import check_channel_stats
 from modalax_image.geometry import RESIZE_MODES, Placement, placement
 from modalax_image.memory import check_fits, nbytes
-from modalax_image.operator_configs import check_channel_stats
 
 __all__ = [
     "brightness",

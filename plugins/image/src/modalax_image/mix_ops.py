@@ -29,8 +29,8 @@ import numpy as np
 
 from modalax.plugin import ConfigError, DataError, MissingFieldError, check_choice, get_path, set_path
 from modalax_image import mix_kernels as mk
+from modalax_image.operator_base import ImageOperator, check_image_rank, lookup
 from modalax_image.operator_configs import ImageOperatorConfig
-from modalax_image.operators import ImageOperator, check_image_rank, lookup
 
 __all__ = ["CutMixConfig", "CutMixOperator", "MixConfig", "MixUpConfig", "MixUpOperator"]
 
