@@ -140,6 +140,48 @@ def _color_jitter(x: jax.Array, key: jax.Array) -> jax.Array:
     return jnp.clip(_rgb(h, jnp.clip(s * _param(ks, 0.6, 1.4), 0.0, 1.0), v), 0.0, 1.0)
 
 
+def _mix_draws(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """MixUp's draws from each record's key: ``lam ~ Beta(1, 1)`` and the partners (all records valid).
+
+    Two sort keys per record give two random orders; position ``p`` of the first takes position
+    ``p`` of the second (a uniform permutation); ``mode="batch"``: the first record's ``lam``.
+    """
+
+    def draw(k: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        k_lam, k_a, k_b = jax.random.split(k, 3)
+        bits = (jax.random.bits(k_a, (), jnp.uint32), jax.random.bits(k_b, (), jnp.uint32))
+        return jax.random.beta(k_lam, 1.0, 1.0), *bits
+
+    lam, a, b = jax.vmap(draw)(keys)
+    order = jnp.argsort(a)
+    partners = jnp.zeros(keys.shape[0], jnp.int32).at[order].set(jnp.argsort(b).astype(jnp.int32))
+    return lam[order[0]], partners, order[0]
+
+
+def _mixup(x: jax.Array, keys: jax.Array) -> jax.Array:
+    lam, partners, _ = _mix_draws(keys)
+    return lam * x + (1.0 - lam) * x[partners]
+
+
+def _cutmix(x: jax.Array, keys: jax.Array) -> jax.Array:
+    """CutMix with one box per batch: ``floor(H sqrt(1 - lam))`` rows around a uniform centre, clipped."""
+    mix_keys, centre_keys = jax.vmap(lambda k: jax.random.split(k))(keys).transpose(1, 0)
+    lam, partners, first = _mix_draws(mix_keys)
+    centre = u(centre_keys[first], (2,))
+    _, h, w, _ = x.shape
+    cut = jnp.sqrt(1.0 - lam)
+    ch, cw = jnp.floor(h * cut).astype(jnp.int32), jnp.floor(w * cut).astype(jnp.int32)
+    y0 = jnp.minimum(jnp.floor(centre[0] * h).astype(jnp.int32), h - 1) - ch // 2
+    x0 = jnp.minimum(jnp.floor(centre[1] * w).astype(jnp.int32), w - 1) - cw // 2
+    rows, cols = jnp.arange(h)[:, None], jnp.arange(w)[None, :]
+    inside = (rows >= y0) & (rows < y0 + ch) & (cols >= x0) & (cols < x0 + cw)
+    return jnp.where(inside[None, :, :, None], x[partners], x)
+
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# Operators that mix the records of a batch: their reference maps (batch, per-record keys) -> batch.
+BATCH_LEVEL = {"mixup", "cutmix"}
+
 RANDOM = {"stochastic": True, "stream_name": "augment"}  # audio configs that default to a fixed transform
 # name -> (module, operator, config kwargs, data kind, hand-written per-element function)
 CASES: dict[str, tuple[str, str, dict[str, Any], str, Fn]] = {
@@ -150,7 +192,21 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str, Fn]] = {
         "image",
         lambda x, k: jax.image.resize(x, (32, 32, 3), "linear", antialias=True),
     ),
+    "resize_pad": (
+        "image",
+        "Resize",
+        {"height": 32, "width": 48, "mode": "pad"},
+        "image",
+        lambda x, k: jnp.pad(jax.image.resize(x, (32, 32, 3), "linear", antialias=True), ((0, 0), (8, 8), (0, 0))),
+    ),
     "normalize": ("image", "Normalize", {}, "uint8", lambda x, k: x.astype(jnp.float32) / 255.0),
+    "normalize_channels": (
+        "image",
+        "Normalize",
+        {"mean": IMAGENET[0], "std": IMAGENET[1]},
+        "uint8",
+        lambda x, k: (x.astype(jnp.float32) / 255.0 - jnp.asarray(IMAGENET[0])) / jnp.asarray(IMAGENET[1]),
+    ),
     "flip": (
         "image",
         "Flip",
@@ -193,6 +249,8 @@ CASES: dict[str, tuple[str, str, dict[str, Any], str, Fn]] = {
         "image",
         _color_jitter,
     ),
+    "mixup": ("image", "MixUp", {"label_key": None}, "image", _mixup),
+    "cutmix": ("image", "CutMix", {"label_key": None}, "image", _cutmix),
     "gain": ("audio", "Gain", RANDOM, "audio", lambda x, k: x * 10.0 ** (_param(k, -6.0, 6.0) / 20.0)),
     "time_shift": (
         "audio",
@@ -236,13 +294,15 @@ def data_for(kind: str, n: int) -> np.ndarray:
     return rng.random((n, 80, 101), dtype=np.float32)
 
 
-def reference(one: Fn) -> Any:
-    """One jitted call per batch: gather, per-record keys, the element function under vmap."""
+def reference(one: Fn, batch_level: bool = False) -> Any:
+    """One jitted call per batch: gather, per-record keys, the element function under vmap
+    (a batch operator's function takes the whole batch and its keys)."""
+    fn = one if batch_level else jax.vmap(one)
 
     @jax.jit
     def step(data: jax.Array, idx: jax.Array, epoch_key: jax.Array) -> jax.Array:
         keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(epoch_key, i), 0))(idx)
-        return jax.vmap(one)(jnp.take(data, idx, axis=0), keys)
+        return fn(jnp.take(data, idx, axis=0), keys)
 
     return step
 
@@ -283,7 +343,8 @@ def one_case(name: str, n: int, runs: int) -> BenchResult:
     op = shipped(name)
     check = DataLoader(ArraySource({"x": data}), BATCH, drop_last=True, operators=[op], with_indices=True)
     batch = next(iter(check))
-    want = reference(fn)(data, np.asarray(batch["index"]), check.epoch_key(0))
+    ref = reference(fn, name in BATCH_LEVEL)
+    want = ref(data, np.asarray(batch["index"]), check.epoch_key(0))
     err = float(jnp.max(jnp.abs(batch["x"] - want)))
     assert err <= 1e-5, f"{name}: the hand-written reference differs from {op_name}Operator by {err}"
     loader = DataLoader(ArraySource({"x": data}), BATCH, drop_last=True, operators=[op], num_epochs=None)
@@ -299,7 +360,7 @@ def one_case(name: str, n: int, runs: int) -> BenchResult:
     )
     contenders = {
         res.subject: endless(loader, batches),
-        "hand-written jax.jit(vmap), per batch": per_batch(reference(fn), data, check.epoch_key(0)),
+        "hand-written jax.jit(vmap), per batch": per_batch(ref, data, check.epoch_key(0)),
     }
     if DEFAULT_PREFETCH != 0:  # what the loader gives without look-ahead (see bench_prefetch.py)
         bare = DataLoader(ArraySource({"x": data}), BATCH, drop_last=True, operators=[op], prefetch=0, num_epochs=None)

@@ -1,4 +1,4 @@
-"""(H, W) grayscale fields, empty batches, the loader and datarax's expectations for augmentations."""
+"""Rank checks, empty batches, the loader and datarax's expectations for augmentations."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from modalax_image.augment_ops import (
     PoissonNoiseOperator,
     SaltAndPepperOperator,
 )
+from modalax_image.mix_ops import CutMixConfig, MixUpConfig
 from modalax_image.operator_configs import (
     BrightnessConfig,
     ContrastConfig,
@@ -55,56 +56,83 @@ EVERY_OPERATOR = {
 }
 
 
+# Batch operators (they mix records of one batch): covered in test_image_mix.py.
+BATCH_OPERATORS = {
+    "mixup": MixUpConfig(num_classes=3),
+    "cutmix": CutMixConfig(num_classes=3),
+}
+
+
 def make(name: str):
-    """The operator registered as ``image/<name>``, built from the table's config."""
-    return modalax.get_operator("image", name)(EVERY_OPERATOR[name], rngs=nnx.Rngs(0, augment=1))
+    """The operator registered as ``image/<name>``, built from the tables' config."""
+    config = EVERY_OPERATOR.get(name) or BATCH_OPERATORS[name]
+    return modalax.get_operator("image", name)(config, rngs=nnx.Rngs(0, augment=1))
 
 
 def test_every_image_operator_is_covered():
-    assert sorted(EVERY_OPERATOR) == [name.split("/")[1] for name in modalax.list_operators("image")]
+    registered = [name.split("/")[1] for name in modalax.list_operators("image")]
+    assert sorted([*EVERY_OPERATOR, *BATCH_OPERATORS]) == registered
 
 
-@pytest.mark.parametrize(
-    "name, dtype",
-    [(name, np.float32) for name in sorted(EVERY_OPERATOR)]
-    + [(name, np.uint8) for name in ("resize", "cutout", "salt_and_pepper", "color_jitter")],
-)
-def test_2d_grayscale_fields_are_one_channel(name, dtype):
-    n, h, w = 5, 8, 12
-    flat = RNG.random((n, h, w), dtype=np.float32)
-    if dtype == np.uint8:
-        flat = (flat * 255).astype(np.uint8)
-    keys = jax.random.split(jax.random.key(1), n)
+def _batch(images: np.ndarray) -> dict[str, np.ndarray]:
+    return {"images": images, "labels": np.arange(len(images), dtype=np.int32) % 3}
+
+
+@pytest.mark.parametrize("name", sorted([*EVERY_OPERATOR, *BATCH_OPERATORS]))
+def test_every_operator_declares_image_elements_and_refuses_an_unbatched_image(name):
     op = make(name)
-    out_2d = np.asarray(op.apply_batch({"images": flat}, keys=keys)["images"])
-    out_3d = np.asarray(op.apply_batch({"images": flat[..., None]}, keys=keys)["images"])
-    assert out_3d.shape[-1] == 1 and out_2d.shape == out_3d.shape[:-1]
-    assert out_2d.dtype == out_3d.dtype
-    np.testing.assert_array_equal(out_2d, out_3d[..., 0])
+    assert op.element_ndim == 3 and op.element_axes == "(height, width, channels)"
+    image = RNG.random((8, 12, 3), dtype=np.float32)  # one image: before, its 8 rows were read as 8 images
+    with pytest.raises(
+        DataError,
+        match=r"has shape \(8, 12, 3\), expected a batch of images \(N, height, width, "
+        r"channels\), rank 4; for one image add the batch axis \(x\[None\]\)",
+    ):
+        op.apply_batch(_batch(image), rng=jax.random.key(0))
+    with pytest.raises(DataError, match=r"\(5, 8, 12\).* for a batch of \(N, H, W\) grayscale images the channel axis"):
+        op.apply_batch(_batch(RNG.random((5, 8, 12), dtype=np.float32)), rng=jax.random.key(0))
+    with pytest.raises(DataError, match=r"has shape \(2, 8, 12, 3, 1\), expected a batch of images"):
+        op.apply_batch(_batch(np.stack([image[..., None]] * 2)), rng=jax.random.key(0))
+    one = op.apply_batch(_batch(image[None]), rng=jax.random.key(0))["images"]  # the batch axis added: works
+    assert one.shape[0] == 1 and one.ndim == 4
 
 
-def test_2d_field_with_a_target_key_keeps_the_source_and_a_mask_of_the_same_size():
-    flat = RNG.random((3, 8, 8), dtype=np.float32)
+def test_unbatched_flip_and_resize_no_longer_read_rows_as_images():
+    image = np.arange(4 * 4 * 3, dtype=np.float32).reshape(4, 4, 3) / 48
+    flip = modalax.get_operator("image", "flip")(FlipConfig(stochastic=False))
+    with pytest.raises(DataError, match="add the batch axis"):
+        flip.apply_batch({"images": image})  # before: a "horizontal flip" swapped RGB to BGR
+    np.testing.assert_array_equal(np.asarray(flip.apply_batch({"images": image[None]})["images"])[0], image[:, ::-1])
+    resize = modalax.get_operator("image", "resize")(ResizeConfig(height=8, width=4))
+    with pytest.raises(DataError, match="add the batch axis"):
+        resize.apply_batch({"images": image})  # before: (8, 4, 4)
+    assert resize.apply_batch({"images": image[None]})["images"].shape == (1, 8, 4, 3)
+
+
+def test_target_key_keeps_the_source_and_a_2d_mask_of_the_same_size_follows():
+    x = RNG.random((3, 8, 8, 1), dtype=np.float32)
     op = CutoutOperator(
         CutoutConfig(patch_size=3, fill=1.0, target_key="cut", auxiliary_fields=("seg",)), rngs=nnx.Rngs(0, augment=1)
     )
     seg = np.ones((3, 8, 8), np.int32)
-    out = op.apply_batch({"images": flat, "seg": seg}, rng=jax.random.key(0))
-    np.testing.assert_array_equal(np.asarray(out["images"]), flat)
-    cut, mask = np.asarray(out["cut"]), np.asarray(out["seg"])
+    out = op.apply_batch({"images": x, "seg": seg}, rng=jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(out["images"]), x)
+    cut, mask = np.asarray(out["cut"])[..., 0], np.asarray(out["seg"])
     assert cut.shape == (3, 8, 8) and ((cut == 1.0).sum(axis=(1, 2)) == 9).all()
     np.testing.assert_array_equal(mask == 0, cut == 1.0)
     with pytest.raises(DataError, match=r"auxiliary field 'seg' has per-element shape \(4, 4\)"):
-        op.apply_batch({"images": flat, "seg": seg[:, :4, :4]}, rng=jax.random.key(0))
+        op.apply_batch({"images": x, "seg": seg[:, :4, :4]}, rng=jax.random.key(0))
 
 
 @pytest.mark.parametrize("name", ["cutout", "pixel_dropout", "salt_and_pepper", "poisson_noise", "color_jitter"])
-@pytest.mark.parametrize("shape", [(0, 8, 8, 3), (0, 8, 8)])
-def test_empty_batches_give_empty_batches(name, shape):
+def test_empty_batches_give_empty_batches(name):
+    shape = (0, 8, 8, 3)
     out = make(name).apply_batch({"images": np.zeros(shape, np.uint8)}, rng=jax.random.key(0))["images"]
     assert out.shape == shape
     expected = np.float32 if name in ("poisson_noise", "color_jitter") else np.uint8
     assert out.dtype == expected
+    with pytest.raises(DataError, match=r"has shape \(0, 8, 8\), expected a batch of images"):
+        make(name).apply_batch({"images": np.zeros((0, 8, 8), np.uint8)}, rng=jax.random.key(0))
 
 
 def _run(seed: int, batch_size: int, data: dict, ops: list) -> dict[int, np.ndarray]:
@@ -170,10 +198,10 @@ def test_missing_field_and_wrong_rank():
     with pytest.raises(KeyError) as info:
         op.apply_batch({"other": np.ones((2, 10), np.float32)}, rng=jax.random.key(0))
     assert isinstance(info.value, MissingFieldError) and "'images'" in str(info.value)
-    with pytest.raises(ValueError, match=r"field 'images' has per-element shape \(32,\), expected \(H, W, C\) or"):
+    with pytest.raises(ValueError, match=r"field 'images' has shape \(2, 32\), expected a batch of images"):
         op.apply_batch({"images": np.ones((2, 32), np.float32)}, rng=jax.random.key(0))
     jitter = SaltAndPepperOperator(SaltAndPepperConfig(), rngs=nnx.Rngs(0, augment=1))
-    with pytest.raises(DataError, match=r"per-element shape \(4, 4, 3, 1\), expected \(H, W, C\) or \(H, W\)"):
+    with pytest.raises(DataError, match=r"shape \(2, 4, 4, 3, 1\), expected a batch of images \(N, height, width, ch"):
         jitter.apply_batch({"images": np.ones((2, 4, 4, 3, 1), np.float32)}, rng=jax.random.key(0))
 
 

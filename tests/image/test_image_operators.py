@@ -56,10 +56,12 @@ def test_operators_are_registered_by_name():
             "color_jitter",
             "contrast",
             "crop",
+            "cutmix",
             "cutout",
             "flip",
             "gaussian_noise",
             "grayscale",
+            "mixup",
             "normalize",
             "pixel_dropout",
             "poisson_noise",
@@ -177,7 +179,7 @@ def test_gaussian_noise_operator_per_record():
 
 
 def test_wrong_rank_elements_are_rejected():
-    with pytest.raises(DataError, match=r"field 'images' has per-element shape \(5,\), expected \(H, W, C\)"):
+    with pytest.raises(DataError, match=r"field 'images' has shape \(2, 5\), expected a batch of images \(N, height"):
         ResizeOperator(ResizeConfig(height=4)).apply_batch({"images": np.zeros((2, 5), np.float32)})
 
 

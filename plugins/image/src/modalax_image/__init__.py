@@ -7,7 +7,7 @@ first access.
 from __future__ import annotations
 
 from modalax.plugin import lazy_exports
-from modalax_image.config import ImageModalityConfig, ImageRepresentation, ResizeMethod
+from modalax_image.config import ImageModalityConfig, ImageRepresentation, ResizeMethod, ResizeMode
 
 __version__ = "0.2.0"
 
@@ -53,10 +53,13 @@ _LAZY = {
         for name in ("CutoutConfig", "PixelDropoutConfig", "SaltAndPepperConfig", "PoissonNoiseConfig")
     },
     "ColorJitterConfig": "modalax_image.augment_configs",
+    **{name: "modalax_image.mix_ops" for name in ("MixUpOperator", "CutMixOperator", "MixUpConfig", "CutMixConfig")},
+    "IMAGENET_MEAN": "modalax_image.operator_configs",
+    "IMAGENET_STD": "modalax_image.operator_configs",
 }
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
-__all__ = ["ImageModalityConfig", "ImageRepresentation", "ResizeMethod", *_LAZY]
+__all__ = ["ImageModalityConfig", "ImageRepresentation", "ResizeMethod", "ResizeMode", *_LAZY]

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.plugin import ConfigError, DataError, GenerativeModel, MissingFieldError
+from modalax.plugin import BaseModelAdapter, DataError, GenerativeModel, MissingFieldError
 from modalax_image.config import ImageModalityConfig
 
 __all__ = ["ImageAdapter", "ImageModel", "image_mse"]
@@ -83,21 +83,23 @@ class ImageModel(GenerativeModel):
         return image_mse(batch, model_outputs)
 
 
-class ImageAdapter:
+class ImageAdapter(BaseModelAdapter):
     """``ImageAdapter(model_cls, config).create(model_config, rngs=...)`` (seed ``ModelAdapter``).
 
-    ``model_cls`` is called as ``model_cls(model_config, rngs=rngs, **kwargs)`` plus whichever
-    of ``image_shape``, ``input_shape``, ``output_shape`` its constructor accepts (all equal
-    ``(H, W, C)``); ``model_config=None`` is not passed.
+    The adapter contract of ``modalax.plugin.BaseModelAdapter``: ``config`` is an
+    ``ImageModalityConfig`` (None: the defaults), and ``create(rngs=...)`` or
+    ``create(model_config, rngs=...)`` builds the model.  ``model_cls`` is called as
+    ``model_cls(model_config, rngs=rngs, **kwargs)`` plus whichever of ``image_shape``,
+    ``input_shape``, ``output_shape`` its constructor accepts (all equal ``(H, W, C)``);
+    ``model_config=None`` is not passed.
     """
 
+    config_class = ImageModalityConfig
+    config: ImageModalityConfig
+    model_cls: type[Any]
+
     def __init__(self, model_cls: type[Any], config: ImageModalityConfig | None = None) -> None:
-        if not isinstance(model_cls, type) or not callable(model_cls):
-            raise ConfigError(f"ImageAdapter.model_cls: got {model_cls!r}, expected an nnx model class")
-        if config is not None and not isinstance(config, ImageModalityConfig):
-            raise ConfigError(f"ImageAdapter.config: got {type(config).__name__}, expected an ImageModalityConfig")
-        self.model_cls = model_cls
-        self.config = config or ImageModalityConfig()
+        super().__init__(model_cls, config)
 
     def shape_kwargs(self) -> dict[str, tuple[int, int, int]]:
         """The shape arguments ``model_cls`` accepts."""

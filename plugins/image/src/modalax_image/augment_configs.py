@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from modalax.plugin import ConfigError, check_positive, check_probability, check_type
-from modalax_image.operator_configs import ImageOperatorConfig, _check_number, check_interval
+from modalax_image.config_checks import MAX_PEAK, check_interval, check_number
+from modalax_image.operator_configs import ImageOperatorConfig
 
 __all__ = [
     "ColorJitterConfig",
@@ -84,9 +85,9 @@ class CutoutConfig(_AlwaysRandomConfig):
             object.__setattr__(self, "patch_size", (8, 8))
         else:
             object.__setattr__(self, "patch_size", _size_pair(owner, "patch_size", self.patch_size))
-        _check_number(owner, "fill", self.fill)
+        check_number(owner, "fill", self.fill)
         if self.mask_fill is not None:
-            _check_number(owner, "mask_fill", self.mask_fill)
+            check_number(owner, "mask_fill", self.mask_fill)
 
     @property
     def max_size(self) -> tuple[int, int]:
@@ -112,7 +113,7 @@ class PixelDropoutConfig(_AlwaysRandomConfig):
         owner = type(self).__name__
         check_probability(owner, "probability", self.probability)
         check_type(owner, "per_channel", self.per_channel, bool, "a bool")
-        _check_number(owner, "fill", self.fill)
+        check_number(owner, "fill", self.fill)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,16 +139,23 @@ class SaltAndPepperConfig(_AlwaysRandomConfig):
 
 @dataclass(frozen=True, eq=False)
 class PoissonNoiseConfig(_AlwaysRandomConfig):
-    """Shot noise ``Poisson(x * peak) / peak``: ``peak`` photons at value 1 (fewer: noisier)."""
+    """Shot noise ``Poisson(x * peak) / peak``: ``peak`` photons at value 1 (fewer: noisier).
+
+    ``peak`` lies in (0, 1e7]: the rates are drawn as int32 counts, and a larger peak would
+    overflow them (it used to give silently wrong values).
+    """
 
     peak: float = 255.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        _check_number(owner, "peak", self.peak)
-        if not self.peak > 0:
-            raise ConfigError(f"{owner}.peak: got {self.peak!r}, expected a positive number (photons at value 1)")
+        check_number(owner, "peak", self.peak)
+        if not 0 < self.peak <= MAX_PEAK:
+            raise ConfigError(
+                f"{owner}.peak: got {self.peak!r}, expected photons at value 1 in (0, {MAX_PEAK:g}] "
+                "(the rates are drawn as int32 counts)"
+            )
 
 
 def jitter_range(owner: str, name: str, value: Any) -> tuple[float, float] | None:

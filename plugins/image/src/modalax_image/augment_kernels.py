@@ -14,14 +14,19 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from modalax.plugin import DataError, pairwise_mean
-from modalax_image.kernels import LUMA, _per_image, check_images, to_unit, unit_range
+from modalax.plugin import ConfigError, DataError, pairwise_mean
+from modalax_image.config_checks import MAX_PEAK
+from modalax_image.kernels import LUMA, _per_image, check_images, fill_value, to_unit
 
 __all__ = [
+    "MAX_PEAK",
+    "MAX_RATE",
     "SALT",
     "PEPPER",
     "box_mask",
+    "check_peak",
     "color_jitter",
     "cutout",
     "fill_value",
@@ -33,23 +38,6 @@ __all__ = [
 ]
 
 SALT, PEPPER = 1, 2  # codes of salt_and_pepper (0 keeps the pixel)
-
-
-def fill_value(kernel: str, dtype: Any, fill: float) -> jax.Array:
-    """``fill`` (on the [0, 1] scale) as a scalar of ``dtype``: ``round(fill * 255)`` for uint8.
-
-    Integer dtypes cannot hold values outside their range, so a ``fill`` outside [0, 1] is a
-    ``DataError`` for them (floats take it as it is).
-    """
-    dt = jnp.dtype(dtype)
-    hi = unit_range(kernel, dt)[1]
-    if jnp.issubdtype(dt, jnp.floating):
-        return jnp.asarray(fill, dt)
-    if not 0.0 <= float(fill) <= 1.0:
-        raise DataError(
-            f"image.{kernel}.fill: got {fill!r} for {dt} images, expected a value in [0, 1] (a fraction of the range)"
-        )
-    return jnp.asarray(round(float(fill) * hi), dt)
 
 
 def _selection(kernel: str, name: str, sel: Any, x: jax.Array) -> jax.Array:
@@ -116,18 +104,39 @@ def salt_and_pepper(images: Any, codes: Any) -> jax.Array:
     return jnp.where(sel == SALT, salt, jnp.where(sel == PEPPER, pepper, x))
 
 
+#: Rates above this (values above ``MAX_RATE / peak``, +inf) and NaN are passed through unchanged.
+MAX_RATE = 2.0**30
+
+
+def check_peak(owner: str, peak: Any) -> None:
+    """``ConfigError`` unless a concrete ``peak`` (scalar or per image) lies in (0, ``MAX_PEAK``]."""
+    if isinstance(peak, jax.core.Tracer):
+        return  # traced: checked by the operator's config, or the caller's
+    values = np.asarray(peak, np.float64)
+    if values.size and not (np.all(np.isfinite(values)) and np.all(values > 0) and np.all(values <= MAX_PEAK)):
+        raise ConfigError(
+            f"{owner}.peak: got {peak!r}, expected photons at value 1 in (0, {MAX_PEAK:g}]; larger rates "
+            "cannot be drawn as int32 counts (they would overflow and come back wrong)"
+        )
+
+
 def poisson_noise(images: Any, keys: jax.Array, peak: float) -> jax.Array:
     """Shot noise: ``Poisson(x * peak) / peak`` per value, drawn per image from its key.
 
-    ``peak`` is the photon count of a pixel of value 1: the result has mean ``x`` and variance
-    ``x / peak`` (negative values count as 0).  float32 on the [0, 1] scale; not clipped.
+    ``peak`` (in (0, ``MAX_PEAK``]) is the photon count of a pixel of value 1: the result has
+    mean ``x`` and variance ``x / peak`` (negative values count as 0).  float32 on the [0, 1]
+    scale; not clipped.  NaN, +inf and values whose rate exceeds ``MAX_RATE`` (``2**30``) are
+    returned unchanged: no count could be drawn for them.
     """
     x = to_unit("poisson_noise", check_images("poisson_noise", images))
     if keys.shape != (x.shape[0],):
         raise DataError(f"image.poisson_noise.keys: got shape {tuple(keys.shape)}, expected ({x.shape[0]},)")
-    lam = jnp.maximum(x, 0.0) * _per_image("poisson_noise", "peak", peak, x.shape[0])
-    counts = jax.vmap(lambda k, rate: jax.random.poisson(k, rate, rate.shape))(keys, lam)
-    return counts.astype(jnp.float32) / _per_image("poisson_noise", "peak", peak, x.shape[0])
+    check_peak("image.poisson_noise", peak)
+    p = _per_image("poisson_noise", "peak", peak, x.shape[0])
+    lam = jnp.maximum(x, 0.0) * p
+    drawable = lam <= MAX_RATE  # False for NaN and +inf
+    counts = jax.vmap(lambda k, rate: jax.random.poisson(k, rate, rate.shape))(keys, jnp.where(drawable, lam, 0.0))
+    return jnp.where(drawable, counts.astype(jnp.float32) / p, x)
 
 
 def rgb_to_hsv(rgb: jax.Array) -> jax.Array:

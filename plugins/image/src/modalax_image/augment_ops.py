@@ -22,7 +22,7 @@ from modalax_image.augment_configs import (
     PoissonNoiseConfig,
     SaltAndPepperConfig,
 )
-from modalax_image.operators import ImageOperator, batch_size, field_hwc
+from modalax_image.operator_base import ImageOperator, batch_size, field_hwc
 
 __all__ = [
     "ColorJitterOperator",

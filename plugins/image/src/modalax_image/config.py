@@ -9,7 +9,7 @@ from typing import Any
 
 from modalax.plugin import BaseModalityConfig, ConfigError, check_positive, check_type, coerce_enum
 
-__all__ = ["ImageModalityConfig", "ImageRepresentation", "ResizeMethod"]
+__all__ = ["ImageModalityConfig", "ImageRepresentation", "ResizeMethod", "ResizeMode"]
 
 
 class ImageRepresentation(enum.Enum):
@@ -41,12 +41,35 @@ class ResizeMethod(enum.StrEnum):
     NEAREST = "nearest"
 
 
+class ResizeMode(enum.StrEnum):
+    """How an image of another aspect ratio is fitted to the configured size.
+
+    ``stretch`` scales each axis to the size (the aspect changes); ``pad`` scales the whole
+    image to fit inside the size and fills the rest with the background colour (letterbox, as
+    Pillow's ``ImageOps.pad``); ``crop`` scales the short side to the size and cuts the centre
+    out of the long side (as Pillow's ``ImageOps.fit``).
+    """
+
+    STRETCH = "stretch"
+    PAD = "pad"
+    CROP = "crop"
+
+
 def plain_int(value: Any) -> Any:
     """A numpy integer as a Python ``int`` (``np.int64(32)`` is as good as ``32``); else unchanged."""
     np = sys.modules.get("numpy")  # a numpy scalar implies numpy is imported already
     if np is not None and isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def _choice(owner: str, name: str, raw: Any, choices: type[enum.StrEnum]) -> Any:
+    """``raw`` (any case) as a member of ``choices``, else ``ConfigError`` listing them."""
+    try:
+        return choices(raw.lower() if isinstance(raw, str) else raw)
+    except ValueError:
+        expected = ", ".join(repr(m.value) for m in choices)
+        raise ConfigError(f"{owner}.{name}: got {raw!r}, expected one of {expected}") from None
 
 
 @dataclass(frozen=True)
@@ -57,8 +80,9 @@ class ImageModalityConfig(BaseModalityConfig):
     representation's channel count (RGB 3, RGBA 4, GRAYSCALE 1), and an explicit ``channels``
     must agree with it.  ``normalize`` picks the value range of ``ImageModality.process``:
     ``True`` gives [0, 1], ``False`` gives [-1, 1] (see ``value_range`` and the user guide).
-    ``resize_method`` is ``"bilinear"`` or ``"nearest"``.  Sizes may be numpy integers; they
-    are stored as Python ints.
+    ``resize_method`` is ``"bilinear"`` or ``"nearest"``; ``resize_mode`` (``"stretch"``,
+    ``"pad"`` or ``"crop"``, see ``ResizeMode``) says how images of another aspect ratio are
+    fitted.  Sizes may be numpy integers; they are stored as Python ints.
     """
 
     representation: ImageRepresentation = ImageRepresentation.RGB
@@ -68,6 +92,7 @@ class ImageModalityConfig(BaseModalityConfig):
     normalize: bool = True
     augmentation: bool = False
     resize_method: str = "bilinear"
+    resize_mode: str = "stretch"
 
     def __post_init__(self) -> None:
         owner = "ImageModalityConfig"
@@ -89,15 +114,9 @@ class ImageModalityConfig(BaseModalityConfig):
             )
         check_type(owner, "normalize", self.normalize, bool, "a bool")
         check_type(owner, "augmentation", self.augmentation, bool, "a bool")
-        raw = self.resize_method
-        try:
-            method = ResizeMethod(raw.lower() if isinstance(raw, str) else raw)
-        except ValueError:
-            raise ConfigError(
-                f"{owner}.resize_method: got {self.resize_method!r}, expected one of "
-                + ", ".join(repr(m.value) for m in ResizeMethod)
-            ) from None
+        method = _choice(owner, "resize_method", self.resize_method, ResizeMethod)
         object.__setattr__(self, "resize_method", method)
+        object.__setattr__(self, "resize_mode", _choice(owner, "resize_mode", self.resize_mode, ResizeMode))
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

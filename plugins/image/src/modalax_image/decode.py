@@ -13,7 +13,12 @@ previewer), so a file decodes to the same values wherever it is read. The rules:
 * high bit depths scaled by their own range, never clipped to 8 bits: 16-bit (``I;16``,
   ``I;16B``, ...) divided by 65535; 32-bit integer ``I`` read as 16-bit data (values outside
   [0, 65535] are a ``DataError``); 32-bit float ``F`` taken as is and must lie in [0, 1];
-* resized with Pillow to the config's size (bilinear with antialiasing, or nearest).
+* resized with Pillow to the config's size (bilinear with antialiasing, or nearest), fitted
+  by ``config.resize_mode``: ``stretch`` (each axis to the size), ``pad`` (letterbox: the
+  whole image inside the size, centred, the bars in ``background``, as ``ImageOps.pad``) or
+  ``crop`` (the centre cut after scaling the short side, as ``ImageOps.fit``);
+* an output that cannot fit in the host's free memory is refused before it is allocated
+  (``ConfigError`` naming the size and the bytes; see ``modalax_image.memory``).
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ import numpy as np
 
 from modalax.plugin import ConfigError, DataError
 from modalax_image.config import ImageModalityConfig, ResizeMethod
+from modalax_image.geometry import Placement, placement
+from modalax_image.memory import check_fits
 
-__all__ = ["DEFAULT_BACKGROUND", "check_background", "decode_image", "pillow_extensions"]
+__all__ = ["DEFAULT_BACKGROUND", "background_pixel", "check_background", "decode_image", "pillow_extensions"]
 
 #: Colour that transparent pixels are composited over when the representation has no alpha.
 DEFAULT_BACKGROUND = (255, 255, 255)
@@ -99,6 +106,44 @@ def _has_alpha(img: Any) -> bool:
     return img.mode in _ALPHA_MODES or "transparency" in img.info
 
 
+def _fit(img: Any, config: ImageModalityConfig) -> tuple[Any, Placement]:
+    """``img`` resized as ``config.resize_mode`` says, and where it goes on the output."""
+    height, width, _ = config.image_shape
+    place = placement(img.height, img.width, height, width, str(config.resize_mode))
+    full = place.box == (0.0, 0.0, float(img.width), float(img.height))
+    (h, w), box = place.size, None if full else place.box
+    if img.size != (w, h) or box is not None:
+        # Pillow resizes RGBA premultiplied; bilinear here equals the image.resize kernel.
+        img = img.resize((w, h), _resample(config), box=box)
+    return img, place
+
+
+def background_pixel(config: ImageModalityConfig, background: tuple[int, int, int]) -> np.ndarray:
+    """The background colour in the representation, float32 in [0, 1] (alpha 1 for RGBA)."""
+    return np.asarray(_background_values(config.representation.pil_mode, background), np.float32) / np.float32(255.0)
+
+
+@cache
+def _background_values(mode: str, background: tuple[int, int, int]) -> tuple[int, ...]:
+    """Pillow's conversion of an RGB colour to ``mode`` (luma for L, alpha 255 for RGBA)."""
+    from PIL import Image
+
+    pixel = Image.new("RGB", (1, 1), background).convert(mode).getpixel((0, 0))
+    return tuple(pixel) if isinstance(pixel, tuple) else (int(pixel),)  # type: ignore[arg-type]
+
+
+def _place(array: np.ndarray, place: Placement, config: ImageModalityConfig, bg: np.ndarray) -> np.ndarray:
+    """``array`` (the fitted image) on an output of the config's size filled with ``bg``."""
+    height, width, channels = config.image_shape
+    if array.shape[:2] == (height, width):
+        return array
+    out = np.empty((height, width, channels), np.float32)
+    out[...] = bg
+    (top, left), (h, w) = place.offset, place.size
+    out[top : top + h, left : left + w] = array
+    return out
+
+
 def _eight_bit(img: Any, config: ImageModalityConfig, background: tuple[int, int, int]) -> np.ndarray:
     from PIL import Image
 
@@ -108,12 +153,12 @@ def _eight_bit(img: Any, config: ImageModalityConfig, background: tuple[int, int
         img = Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba).convert(target)
     else:
         img = img.convert(target)
-    height, width, _ = config.image_shape
-    if img.size != (width, height):
-        # Pillow resizes RGBA premultiplied; bilinear here equals the image.resize kernel.
-        img = img.resize((width, height), _resample(config))
-    array = np.asarray(img, dtype=np.float32) / np.float32(255.0)
-    return array[..., None] if array.ndim == 2 else array
+    img, place = _fit(img, config)
+    array = np.array(img, dtype=np.float32)
+    array /= np.float32(255.0)  # in place: the same values as a division, one buffer less
+    if array.ndim == 2:
+        array = array[..., None]
+    return _place(array, place, config, background_pixel(config, background))
 
 
 def _high_bit_plane(img: Any, where: str) -> np.ndarray:
@@ -137,19 +182,24 @@ def _high_bit_plane(img: Any, where: str) -> np.ndarray:
     return values.astype(np.float32) / np.float32(65535.0)
 
 
-def _high_bit(img: Any, config: ImageModalityConfig, where: str) -> np.ndarray:
+def _high_bit(img: Any, config: ImageModalityConfig, where: str, background: tuple[int, int, int]) -> np.ndarray:
     from PIL import Image
 
-    plane = _high_bit_plane(img, where)
-    height, width, _ = config.image_shape
-    if plane.shape != (height, width):
-        plane = np.asarray(Image.fromarray(plane, "F").resize((width, height), _resample(config)), np.float32)
-    gray = plane[..., None]
+    fitted, place = _fit(Image.fromarray(_high_bit_plane(img, where), "F"), config)
+    gray = np.asarray(fitted, np.float32)[..., None]
     channels = config.representation.pil_mode
-    if channels == "L":
-        return gray
-    rgb = np.repeat(gray, 3, axis=-1)
-    return rgb if channels == "RGB" else np.concatenate([rgb, np.ones_like(gray)], axis=-1)
+    if channels == "RGB":
+        gray = np.repeat(gray, 3, axis=-1)
+    elif channels == "RGBA":
+        gray = np.concatenate([np.repeat(gray, 3, axis=-1), np.ones_like(gray)], axis=-1)
+    return _place(gray, place, config, background_pixel(config, background))
+
+
+def _check_memory(config: ImageModalityConfig, where: str) -> None:
+    """Refuse an output size whose buffers (Pillow's 8-bit image and two float32 arrays) cannot fit."""
+    height, width, channels = config.image_shape
+    need = height * width * channels * (1 + 4 + 4)
+    check_fits("decode_image", f"decoding {where} to {height}x{width}x{channels} float32", need, device=False)
 
 
 def decode_image(
@@ -174,6 +224,7 @@ def decode_image(
         raise ConfigError(f"decode_image.exif_transpose: got {exif_transpose!r}, expected a bool")
     bg = check_background("decode_image", background)
     where = _describe(src)
+    _check_memory(config, where)
     from PIL import Image, ImageOps
 
     try:
@@ -182,10 +233,10 @@ def decode_image(
             if exif_transpose and opened.getexif().get(0x0112, 1) != 1:  # 0x0112: Orientation
                 img = ImageOps.exif_transpose(opened)
             if img.mode in _SIXTEEN_BIT or img.mode in ("I", "F"):
-                array = _high_bit(img, config, where)
+                array = _high_bit(img, config, where, bg)
             else:
                 array = _eight_bit(img, config, bg)
-    except DataError:
+    except (DataError, ConfigError):
         raise
     except Exception as exc:  # Pillow raises OSError, ValueError, SyntaxError, struct.error, ...
         raise DataError(f"cannot decode {where}: {type(exc).__name__}: {exc}") from exc

@@ -17,6 +17,7 @@ batch of the output shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -24,11 +25,15 @@ import jax.numpy as jnp
 
 from modalax.plugin import ConfigError, DataError, pairwise_mean
 from modalax_image import resample
+from modalax_image.config_checks import check_channel_stats
+from modalax_image.geometry import RESIZE_MODES, Placement, placement
+from modalax_image.memory import check_fits, nbytes
 
 __all__ = [
     "brightness",
     "contrast",
     "crop",
+    "fill_value",
     "flip",
     "gaussian_noise",
     "normalize",
@@ -92,14 +97,67 @@ def to_unit(kernel: str, images: jax.Array) -> jax.Array:
     return x if (lo, hi) == (0.0, 1.0) else x * jnp.float32(1.0 / hi)
 
 
-def resize(images: Any, height: int, width: int, method: str = "bilinear", antialias: bool = True) -> jax.Array:
-    """Resize to ``(height, width)``; static sizes and method.
+def fill_value(kernel: str, dtype: Any, fill: float) -> jax.Array:
+    """``fill`` (on the [0, 1] scale) as a scalar of ``dtype``: ``round(fill * 255)`` for uint8.
+
+    Integer dtypes cannot hold values outside their range, so a ``fill`` outside [0, 1] is a
+    ``DataError`` for them (floats take it as it is).
+    """
+    dt = jnp.dtype(dtype)
+    hi = unit_range(kernel, dt)[1]
+    if jnp.issubdtype(dt, jnp.floating):
+        return jnp.asarray(fill, dt)
+    if not 0.0 <= float(fill) <= 1.0:
+        raise DataError(
+            f"image.{kernel}.fill: got {fill!r} for {dt} images, expected a value in [0, 1] (a fraction of the range)"
+        )
+    return jnp.asarray(round(float(fill) * hi), dt)
+
+
+def _fill_pixel(fill: Any, channels: int, dtype: Any) -> jax.Array:
+    """A scalar ``fill`` or one value per channel as a ``(channels,)`` array of ``dtype``."""
+    values = fill if isinstance(fill, tuple | list) else (fill,) * channels
+    if len(values) != channels:
+        raise DataError(f"image.resize.fill: got {len(values)} values {tuple(values)}, expected 1 or {channels}")
+    if all(float(v) == 0.0 for v in values):  # 0 in every dtype (label maps of any integer type)
+        return jnp.zeros((channels,), dtype)
+    return jnp.stack([fill_value("resize", dtype, float(v)) for v in values])
+
+
+def _check_resize_memory(x: jax.Array, height: int, width: int, method: str, place: Placement) -> None:
+    """Refuse (``ConfigError``) a resize whose input copy, intermediate and output cannot fit."""
+    n, _, w_in, c = x.shape
+    item = 4 if method == "bilinear" else jnp.dtype(x.dtype).itemsize
+    h_mid = place.size[0]
+    need = nbytes((n, height, width, c), item) + nbytes((n, h_mid, w_in, c), item)
+    if method == "bilinear" and x.dtype != jnp.float32:
+        need += nbytes(x.shape, 4)
+    check_fits("image.resize", f"resizing {n} image(s) of {x.shape[1]}x{w_in}x{c} to {height}x{width}", need)
+
+
+def resize(
+    images: Any,
+    height: int,
+    width: int,
+    method: str = "bilinear",
+    antialias: bool = True,
+    mode: str = "stretch",
+    fill: float | tuple[float, ...] = 0.0,
+) -> jax.Array:
+    """Resize to ``(height, width)``; static sizes, method, mode and fill.
 
     ``bilinear`` follows Pillow's ``Image.resize(..., BILINEAR)``: half-pixel centres, edge
     renormalisation and, with ``antialias=True`` (Pillow's behaviour), a triangle filter
     widened by the scale when downscaling; the result is float32 on the [0, 1] scale (uint8
     and uint16 are read as their full range).  ``nearest`` picks
     ``floor((o + 0.5) * in / out)`` and keeps the dtype (use it for masks and label maps).
+
+    ``mode`` fits another aspect ratio (``modalax_image.geometry``): ``"stretch"`` scales each
+    axis, ``"pad"`` letterboxes (the rest filled with ``fill``: one value or one per channel,
+    on the [0, 1] scale, converted like the cutout fill for ``nearest``) and ``"crop"`` cuts
+    the centre after scaling the short side, reading a fractional box as Pillow's
+    ``ImageOps.fit`` does.  An output (with its intermediate) larger than the free memory is
+    a ``ConfigError`` before anything is allocated (``modalax_image.memory``).
     """
     x = check_images("resize", images)
     for name, value in (("height", height), ("width", width)):
@@ -107,20 +165,42 @@ def resize(images: Any, height: int, width: int, method: str = "bilinear", antia
             raise ConfigError(f"image.resize.{name}: got {value!r}, expected a positive int")
     if method not in ("bilinear", "nearest"):
         raise ConfigError(f"image.resize.method: got {method!r}, expected 'bilinear' or 'nearest'")
+    if mode not in RESIZE_MODES:
+        raise ConfigError(f"image.resize.mode: got {mode!r}, expected one of {', '.join(map(repr, RESIZE_MODES))}")
+    n, h_in, w_in, c = x.shape
+    if h_in == 0 or w_in == 0:
+        raise DataError(f"image.resize: got images of shape {tuple(x.shape)}, expected a height and width >= 1")
+    place = placement(h_in, w_in, height, width, mode)
+    _check_resize_memory(x, height, width, method, place)
     if method == "bilinear":
         x = to_unit("resize", x)
-    x = resample.resize_axis(x, 1, height, method, antialias)
-    return resample.resize_axis(x, 2, width, method, antialias)
+    left, top, right, bottom = place.box
+    full = place.box == (0.0, 0.0, float(w_in), float(h_in))
+    x = resample.resize_axis(x, 1, place.size[0], method, antialias, None if full else (top, bottom))
+    x = resample.resize_axis(x, 2, place.size[1], method, antialias, None if full else (left, right))
+    if place.size == (height, width):
+        return x
+    (t, l_), (h, w) = place.offset, place.size
+    canvas = jnp.broadcast_to(_fill_pixel(fill, c, x.dtype), (n, height, width, c))
+    return canvas.at[:, t : t + h, l_ : l_ + w].set(x)
 
 
 def normalize(
-    images: Any, input_range: tuple[float, float] | None = None, output_range: tuple[float, float] = (0.0, 1.0)
+    images: Any,
+    input_range: tuple[float, float] | None = None,
+    output_range: tuple[float, float] = (0.0, 1.0),
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
 ) -> jax.Array:
     """Map ``input_range`` linearly onto ``output_range`` (float32); no clipping.
 
     ``input_range=None`` takes it from the dtype: uint8 (0, 255), uint16 (0, 65535), bool and
     floats (0, 1), so float images already in [0, 1] are not divided again.  Other integer
     dtypes need an explicit ``input_range``.
+
+    With ``mean`` and ``std`` (static tuples, one finite value per channel, ``std > 0``) the
+    input range is mapped onto [0, 1] and channel ``c`` becomes ``(x - mean[c]) / std[c]``
+    (torchvision's ``Normalize``); ``output_range`` must then stay (0, 1).  NaN stays NaN.
     """
     images = check_images("normalize", images)
     if input_range is None:
@@ -130,7 +210,17 @@ def normalize(
     if not hi > lo:
         raise ConfigError(f"image.normalize.input_range: got {input_range!r}, expected (low, high) with low < high")
     y = (x - lo) / (hi - lo)
-    return y if (a, b) == (0.0, 1.0) else y * (b - a) + a
+    if mean is None and std is None:
+        return y if (a, b) == (0.0, 1.0) else y * (b - a) + a
+    if (a, b) != (0.0, 1.0):
+        raise ConfigError(f"image.normalize.output_range: got {output_range!r} with mean/std, expected (0.0, 1.0)")
+    m, s = check_channel_stats("image.normalize", mean, std)
+    if len(m) != x.shape[-1]:
+        raise DataError(
+            f"image.normalize: mean and std have {len(m)} values, but the images have {x.shape[-1]} channels "
+            f"(shape {tuple(x.shape)}); expected one value per channel"
+        )
+    return (y - jnp.asarray(m, jnp.float32)) / jnp.asarray(s, jnp.float32)
 
 
 def flip(images: Any, flags: Any = True, direction: str = "horizontal") -> jax.Array:

@@ -16,6 +16,7 @@ from modalax_image import kernels
 from modalax_image.adapter import ImageAdapter, image_mse
 from modalax_image.augment import augment_batch, augmentation_operators
 from modalax_image.config import ImageModalityConfig
+from modalax_image.decode import DEFAULT_BACKGROUND, background_pixel, check_background
 
 __all__ = ["ImageModality"]
 
@@ -27,7 +28,18 @@ def _draw_key(rngs: nnx.Rngs) -> jax.Array:
 
 
 @functools.partial(
-    jax.jit, static_argnames=("height", "width", "method", "input_range", "output_range", "augment", "nan_to_zero")
+    jax.jit,
+    static_argnames=(
+        "height",
+        "width",
+        "method",
+        "mode",
+        "fill",
+        "input_range",
+        "output_range",
+        "augment",
+        "nan_to_zero",
+    ),
 )
 def _process_batch(
     x: jax.Array,
@@ -36,6 +48,8 @@ def _process_batch(
     height: int,
     width: int,
     method: str,
+    mode: str,
+    fill: tuple[float, ...],
     input_range: tuple[float, float],
     output_range: tuple[float, float],
     augment: bool,
@@ -45,7 +59,7 @@ def _process_batch(
     if nan_to_zero:
         x = jnp.nan_to_num(x, nan=float(input_range[0]), posinf=float(input_range[1]), neginf=float(input_range[0]))
     x = kernels.normalize(x, input_range, output_range)
-    x = kernels.resize(x, height, width, method)
+    x = kernels.resize(x, height, width, method, mode=mode, fill=fill)
     if augment:
         assert key is not None  # the callers pass a key whenever augment=True
         x = augment_batch(x, key, output_range)
@@ -166,6 +180,7 @@ class ImageModality(GenerativeModel):
         input_range: tuple[float, float] | None = None,
         nan_policy: str = "raise",
         flatten: bool = False,
+        background: tuple[int, int, int] = DEFAULT_BACKGROUND,
         **kwargs: Any,
     ) -> jax.Array:
         """Images ``(H, W, C)`` or ``(N, H, W, C)`` -> model input of the configured size and range.
@@ -175,6 +190,8 @@ class ImageModality(GenerativeModel):
         raise ``DataError``.  ``nan_policy``: ``"raise"`` (default;
         checked on concrete inputs), ``"zero"`` (NaN to the low end, inf to the ends) or
         ``"propagate"``.  ``flatten=True`` returns ``(N, H*W*C)`` features for fusion.
+        Images of another aspect ratio are fitted by ``config.resize_mode`` as ``decode_image``
+        fits files (``pad`` fills the bars with ``background``, an ``(r, g, b)`` of 0-255 ints).
         """
         check_choice("ImageModality.process", "nan_policy", nan_policy, NAN_POLICIES)
         x = data if isinstance(data, jax.Array | np.ndarray) else np.asarray(data)
@@ -188,6 +205,7 @@ class ImageModality(GenerativeModel):
                 f"{self.config.channels} for {self.config.representation.name}; convert first "
                 "(e.g. the image.to_grayscale kernel)"
             )
+        bg = check_background("ImageModality.process", background)
         in_range = self._input_range(x, input_range)
         if nan_policy != "propagate":
             self._check_values(x, in_range, nan_policy)
@@ -202,6 +220,8 @@ class ImageModality(GenerativeModel):
             height=self.config.height,
             width=self.config.width,
             method=str(self.config.resize_method),
+            mode=str(self.config.resize_mode),
+            fill=self._fill(bg),
             input_range=in_range,
             output_range=self.config.value_range,
             augment=augment,
@@ -210,6 +230,12 @@ class ImageModality(GenerativeModel):
         if flatten:
             return out.reshape(out.shape[0], -1)[0] if single else out.reshape(out.shape[0], -1)
         return out[0] if single else out
+
+    def _fill(self, background: tuple[int, int, int]) -> tuple[float, ...]:
+        """The letterbox colour per channel in the value range (as ``decode_image`` fills bars)."""
+        lo, hi = self.config.value_range
+        unit = background_pixel(self.config, background)
+        return tuple(float(lo + v * (hi - lo)) for v in unit)
 
     def postprocess(self, data: jax.Array) -> jax.Array:
         """Model-range images back to [0, 1] (for viewing and saving)."""

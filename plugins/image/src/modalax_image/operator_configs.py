@@ -7,11 +7,7 @@ with ``stochastic=False`` they apply a fixed transform instead (documented per c
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
-from typing import Any
-
-import numpy as np
 
 from modalax.plugin import (
     ConfigError,
@@ -21,6 +17,21 @@ from modalax.plugin import (
     check_probability,
     check_type,
 )
+from modalax_image.config_checks import (
+    FLOAT32_MAX,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MAX_NOISE,
+    MAX_PEAK,
+    check_channel_stats,
+    check_interval,
+    check_number,
+    check_range,
+    plain_fields,
+    plain_number,
+    resolve_range,
+)
+from modalax_image.geometry import RESIZE_MODES
 
 __all__ = [
     "BrightnessConfig",
@@ -33,96 +44,18 @@ __all__ = [
     "NormalizeConfig",
     "ResizeConfig",
     "RotateConfig",
+    # the value checks, re-exported for the modules that import them from here
+    "FLOAT32_MAX",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MAX_NOISE",
+    "MAX_PEAK",
+    "check_channel_stats",
+    "check_interval",
+    "check_number",
+    "plain_fields",
+    "plain_number",
 ]
-
-
-def plain_number(value: Any) -> Any:
-    """numpy integers and floats as Python ``int``/``float``; anything else unchanged.
-
-    Values computed with numpy (``np.int64(32)``) are as good as literals; storing Python
-    numbers keeps configs hashable and JSON-friendly.
-    """
-    if isinstance(value, np.bool_):
-        return value
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
-
-
-def plain_fields(config: Any, names: tuple[str, ...]) -> None:
-    """Replace numpy numbers in the named fields of a frozen dataclass by Python numbers."""
-    for name in names:
-        value = getattr(config, name)
-        if isinstance(value, list | tuple):
-            object.__setattr__(config, name, type(value)(plain_number(v) for v in value))
-        else:
-            object.__setattr__(config, name, plain_number(value))
-
-
-def _check_number(owner: str, name: str, value: Any, *, minimum: float | None = None) -> None:
-    check_type(owner, name, value, (int, float), "a finite number")
-    if not math.isfinite(value) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ConfigError(f"{owner}.{name}: got {value!r}, expected a finite number{bound}")
-
-
-def _check_range(owner: str, name: str, value: Any) -> tuple[float, float]:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != 2
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-        or not value[0] < value[1]
-    ):
-        raise ConfigError(f"{owner}.{name}: got {value!r}, expected a (low, high) pair of finite numbers, low < high")
-    return (float(value[0]), float(value[1]))
-
-
-def check_interval(
-    owner: str, name: str, value: Any, *, lower: float | None = None, upper: float | None = None
-) -> tuple[float, float]:
-    """A ``(lo, hi)`` pair of finite numbers with ``lo <= hi`` inside ``[lower, upper]``, as floats."""
-    inside = {
-        (False, False): "",
-        (True, False): f" >= {lower}",
-        (False, True): f" <= {upper}",
-        (True, True): f" within [{lower}, {upper}]",
-    }[(lower is not None, upper is not None)]
-    ok = (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-    )
-    if ok:
-        lo, hi = float(value[0]), float(value[1])
-        ok = lo <= hi and (lower is None or lo >= lower) and (upper is None or hi <= upper)
-    if not ok:
-        raise ConfigError(
-            f"{owner}.{name}: got {value!r}, expected a (low, high) pair of finite numbers{inside}, low <= high"
-        )
-    return (float(value[0]), float(value[1]))
-
-
-def resolve_range(config: Any, owner: str, symmetric: tuple[str, float], range_name: str) -> None:
-    """Validate a ``±max`` field against its ``(lo, hi)`` alternative; fill the default when neither is set."""
-    name, default = symmetric
-    value, bounds = getattr(config, name), getattr(config, range_name)
-    if bounds is not None:
-        if value is not None:
-            raise ConfigError(
-                f"{owner}: got {name}={value!r} and {range_name}={bounds!r}; expected one of them "
-                f"({name} draws U(-{name}, {name}), {range_name} draws U(low, high))"
-            )
-        object.__setattr__(config, range_name, check_interval(owner, range_name, bounds))
-        if not config.stochastic:
-            raise ConfigError(
-                f"{owner}.{range_name}: got {bounds!r} with stochastic=False; a fixed transform needs {name}"
-            )
-        return
-    if value is None:
-        object.__setattr__(config, name, default)
-    _check_number(owner, name, getattr(config, name), minimum=0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,12 +77,20 @@ class _RandomConfig(ImageOperatorConfig):
 
 @dataclass(frozen=True, eq=False)
 class ResizeConfig(ImageOperatorConfig):
-    """Resize to ``height`` x ``width`` (``width=None``: square); masks follow with ``nearest``."""
+    """Resize to ``height`` x ``width`` (``width=None``: square); masks follow with ``nearest``.
+
+    ``mode`` fits another aspect ratio as ``ImageModalityConfig.resize_mode`` does:
+    ``"stretch"`` (default), ``"pad"`` (letterbox; the bars get ``fill``, one value or one per
+    channel on the [0, 1] scale, and masks get 0) or ``"crop"`` (centre crop after scaling the
+    short side).
+    """
 
     height: int = 64
     width: int | None = None
     method: str = "bilinear"
     antialias: bool = True
+    mode: str = "stretch"
+    fill: float | tuple[float, ...] = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -160,26 +101,55 @@ class ResizeConfig(ImageOperatorConfig):
         check_positive(owner, "width", self.width)
         check_choice(owner, "method", self.method, ("bilinear", "nearest"))
         check_type(owner, "antialias", self.antialias, bool, "a bool")
+        check_choice(owner, "mode", self.mode, RESIZE_MODES)
+        if isinstance(self.fill, list | tuple):
+            if not self.fill:
+                raise ConfigError(f"{owner}.fill: got {self.fill!r}, expected a number or one number per channel")
+            for value in self.fill:
+                check_number(owner, "fill", value)
+            object.__setattr__(self, "fill", tuple(float(v) for v in self.fill))
+        else:
+            check_number(owner, "fill", self.fill)
 
 
 @dataclass(frozen=True, eq=False)
 class NormalizeConfig(ImageOperatorConfig):
-    """Map ``input_range`` onto ``output_range``.
+    """Map ``input_range`` onto ``output_range``, or standardise per channel with ``mean``/``std``.
 
     ``input_range=None`` (default) reads it from the dtype: uint8 (0, 255), uint16 (0, 65535),
     bool and float (0, 1), so float images already in [0, 1] are left on that scale.  Give it
     explicitly for anything else (float images in [0, 255], int32 data).
+
+    ``mean`` and ``std`` (one finite number per channel, ``std > 0``; both or neither) give
+    torchvision's ``Normalize``: the input range is mapped onto [0, 1], then channel ``c``
+    becomes ``(x - mean[c]) / std[c]`` (``IMAGENET_MEAN``/``IMAGENET_STD`` for ImageNet
+    models); ``output_range`` is then not used and must stay at its default.
     """
 
     input_range: tuple[float, float] | None = None
     output_range: tuple[float, float] = (0.0, 1.0)
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
         if self.input_range is not None:
-            object.__setattr__(self, "input_range", _check_range(owner, "input_range", self.input_range))
-        object.__setattr__(self, "output_range", _check_range(owner, "output_range", self.output_range))
+            object.__setattr__(self, "input_range", check_range(owner, "input_range", self.input_range))
+        object.__setattr__(self, "output_range", check_range(owner, "output_range", self.output_range))
+        if self.mean is None and self.std is None:
+            return
+        if self.mean is None or self.std is None:
+            missing = "std" if self.std is None else "mean"
+            raise ConfigError(f"{owner}.{missing}: got None with the other given; expected mean and std, or neither")
+        if self.output_range != (0.0, 1.0):
+            raise ConfigError(
+                f"{owner}.output_range: got {self.output_range!r} with mean/std; expected the default (0.0, 1.0) "
+                "(standardising sets the output scale)"
+            )
+        mean, std = check_channel_stats(owner, self.mean, self.std)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,33 +208,59 @@ class ContrastConfig(_RandomConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        _check_number(owner, "lower", self.lower, minimum=0.0)
-        _check_number(owner, "upper", self.upper, minimum=0.0)
+        check_number(owner, "lower", self.lower, minimum=0.0)
+        check_number(owner, "upper", self.upper, minimum=0.0)
         if self.lower > self.upper:
             raise ConfigError(f"{owner}: got lower={self.lower!r} > upper={self.upper!r}, expected lower <= upper")
 
 
 @dataclass(frozen=True, eq=False)
 class RotateConfig(_RandomConfig):
-    """Rotate counter-clockwise by a per-image angle in degrees.
+    """Rotate counter-clockwise by an angle in degrees (negative: clockwise), as Pillow's ``rotate``.
 
-    ``max_angle`` (default 15) draws ``U(-max_angle, max_angle)``; ``angle_range=(lo, hi)``
-    draws ``U(lo, hi)`` instead (e.g. ``(0, 90)``).  Give one of them.  ``stochastic=False``
-    rotates every image by ``max_angle``.  Pixels from outside the image get ``fill``; masks
-    are rotated with ``nearest`` and filled with 0.
+    ``angle=a`` rotates every image by ``a`` (any sign; the operator is then deterministic).
+    Otherwise the angle is random per image: ``max_angle`` (default 15) draws
+    ``U(-max_angle, max_angle)``, ``angle_range=(lo, hi)`` draws ``U(lo, hi)`` (e.g.
+    ``(0, 90)``); give at most one of the three.  ``stochastic`` defaults to "random unless
+    ``angle`` is given"; ``stochastic=False`` with ``max_angle`` rotates by ``max_angle`` (the
+    0.1 form).  Pixels from outside the image get ``fill``; masks are rotated with ``nearest``
+    and filled with 0.
     """
 
     max_angle: float | None = None
     angle_range: tuple[float, float] | None = None
     method: str = "bilinear"
     fill: float = 0.0
+    angle: float | None = None
+    stochastic: bool = None  # type: ignore[assignment]  # None until __post_init__: random unless angle is given
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         owner = type(self).__name__
+        if self.angle is not None:
+            check_number(owner, "angle", plain_number(self.angle))
+            given = [name for name in ("max_angle", "angle_range") if getattr(self, name) is not None]
+            if given:
+                raise ConfigError(
+                    f"{owner}: got angle={self.angle!r} and {given[0]}={getattr(self, given[0])!r}; expected one "
+                    "of them (angle rotates every image by it, max_angle/angle_range draw a random angle)"
+                )
+            if self.stochastic:
+                raise ConfigError(
+                    f"{owner}.stochastic: got True with angle={self.angle!r}; a fixed angle is deterministic "
+                    "(use max_angle or angle_range for random angles)"
+                )
+            object.__setattr__(self, "stochastic", False)
+        elif self.stochastic is None:
+            object.__setattr__(self, "stochastic", True)
+        super().__post_init__()
+        if self.angle is not None:
+            object.__setattr__(self, "angle", float(self.angle))
+            check_choice(owner, "method", self.method, ("bilinear", "nearest"))
+            check_number(owner, "fill", self.fill)
+            return
         resolve_range(self, owner, ("max_angle", 15.0), "angle_range")
         check_choice(owner, "method", self.method, ("bilinear", "nearest"))
-        _check_number(owner, "fill", self.fill)
+        check_number(owner, "fill", self.fill)
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,8 +273,8 @@ class GaussianNoiseConfig(_RandomConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         owner = type(self).__name__
-        _check_number(owner, "std", self.std, minimum=0.0)
-        _check_number(owner, "mean", self.mean)
+        check_number(owner, "std", self.std, minimum=0.0, maximum=MAX_NOISE)
+        check_number(owner, "mean", self.mean, minimum=-MAX_NOISE, maximum=MAX_NOISE)
         if not self.stochastic:
             raise ConfigError(f"{owner}.stochastic: got False, expected True (noise needs randomness)")
 

@@ -5,6 +5,9 @@ loader's ``vmap`` that batch axis becomes the real batch, so the numerics are th
 Geometric operators move ``auxiliary_fields`` (masks of shape ``(H, W)`` or ``(H, W, K)``)
 with the same random parameters, using nearest-neighbour sampling so labels stay labels.
 
+The base class, the rank rule (batches ``(N, height, width, channels)``) and the keys-under-jit
+rule live in ``modalax_image.operator_base``.
+
 Dtypes follow the kernels' rule: operators that compute new values return float32 on the
 [0, 1] scale (uint8 and uint16 input is read as its full range first), operators that only
 move pixels keep the dtype.  A missing field is a ``MissingFieldError`` naming it and the
@@ -18,10 +21,21 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from modalax.plugin import DataError, MissingFieldError, ModalityOperator, get_path, set_path, split_host_fields
+from modalax.plugin import (
+    DataError,
+)
 from modalax_image import kernels
+from modalax_image.memory import check_fits, nbytes
+from modalax_image.operator_base import (
+    ImageOperator,
+    batch_size,
+    check_image_rank,
+    draw_batch_key,
+    field_hw,
+    field_hwc,
+    lookup,
+)
 from modalax_image.operator_configs import (
     BrightnessConfig,
     ContrastConfig,
@@ -29,7 +43,6 @@ from modalax_image.operator_configs import (
     FlipConfig,
     GaussianNoiseConfig,
     GrayscaleConfig,
-    ImageOperatorConfig,
     NormalizeConfig,
     ResizeConfig,
     RotateConfig,
@@ -46,33 +59,13 @@ __all__ = [
     "NormalizeOperator",
     "ResizeOperator",
     "RotateOperator",
+    # the base and its helpers, re-exported (they lived here)
+    "batch_size",
+    "check_image_rank",
+    "draw_batch_key",
+    "field_hwc",
+    "lookup",
 ]
-
-
-def lookup(data: Any, key: str, owner: str) -> Any:
-    """``data[key]`` for a dotted ``key``; ``MissingFieldError`` naming it and the fields present."""
-    node = data
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            have = sorted(node) if isinstance(node, dict) else type(node).__name__
-            where = f" (no {part!r})" if part != key else ""
-            raise MissingFieldError(f"{owner}: the data has no field {key!r}{where}; fields present: {have}")
-        node = node[part]
-    return node
-
-
-def _batch_size(data_shapes: Any, key: str, owner: str) -> int:
-    return int(lookup(data_shapes, key, owner)[0])
-
-
-def _field_hw(data_shapes: Any, key: str, owner: str) -> tuple[int, int]:
-    shape = lookup(data_shapes, key, owner)
-    if len(shape) not in (3, 4):
-        raise DataError(
-            f"{owner}: field {key!r} has per-element shape {tuple(shape[1:])}, expected (H, W, C) or (H, W) "
-            "(the loader adds the batch axis)"
-        )
-    return int(shape[1]), int(shape[2])
 
 
 def _width(config: ResizeConfig | CropConfig) -> int:
@@ -88,128 +81,45 @@ def _bounds(bounds: tuple[float, float] | None, half_width: float | None) -> tup
     return (-h, h)
 
 
-def field_hwc(data_shapes: Any, key: str, owner: str) -> tuple[int, int, int]:
-    """Height, width and channels of a batched image field; ``(N, H, W)`` has one channel."""
-    h, w = _field_hw(data_shapes, key, owner)
-    shape = lookup(data_shapes, key, owner)
-    return h, w, int(shape[3]) if len(shape) == 4 else 1
-
-
-def batch_size(data_shapes: Any, key: str, owner: str) -> int:
-    """The leading (batch) size of a field in ``data_shapes``."""
-    return _batch_size(data_shapes, key, owner)
-
-
-class ImageOperator(ModalityOperator):
-    """Base of the image operators: shape checks and the batch-of-one kernel calls."""
-
-    config: ImageOperatorConfig
-
-    def _extract_field(self, data: Any, key: str) -> Any:
-        return lookup(data, key, self.name)
-
-    def apply(
-        self,
-        data: Any,
-        state: Any,
-        metadata: dict[str, Any] | None,
-        random_params: Any = None,
-        stats: dict[str, Any] | None = None,
-    ) -> tuple[Any, Any, dict[str, Any] | None]:
-        """Check the auxiliary fields against the image (present, same height and width), then apply.
-
-        A 2-D ``(H, W)`` field is one grayscale channel: it is transformed as ``(H, W, 1)`` and
-        returned as ``(H, W)`` (when the result still has one channel).
-        """
-        c = self.config
-        image = lookup(data, c.field_key, self.name)
-        image_shape = tuple(jnp.shape(image))
-        for aux in c.auxiliary_fields or ():
-            mask_shape = tuple(jnp.shape(lookup(data, aux, self.name)))
-            if len(image_shape) in (2, 3) and mask_shape[:2] != image_shape[:2]:
-                raise DataError(
-                    f"{self.name}: auxiliary field {aux!r} has per-element shape {mask_shape}, but field "
-                    f"{c.field_key!r} has {image_shape}; expected the same height and width {image_shape[:2]}"
-                )
-        if len(image_shape) != 2:
-            return super().apply(data, state, metadata, random_params, stats)
-        out, state, metadata = super().apply(
-            set_path(data, c.field_key, image[..., None]), state, metadata, random_params, stats
-        )
-        target = c.target_key or c.field_key
-        result = get_path(out, target)
-        if jnp.ndim(result) == 3 and jnp.shape(result)[-1] == 1:
-            out = set_path(out, target, result[..., 0])
-        if c.target_key is not None and c.target_key != c.field_key:
-            out = set_path(out, c.field_key, image)  # the source field stays as it was given
-        return out, state, metadata
-
-    def apply_batch(
-        self,
-        batch: dict[str, Any],
-        stats: dict[str, Any] | None = None,
-        *,
-        rng: jax.Array | None = None,
-        keys: jax.Array | None = None,
-    ) -> dict[str, Any]:
-        """``ModalityOperator.apply_batch``; an empty batch gives an empty batch of the output structure."""
-        if isinstance(batch, dict):
-            arrays, host_fields = split_host_fields(batch)
-            leaves = jax.tree.leaves(arrays)
-            if leaves and np.shape(leaves[0])[:1] == (0,):
-                spec = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a)[1:], a.dtype), arrays)
-                out = self.output_spec(spec)
-                empty = jax.tree.map(lambda s: jnp.zeros((0, *s.shape), s.dtype), out)
-                return {**empty, **host_fields}
-        return super().apply_batch(batch, stats, rng=rng, keys=keys)
-
-    def _element(self, x: jax.Array, key: str) -> jax.Array:
-        if jnp.ndim(x) != 3:
-            raise DataError(
-                f"{self.name}: field {key!r} has per-element shape {tuple(jnp.shape(x))}, "
-                "expected (H, W, C) or (H, W) (the loader adds the batch axis)"
-            )
-        return x[None]
-
-    def _mask(self, m: jax.Array, key: str) -> tuple[jax.Array, bool]:
-        if jnp.ndim(m) == 2:
-            return m[None, :, :, None], True
-        if jnp.ndim(m) == 3:
-            return m[None], False
-        raise DataError(
-            f"{self.name}: auxiliary field {key!r} has shape {tuple(jnp.shape(m))}, expected (H, W) or (H, W, K)"
-        )
-
-    def _map_mask(self, m: jax.Array, key: str, fn: Any) -> jax.Array:
-        batch, squeeze = self._mask(m, key)
-        out = fn(batch)[0]
-        return out[..., 0] if squeeze else out
-
-
 class ResizeOperator(ImageOperator):
-    """Resize to the configured size (``image.resize``); masks follow with ``nearest``."""
+    """Resize to the configured size and ``mode`` (``image.resize``); masks follow with ``nearest``.
+
+    A batch whose output cannot fit in the free memory is a ``ConfigError`` before anything is
+    allocated (``modalax_image.memory``).
+    """
 
     config: ResizeConfig
 
+    def batched(self, batch: Any, keys: jax.Array | None, stats: dict[str, Any] | None) -> Any:
+        check_image_rank(self.name, batch, self.config.field_key)
+        c = self.config
+        n, h, w, ch = jnp.shape(lookup(batch, c.field_key, self.name))
+        item = 4 if c.method == "bilinear" else jnp.dtype(lookup(batch, c.field_key, self.name).dtype).itemsize
+        need = nbytes((n, c.height, _width(c), ch), item) + nbytes((n, c.height, w, ch), item)
+        check_fits(self.name, f"resizing {n} image(s) of {h}x{w}x{ch} to {c.height}x{_width(c)}", need)
+        return super().batched(batch, keys, stats)
+
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config
-        return kernels.resize(self._element(x, c.field_key), c.height, _width(c), c.method, c.antialias)[0]
+        image = self._element(x, c.field_key)
+        return kernels.resize(image, c.height, _width(c), c.method, c.antialias, c.mode, c.fill)[0]
 
     def transform_auxiliary(
         self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None, key: str
     ) -> jax.Array:
         c = self.config
-        return self._map_mask(x, key, lambda m: kernels.resize(m, c.height, _width(c), "nearest"))
+        return self._map_mask(x, key, lambda m: kernels.resize(m, c.height, _width(c), "nearest", mode=c.mode))
 
 
 class NormalizeOperator(ImageOperator):
-    """Map ``input_range`` onto ``output_range`` (``image.normalize``)."""
+    """Map ``input_range`` onto ``output_range``, or standardise per channel (``mean``/``std``)
+    (``image.normalize``)."""
 
     config: NormalizeConfig
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config
-        return kernels.normalize(self._element(x, c.field_key), c.input_range, c.output_range)[0]
+        return kernels.normalize(self._element(x, c.field_key), c.input_range, c.output_range, c.mean, c.std)[0]
 
 
 class GrayscaleOperator(ImageOperator):
@@ -227,7 +137,7 @@ class FlipOperator(ImageOperator):
     config: FlipConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key, self.name)
+        n = batch_size(data_shapes, self.config.field_key, self.name)
         return jax.random.bernoulli(rng, self.config.probability, (n,))
 
     def _flip(self, batch: jax.Array, random_params: Any) -> jax.Array:
@@ -249,8 +159,8 @@ class CropOperator(ImageOperator):
     config: CropConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key, self.name)
-        h, w = _field_hw(data_shapes, self.config.field_key, self.name)
+        n = batch_size(data_shapes, self.config.field_key, self.name)
+        h, w = field_hw(data_shapes, self.config.field_key, self.name)
         self._check_fits(h, w)
         k_top, k_left = jax.random.split(rng)
         top = jax.random.randint(k_top, (n,), 0, h - self.config.height + 1)
@@ -291,7 +201,7 @@ class BrightnessOperator(ImageOperator):
     config: BrightnessConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key, self.name)
+        n = batch_size(data_shapes, self.config.field_key, self.name)
         c = self.config
         lo, hi = _bounds(c.delta_range, c.max_delta)
         return jax.random.uniform(rng, (n,), jnp.float32, lo, hi)
@@ -307,7 +217,7 @@ class ContrastOperator(ImageOperator):
     config: ContrastConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key, self.name)
+        n = batch_size(data_shapes, self.config.field_key, self.name)
         return jax.random.uniform(rng, (n,), jnp.float32, self.config.lower, self.config.upper)
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
@@ -316,18 +226,22 @@ class ContrastOperator(ImageOperator):
 
 
 class RotateOperator(ImageOperator):
-    """Rotate by ``U(-max_angle, max_angle)`` or ``U(*angle_range)`` degrees (``image.rotate``); masks follow."""
+    """Rotate by a fixed ``angle``, or by ``U(-max_angle, max_angle)`` or ``U(*angle_range)`` degrees
+    (``image.rotate``); masks follow."""
 
     config: RotateConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        n = _batch_size(data_shapes, self.config.field_key, self.name)
+        n = batch_size(data_shapes, self.config.field_key, self.name)
         c = self.config
         lo, hi = _bounds(c.angle_range, c.max_angle)
         return jax.random.uniform(rng, (n,), jnp.float32, lo, hi)
 
     def _angle(self, random_params: Any) -> Any:
-        return self.config.max_angle if random_params is None else random_params[None]
+        if random_params is not None:
+            return random_params[None]
+        c = self.config
+        return c.angle if c.angle is not None else c.max_angle
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config
@@ -346,7 +260,7 @@ class GaussianNoiseOperator(ImageOperator):
     config: GaussianNoiseConfig
 
     def generate_random_params(self, rng: jax.Array, data_shapes: Any) -> Any:
-        return jax.random.split(rng, _batch_size(data_shapes, self.config.field_key, self.name))
+        return jax.random.split(rng, batch_size(data_shapes, self.config.field_key, self.name))
 
     def transform(self, x: jax.Array, random_params: Any, stats: dict[str, Any] | None) -> jax.Array:
         c = self.config

@@ -22,8 +22,16 @@ MODALAX_PLUGIN_API = "1.0"
 _PKG = "modalax_image"
 
 KERNELS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "resize": ("resize", ("height", "width", "method", "antialias"), "Pillow-compatible bilinear/nearest resize"),
-    "normalize": ("normalize", ("input_range", "output_range"), "map a value range onto another"),
+    "resize": (
+        "resize",
+        ("height", "width", "method", "antialias", "mode", "fill"),
+        "Pillow-compatible bilinear/nearest resize; stretch, pad (letterbox) or crop to the size",
+    ),
+    "normalize": (
+        "normalize",
+        ("input_range", "output_range", "mean", "std"),
+        "map a value range onto another, or (x - mean[c]) / std[c] per channel",
+    ),
     "flip": ("flip", ("direction",), "mirror the flagged images"),
     "crop": ("crop", ("height", "width"), "crop windows at per-image offsets"),
     "brightness": ("brightness", (), "add a per-image offset"),
@@ -62,6 +70,15 @@ AUGMENT_OPERATORS: dict[str, str] = {
     "color_jitter": "ColorJitterOperator",
 }
 
+# Batch operators: they mix the records of one batch (kernels in ``mix_kernels``, operators in ``mix_ops``).
+MIX_KERNELS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "mixup": ("mixup", (), "MixUp: lam * x + (1 - lam) * x[partner]"),
+    "cutmix": ("cutmix", (), "CutMix: paste the partner's box"),
+    "mix_labels": ("mix_labels", ("num_classes",), "mix (one-hot) labels with the partners' by lam"),
+}
+
+MIX_OPERATORS: dict[str, str] = {"mixup": "MixUpOperator", "cutmix": "CutMixOperator"}
+
 DATASETS: dict[str, tuple[str, str]] = {
     "synthetic": ("SyntheticImageDataset", "random/gradient/checkerboard/circles patterns, generated on demand"),
     "mnist_like": ("MNISTLikeDataset", "digit-like glyphs 0-9 with labels"),
@@ -78,6 +95,8 @@ def register_modalities(register: Register) -> None:
             "images (H, W, C) in [0, 1] or [-1, 1]",
             config_class=f"{_PKG}.config:ImageModalityConfig",
             previewer=f"{_PKG}.preview:preview",
+            decoder=f"{_PKG}.decode:decode_image",
+            extensions=f"{_PKG}.decode:pillow_extensions",
         )
     )
 
@@ -108,6 +127,8 @@ def register_kernels(register: Register) -> None:
         register(KernelRecord(f"image.{name}", f"{_PKG}.kernels:{fn}", static, description))
     for name, (fn, static, description) in AUGMENT_KERNELS.items():
         register(KernelRecord(f"image.{name}", f"{_PKG}.augment_kernels:{fn}", static, description))
+    for name, (fn, static, description) in MIX_KERNELS.items():
+        register(KernelRecord(f"image.{name}", f"{_PKG}.mix_kernels:{fn}", static, description))
     # the glyph renderer and the digit skeletons, for other plugins' readable data (multimodal/glyphs)
     glyph = f"{_PKG}.datasets.mnist_like:render_glyph"
     register(KernelRecord("image.render_glyph", glyph, ("shape",), "antialiased strokes of (M, 4) unit-box segments"))
@@ -121,3 +142,5 @@ def register_operators(register: Register) -> None:
         register(OperatorRecord("image", name, f"{_PKG}.operators:{cls}"))
     for name, cls in AUGMENT_OPERATORS.items():
         register(OperatorRecord("image", name, f"{_PKG}.augment_ops:{cls}"))
+    for name, cls in MIX_OPERATORS.items():
+        register(OperatorRecord("image", name, f"{_PKG}.mix_ops:{cls}", "batch operator: mixes records of a batch"))

@@ -17,17 +17,22 @@ _MAX_TAPS = 16
 
 
 @functools.lru_cache(maxsize=256)
-def bilinear_taps(in_size: int, out_size: int, antialias: bool) -> tuple[np.ndarray, np.ndarray]:
+def bilinear_taps(
+    in_size: int, out_size: int, antialias: bool, span: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Pillow's bilinear coefficients: ``(indices, weights)`` of shape ``(out_size, taps)``.
 
-    Output pixel ``o`` has centre ``(o + 0.5) * in/out`` in input coordinates; the triangle
-    filter is widened by the scale when downscaling with ``antialias`` (as Pillow always does),
-    and the weights of taps that fall outside the image are dropped and the rest renormalised.
+    Output pixel ``o`` has centre ``lo + (o + 0.5) * (hi - lo) / out`` in input coordinates,
+    where ``span = (lo, hi)`` is the input interval read (Pillow's resize ``box``; None: the
+    whole axis); the triangle filter is widened by the scale when downscaling with
+    ``antialias`` (as Pillow always does), and the weights of taps that fall outside the image
+    are dropped and the rest renormalised.
     """
-    scale = in_size / out_size
+    lo_in, hi_in = (0.0, float(in_size)) if span is None else span
+    scale = (hi_in - lo_in) / out_size
     filterscale = max(scale, 1.0) if antialias else 1.0
     support = filterscale
-    centre = (np.arange(out_size, dtype=np.float64) + 0.5) * scale
+    centre = lo_in + (np.arange(out_size, dtype=np.float64) + 0.5) * scale
     lo = np.maximum(np.trunc(centre - support + 0.5), 0).astype(np.int64)
     hi = np.minimum(np.trunc(centre + support + 0.5), in_size).astype(np.int64)
     taps = int(np.max(hi - lo))
@@ -43,10 +48,15 @@ def bilinear_taps(in_size: int, out_size: int, antialias: bool) -> tuple[np.ndar
 
 
 @functools.lru_cache(maxsize=256)
-def nearest_index(in_size: int, out_size: int) -> np.ndarray:
-    """``floor((o + 0.5) * in / out)`` in exact integer arithmetic."""
+def nearest_index(in_size: int, out_size: int, span: tuple[float, float] | None = None) -> np.ndarray:
+    """``floor((o + 0.5) * in / out)`` in exact integer arithmetic; with ``span = (lo, hi)``,
+    ``floor(lo + (o + 0.5) * (hi - lo) / out)`` (Pillow's nearest resize of a box)."""
     o = np.arange(out_size, dtype=np.int64)
-    return np.minimum(((2 * o + 1) * in_size) // (2 * out_size), in_size - 1).astype(np.int32)
+    if span is None:
+        return np.minimum(((2 * o + 1) * in_size) // (2 * out_size), in_size - 1).astype(np.int32)
+    lo, hi = span
+    idx = np.floor(lo + (o + 0.5) * ((hi - lo) / out_size)).astype(np.int64)
+    return np.clip(idx, 0, in_size - 1).astype(np.int32)
 
 
 def _shape(x: jax.Array, axis: int, n: int) -> tuple[int, ...]:
@@ -92,16 +102,20 @@ def upscale_integer(x: jax.Array, axis: int, factor: int) -> jax.Array:
     return jnp.stack(phases, axis=axis + 1).reshape(shape)
 
 
-def resize_axis(x: jax.Array, axis: int, out_size: int, method: str, antialias: bool) -> jax.Array:
-    """Resample ``x`` along ``axis`` to ``out_size``."""
+def resize_axis(
+    x: jax.Array, axis: int, out_size: int, method: str, antialias: bool, span: tuple[float, float] | None = None
+) -> jax.Array:
+    """Resample ``x`` along ``axis`` to ``out_size``, reading the input interval ``span`` (None: all)."""
     in_size = x.shape[axis]
-    if in_size == out_size:
+    if span is not None and span == (0.0, float(in_size)):
+        span = None
+    if in_size == out_size and span is None:
         return x
     if method == "nearest":
-        return jnp.take(x, nearest_index(in_size, out_size), axis=axis, mode="clip")  # in range: no fill check
-    if out_size % in_size == 0:
+        return jnp.take(x, nearest_index(in_size, out_size, span), axis=axis, mode="clip")  # in range: no fill check
+    if out_size % in_size == 0 and span is None:
         return upscale_integer(x, axis, out_size // in_size)
-    idx, w = bilinear_taps(in_size, out_size, antialias)
+    idx, w = bilinear_taps(in_size, out_size, antialias, span)
     if idx.shape[1] > _MAX_TAPS:
         dense = np.zeros((out_size, in_size), np.float32)
         np.add.at(dense, (np.repeat(np.arange(out_size), idx.shape[1]), idx.reshape(-1)), w.reshape(-1))

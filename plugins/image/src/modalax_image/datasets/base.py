@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from modalax.plugin import BaseDataset, ConfigError, SyntheticDataset, record_keys
+from modalax.plugin import BaseDataset, ConfigError, SyntheticDataset, record_keys, resolve_rngs
 from modalax_image.config import ImageModalityConfig, plain_int
 
 __all__ = ["GeneratedImageDataset", "ImageDataset", "resolve_config"]
@@ -37,10 +37,16 @@ class ImageDataset(BaseDataset):
     config: ImageModalityConfig
 
     def __init__(
-        self, config: ImageModalityConfig | None = None, split: str = "train", *, rngs: nnx.Rngs | int | None = None
+        self,
+        config: ImageModalityConfig | None = None,
+        split: str = "train",
+        *,
+        seed: int | None = None,
+        rngs: nnx.Rngs | int | None = None,
     ) -> None:
-        config = resolve_config(type(self).__name__, config, self.default_config())
-        super().__init__(config, split, rngs=rngs)
+        owner = type(self).__name__
+        config = resolve_config(owner, config, self.default_config())
+        super().__init__(config, split, rngs=resolve_rngs(f"{owner}.rngs", rngs, seed))
 
     @classmethod
     def default_config(cls) -> ImageModalityConfig:
@@ -66,7 +72,8 @@ class GeneratedImageDataset(SyntheticDataset, ImageDataset):
 
     ``SyntheticDataset.get_records`` folds the per-record keys eagerly (one small compile per
     new batch size and a few dispatches per call); folding them in the same jitted function
-    as ``generate_records`` makes a call one dispatch.
+    as ``generate_records`` makes a call one dispatch.  The randomness comes from ``seed=``
+    (an int) or ``rngs=`` (``nnx.Rngs`` or an int), not both; neither is seed 0.
     """
 
     def __init__(
@@ -75,9 +82,12 @@ class GeneratedImageDataset(SyntheticDataset, ImageDataset):
         dataset_size: int = 1000,
         split: str = "train",
         *,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
     ) -> None:
-        super().__init__(config, dataset_size, split, rngs=rngs)
+        rngs = resolve_rngs(f"{type(self).__name__}.rngs", rngs, seed)
+        # SyntheticDataset's __init__ calls on to ImageDataset's (the MRO), which resolves the config.
+        SyntheticDataset.__init__(self, config, dataset_size, split, rngs=rngs)
         self._compile()
 
     def _compile(self) -> None:

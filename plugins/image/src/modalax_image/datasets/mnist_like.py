@@ -67,6 +67,7 @@ class MNISTLikeDataset(GeneratedImageDataset):
         num_classes: int = 10,
         split: str = "train",
         *,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
     ) -> None:
         owner = type(self).__name__
@@ -75,7 +76,7 @@ class MNISTLikeDataset(GeneratedImageDataset):
             raise ConfigError(f"{owner}.num_classes: got {num_classes!r}, expected an int in [1, 10] (digits 0-9)")
         dataset_size = check_dataset_size(owner, dataset_size)
         self.num_classes = num_classes
-        super().__init__(config, dataset_size, split, rngs=rngs)
+        super().__init__(config, dataset_size, split, seed=seed, rngs=rngs)
 
     @classmethod
     def default_config(cls) -> ImageModalityConfig:

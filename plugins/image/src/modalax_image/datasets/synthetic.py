@@ -39,6 +39,7 @@ class SyntheticImageDataset(GeneratedImageDataset):
         pattern_type: str = "random",
         split: str = "train",
         *,
+        seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
         num_circles: int = 3,
     ) -> None:
@@ -53,7 +54,7 @@ class SyntheticImageDataset(GeneratedImageDataset):
         dataset_size = check_dataset_size(owner, dataset_size)
         self.pattern_type = pattern_type
         self.num_circles = num_circles
-        super().__init__(config, dataset_size, split, rngs=rngs)
+        super().__init__(config, dataset_size, split, seed=seed, rngs=rngs)
 
     _JITTED = (*GeneratedImageDataset._JITTED, "_params")
 
