@@ -128,7 +128,9 @@ class OperatorRecord:
     """An operator class of a modality (a ``ModalityOperator`` subclass) and its config class.
 
     ``config_class`` may be left out when the operator class annotates ``config: TheConfig``;
-    ``modalax.get_operator_config(modality, name)`` finds it either way.
+    ``modalax.get_operator_config(modality, name)`` finds it either way. ``example() -> (config,
+    batch)`` gives the conformance kit a config and a small batch to run the operator on (without
+    one it runs the default config on the modality's generated records).
     """
 
     modality: str
@@ -136,6 +138,7 @@ class OperatorRecord:
     operator_class: type | str
     description: str = ""
     config_class: type | str | None = None
+    example: Callable[[], Any] | str | None = None
 
     def __post_init__(self) -> None:
         _check_name("operator modality", self.modality, _NAME, "a modality name")

@@ -17,7 +17,7 @@ from typing import Any
 from modalax._src import registry
 from modalax._src.conformance.data import SIZE, build, generated
 from modalax._src.conformance.report import Skip, need
-from modalax._src.errors import ConfigError
+from modalax._src.errors import ConfigError, MissingFieldError
 from modalax._src.records import resolve
 
 __all__ = ["kernel_checks", "operator_checks", "previewer_check"]
@@ -26,8 +26,12 @@ Checks = list[tuple[str, Callable[[], Any]]]
 
 
 def first_generated(modality: str) -> str:
-    """The first generated dataset type of ``modality`` (``Skip`` when there is none)."""
-    for dataset_type in registry.list_datasets(modality):
+    """The generated dataset type the kit takes batches from: ``synthetic`` when the modality has it
+    (built with the modality's default config), else its first generated type (``Skip`` when none)."""
+    types = registry.list_datasets(modality)
+    if "synthetic" in types and generated(modality, "synthetic"):
+        return "synthetic"
+    for dataset_type in types:
         if generated(modality, dataset_type):
             return dataset_type
     raise Skip(f"modality {modality!r} has no generated dataset type to take a batch from")
@@ -52,38 +56,52 @@ def operator_checks(modality: str, name: str) -> Checks:
         need(issubclass(config_cls, OperatorConfig), f"config class {config_cls.__name__} is not an OperatorConfig")
         return config_cls.__name__
 
-    def default_operator() -> Any:
+    record = registry.current().get("operators", (modality, name), label=f"{modality} operator")[0]
+
+    def subject() -> tuple[Any, dict[str, Any]]:
+        """The operator and a batch to run it on: the record's example, else the default config on
+        the modality's generated records (``Skip`` when that cannot apply, with the reason)."""
+        import numpy as np
         from flax import nnx
 
         config_cls: Any = registry.get_operator_config(modality, name)
+        op_cls = registry.get_operator(modality, name)
+        if record.example is not None:
+            config, batch = resolve(record.example)()
+            need(isinstance(config, config_cls), f"example() gave a {type(config).__name__}, expected {config_cls}")
+            return op_cls(config, rngs=nnx.Rngs(0, augment=1)), dict(batch)
         try:
             config = config_cls()
         except (TypeError, ConfigError) as exc:
-            raise Skip(f"{config_cls.__name__}() needs arguments ({exc})") from exc
+            raise Skip(f"{config_cls.__name__}() needs arguments and no example is registered ({exc})") from exc
         plain = config.to_dict()
         need(config_cls.from_dict(plain).to_dict() == plain, "from_dict(to_dict()) does not give the config back")
-        return registry.get_operator(modality, name)(config, rngs=nnx.Rngs(0, augment=1))
-
-    def fitting_batch(op: Any) -> dict[str, Any]:
-        """A batch of the modality's generated records, when its field has the rank the operator takes."""
-        import numpy as np
-
+        op = op_cls(config, rngs=nnx.Rngs(0, augment=1))
         batch = _batch(modality)
         want = getattr(op, "element_ndim", None)
         field = getattr(op.config, "field_key", None)
         if want is not None and field in batch and np.ndim(batch[field]) != want + 1:
             raise Skip(
                 f"{type(op).__name__} takes elements of rank {want} {getattr(op, 'element_axes', '')}; the generated "
-                f"records' {field!r} have rank {np.ndim(batch[field]) - 1}"
+                f"records' {field!r} have rank {np.ndim(batch[field]) - 1} (register an example)"
             )
-        return batch
+        return op, batch
+
+    def run(op: Any, batch: dict[str, Any]) -> Any:
+        try:
+            return op.apply_batch(batch)
+        except MissingFieldError as exc:
+            if record.example is not None:
+                raise
+            raise Skip(
+                f"the generated records lack a field the default config needs ({exc}); register an example"
+            ) from exc
 
     def applies() -> None:
         import numpy as np
 
-        op = default_operator()
-        batch = fitting_batch(op)
-        out = op.apply_batch(batch)
+        op, batch = subject()
+        out = run(op, batch)
         need(isinstance(out, dict), f"apply_batch returned {type(out).__name__}, expected a dict")
         for key, value in out.items():
             arr = np.asarray(value) if not isinstance(value, list | str | int) else None
@@ -91,13 +109,21 @@ def operator_checks(modality: str, name: str) -> Checks:
                 need(np.isfinite(arr).all(), f"field {key!r} is not finite after the operator")
 
     def in_loader() -> None:
-        from modalax._src.loader import DataLoader
+        import numpy as np
 
-        op = default_operator()
-        fitting_batch(op)
-        ds = build(modality, first_generated(modality))
-        batches = list(DataLoader(ds, 2, seed=0, operators=[op], drop_last=True, prefetch=0))
-        need(len(batches) == SIZE // 2, f"one epoch gave {len(batches)} batches, expected {SIZE // 2}")
+        from modalax._src.loader import DataLoader
+        from modalax._src.sources import ArraySource
+
+        op, batch = subject()
+        run(op, batch)
+        if record.example is None:
+            source: Any = build(modality, first_generated(modality))
+        else:  # the example's per-record fields (a leading axis); batch-level values are not records
+            n = len(next(v for v in batch.values() if np.ndim(v)))
+            source = ArraySource({k: v for k, v in batch.items() if np.ndim(v) and len(v) == n})
+        n = len(source)
+        batches = list(DataLoader(source, 2, seed=0, operators=[op], drop_last=True, prefetch=0))
+        need(len(batches) == n // 2, f"one epoch of {n} records gave {len(batches)} batches, expected {n // 2}")
 
     return [("class", cls), ("apply", applies), ("in-loader", in_loader)]
 
