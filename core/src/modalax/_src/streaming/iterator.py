@@ -28,7 +28,7 @@ class StreamIterator:
     def __init__(
         self,
         loader: StreamingLoader,
-        source: Iterator[tuple[dict[str, Any], dict[str, Any]]],
+        source: Iterator[tuple[dict[str, Any] | None, dict[str, Any]]],
         generation: int,
         prefetch: int,
     ) -> None:
@@ -65,6 +65,9 @@ class StreamIterator:
             raise
         self._check_current()
         self.loader._snapshot = position
+        if batch is None:  # the run is over; its final position (and counts) is now the state
+            self.close()
+            raise StopIteration
         return batch
 
     def state_dict(self) -> dict[str, Any]:

@@ -198,6 +198,10 @@ class StreamingLoader:
         args = (self.source.num_shards, self.seed, epoch, self.shuffle_shards, self.process_count)
         return epoch_batches(process_records(sizes, *args), self.local_batch, self.drop_last)
 
+    def __bool__(self) -> bool:
+        """Always true (``if loader:`` must not ask for a length a stream may not know)."""
+        return True
+
     def __len__(self) -> int:
         """Batches per epoch, when known and the same for every epoch; else ``UnknownLengthError`` (a TypeError)."""
         first = self.epoch_batches(0)
@@ -225,8 +229,8 @@ class StreamingLoader:
     def _where(self, shard: int) -> str:
         return self.source.where(shard)
 
-    def _run(self, start: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-        """``(batch, position after it)`` from ``start`` to the end of the run."""
+    def _run(self, start: dict[str, Any]) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any]]]:
+        """``(batch, position after it)`` from ``start`` to the end of the run, then ``(None, final position)``."""
         fetcher = self._fetcher()
         position = start
         try:
@@ -267,6 +271,7 @@ class StreamingLoader:
                         f"{len(plan.shards)} shard(s) (first: {self._where(plan.shards[0])}); expected at least one"
                     )
                 position = epoch_start(epoch + 1, self.readers)
+            yield None, {**position, **self._counts()}  # the end of the run: its final counts
         finally:
             fetcher.close()
 
