@@ -45,6 +45,9 @@ class _Info(tarfile.TarInfo):
         except tarfile.EOFHeaderError:  # type: ignore[attr-defined]  # not in typeshed; present since 3.2
             tarfile_.modalax_stop = _END  # type: ignore[attr-defined]
             raise
+        except tarfile.EmptyHeaderError:  # type: ignore[attr-defined]
+            tarfile_.modalax_stop = "the file ends without the end-of-archive blocks"  # type: ignore[attr-defined]
+            raise
         except tarfile.HeaderError as exc:
             tarfile_.modalax_stop = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
             raise
@@ -127,11 +130,12 @@ class WebDatasetSource(StreamSource):
                         yield key, field, archive, member
             except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
                 raise DataError(
-                    f"{self.where(shard)}: truncated or corrupt after {count} member(s) ({type(exc).__name__}: {exc})"
+                    f"{self.where(shard)}: truncated or corrupt after {count} member(s) ({type(exc).__name__}: {exc}); "
+                    "expected a complete tar archive"
                 ) from exc
             stop = getattr(archive, "modalax_stop", None)
             if stop != _END:
-                why = stop or "the file ends without the end-of-archive blocks"
+                why = stop or "it ends without the end-of-archive blocks"
                 raise DataError(
                     f"{self.where(shard)}: truncated after {count} member(s) ({why}); expected a complete tar archive"
                 )
