@@ -60,6 +60,7 @@ class EpochRun:
         chunk: int,
         ahead: int,
         tally: Tally,
+        tokens: Iterator[int],
     ) -> None:
         self.plan, self.fetcher, self.where, self.sizes = plan, fetcher, where, sizes
         self.local_batch, self.drop_last, self.target = local_batch, drop_last, target
@@ -70,6 +71,7 @@ class EpochRun:
                 r,
                 shards,
                 fetcher,
+                token=next(tokens),
                 chunk=chunk,
                 ahead=ahead,
                 sizes=sizes,
@@ -101,7 +103,7 @@ class EpochRun:
         for shard, handle in handles.items():
             chunk = handle.result()
             records = iter(unpack(chunk))
-            for pos, kind, key, payload in chunk["events"]:
+            for _, pos, kind, key, payload in chunk["events"]:
                 if kind != "rec":
                     raise DataError(f"cannot restore the shuffle buffer: {payload}")
                 found[(shard, pos)] = Item(next(records), shard, pos, key)

@@ -16,6 +16,7 @@ least 1), never on timing; set ``readers`` to keep an order while changing ``wor
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import warnings
 import weakref
@@ -162,6 +163,7 @@ class StreamingLoader:
         self._start: dict[str, Any] | None = None  # the loaded position, for the next iterator
         self._snapshot: dict[str, Any] | None = None  # the position after the last batch handed out
         self._tally = Tally()
+        self._tokens = itertools.count()  # reader streams' names in the readers, unique over the loader's life
         self._generation = 0
         self._current: weakref.ref[StreamIterator] | None = None
 
@@ -261,6 +263,7 @@ class StreamingLoader:
                     chunk=self.chunk_size,
                     ahead=self.read_ahead,
                     tally=self._tally,
+                    tokens=self._tokens,
                 )
                 for items, real in run.batches():
                     batch = self._make(items, real, epoch, fetcher, plan.shards)

@@ -1,22 +1,24 @@
-"""Reading chunks of shards, in the loader's process or in a worker process.
+"""Reading a reader's shards in chunks, in the loader's process or in a worker process.
 
-``ShardReader.read(shard, start, count)`` returns the samples at positions ``[start,
-start + count)`` of a shard, decoded, as a *chunk*: the records (columns stacked where every
-record agrees, so that a worker hands them back through shared memory) and a list of events in
-position order: a record, a sample left out (``on_error="skip"``), an error (``"raise"``), the
-end of the shard (with its number of samples). Errors travel as events rather than
-exceptions so that the loader raises them, or counts them, exactly where the stream reaches
-them, whoever read ahead. Any exception of a source becomes a ``DataError`` naming the shard
-and the sample.
+A reader stream is one reader's shards of an epoch, read in order. ``ShardReader.read(token,
+count, init)`` returns its next ``count`` samples, decoded, as a *chunk*: the records (columns
+stacked where every record agrees, so that a worker hands them back through shared memory) and
+a list of events in stream order: a record, a sample left out (``on_error="skip"``), an error
+(``"raise"``), the end of a shard (with its number of samples). A chunk runs on into the next
+shard, so a reader never waits at a shard's end for the loader to ask for the next one. Errors
+travel as events rather than exceptions so that the loader raises them, or counts them,
+exactly where the stream reaches them, whoever read ahead. Any exception of a source becomes a
+``DataError`` naming the shard and the sample.
 
-A reader keeps the shards it is reading open, positioned where the last chunk ended, so the
-chunks of a shard read in order cost one pass; a chunk from elsewhere reopens the shard and
-passes over the samples before ``start`` without decoding them (the cost of a resume). A shard
-read to its end is remembered with its size, so requests past the end cost nothing.
-``select(shard, positions)`` reads given samples (a shuffle buffer being rebuilt).
+The stream's place (shard slot, position, open shard) lives in the reader, under the
+stream's ``token``: chunks of one stream go to one reader, in order, and the first carries
+``init`` (the shard list and the cursor to start from: a resume reopens that shard and passes
+over the samples before the position without decoding them). ``select(shard, positions)``
+reads given samples (a shuffle buffer being rebuilt).
 
 ``get_records(request)`` is the entry point of a ``WorkerPool`` worker: the request is an int64
-array ``[0, shard, start, count]`` (read) or ``[1, shard, *positions]`` (select).
+array ``[0, token, count]`` or ``[0, token, count, slot, pos, *shards]`` (read, the second form
+starting the stream) or ``[1, shard, *positions]`` (select).
 """
 
 from __future__ import annotations
@@ -33,16 +35,23 @@ from modalax._src.streaming.source import StreamSource
 __all__ = ["READ", "SELECT", "ShardReader", "pack", "unpack"]
 
 READ, SELECT = 0, 1
-Event = tuple[int, str, str, Any]  # (position, kind, sample key, message or total)
+Event = tuple[int, int, str, str, Any]  # (shard, position, kind, sample key, message or total)
 
 
-class _Open:
-    """A shard being read: its iterator, the next position, and once done its size (-1: unreadable on)."""
+class _Stream:
+    """A reader stream's place: its shards, the slot and position of the next sample, the open shard."""
 
-    __slots__ = ("done", "it", "pos", "total")
+    __slots__ = ("it", "pos", "shards", "slot")
 
-    def __init__(self, it: Iterator[Any] | None, pos: int) -> None:
-        self.it, self.pos, self.done, self.total = it, pos, False, -1
+    def __init__(self, shards: list[int], slot: int, pos: int) -> None:
+        self.shards, self.slot, self.pos = shards, slot, pos
+        self.it: Iterator[Any] | None = None
+
+    def close(self) -> None:
+        close = getattr(self.it, "close", None)
+        if close is not None:
+            close()
+        self.it = None
 
 
 def pack(records: list[dict[str, Any]], events: list[Event]) -> dict[str, Any]:
@@ -72,64 +81,68 @@ def unpack(chunk: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class ShardReader:
-    """Reads chunks of ``source``'s shards (see the module docstring); keeps ``max_open`` shards open."""
+    """Reads chunks of reader streams of ``source`` (see the module docstring); keeps ``max_streams``."""
 
-    def __init__(self, source: StreamSource, max_open: int = 8) -> None:
+    def __init__(self, source: StreamSource, max_streams: int = 64) -> None:
         self.source = source
-        self.max_open = max_open
-        self._open: OrderedDict[int, _Open] = OrderedDict()
+        self.max_streams = max_streams
+        self._streams: OrderedDict[int, _Stream] = OrderedDict()
 
-    def _fail(self, events: list[Event], pos: int, key: str, exc: BaseException, shard: int) -> None:
+    def _fail(self, events: list[Event], shard: int, pos: int, exc: BaseException) -> None:
         if isinstance(exc, DataError):
             text = str(exc)
         else:
             text = f"{self.source.where(shard)}: reading stopped at position {pos} ({type(exc).__name__}: {exc})"
         if self.source.on_error == "skip":
-            events.append((pos, "skip", key, f"{text}; the rest of the shard is left out"))
-            events.append((pos, "end", "", -1))
+            events.append((shard, pos, "skip", "", f"{text}; the rest of the shard is left out"))
+            events.append((shard, pos, "end", "", -1))
         else:
-            events.append((pos, "error", key, text))
+            events.append((shard, pos, "error", "", text))
 
-    def _entry(self, shard: int, start: int) -> _Open:
-        entry = self._open.pop(shard, None)
-        if entry is not None and (entry.pos == start or (entry.done and start >= entry.pos)):
-            return entry
-        if entry is not None and entry.it is not None:
-            close = getattr(entry.it, "close", None)
-            if close is not None:
-                close()
-        return _Open(None, start)
-
-    def read(self, shard: int, start: int, count: int) -> tuple[list[dict[str, Any]], list[Event]]:
-        """Records and events of positions ``[start, start + count)`` of ``shard``."""
-        entry = self._entry(shard, start)
+    def read(
+        self, token: int, count: int, init: tuple[int, int, list[int]] | None = None
+    ) -> tuple[list[dict[str, Any]], list[Event]]:
+        """Records and events of the next ``count`` samples of stream ``token`` (started by ``init``)."""
+        if init is not None:
+            old = self._streams.pop(token, None)
+            if old is not None:
+                old.close()
+            slot, pos, shards = init
+            self._streams[token] = _Stream(list(shards), slot, pos)
+            while len(self._streams) > self.max_streams:
+                self._streams.popitem(last=False)[1].close()
+        stream = self._streams.get(token)
         records: list[dict[str, Any]] = []
         events: list[Event] = []
-        if entry.done:
-            events.append((entry.pos, "end", "", entry.total))
-        while not entry.done and entry.pos < start + count:
-            pos = entry.pos
+        if stream is None:
+            events.append((-1, -1, "lost", "", f"reader stream {token} is unknown to this reader"))
+            return records, events
+        passed = 0
+        while passed < count and stream.slot < len(stream.shards):
+            shard, pos = stream.shards[stream.slot], stream.pos
             try:
-                if entry.it is None:
-                    entry.it = self.source.samples(shard, start)
-                key, raw = next(entry.it)
+                if stream.it is None:
+                    stream.it = self.source.samples(shard, pos)
+                key, raw = next(stream.it)
             except StopIteration:
-                entry.done, entry.total = True, pos
-                events.append((pos, "end", "", pos))
-                break
+                events.append((shard, pos, "end", "", pos))
+                stream.close()
+                stream.slot, stream.pos = stream.slot + 1, 0
+                continue
             except Exception as exc:
-                entry.done = True  # later requests past here get the end at once, not a second failure
-                self._fail(events, pos, "", exc, shard)
-                break
-            entry.pos += 1
+                self._fail(events, shard, pos, exc)
+                stream.close()
+                if self.source.on_error != "skip":
+                    break
+                stream.slot, stream.pos = stream.slot + 1, 0
+                continue
+            stream.pos += 1
+            passed += 1
             if self._decode(shard, pos, key, raw, records, events):
                 break
-        self._open[shard] = entry
-        while len(self._open) > self.max_open:
-            _, old = self._open.popitem(last=False)
-            close = getattr(old.it, "close", None)
-            if close is not None:
-                close()
+        if stream.slot >= len(stream.shards) or (events and events[-1][2] == "error"):
+            self._streams.pop(token, None)
+            stream.close()
         return records, events
 
     def _decode(
@@ -143,12 +156,12 @@ class ShardReader:
         except Exception as exc:
             text = str(exc) if isinstance(exc, DataError) else f"{self.source.where(shard, key)}: {exc!r}"
             if self.source.on_error == "skip":
-                events.append((pos, "skip", key, text))
+                events.append((shard, pos, "skip", key, text))
                 return False
-            events.append((pos, "error", key, text))
+            events.append((shard, pos, "error", key, text))
             return True
         records.append(record)
-        events.append((pos, "rec", key, None))
+        events.append((shard, pos, "rec", key, None))
         return False
 
     def select(self, shard: int, positions: list[int]) -> tuple[list[dict[str, Any]], list[Event]]:
@@ -168,18 +181,19 @@ class ShardReader:
                 key, raw = next(it)
                 pos += 1
             except StopIteration:
-                events.append((target, "error", "", f"{self.source.where(shard)} ends before position {target}"))
+                events.append((shard, target, "error", "", f"{self.source.where(shard)} ends before position {target}"))
                 break
             except Exception as exc:
-                events.append((target, "error", "", f"{self.source.where(shard)} position {target}: {exc}"))
+                events.append((shard, target, "error", "", f"{self.source.where(shard)} position {target}: {exc}"))
                 break
             try:
                 record = self.source.decode(key, raw, shard)
             except Exception as exc:
-                events.append((target, "error", key, f"{self.source.where(shard, key)} no longer decodes: {exc}"))
+                text = f"{self.source.where(shard, key)} no longer decodes: {exc}"
+                events.append((shard, target, "error", key, text))
                 break
             records.append(record)
-            events.append((target, "rec", key, None))
+            events.append((shard, target, "rec", key, None))
         close = getattr(it, "close", None)
         if close is not None:
             close()
@@ -189,16 +203,15 @@ class ShardReader:
         """A worker's entry point: ``[0, shard, start, count]`` reads, ``[1, shard, *positions]`` selects."""
         req = [int(v) for v in np.asarray(request).reshape(-1)]
         if req[0] == READ:
-            return pack(*self.read(req[1], req[2], req[3]))
+            init = (req[3], req[4], req[5:]) if len(req) > 3 else None
+            return pack(*self.read(req[1], req[2], init))
         return pack(*self.select(req[1], req[2:]))
 
     def close(self) -> None:
         """Close the open shards."""
-        for entry in self._open.values():
-            close = getattr(entry.it, "close", None)
-            if close is not None:
-                close()
-        self._open.clear()
+        for stream in self._streams.values():
+            stream.close()
+        self._streams.clear()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"source": self.source, "max_open": self.max_open, "_open": OrderedDict()}
+        return {"source": self.source, "max_streams": self.max_streams, "_streams": OrderedDict()}

@@ -79,7 +79,10 @@ class PoolFetcher:
 
 
 class ReaderStream:
-    """Reader ``index``'s records of an epoch: its ``shards`` in order, from ``cursor`` on."""
+    """Reader ``index``'s records of an epoch: its ``shards`` in order, from ``cursor`` on.
+
+    ``token`` names the stream in the reader that reads it (unique over the loader's life).
+    """
 
     def __init__(
         self,
@@ -87,6 +90,7 @@ class ReaderStream:
         shards: Sequence[int],
         fetcher: Any,
         *,
+        token: int,
         chunk: int,
         ahead: int,
         sizes: Sequence[int] | None,
@@ -94,13 +98,13 @@ class ReaderStream:
         where: Callable[[int], str],
         cursor: tuple[int, int] = (0, 0),
     ) -> None:
-        self.index, self.shards, self.fetcher = index, list(shards), fetcher
+        self.index, self.shards, self.fetcher, self.token = index, list(shards), fetcher, token
         self.chunk, self.ahead, self.sizes = chunk, max(1, ahead), sizes
         self.on_skip, self.where = on_skip, where
         self.slot, self.pos = cursor
-        self._next = (self.slot, self.pos)  # the next chunk to request
+        self._started = False
         self._ready: deque[tuple[int, int, str, str, Any]] = deque()
-        self._pending: deque[tuple[int, int, Any]] = deque()
+        self._pending: deque[Any] = deque()
 
     @property
     def cursor(self) -> tuple[int, int]:
@@ -108,51 +112,48 @@ class ReaderStream:
         return self.slot, self.pos
 
     def _request(self) -> None:
-        while len(self._pending) < self.ahead and self._next[0] < len(self.shards):
-            slot, start = self._next
-            request = np.asarray([READ, self.shards[slot], start, self.chunk], np.int64)
-            self._pending.append((slot, start, self.fetcher.submit(self.index, request)))
-            self._next = (slot, start + self.chunk)
+        while len(self._pending) < self.ahead:
+            head = [READ, self.token, self.chunk]
+            if not self._started:  # the first request starts the stream at the cursor
+                head += [self.slot, self.pos, *self.shards]
+                self._started = True
+            self._pending.append(self.fetcher.submit(self.index, np.asarray(head, np.int64)))
 
     def _receive(self) -> None:
-        slot, start, handle = self._pending.popleft()
+        handle = self._pending.popleft()
         try:
             chunk = handle.result()
         except DataError as exc:  # a worker that died or a source that raised outside a sample
-            end = start + self.chunk - 1
-            raise DataError(f"{self.where(self.shards[slot])}: reading samples {start}..{end} failed: {exc}") from exc
+            shard = self.shards[min(self.slot, len(self.shards) - 1)]
+            raise DataError(f"{self.where(shard)}: reading from position {self.pos} on failed: {exc}") from exc
         records = iter(unpack(chunk))
-        ended = False
-        for pos, kind, key, payload in chunk["events"]:
-            self._ready.append((slot, pos, kind, key, next(records) if kind == "rec" else payload))
-            ended = ended or kind == "end"
-        if ended:  # chunks asked for past the shard's end hold nothing
-            while self._pending and self._pending[0][0] == slot:
-                self._pending.popleft()[2].cancel()
-            if self._next[0] == slot:
-                self._next = (slot + 1, 0)
+        for shard, pos, kind, key, payload in chunk["events"]:
+            if kind == "lost":
+                raise DataError(f"{self.where(self.shards[self.slot])}: {payload}")
+            self._ready.append((shard, pos, kind, key, next(records) if kind == "rec" else payload))
 
     def take(self) -> Item | None:
         """The next record, or None when every shard is read; ``DataError`` where one is met (raise mode)."""
         while True:
             while self._ready:
-                slot, pos, kind, key, payload = self._ready.popleft()
-                shard = self.shards[slot]
+                shard, pos, kind, key, payload = self._ready.popleft()
                 if kind == "rec":
-                    self.slot, self.pos = slot, pos + 1
+                    self.pos = pos + 1
                     return Item(payload, shard, pos, key)
                 if kind == "skip":
-                    self.slot, self.pos = slot, pos + 1
+                    self.pos = pos + 1
                     self.on_skip(shard, pos, key, payload)
                 elif kind == "error":
                     raise DataError(payload)
-                else:  # end of the shard
+                else:  # the end of the shard
                     self._check_size(shard, payload)
-                    self.slot, self.pos = slot + 1, 0
+                    self.slot, self.pos = self.slot + 1, 0
             if self.slot >= len(self.shards):
+                self.close()
                 return None
             self._request()
             self._receive()
+            self._request()  # keep `ahead` chunks reading while this one is consumed
 
     def _check_size(self, shard: int, total: int) -> None:
         if self.sizes is None or total < 0 or total == self.sizes[shard]:
@@ -165,7 +166,7 @@ class ReaderStream:
     def close(self) -> None:
         """Drop the chunks requested ahead."""
         while self._pending:
-            self._pending.popleft()[2].cancel()
+            self._pending.popleft().cancel()
         self._ready.clear()
 
 
