@@ -94,3 +94,13 @@ def pid_records(shard: int) -> Iterator[dict[str, Any]]:
 
     for i in range(GEN_SIZES[shard]):
         yield {"x": np.int32(value(shard, i)), "pid": np.int32(os.getpid())}
+
+
+def dying(shard: int) -> Iterator[dict[str, Any]]:
+    """Shard 1 ends the process that reads it (a worker killed mid-shard) after one record."""
+    import os
+
+    for i in range(GEN_SIZES[shard]):
+        if shard == 1 and i == 1 and os.environ.get("MODALAX_WORKER_PROCESS") == "1":
+            os._exit(3)
+        yield {"x": np.int32(value(shard, i))}

@@ -175,6 +175,12 @@ def test_len_is_known_only_with_sizes(shards: list[Path]) -> None:
     assert len(StreamingLoader(sized, 4, drop_last=True)) == TOTAL // 4
 
 
+def test_a_progress_bar_counts_batches(shards: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")
+    assert len(list(StreamingLoader(WebDatasetSource(shards), 4, progress=True))) == 9
+    assert "9batch" in capsys.readouterr().err.replace(" ", "")
+
+
 def test_a_global_shuffle_is_refused(shards: list[Path]) -> None:
     with pytest.raises(ConfigError, match=r"no global permutation.*shuffle_buffer"):
         StreamingLoader(WebDatasetSource(shards), 4, shuffle=True)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from modalax import DataError
 from modalax._src.streaming import IterableSource, WebDatasetSource
 from modalax._src.streaming.loader import StreamingLoader
 
@@ -63,5 +64,17 @@ def test_each_shard_is_read_by_the_worker_of_its_reader() -> None:
         plan = plan_epoch(len(fx.GEN_SIZES), 3, 0, True, 0, 1, 4)
         by_worker = [{s for r in (w, w + 2) for s in plan.readers[r]} for w in range(2)]
         assert {next(iter(pid_of[s])) for s in by_worker[0]}.isdisjoint({next(iter(pid_of[s])) for s in by_worker[1]})
+    finally:
+        loader.close()
+
+
+def test_a_worker_that_dies_is_a_data_error_naming_the_shard() -> None:
+    loader = StreamingLoader(IterableSource(fx.dying, num_shards=3, name="dying"), 2, workers=1)
+    try:
+        with pytest.raises(
+            DataError,
+            match=r"reader 0: reading from position 0 of shard 'dying\[0\]' on .* 'dying\[1\]'.* died \(exit code 3\)",
+        ):
+            list(loader)
     finally:
         loader.close()

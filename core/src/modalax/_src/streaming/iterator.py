@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from modalax._src.errors import StaleIteratorError
+from modalax._src.errors import ConfigError, StaleIteratorError
 from modalax._src.loader.prefetch import Prefetcher
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class StreamIterator:
         self.loader = loader
         self._generation = generation
         self._it: Any = Prefetcher(source, prefetch) if prefetch > 0 else source
+        self._bar = _progress_bar(loader) if loader.progress else None
 
     @property
     def superseded(self) -> bool:
@@ -68,6 +69,8 @@ class StreamIterator:
         if batch is None:  # the run is over; its final position (and counts) is now the state
             self.close()
             raise StopIteration
+        if self._bar is not None:
+            self._bar.update(1)
         return batch
 
     def state_dict(self) -> dict[str, Any]:
@@ -92,6 +95,9 @@ class StreamIterator:
 
     def close(self) -> None:
         """Stop the producer (and drop what it read ahead); safe to call twice, from any thread."""
+        bar, self._bar = getattr(self, "_bar", None), None
+        if bar is not None:
+            bar.close()
         it = self._it
         if isinstance(it, Prefetcher):
             it.close()
@@ -108,3 +114,17 @@ class StreamIterator:
             self.close()
         except Exception:
             pass
+
+
+def _progress_bar(loader: StreamingLoader) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ConfigError(
+            "StreamingLoader.progress: got True, but tqdm is not installed; expected `pip install modalax[progress]`"
+        ) from exc
+    try:
+        total = None if loader.num_epochs is None else len(loader) * loader.num_epochs
+    except TypeError:  # the stream's length is unknown: the bar counts without a total
+        total = None
+    return tqdm(total=total, unit="batch", desc="modalax stream")

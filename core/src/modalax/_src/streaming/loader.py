@@ -95,6 +95,7 @@ class StreamingLoader:
         data_axis: str | None = None,
         prefetch: int | str = "auto",
         with_indices: bool = False,
+        progress: bool = False,
         mask_key: str = "mask",
         index_key: str = "index",
     ) -> None:
@@ -145,6 +146,7 @@ class StreamingLoader:
             prefetch = 1
         self.prefetch = _count("prefetch", prefetch, 0)
         self.with_indices, self.mask_key, self.index_key = bool(with_indices), mask_key, index_key
+        self.progress = bool(progress)
         # Several processes yield a common count of batches; one process ends an epoch with its stream.
         self._equal_counts = self.process_count > 1 or self.batches_per_epoch is not None
         self.pads = not self.drop_last or self._equal_counts  # batches may hold padding: they carry a mask

@@ -124,8 +124,12 @@ class ReaderStream:
         try:
             chunk = handle.result()
         except DataError as exc:  # a worker that died or a source that raised outside a sample
-            shard = self.shards[min(self.slot, len(self.shards) - 1)]
-            raise DataError(f"{self.where(shard)}: reading from position {self.pos} on failed: {exc}") from exc
+            ahead = [self.where(s) for s in self.shards[self.slot : self.slot + 4]]
+            more = f" and {len(self.shards) - self.slot - 4} more" if len(self.shards) - self.slot > 4 else ""
+            raise DataError(
+                f"reader {self.index}: reading from position {self.pos} of {ahead[0]} on (a chunk runs on into the "
+                f"reader's next shards: {', '.join(ahead[1:]) or 'none'}{more}) failed: {exc}"
+            ) from exc
         records = iter(unpack(chunk))
         for shard, pos, kind, key, payload in chunk["events"]:
             if kind == "lost":
