@@ -83,8 +83,7 @@ def small_records(shard: int) -> Iterator[dict[str, Any]]:
 
 def case_memory(records: int) -> list[tuple[int, float, float]]:
     """``(records read, RSS MiB, records/s so far)`` at 10^4, 10^5, 2x10^5, ... records."""
-    from modalax._src.streaming import IterableSource
-    from modalax._src.streaming.loader import StreamingLoader
+    from modalax import IterableSource, StreamingLoader
 
     shards, batch = 16, 1024
     RECORDS_PER_SHARD[0] = records // shards
@@ -169,8 +168,7 @@ def wds_contender(paths: list[str]) -> Any:
 def modalax_contender(paths: list[str], workers: int, closers: list[Any]) -> Any:
     import jax
 
-    from modalax._src.streaming import WebDatasetSource
-    from modalax._src.streaming.loader import StreamingLoader
+    from modalax import StreamingLoader, WebDatasetSource
     from modalax_image import decode_image
     from modalax_image.config import ImageModalityConfig
 

@@ -130,7 +130,24 @@ def test_hf_dataset_packs_columns(tmp_path: Path) -> None:
     pack(hf, tmp_path / "hf", progress=False)
     got = PackedDataset(root=tmp_path / "hf").get_records(np.array([2, 0]))
     assert got["label"].tolist() == [2, 3] and got["text"] == ["ccc", "a"] and got["v"].shape == (2, 2)
+    wide = datasets.Dataset.from_dict({"x": [1.0, 1e300]})  # float64 is stored as it is: nothing overflows
+    pack(wide, tmp_path / "wide", progress=False)
+    assert PackedDataset(root=tmp_path / "wide").get_records(np.array([1]))["x"].tolist() == [1e300]
 
+
+
+@pytest.mark.parametrize(
+    ("columns", "words"),
+    [
+        ({"n": [1, None, 3]}, r"record 1.*'n'.*None|'n'.*record 1"),
+        ({"v": [[1.0, 2.0], [1.0], [3.0, 4.0]]}, r"'v'"),
+    ],
+    ids=["null", "ragged"],
+)
+def test_hf_values_that_cannot_be_packed_as_they_are_are_refused(tmp_path: Path, columns: dict, words: str) -> None:
+    datasets = pytest.importorskip("datasets")
+    with pytest.raises(DataError, match=words):
+        pack(datasets.Dataset.from_dict(columns), tmp_path / "p")
 
 def test_loader_epochs_are_exactly_once_and_resume_exactly(packed: Path) -> None:
     ds = PackedDataset(root=packed)

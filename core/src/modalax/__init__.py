@@ -85,6 +85,13 @@ _LAZY = {
     "PackedDataset": "modalax._src.packed",
     "decode_record": "modalax._src.packed",
     "VerifyReport": "modalax._src.packed",
+    "StreamingLoader": "modalax._src.streaming",
+    "StreamSource": "modalax._src.streaming",
+    "WebDatasetSource": "modalax._src.streaming",
+    "HFStreamSource": "modalax._src.streaming",
+    "IterableSource": "modalax._src.streaming",
+    "UnknownLengthError": "modalax._src.streaming",
+    "fingerprint_of": "modalax._src.sources",
     "verify_pack": "modalax._src.packed",
     "Compose": "modalax._src.operators",
     "ElementConfig": "modalax._src.operators",
@@ -205,7 +212,28 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (importing them here woul
         as_source as as_source,
     )
     from modalax._src.sources import (
+        fingerprint_of as fingerprint_of,
+    )
+    from modalax._src.sources import (
         random_split as random_split,
+    )
+    from modalax._src.streaming import (
+        HFStreamSource as HFStreamSource,
+    )
+    from modalax._src.streaming import (
+        IterableSource as IterableSource,
+    )
+    from modalax._src.streaming import (
+        StreamingLoader as StreamingLoader,
+    )
+    from modalax._src.streaming import (
+        StreamSource as StreamSource,
+    )
+    from modalax._src.streaming import (
+        UnknownLengthError as UnknownLengthError,
+    )
+    from modalax._src.streaming import (
+        WebDatasetSource as WebDatasetSource,
     )
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, DEPRECATED, _old_module)

@@ -160,7 +160,9 @@ class FolderDataset(FileDecoding, BaseDataset):
     ``class_names`` (a list, label = position, or a class-to-index mapping) fixes the indices so
     that splits agree. ``extensions`` defaults to every extension the decoder reads. A file that
     cannot be decoded raises ``DataError`` naming it; ``on_error="skip"`` masks it out instead
-    and lists it in ``skipped``. Other keyword arguments are the modality's decode options.
+    and lists it in ``skipped``. A class folder with no file is a ``DataError``, as in torchvision,
+    unless ``allow_empty=True`` (its label stays reserved). Other keyword arguments are the
+    modality's decode options.
     """
 
     traceable = False
@@ -177,6 +179,7 @@ class FolderDataset(FileDecoding, BaseDataset):
         extensions: Sequence[str] | None = None,
         num_threads: int | None = None,
         on_error: OnError = "raise",
+        allow_empty: bool = False,
         seed: int | None = None,
         rngs: nnx.Rngs | int | None = None,
         **decode_options: Any,
@@ -209,6 +212,7 @@ class FolderDataset(FileDecoding, BaseDataset):
                 class_names=class_names,
                 labelled=labels,
                 unlabelled_option="labels=False",
+                allow_empty=allow_empty,
             )
             paths, file_labels, names = scan.paths, scan.labels, scan.class_names
             table = dict(class_names) if isinstance(class_names, Mapping) else None
@@ -254,6 +258,10 @@ class FolderDataset(FileDecoding, BaseDataset):
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def fingerprint(self) -> Any:
+        """The files' cheap content signature (names, sizes, mtimes), for the loader's resume check."""
+        return self.files.fingerprint()
 
     def get_records(self, indices: Any) -> dict[str, Any]:
         return {**self.files.get_records(indices), **self.host_records(np.asarray(indices))}

@@ -148,21 +148,37 @@ def _is_hf(data: Any) -> bool:
 def _hf_plan(data: Any) -> PackPlan:
     import datasets
 
+    from modalax._src.sources.arrow import arrow_column
+
     encoded = [k for k, f in data.features.items() if isinstance(f, datasets.Image | datasets.Audio)]
     for key in encoded:
         data = data.cast_column(key, type(data.features[key])(decode=False))
 
-    def value(key: str, v: Any) -> Any:
-        if key in encoded:
-            if v.get("bytes") is not None:
-                return v["bytes"]
-            with open(v["path"], "rb") as fh:
-                return fh.read()
-        return v if isinstance(v, str) else np.asarray(v)
+    def file_bytes(v: Any) -> bytes:
+        if v.get("bytes") is not None:
+            return bytes(v["bytes"])
+        with open(v["path"], "rb") as fh:
+            return fh.read()
+
+    def pick(column: Any, j: int) -> Any:
+        if isinstance(column, dict):  # a struct column: one nested record
+            return {k: pick(v, j) for k, v in column.items()}
+        value = column[j]
+        return value if isinstance(value, str | bytes) else np.asarray(value)
 
     def read(lo: int, hi: int) -> list[Row]:
-        columns = data[lo:hi]
-        return [({k: value(k, columns[k][j]) for k in columns}, None) for j in range(hi - lo)]
+        # plain columns through Arrow, as HFSource reads them: nulls, ragged lists and values that do
+        # not fit their dtype are refused naming the record, never turned into NaN or objects
+        table = data.with_format("arrow")[lo:hi]
+        indices = np.arange(lo, hi)
+        columns = {
+            k: arrow_column(table.column(k), k, "pack", indices, {}, {}) for k in table.column_names if k not in encoded
+        }
+        media = {k: [file_bytes(v) for v in table.column(k).to_pylist()] for k in encoded}
+        return [
+            ({**{k: pick(c, j) for k, c in columns.items()}, **{k: m[j] for k, m in media.items()}}, None)
+            for j in range(hi - lo)
+        ]
 
     return PackPlan(len(data), read, decode={"field": encoded[0]} if len(encoded) == 1 else {})
 
