@@ -135,7 +135,6 @@ def test_hf_dataset_packs_columns(tmp_path: Path) -> None:
     assert PackedDataset(root=tmp_path / "wide").get_records(np.array([1]))["x"].tolist() == [1e300]
 
 
-
 @pytest.mark.parametrize(
     ("columns", "words"),
     [
@@ -148,6 +147,7 @@ def test_hf_values_that_cannot_be_packed_as_they_are_are_refused(tmp_path: Path,
     datasets = pytest.importorskip("datasets")
     with pytest.raises(DataError, match=words):
         pack(datasets.Dataset.from_dict(columns), tmp_path / "p")
+
 
 def test_loader_epochs_are_exactly_once_and_resume_exactly(packed: Path) -> None:
     ds = PackedDataset(root=packed)

@@ -63,8 +63,8 @@ def test_the_adapter_contract_builds_the_model_with_and_without_a_model_config()
     [
         ((3,), r"ImageAdapter.model_cls: got 3, expected an nnx model class"),
         ((Decoder(output_shape=(1, 1, 1), rngs=nnx.Rngs(0)),), r"ImageAdapter.model_cls: got .*Decoder"),
-        ((Decoder, {"height": 8}), r"ImageAdapter.config: got dict, expected a ImageModalityConfig"),
-        ((Decoder, "rgb"), r"ImageAdapter.config: got str, expected a ImageModalityConfig"),
+        ((Decoder, {"height": 8}), r"ImageAdapter.config: got dict, expected an instance of ImageModalityConfig"),
+        ((Decoder, "rgb"), r"ImageAdapter.config: got str, expected an instance of ImageModalityConfig"),
     ],
 )
 def test_adapter_arguments_are_checked(args, match):

@@ -19,8 +19,8 @@ GENERATED = {
     "audio/synthetic": {"n_samples": 6},
     "image/synthetic": {"dataset_size": 6},
     "image/mnist_like": {"dataset_size": 6},
-    "multimodal/synthetic": {"num_samples": 6},
-    "multimodal/glyphs": {"num_samples": 6},
+    "multimodal/synthetic": {"dataset_size": 6},
+    "multimodal/glyphs": {"dataset_size": 6},
     "text/synthetic": {"dataset_size": 6},
     "text/simple": {"texts": ["a b c", "d e", "f"]},
 }
