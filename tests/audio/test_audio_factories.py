@@ -68,7 +68,7 @@ def test_every_factory_takes_config_then_root_then_split() -> None:
 
 def test_dataset_size_and_the_seeds_n_samples_are_one_argument() -> None:
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the seed's spelling is documented: no warning
+        warnings.simplefilter("error")  # the API reference's spelling is documented: no warning
         by_seed = SyntheticAudioDataset(CFG, n_samples=7, seed=1)
         by_name = SyntheticAudioDataset(CFG, dataset_size=7, seed=1)
         positional = SyntheticAudioDataset(CFG, 7, ["sine", "noise", "chirp"], "clips", "train", seed=1)

@@ -26,7 +26,7 @@ def pairing() -> AudioPairing:
 
 
 def test_reached_through_the_registry_with_its_keys_and_options(pairing: AudioPairing) -> None:
-    assert modalax.get_modality("audio").pairing().sample_shape == (16000,)  # the seed's default
+    assert modalax.get_modality("audio").pairing().sample_shape == (16000,)  # the API reference's default
     assert isinstance(pairing, ModalityPairing) and pairing.field == "audio"
     assert pairing.batch_keys == ("audio",) and pairing.dtype == "float32" and pairing.sample_shape == (2000,)
     assert pairing.options() == {"sample_rate": RATE, "duration": 0.25, "n_fft": 1024, "hop_length": 256}

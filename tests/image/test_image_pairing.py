@@ -26,7 +26,7 @@ def pairing() -> ImagePairing:
 
 
 def test_reached_through_the_registry_with_its_keys_and_options(pairing: ImagePairing) -> None:
-    assert modalax.get_modality("image").pairing().sample_shape == (32, 32, 3)  # the seed's default
+    assert modalax.get_modality("image").pairing().sample_shape == (32, 32, 3)  # the API reference's default
     assert isinstance(pairing, ModalityPairing) and pairing.field == "image"
     assert pairing.batch_keys == ("image", "images") and pairing.dtype == "float32"
     assert pairing.sample_shape == (24, 16, 3)

@@ -48,7 +48,7 @@ def test_one_argument_order(name):
     positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
     keyword = {p.name: p for p in params if p.kind is p.KEYWORD_ONLY}
     assert positional[0] == "config" and params[0].default is None
-    if LOCATION[name] is None:  # the seed's order for generated data: size, pattern, split
+    if LOCATION[name] is None:  # the API reference's order for generated data: size, pattern, split
         assert positional == ["config", "dataset_size", "pattern_type", "split"]
     else:
         assert positional == ["config", LOCATION[name], "split"]

@@ -1,4 +1,4 @@
-"""TextModality (the seeds' examples) and the text adapter's model and loss."""
+"""TextModality (the API reference's examples) and the text adapter's model and loss."""
 
 from __future__ import annotations
 

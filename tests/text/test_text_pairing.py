@@ -27,7 +27,7 @@ def pairing() -> TextPairing:
 
 
 def test_reached_through_the_registry_with_its_keys_and_options(pairing: TextPairing) -> None:
-    assert modalax.get_modality("text").pairing().sample_shape == (50,)  # the seed's default
+    assert modalax.get_modality("text").pairing().sample_shape == (50,)  # the API reference's default
     assert isinstance(pairing, ModalityPairing) and pairing.field == "text"
     assert pairing.batch_keys == ("text", "text_tokens") and pairing.dtype == "int32"
     assert pairing.options() == {"vocab_size": 120, "sequence_length": 12}

@@ -1,4 +1,4 @@
-"""TextParams: the seeds' defaults, parsing of ModalityConfiguration, and clear errors."""
+"""TextParams: the API reference's defaults, parsing of ModalityConfiguration, and clear errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Type aliases of the data API (seed names)."""
+"""Type aliases of the data API (the API reference's names)."""
 
 from __future__ import annotations
 

@@ -197,7 +197,7 @@ class BaseModalityConfig(ConfigMixin):
 class ModalityConfiguration(BaseModalityConfig):
     """Generic modality configuration: ``name``, ``modality_type`` and free ``metadata``.
 
-    Used by the text modality (``metadata={"text_params": {...}}``) as in the seeds.
+    Used by the text modality (``metadata={"text_params": {...}}``) as in the API reference.
     """
 
     name: str = "modality"

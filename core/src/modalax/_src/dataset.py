@@ -1,4 +1,4 @@
-"""``BaseDataset``: the nnx dataset base of the seeds, built on the data-source protocol."""
+"""``BaseDataset``: the nnx dataset base of the API reference, built on the data-source protocol."""
 
 from __future__ import annotations
 

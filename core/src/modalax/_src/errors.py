@@ -48,7 +48,7 @@ class StaleIteratorError(ModalaxError, RuntimeError):
 
 
 class UnknownNameError(ConfigError, KeyError):
-    """A registry lookup by a name nothing registered; also a ``KeyError``, as the seeds document."""
+    """A registry lookup by a name nothing registered; also a ``KeyError``, as the API reference documents."""
 
     # KeyError quotes its message; ours is a sentence.
     __str__ = BaseException.__str__

@@ -39,7 +39,7 @@ class AudioRepresentation(enum.Enum):
 
 
 class SpectrogramType(enum.Enum):
-    """Spectral features of ``AudioModality.compute_spectrogram`` (seed 02's ``spectrogram_type``)."""
+    """Spectral features of ``AudioModality.compute_spectrogram`` (the documented ``spectrogram_type``)."""
 
     MEL = "mel"
     STFT = "stft"
@@ -57,9 +57,9 @@ class AudioModalityConfig(BaseModalityConfig):
     """Configuration of the audio modality.
 
     The seed fields are ``representation``, ``sample_rate``, ``n_mel_channels`` (also
-    accepted as ``n_mels``, seed 02's spelling; both always read the same), ``hop_length``,
+    accepted as ``n_mels``, the documented spelling; both always read the same), ``hop_length``,
     ``n_fft``, ``duration`` (seconds) and ``normalize`` (peak-normalise every clip to 1).
-    ``spectrogram_type`` (``"mel"`` or ``"stft"``, seed 02) picks what
+    ``spectrogram_type`` (``"mel"`` or ``"stft"``) picks what
     ``compute_spectrogram`` returns; when left ``None`` it follows ``representation``
     (``STFT`` gives ``"stft"``, otherwise ``"mel"``) and it must agree with a spectral
     ``representation``.  ``f_min``/``f_max``/``mel_scale`` shape the mel filterbank.

@@ -1,4 +1,4 @@
-"""``AudioModality`` (seed 01); its model adapter lives in ``modalax_audio.adapter``."""
+"""``AudioModality``; its model adapter lives in ``modalax_audio.adapter``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Audio operators (seed 03): gain, time shift, noise at a target SNR, SpecAugment masks, crop.
+"""Audio operators: gain, time shift, noise at a target SNR, SpecAugment masks, crop.
 
 Each transforms one field of one element (``field_key``, ``"audio"`` by default) with the
 pure functions of ``modalax_audio.augment``; the loader vmaps and jits them over a batch and

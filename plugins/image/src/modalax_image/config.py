@@ -1,4 +1,4 @@
-"""``ImageRepresentation`` and ``ImageModalityConfig`` (seed 01); imports no jax."""
+"""``ImageRepresentation`` and ``ImageModalityConfig``; imports no jax."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def _choice(owner: str, name: str, raw: Any, choices: type[enum.StrEnum]) -> Any
 
 @dataclass(frozen=True)
 class ImageModalityConfig(BaseModalityConfig):
-    """Configuration of the image modality (seed 01).
+    """Configuration of the image modality.
 
     ``width=None`` means square (``width = height``); ``channels=None`` takes the
     representation's channel count (RGB 3, RGBA 4, GRAYSCALE 1), and an explicit ``channels``

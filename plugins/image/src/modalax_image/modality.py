@@ -1,4 +1,4 @@
-"""``ImageModality`` (seed 01): shapes, processing into the model's range, loss and adapter."""
+"""``ImageModality``: shapes, processing into the model's range, loss and adapter."""
 
 from __future__ import annotations
 

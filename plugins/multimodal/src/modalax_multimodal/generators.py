@@ -43,7 +43,7 @@ def _batched(tokens: Any) -> tuple[jax.Array, bool]:
 
 
 class TextToImageGenerator(GenerativeModel):
-    """Text tokens -> image in [0, 1]: bag of token embeddings, MLP decoder, sigmoid (seed 04)."""
+    """Text tokens -> image in [0, 1]: bag of token embeddings, MLP decoder, sigmoid."""
 
     def __init__(
         self,
@@ -82,7 +82,7 @@ class TextToImageGenerator(GenerativeModel):
 
 
 class TextToAudioGenerator(GenerativeModel):
-    """Text tokens -> waveform in [-1, 1]: bag of token embeddings, MLP decoder, tanh (seed 04)."""
+    """Text tokens -> waveform in [-1, 1]: bag of token embeddings, MLP decoder, tanh."""
 
     def __init__(
         self,

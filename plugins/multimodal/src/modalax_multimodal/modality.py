@@ -1,4 +1,4 @@
-"""``MultiModalModality``: the ``multimodal`` modality (``Modality`` protocol, seed 01)."""
+"""``MultiModalModality``: the ``multimodal`` modality (the ``Modality`` protocol)."""
 
 from __future__ import annotations
 

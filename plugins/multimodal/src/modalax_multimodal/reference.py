@@ -1,6 +1,6 @@
 """A per-sample numpy implementation of aligned rendering, in the reference's style.
 
-The reference implementation the seeds come from builds one sample at a time, adding one
+The reference implementation the API reference comes from builds one sample at a time, adding one
 sinusoid at a time to the waveform and choosing one token at a time in a Python loop.  This
 module does the same with a dataset's own pairings and worlds: it mixes each modality's input
 ``u_m = sqrt(a) z + sqrt(1 - a) n_m`` in float64 and renders it with the pairing's

@@ -1,4 +1,4 @@
-"""``TextEvaluationSuite``: the seed's evaluation interface over ``modalax_text.metrics``."""
+"""``TextEvaluationSuite``: the API reference's evaluation interface over ``modalax_text.metrics``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``TextModality``: the text modality of the seeds (tokenize, detokenize, vocabulary, adapter)."""
+"""``TextModality``: the text modality of the API reference (tokenize, detokenize, vocabulary, adapter)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Token operators (seed 03 ``ModalityOperator`` s) over ``text_tokens``.
+"""Token operators (``ModalityOperator`` s) over ``text_tokens``.
 
 Stochastic operators (masking, dropout, substitution) draw from one key per record — the
 loader's (seed, epoch, index) key — so the result does not depend on batch size or shards.

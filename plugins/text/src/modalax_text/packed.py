@@ -73,7 +73,7 @@ class PackedTextDataset(PackedDataset, TextDataset):
 
     @classmethod
     def resolve_config(cls, config: Any) -> ModalityConfiguration:
-        """The text config (a ``TextParams`` or the seeds' ``ModalityConfiguration``); ``ConfigError`` otherwise."""
+        """The text config (a ``TextParams`` or a ``ModalityConfiguration``); ``ConfigError`` otherwise."""
         try:
             return resolve_config(config)[0]
         except ConfigError as exc:

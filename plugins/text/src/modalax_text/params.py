@@ -49,7 +49,7 @@ def plain_numbers(obj: Any) -> None:
 
 @dataclass(frozen=True)
 class TextParams(BaseModalityConfig):
-    """Text parameters of the seeds (``metadata["text_params"]``), validated.
+    """Text parameters of the API reference (``metadata["text_params"]``), validated.
 
     ``vocab_size`` counts every id, the special tokens included; the special ids must be
     distinct and smaller than ``vocab_size``.  ``normalization`` is the Unicode normal form

@@ -379,5 +379,5 @@ class DataLoader:
 def create_data_loader(
     dataset: Any, batch_size: int, shuffle: bool = True, drop_last: bool = False, **kwargs: Any
 ) -> DataLoader:
-    """The seed's helper, fixed: each batch holds exactly its slice of the epoch permutation."""
+    """The API reference's helper, fixed: each batch holds exactly its slice of the epoch permutation."""
     return DataLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kwargs)

@@ -67,7 +67,7 @@ def fingerprint_of(source: Any) -> Fingerprint | None:
 
 @runtime_checkable
 class DataSource(Protocol):
-    """What the loader needs from a source (seed 05: ``DataSourceModule``)."""
+    """What the loader needs from a source (the documented ``DataSourceModule``)."""
 
     def __len__(self) -> int: ...
 

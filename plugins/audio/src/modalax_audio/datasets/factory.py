@@ -1,4 +1,4 @@
-"""``create_audio_dataset``: an audio dataset by type name (seed 01), every registered type included."""
+"""``create_audio_dataset``: an audio dataset by type name, every registered type included."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DATASET_TYPES: dict[str, Any] = {
 def create_audio_dataset(
     dataset_type: str = "synthetic", config: AudioModalityConfig | None = None, **kwargs: Any
 ) -> AudioDataset:
-    """Build an audio dataset by type (seed 01): ``dataset_type(config, **kwargs)``.
+    """Build an audio dataset by type: ``dataset_type(config, **kwargs)``.
 
     ``"synthetic"`` (``SyntheticAudioDataset``: ``dataset_size`` or ``n_samples``,
     ``audio_types``), ``"folder"`` (``AudioFolderDataset``: ``root`` or ``files``),

@@ -54,7 +54,7 @@ def _dataset_size(dataset_size: Any, n_samples: Any) -> int:
     if dataset_size is not None and n_samples is not None and plain_scalar(dataset_size) != plain_scalar(n_samples):
         raise ConfigError(
             f"SyntheticAudioDataset: got dataset_size={dataset_size!r} and n_samples={n_samples!r}; expected one "
-            "of them (n_samples is the seed's name for dataset_size)"
+            "of them (n_samples is the API reference's name for dataset_size)"
         )
     value = plain_scalar(dataset_size if dataset_size is not None else n_samples if n_samples is not None else 1000)
     field = "dataset_size" if dataset_size is not None or n_samples is None else "n_samples"
@@ -64,11 +64,11 @@ def _dataset_size(dataset_size: Any, n_samples: Any) -> int:
 
 
 class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
-    """Sine, noise and chirp clips generated on demand (seed 01 signature).
+    """Sine, noise and chirp clips generated on demand (the documented signature).
 
     ``SyntheticAudioDataset(config=None, dataset_size=1000, audio_types=None, name=...,
     split="train", *, seed= or rngs=)``: the size is ``dataset_size``, the name every generated
-    dataset of modalax uses; the seed's ``n_samples=`` is the same argument (give one of them).
+    dataset of modalax uses; the API reference's ``n_samples=`` is the same argument (give one of them).
     Record ``i`` has type ``audio_types[i % len(audio_types)]`` (so types are balanced) and
     is a pure function of (seed, split, i): nothing is stored, every process sees the same
     record, and splits never share one.  Records hold ``audio`` (float32,
@@ -109,7 +109,7 @@ class SyntheticAudioDataset(AudioDataset, SyntheticDataset):
 
     @property
     def n_samples(self) -> int:
-        """Number of records (the seed's name for ``len``)."""
+        """Number of records (the API reference's name for ``len``)."""
         return self.dataset_size
 
     def generate_records(self, keys: jax.Array, indices: jax.Array) -> Batch:

@@ -28,7 +28,7 @@ def resolve_config(owner: str, config: Any, default: ImageModalityConfig) -> Ima
 
 
 class ImageDataset(BaseDataset):
-    """Base of image datasets (seed 01).
+    """Base of image datasets.
 
     Records are ``{"images": float32 (H, W, C) in [0, 1]}`` plus ``"labels"`` (int32) for
     labelled datasets; ``ImageModality.process`` maps them to the model's range.

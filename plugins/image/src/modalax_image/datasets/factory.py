@@ -22,13 +22,13 @@ def create_image_dataset(
     rngs: nnx.Rngs | int | None = None,
     **kwargs: Any,
 ) -> Any:
-    """Create an image dataset of a registered type (seed 01).
+    """Create an image dataset of a registered type.
 
     Built-in types are ``synthetic``, ``mnist_like``, ``folder`` and ``packed``; types
     registered by other plugins (``DatasetRecord("image", ...)``) or at run time work the same.
     The factory is called as every dataset factory is, ``factory(config, seed=..., rngs=...,
     **kwargs)`` (``root=``, ``split=``, ``dataset_size=`` and the type's own options in
-    ``kwargs``).  The seed's order ``(dataset_type, config)`` and every dataset's ``(config,
+    ``kwargs``).  The API reference's order ``(dataset_type, config)`` and every dataset's ``(config,
     ...)`` order both work: a config is never a string.  An unknown type raises
     ``ConfigError`` (a ``ValueError``) listing the registered ones.
     """

@@ -53,7 +53,7 @@ def render_glyph(segments: jax.Array, u: jax.Array, shape: tuple[int, int, int])
 
 
 class MNISTLikeDataset(GeneratedImageDataset):
-    """Digit-like glyphs with ``labels`` (seed 01): ``images`` float32 in [0, 1], ink = 1.
+    """Digit-like glyphs with ``labels``: ``images`` float32 in [0, 1], ink = 1.
 
     Each record draws its class uniformly from ``range(num_classes)`` and renders that
     digit's strokes with a random stroke width, offset, scale, aspect and rotation; the

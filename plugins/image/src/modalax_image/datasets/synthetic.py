@@ -17,7 +17,7 @@ __all__ = ["SyntheticImageDataset"]
 
 
 class SyntheticImageDataset(GeneratedImageDataset):
-    """Synthetic images (seed 01) under ``images``: float32 ``(H, W, C)`` in [0, 1].
+    """Synthetic images under ``images``: float32 ``(H, W, C)`` in [0, 1].
 
     Patterns:
 

@@ -215,7 +215,7 @@ def create_synthetic_multi_modal_dataset(
     render_seed: int = 0,
     modality_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> MultiModalDataset:
-    """A ``MultiModalDataset`` (seed 04 signature); ``alignment_strength`` 0 = independent, 1 = aligned.
+    """A ``MultiModalDataset`` (the documented signature); ``alignment_strength`` 0 = independent, 1 = aligned.
 
     The image/text/audio keywords are shorthands for options of those pairings (None: the
     pairing's default: 32x32x3 images, 1,000 ids, 50 tokens, 1 s at 16 kHz);

@@ -2,7 +2,7 @@
 
 ``create_dataset("multimodal", TYPE, config=..., dataset_size=..., seed=...)``: the config first,
 then the data where there is some, then ``split``; keyword ``seed``/``rngs``; generated data
-sized by ``dataset_size``. The seed API's functions (``create_synthetic_multi_modal_dataset``,
+sized by ``dataset_size``. The API reference's functions (``create_synthetic_multi_modal_dataset``,
 ``MultiModalPairedDataset(pairs, data, ...)``) keep their own signatures; these wrap them.
 """
 

@@ -1,4 +1,4 @@
-"""``MultiModalPairedDataset``: explicitly paired arrays of several modalities (seed 04)."""
+"""``MultiModalPairedDataset``: explicitly paired arrays of several modalities."""
 
 from __future__ import annotations
 

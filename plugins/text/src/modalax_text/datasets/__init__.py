@@ -1,4 +1,4 @@
-"""Text datasets: synthetic, in-memory and file-backed, and the seed's factory."""
+"""Text datasets: synthetic, in-memory and file-backed, and the API reference's factory."""
 
 from modalax_text.datasets.base import TextDataset, get_vocab_stats
 from modalax_text.datasets.factory import DATASET_TYPES, create_text_dataset

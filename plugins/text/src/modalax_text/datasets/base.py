@@ -1,8 +1,8 @@
-"""``TextDataset``: the base of text datasets (seed 01) and ``get_vocab_stats``.
+"""``TextDataset``: the base of text datasets and ``get_vocab_stats``.
 
 Batches carry ``text_tokens`` (int32, ``(B, max_length)``) and, where raw text exists,
 ``texts`` (a list of str).  Single samples (``dataset[i]``, iteration) carry ``text_tokens``
-and ``text`` as in seed 02.  Traceable datasets produce raw strings in ``host_records``, which
+and ``text`` as documented.  Traceable datasets produce raw strings in ``host_records``, which
 the loader attaches to each batch.
 """
 
@@ -23,7 +23,7 @@ _CHUNK = 4096
 
 
 def resolve_config(config: Any) -> tuple[ModalityConfiguration, TextParams]:
-    """The dataset's configuration (the seeds' default text config when None) and its params."""
+    """The dataset's configuration (the API reference's default text config when None) and its params."""
     if config is None:
         config = text_config()
     if isinstance(config, TextParams):
@@ -99,7 +99,7 @@ class TextDataset(BaseDataset):
         self.params = self.tokenizer.params if isinstance(self.tokenizer, ExternalTokenizer) else params
 
     def element_of(self, batch: dict[str, Any], j: int) -> dict[str, Any]:
-        """One sample: ``text_tokens`` and, where raw text exists, ``text`` (str) as in seed 02."""
+        """One sample: ``text_tokens`` and, where raw text exists, ``text`` (str) as documented."""
         return {("text" if key == "texts" else key): value[j] for key, value in batch.items()}
 
     def get_vocab_stats(self, max_samples: int = 10000) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``create_text_dataset``: the seed's factory over the text dataset types."""
+"""``create_text_dataset``: the API reference's factory over the text dataset types."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def create_text_dataset(
     rngs: nnx.Rngs | int | None = None,
     **kwargs: Any,
 ) -> TextDataset:
-    """Build a text dataset (seed 01): ``"synthetic"``, ``"simple"`` (``texts=``), ``"file"`` (``path=``),
+    """Build a text dataset: ``"synthetic"``, ``"simple"`` (``texts=``), ``"file"`` (``path=``),
     ``"packed"`` (``root=``), or any dataset type another plugin registered for the ``text`` modality.
 
     ``kwargs`` go to the dataset class (``pattern_type``, ``dataset_size``, ``tokenizer``, ...).

@@ -25,7 +25,7 @@ class _Texts:
 
 
 class SimpleTextDataset(TextDataset):
-    """Text dataset from a list of strings (seed 01).
+    """Text dataset from a list of strings.
 
     Without ``tokenizer``, a word vocabulary is built from ``texts`` (words seen at least
     ``min_freq`` times, up to ``vocab_size``); ``tokenizer`` may also be a ``CharTokenizer`` or

@@ -152,7 +152,7 @@ def layout_tokens(word_ids: jax.Array, present: jax.Array, params: TextParams, m
 
 
 class SyntheticTextDataset(TextDataset, SyntheticDataset):
-    """Synthetic text (seed 01): ``random_sentences``, ``repeated_phrases``, ``sequences``, ``palindromes``.
+    """Synthetic text: ``random_sentences``, ``repeated_phrases``, ``sequences``, ``palindromes``.
 
     The grammar fits ``vocab_size`` (the full 297 words from 301 ids, a smaller one of the same
     shape down to ``grammar.MIN_VOCAB_SIZE`` = 32 ids; ``ConfigError`` below).  Token ids of
