@@ -47,6 +47,8 @@ class BatchStep:
         gather, gather_args = source.pure_gather() if traceable else (None, None)
         if uses_row_take(source, gather, pipeline):
             gather = row_take  # the bare gather: see modalax._src.loader.gather
+        #: The gather the step runs (None for a host source): the source's own, or ``row_take``.
+        self.gather = gather
         self.gather_args: Any = gather_args
         self.stochastic = pipeline is not None and pipeline.stochastic
         key_shape = jax.random.key_data(seed_key(0)).shape  # depends on the PRNG implementation
