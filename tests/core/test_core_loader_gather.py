@@ -1,14 +1,16 @@
 """The loader's own gathers for ArraySource (``modalax._src.loader.gather``) give the source's batches.
 
-A device ArraySource without operators is gathered by the loader's ``row_take`` (jnp.take's
-fill mode) instead of the source's clip gather; a host ArraySource is gathered into 64-byte
-aligned buffers. Each test runs the loader's path and the source's own path (a subclass, which
-the loader leaves alone) and compares every batch, across epochs, padding and blocks.
+A device ArraySource without operators is gathered on the CPU backend by the loader's
+``row_take`` (jnp.take's fill mode for large rows, clip for small ones) instead of the source's
+clip gather; a host ArraySource is gathered into 64-byte aligned buffers. Each test runs the
+loader's path and the source's own path (a subclass, which the loader leaves alone) and compares
+every batch, across epochs, padding and blocks.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import jax
 import numpy as np
@@ -36,7 +38,8 @@ class SourceGather(ArraySource):
 def _data(n: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     return {
-        "image": rng.random((n, 5, 4, 3), dtype=np.float32),
+        "image": rng.random((n, 5, 4, 3), dtype=np.float32),  # 240-byte rows: clip mode
+        "large": rng.random((n, 8, 8, 65), dtype=np.float32),  # 16,640-byte rows: fill mode
         "pixels": rng.integers(0, 256, (n, 7), dtype=np.uint8),
         "flag": rng.random(n) < 0.5,
         "nested": {"id": np.arange(n, dtype=np.int32), "wide": np.arange(n, dtype=np.int64) * 3},
@@ -76,7 +79,10 @@ def test_bare_device_gather_gives_the_source_gathers_batches(drop_last: bool) ->
     n = 4 * loader_module._BLOCK + 3  # more than one block; the last batch is padded
     data = _data(n)
     mine = DataLoader(ArraySource(data), 4)
-    assert mine._step.gather is gather_module.row_take
+    on_cpu = jax.default_backend() == "cpu"
+    assert mine._step.gather is (gather_module.row_take if on_cpu else ArraySource._take)
+    modes = {k: gather_module.take_mode(v[0]) for k, v in data.items() if k != "nested"}
+    assert modes["large"] == "fill" and modes["image"] == "clip"  # both modes run
     theirs = DataLoader(SourceGather(data), 4)
     assert theirs._step.gather is not gather_module.row_take
     ours, reference = (
@@ -88,10 +94,11 @@ def test_bare_device_gather_gives_the_source_gathers_batches(drop_last: bool) ->
     _check_rows(ours, data)
 
 
-def test_device_gather_with_operators_stays_the_sources() -> None:
+def test_device_gather_with_operators_or_on_accelerators_stays_the_sources() -> None:
     op = Shift(ShiftConfig(field_key="image"), rngs=nnx.Rngs(0))
-    loader = DataLoader(ArraySource(_data(8)), 4, operators=[op])
-    assert loader._step.gather is ArraySource._take
+    assert DataLoader(ArraySource(_data(8)), 4, operators=[op])._step.gather is ArraySource._take
+    with mock.patch.object(gather_module.jax, "default_backend", return_value="gpu"):
+        assert DataLoader(ArraySource(_data(8)), 4)._step.gather is ArraySource._take
 
 
 @pytest.mark.parametrize("drop_last", [False, True])
