@@ -57,6 +57,8 @@ def target(case: str, size: str) -> str:
     if jax.default_backend() != "cpu":  # numpy runs on the host there: the peer is the device gather
         rate = f", >= {GPU_RATE} images/s" if case == "a" and size == "large" else ""
         return f">= 0.9x {ON_DEVICE}{rate}"
+    if case == "c" and size == "small":  # in cache one jitted call a batch, not memory, sets the pace
+        return f">= 0.8x {PER_BATCH}"
     if case == "c":
         return ">= 0.9x numpy, >= 50% memory copy"
     return {"a": f">= 1.2x {PER_BATCH}", "b": f">= 1.0x {PER_BATCH}"}[case]
