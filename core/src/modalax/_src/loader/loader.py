@@ -24,6 +24,7 @@ from modalax._src.operators.base import OperatorModule
 from modalax._src.operators.compose import as_pipeline
 from modalax._src.operators.fields import split_host_fields
 from modalax._src.random import check_seed, seed_key
+from modalax._src.sources.array import ArraySource
 from modalax._src.sources.checks import BatchSpec, check_batch
 from modalax._src.sources.file import VALID_KEY
 from modalax._src.sources.foreign import as_source
@@ -125,6 +126,9 @@ class DataLoader:
         self._step = BatchStep(source, self.pipeline, want_indices=with_indices, want_mask=want_mask)
         self._host_rows = jax.default_backend() == "cpu"  # the step's packed rows stay numpy (see _pack)
         self._host_records = getattr(source, "host_records", None) if self._traceable else None
+        own = isinstance(source, ArraySource) and type(source).host_records is ArraySource.host_records
+        if own and source.on_device and not source.host_data:
+            self._host_records = None  # ArraySource's own, and no string fields: nothing to call per batch
         self._host_arrays = host_array_data(source)  # a host ArraySource's arrays: gathered aligned (gather.py)
         self._checked_names: set[bool] = set()  # batches (with a skip mask or not) whose field names were checked
         self._salted: jax.Array | None = None
@@ -196,13 +200,15 @@ class DataLoader:
                 out, (device_indices, device_mask) = jax.device_put((arrays, wanted))
             if valid is not None:
                 device_mask = jnp.logical_and(device_mask, jnp.asarray(valid, bool))
-        out = dict(out)
         if (valid is not None) not in self._checked_names:  # the fields are fixed by the first batch
             self._check_names(out, host, valid is not None)
-        if not self.plan.drop_last or valid is not None:
-            out[self.mask_key] = device_mask
-        if self.with_indices:
-            out[self.index_key] = device_indices
+        masked = not self.plan.drop_last or valid is not None
+        if masked or self.with_indices:
+            out = dict(out)  # the step's own dict is not extended in place
+            if masked:
+                out[self.mask_key] = device_mask
+            if self.with_indices:
+                out[self.index_key] = device_indices
         return self._place(out, host)
 
     def _check_names(self, out: dict[str, Any], host: dict[str, Any], masked: bool) -> None:
