@@ -7,11 +7,11 @@ and numpy's ``clip`` mode all return the same rows):
   XLA's CPU backend runs a gather whose rows then pass a per-row select (``jnp.take``'s ``fill``
   mode) faster than the bare ``clip`` gather the source uses when rows are large, and slower when
   they are small (CPU time per batch of 128, both modes compiled to one fused loop: 48 KB rows
-  0.67-0.89x clip's time at 6-201 MB of data, 27 KB rows 0.59-0.75x; 3 KB rows 1.1-1.9x, 5-12 KB
-  rows 0.8-1.4x). So each array is gathered in ``fill`` mode from ``FILL_FROM`` bytes a row, in
-  ``clip`` mode below. With operators the source's gather stays (the select would be fused into,
-  and recomputed by, every operator that reads the batch), as it does on accelerators (not
-  measured there).
+  0.3-0.9x clip's time at 6-201 MB of data, 27 KB rows 0.6-1.06x; 3 KB rows 0.8-1.9x, more in
+  six of seven sizes; 5-12 KB rows 0.8-1.4x). So each array is gathered in ``fill`` mode from
+  ``FILL_FROM`` bytes a row, in ``clip`` mode below. With operators the source's gather stays (the
+  select would be fused into, and recomputed by, every operator that reads the batch), as it does
+  on accelerators (not measured there).
 * A host ``ArraySource(on_device=False)``: its numpy rows are gathered into 64-byte aligned
   buffers, which XLA's CPU client adopts without a copy (``jax.device_put`` ~18 us a batch of
   any size, where ``jnp.asarray`` of numpy's 16-byte aligned result copies it: 330 us for 6 MB).
