@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.loader.gather import host_array_data, host_take
 from modalax._src.loader.iterator import LoaderIterator
 from modalax._src.loader.order import EpochOrder
 from modalax._src.loader.plan import BatchPlan
@@ -23,6 +24,7 @@ from modalax._src.operators.base import OperatorModule
 from modalax._src.operators.compose import as_pipeline
 from modalax._src.operators.fields import split_host_fields
 from modalax._src.random import check_seed, seed_key
+from modalax._src.sources.array import ArraySource
 from modalax._src.sources.checks import BatchSpec, check_batch
 from modalax._src.sources.file import VALID_KEY
 from modalax._src.sources.foreign import as_source
@@ -124,6 +126,10 @@ class DataLoader:
         self._step = BatchStep(source, self.pipeline, want_indices=with_indices, want_mask=want_mask)
         self._host_rows = jax.default_backend() == "cpu"  # the step's packed rows stay numpy (see _pack)
         self._host_records = getattr(source, "host_records", None) if self._traceable else None
+        own = isinstance(source, ArraySource) and type(source).host_records is ArraySource.host_records
+        if own and source.on_device and not source.host_data:
+            self._host_records = None  # ArraySource's own, and no string fields: nothing to call per batch
+        self._host_arrays = host_array_data(source)  # a host ArraySource's arrays: gathered aligned (gather.py)
         self._checked_names: set[bool] = set()  # batches (with a skip mask or not) whose field names were checked
         self._salted: jax.Array | None = None
         self._epoch_keys: dict[int, Any] = {}  # epoch -> its key's words (a jax array while pending)
@@ -168,7 +174,12 @@ class DataLoader:
             out, device_indices, device_mask = self._step(self._step.gather_args, packed)
             host: dict[str, Any] = dict(self._host_records(indices)) if self._host_records is not None else {}
         else:
-            records = self.source.get_records(indices) if read is None else read
+            if read is not None:
+                records = read
+            elif self._host_arrays is not None:
+                records = host_take(self._host_arrays, indices)
+            else:
+                records = self.source.get_records(indices)
             if not isinstance(records, dict):
                 raise DataError(
                     f"{type(self.source).__name__}.get_records returned {type(records).__name__}, "
@@ -181,16 +192,23 @@ class DataLoader:
             if self._step.fn is not None:
                 out, device_indices, device_mask = self._step(arrays, packed)
             else:
-                out, device_indices, device_mask = jax.tree.map(jnp.asarray, arrays), indices.astype(np.int32), mask
+                # One transfer call for every field; an aligned buffer is adopted without a copy on the CPU.
+                wanted = (
+                    indices.astype(np.int32) if self.with_indices else None,
+                    mask if not self.plan.drop_last or valid is not None else None,
+                )
+                out, (device_indices, device_mask) = jax.device_put((arrays, wanted))
             if valid is not None:
                 device_mask = jnp.logical_and(device_mask, jnp.asarray(valid, bool))
-        out = dict(out)
         if (valid is not None) not in self._checked_names:  # the fields are fixed by the first batch
             self._check_names(out, host, valid is not None)
-        if not self.plan.drop_last or valid is not None:
-            out[self.mask_key] = device_mask
-        if self.with_indices:
-            out[self.index_key] = device_indices
+        masked = not self.plan.drop_last or valid is not None
+        if masked or self.with_indices:
+            out = dict(out)  # the step's own dict is not extended in place
+            if masked:
+                out[self.mask_key] = device_mask
+            if self.with_indices:
+                out[self.index_key] = device_indices
         return self._place(out, host)
 
     def _check_names(self, out: dict[str, Any], host: dict[str, Any], masked: bool) -> None:
@@ -224,7 +242,7 @@ class DataLoader:
             keys[epoch] = np.asarray(keys[epoch], np.uint32).reshape(-1).view(np.int32)
         return keys[epoch]
 
-    def _pack(self, epochs: np.ndarray, indices: np.ndarray, masks: np.ndarray) -> list[Any]:
+    def _pack(self, block: list[tuple[int, int, np.ndarray, np.ndarray]]) -> list[Any]:
         """Per batch of the block, ``[*epoch key words, *indices, *mask]`` as one int32 row.
 
         On an accelerator the block goes to the device in one copy and is split there (a numpy
@@ -233,11 +251,13 @@ class DataLoader:
         15-20 us a row there, on a loader's own per-batch cost of some 40 us.
         """
         if self._step.fn is None:
-            return [None] * len(indices)
-        # One key per distinct epoch of the block (one or two), not one per batch.
-        distinct, which = np.unique(epochs, return_inverse=True)
-        keys = np.stack([self._epoch_key_words(int(e)) for e in distinct])[which]
-        rows = np.concatenate([keys, indices, masks], axis=1).astype(np.int32)
+            return [None] * sum(len(idx) for _, _, idx, _ in block)
+        width = self._step.key_words
+        # A piece lies in one epoch: one key per piece (one or two a block), not one per batch.
+        keys = [np.broadcast_to(self._epoch_key_words(e), (len(idx), width)) for e, _, idx, _ in block]
+        indices = [idx for _, _, idx, _ in block]
+        masks = [m for _, _, _, m in block]
+        rows = np.concatenate([np.concatenate(part) for part in (keys, indices, masks)], axis=1, dtype=np.int32)
         if self._host_rows:
             return list(rows)
         if len(rows) == 1:  # a one-batch block needs no split on the device
@@ -245,18 +265,15 @@ class DataLoader:
         return list(jnp.asarray(rows))
 
     def _place(self, batch: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
+        """The batch's arrays (all ``jax.Array`` s already) assembled globally if sharded, with its host fields."""
         if self.sharding is None:
-            if all(isinstance(v, jax.Array) for v in batch.values()):
-                return merge_trees(batch, host) if host else batch  # the step's outputs: nothing to place
-            placed = jax.tree.map(lambda v: v if isinstance(v, jax.Array) else jnp.asarray(v), batch)
-        else:
-            n = self.plan.batch_size
+            return merge_trees(batch, host) if host else batch
+        n = self.plan.batch_size
 
-            def to_global(x: Any) -> jax.Array:
-                return jax.make_array_from_process_local_data(self.sharding, x, (n, *np.shape(x)[1:]))
+        def to_global(x: Any) -> jax.Array:
+            return jax.make_array_from_process_local_data(self.sharding, x, (n, *np.shape(x)[1:]))
 
-            placed = jax.tree.map(to_global, batch)
-        return merge_trees(placed, host)
+        return merge_trees(jax.tree.map(to_global, batch), host)
 
     # --------------------------------------------------------------- iteration
     def _batches(self, epoch: int, batch: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
@@ -313,16 +330,11 @@ class DataLoader:
     ) -> Iterator[tuple[int, int, dict[str, Any]]]:
         if not block:
             return
-        epochs = np.concatenate([np.full(len(idx), e, np.int64) for e, _, idx, _ in block])
-        indices = np.concatenate([idx for _, _, idx, _ in block])
-        masks = np.concatenate([m for _, _, _, m in block])
-        packed = self._pack(epochs, indices, masks)
-        row = 0
-        for epoch, lo, idx, _ in block:
+        packed = iter(self._pack(block))
+        for epoch, lo, idx, masks in block:
             for j in range(len(idx)):
                 read = None if records is None else next(records)
-                yield epoch, lo + j, self._produce(indices[row], masks[row], packed[row], read)
-                row += 1
+                yield epoch, lo + j, self._produce(idx[j], masks[j], next(packed), read)
 
     def __iter__(self) -> LoaderIterator:
         """A new pass from the loader's start position; supersedes (and stops) the previous iterator."""

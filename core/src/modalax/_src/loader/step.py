@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from modalax._src.loader.gather import row_take, uses_row_take
 from modalax._src.random import record_keys, seed_key
 
 __all__ = ["BatchStep"]
@@ -44,6 +45,10 @@ class BatchStep:
         self.pipeline = pipeline
         traceable = bool(getattr(source, "traceable", False))
         gather, gather_args = source.pure_gather() if traceable else (None, None)
+        if uses_row_take(source, gather, pipeline):
+            gather = row_take  # the bare gather: see modalax._src.loader.gather
+        #: The gather the step runs (None for a host source): the source's own, or ``row_take``.
+        self.gather = gather
         self.gather_args: Any = gather_args
         self.stochastic = pipeline is not None and pipeline.stochastic
         key_shape = jax.random.key_data(seed_key(0)).shape  # depends on the PRNG implementation
