@@ -56,7 +56,21 @@ class DataLoader:
       batch carries a boolean ``mask``; ``drop_last=True`` drops the partial batch.
     * Operators get one key per record from ``(seed, epoch, record index)``.
     * ``state_dict()`` is plain JSON; ``load_state_dict`` resumes at the next batch.
+
+    A stream (tar shards, a HF ``IterableDataset``, a generator: no random access) gets a
+    ``StreamingLoader`` instead, with the same arguments plus the stream's own (shard shuffling,
+    a shuffle buffer): ``shuffle`` defaults to off there, since a stream has no permutation.
     """
+
+    def __new__(cls, source: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if cls is DataLoader:
+            from modalax._src.streaming import is_stream
+
+            if is_stream(source):
+                from modalax._src.streaming import StreamingLoader
+
+                return StreamingLoader(source, *args, **kwargs)  # an explicit shuffle=True is refused there
+        return super().__new__(cls)
 
     def __init__(
         self,
