@@ -150,13 +150,14 @@ def example_plugin(session: nox.Session) -> None:
 
 @nox.session
 def new_plugin(session: nox.Session) -> None:
-    """`modalax new-plugin` output, installed beside core only, passes its own tests."""
+    """`modalax new-plugin` output (records of shape (points, xyz)), installed beside core only, passes its own
+    tests and the conformance kit (`nox -s tests` installs one beside the official plugins and pairs it with image)."""
     import tempfile
 
     session.install(*TEST_DEPS)
     session.install(*_paths())
     out = Path(tempfile.mkdtemp(prefix="modalax-new-plugin-")) / "modalax-ci-demo"
-    session.run("modalax", "new-plugin", "ci_demo", "--out", str(out))
+    session.run("modalax", "new-plugin", "ci_demo", "--shape", "points=16,xyz=3", "--out", str(out))
     session.install(str(out))
     session.run(
         "python",

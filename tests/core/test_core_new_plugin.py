@@ -185,8 +185,8 @@ def test_generated_package_installs_and_passes_its_own_tests(tmp_path: Path) -> 
     reason = _can_build_editable()
     if reason is not None:
         pytest.skip(reason)
-    pkg = tmp_path / "modalax-video"
-    write_plugin("video", pkg)
+    pkg = tmp_path / "modalax-cloud"
+    write_plugin("cloud", pkg, "points=16,xyz=3")  # not (length, channels): any record shape works
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -211,7 +211,7 @@ def test_generated_package_installs_and_passes_its_own_tests(tmp_path: Path) -> 
     assert res.returncode == 0, res.stdout + res.stderr
     res = run("-c", "import modalax; print(modalax.list_modalities())")
     assert res.returncode == 0, res.stderr
-    assert "'video'" in res.stdout
+    assert "'cloud'" in res.stdout
     res = run("-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", cwd=pkg)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
     passed = re.search(r"\b(\d+) passed\b", res.stdout)
