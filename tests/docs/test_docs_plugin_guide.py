@@ -58,7 +58,13 @@ def test_the_kit_table_documents_every_check_and_no_other(generated: Path) -> No
 def test_the_file_table_names_every_file_new_plugin_writes(generated: Path) -> None:
     start = _section(1).index("| file | what it holds |")
     table = _section(1)[start:].split("\n\n", 1)[0]
-    written = sorted({p.name for p in generated.rglob("*") if p.is_file() and p.suffix != ".txt"} - {"METADATA", "RECORD"})
+    written = sorted(
+        {
+            p.name
+            for p in generated.rglob("*")
+            if p.is_file() and ".dist-info" not in str(p) and "__pycache__" not in p.parts
+        }
+    )
     missing = [name for name in written if f"`{name}`" not in table and f"/{name}`" not in table]
     assert missing == []
 
@@ -78,7 +84,7 @@ def test_the_plugin_api_version_is_core_s() -> None:
     version = modalax.plugin.API_VERSION
     assert f"**plugin API {version}**" in GUIDE
     assert f'MODALAX_PLUGIN_API = "{version}"' in GUIDE
-    assert f"`modalax.plugin.API_VERSION` is the plugin API this core provides (`\"{version}\"`)" in GUIDE
+    assert f'`modalax.plugin.API_VERSION` is the plugin API this core provides (`"{version}"`)' in GUIDE
 
 
 def test_the_code_imports_only_the_public_surface() -> None:
@@ -93,3 +99,11 @@ def test_the_code_imports_only_the_public_surface() -> None:
 
 def test_no_internal_planning_labels() -> None:
     assert re.search(r"\bseeds? ?0\d", GUIDE, re.I) is None
+
+
+def test_the_surface_table_names_every_name_of_modalax_plugin() -> None:
+    start = _section(3).index("| what | names in `modalax.plugin` |")
+    table = _section(3)[start:].split("\n\n", 1)[0]
+    listed = re.findall(r"`(\w+)`", table)
+    assert sorted(set(modalax.plugin.__all__) - set(listed)) == []
+    assert sorted(set(listed) - set(modalax.plugin.__all__)) == []
