@@ -56,7 +56,8 @@ def resolve(target: Any) -> Any:
 class ModalityRecord:
     """A modality: its name, its class (or ``"module:attr"``) and its config class.
 
-    ``previewer(dataset, out_dir, n)`` writes preview files (``modalax preview``).
+    ``previewer(batch, out_dir, *, dataset=None) -> list[Path]`` writes preview files of a batch
+    (``modalax preview``) and returns them.
     ``decoder(source, config, **options) -> record`` turns one file (a path or its bytes) into
     a record: the single decode path of the modality, which its folder and packed datasets and
     any foreign source (HF ``datasets`` columns) use, so a file gives the same values through

@@ -36,6 +36,15 @@ def zscore(x: jax.Array, eps: float = 1e-6) -> jax.Array:
     return (x - mean) / (std + eps)
 
 
+def zscore_example() -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Three series of different scales: the conformance kit's batch-independence check of ``zscore``."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 1.0, (3, 32, 2)).astype(np.float32) * np.array([1.0, 10.0, 0.1], np.float32)[:, None, None]
+    return (x,), {}
+
+
 class TimeSeriesAdapter(BaseModelAdapter):
     """Builds ``model_cls(model_config, output_shape=(length, channels), rngs=...)`` (the adapter contract)."""
 

@@ -45,7 +45,14 @@ def register_datasets(register: Register) -> None:
 
 @hookimpl
 def register_kernels(register: Register) -> None:
-    register(KernelRecord("timeseries.zscore", "modalax_timeseries.modality:zscore", description="per-series z-score"))
+    register(
+        KernelRecord(
+            "timeseries.zscore",
+            "modalax_timeseries.modality:zscore",
+            description="per-series z-score",
+            example="modalax_timeseries.modality:zscore_example",
+        )
+    )
 
 
 @hookimpl

@@ -115,12 +115,15 @@ def modality_checks(name: str) -> Checks:
             need("no_such_field" in str(exc), f"the error does not name the field: {exc}")
         else:
             raise AssertionError("from_dict accepted an unknown field")
+        first = dataclasses.fields(cfg_cls)[0].name
         try:
-            dataclasses.replace(default, **{dataclasses.fields(cfg_cls)[0].name: object()})
+            dataclasses.replace(default, **{first: object()})
         except ConfigError:
             pass
         except Exception as exc:
             raise AssertionError(f"a bad field value raised {type(exc).__name__}, expected ConfigError: {exc}") from exc
+        else:
+            raise AssertionError(f"{cfg_cls.__name__}({first}=object()) was accepted; expected a ConfigError naming it")
 
     def protocol() -> None:
         from modalax._src.validation import modality_interface_problems
