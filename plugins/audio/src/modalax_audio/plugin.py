@@ -52,6 +52,10 @@ KERNELS: dict[str, tuple[str, tuple[str, ...], str]] = {
     ),
 }
 
+# The conformance kit's examples (``modalax_audio.examples``, named after the kernel): every
+# kernel that works per record. ``mel_filterbank`` has none: it takes no batch (all static).
+KERNEL_EXAMPLES = frozenset(KERNELS) - {"mel_filterbank"}
+
 OPERATORS: dict[str, tuple[str, str]] = {
     "gain": ("GainOperator", "gain in dB, fixed or random"),
     "time_shift": ("TimeShiftOperator", "shift along time, roll or zero fill"),
@@ -60,6 +64,12 @@ OPERATORS: dict[str, tuple[str, str]] = {
     "frequency_mask": ("FrequencyMaskOperator", "SpecAugment frequency masking"),
     "random_crop": ("RandomCropOperator", "crop to a duration, random or centred"),
 }
+
+
+# Operators whose default config does not fit the generated clips (``<name>_operator``): the
+# SpecAugment masks take spectrograms, the crop needs a length.
+OPERATOR_EXAMPLES = frozenset({"time_mask", "frequency_mask", "random_crop"})
+_EXAMPLES = f"{_PKG}.examples"
 
 
 @hookimpl
@@ -119,11 +129,13 @@ def register_adapters(register: Register) -> None:
 def register_kernels(register: Register) -> None:
     """The ``audio.*`` kernels."""
     for name, (fn, static, description) in KERNELS.items():
-        register(KernelRecord(f"audio.{name}", f"{_PKG}.kernels:{fn}", static, description))
+        example = f"{_EXAMPLES}:{name}" if name in KERNEL_EXAMPLES else None
+        register(KernelRecord(f"audio.{name}", f"{_PKG}.kernels:{fn}", static, description, example))
 
 
 @hookimpl
 def register_operators(register: Register) -> None:
     """Gain, shift, noise, masks and crop."""
     for name, (cls, description) in OPERATORS.items():
-        register(OperatorRecord("audio", name, f"{_PKG}.operators:{cls}", description))
+        example = f"{_EXAMPLES}:{name}_operator" if name in OPERATOR_EXAMPLES else None
+        register(OperatorRecord("audio", name, f"{_PKG}.operators:{cls}", description, example=example))

@@ -79,6 +79,14 @@ MIX_KERNELS: dict[str, tuple[str, tuple[str, ...], str]] = {
 
 MIX_OPERATORS: dict[str, str] = {"mixup": "MixUpOperator", "cutmix": "CutMixOperator"}
 
+# The conformance kit's examples (``modalax_image.examples``): every per-record kernel, and the
+# operators whose default config does not fit the generated records (MixUp/CutMix need labels).
+# The mixing kernels have none (a record's output depends on its partner in the batch), nor
+# the glyph table and renderer (no batch axis).
+_EXAMPLES = f"{_PKG}.examples"
+KERNEL_EXAMPLES = frozenset(KERNELS) | frozenset(AUGMENT_KERNELS)
+OPERATOR_EXAMPLES = frozenset(MIX_OPERATORS)
+
 DATASETS: dict[str, tuple[str, str]] = {
     "synthetic": ("SyntheticImageDataset", "random/gradient/checkerboard/circles patterns, generated on demand"),
     "mnist_like": ("MNISTLikeDataset", "digit-like glyphs 0-9 with labels"),
@@ -121,14 +129,16 @@ def register_adapters(register: Register) -> None:
     )
 
 
+def _example(name: str, names: frozenset[str], suffix: str = "") -> str | None:
+    return f"{_EXAMPLES}:{name}{suffix}" if name in names else None
+
+
 @hookimpl
 def register_kernels(register: Register) -> None:
-    for name, (fn, static, description) in KERNELS.items():
-        register(KernelRecord(f"image.{name}", f"{_PKG}.kernels:{fn}", static, description))
-    for name, (fn, static, description) in AUGMENT_KERNELS.items():
-        register(KernelRecord(f"image.{name}", f"{_PKG}.augment_kernels:{fn}", static, description))
-    for name, (fn, static, description) in MIX_KERNELS.items():
-        register(KernelRecord(f"image.{name}", f"{_PKG}.mix_kernels:{fn}", static, description))
+    for module, table in (("kernels", KERNELS), ("augment_kernels", AUGMENT_KERNELS), ("mix_kernels", MIX_KERNELS)):
+        for name, (fn, static, description) in table.items():
+            example = _example(name, KERNEL_EXAMPLES)
+            register(KernelRecord(f"image.{name}", f"{_PKG}.{module}:{fn}", static, description, example))
     # the glyph renderer and the digit skeletons, for other plugins' readable data (multimodal/glyphs)
     glyph = f"{_PKG}.datasets.mnist_like:render_glyph"
     register(KernelRecord("image.render_glyph", glyph, ("shape",), "antialiased strokes of (M, 4) unit-box segments"))
@@ -143,4 +153,6 @@ def register_operators(register: Register) -> None:
     for name, cls in AUGMENT_OPERATORS.items():
         register(OperatorRecord("image", name, f"{_PKG}.augment_ops:{cls}"))
     for name, cls in MIX_OPERATORS.items():
-        register(OperatorRecord("image", name, f"{_PKG}.mix_ops:{cls}", "batch operator: mixes records of a batch"))
+        description = "batch operator: mixes records of a batch"
+        example = _example(name, OPERATOR_EXAMPLES, "_operator")
+        register(OperatorRecord("image", name, f"{_PKG}.mix_ops:{cls}", description, example=example))

@@ -77,12 +77,14 @@ def register_adapters(register: Register) -> None:
 @hookimpl
 def register_kernels(register: Register) -> None:
     """The shared-latent mixing, the symmetric InfoNCE loss and retrieval ranks (rendering is each pairing's)."""
-    for name, target in (
-        ("multimodal.aligned_inputs", "kernels:aligned_inputs"),
-        ("multimodal.info_nce", "losses:symmetric_info_nce"),
-        ("multimodal.retrieval_ranks", "evaluation:retrieval_ranks"),
+    # the conformance kit's example: only aligned_inputs works per record (the loss and the ranks
+    # compare the rows of a batch by design)
+    for name, target, example in (
+        ("multimodal.aligned_inputs", "kernels:aligned_inputs", f"{_PKG}.examples:aligned_inputs"),
+        ("multimodal.info_nce", "losses:symmetric_info_nce", None),
+        ("multimodal.retrieval_ranks", "evaluation:retrieval_ranks", None),
     ):
-        register(KernelRecord(name, f"{_PKG}.{target}"))
+        register(KernelRecord(name, f"{_PKG}.{target}", example=example))
 
 
 @hookimpl

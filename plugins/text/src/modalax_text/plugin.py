@@ -97,7 +97,8 @@ def register_adapters(register: Register) -> None:
 @hookimpl
 def register_kernels(register: Register) -> None:
     for name, (fn, static, description) in KERNELS.items():
-        register(KernelRecord(name, f"{_PKG}.kernels:{fn}", static, description))
+        # every text kernel works per record: the conformance kit's example is the function's namesake
+        register(KernelRecord(name, f"{_PKG}.kernels:{fn}", static, description, f"{_PKG}.examples:{fn}"))
 
 
 @hookimpl
