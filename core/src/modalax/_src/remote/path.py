@@ -335,7 +335,9 @@ class RemotePath:
     def open(self, mode: str = "rb", **kwargs: Any) -> Any:
         """A file object: reading streams through ``RemoteFile`` (retried); writing is fsspec's (written on close)."""
         if mode in ("r", "rb"):
-            raw = io.BufferedReader(RemoteFile(self), buffer_size=1 << 16)
+            file = RemoteFile(self)
+            call(self.url, "open it", file._open, self.policy, reset=file._reset)  # a missing file fails here
+            raw = io.BufferedReader(file, buffer_size=1 << 16)
             return raw if mode == "rb" else io.TextIOWrapper(raw, encoding=kwargs.get("encoding") or "utf-8")
         if mode in ("w", "wb"):
             return self.fs.open(self.fs_path, mode, **kwargs)
