@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from modalax._src.errors import DataError
+from modalax._src.errors import DataError, ModalaxError
 from modalax._src.packed.record import KINDS
 from modalax._src.remote import RemotePath, as_path
 
@@ -188,6 +188,8 @@ class PackedIndex:
             raise DataError(
                 f"{str(path)!r}: missing; expected the index written by modalax.pack (the folder holds no shards)"
             ) from None
+        except ModalaxError:  # a remote that failed or refused: its own message names the URL
+            raise
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise DataError(f"{str(path)!r}: cannot read it as JSON ({type(exc).__name__}: {exc})") from None
         return _parse(data, str(path))
