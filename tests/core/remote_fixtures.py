@@ -30,7 +30,7 @@ _RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
 class _Handler(SimpleHTTPRequestHandler):
     server: FolderServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _fault(self) -> bool:
@@ -117,8 +117,9 @@ class FolderServer(ThreadingHTTPServer):
 def moto_s3(bucket: str = "modalax") -> Iterator[str]:
     """moto's S3 server on 127.0.0.1 with ``bucket`` created; yields the endpoint URL and sets modalax's
     s3 storage options to it (restored after)."""
-    import modalax
     from moto.server import ThreadedMotoServer
+
+    import modalax
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -56,7 +56,9 @@ def test_the_beam_pack_is_the_single_process_pack(tmp_path: Path) -> None:
         beam = modalax.pack(ds, tmp_path / "beam", shards=4, runner="beam", pipeline_options=TWO_WORKERS)
     assert beam.to_json() == local.to_json()
     assert (tmp_path / "beam" / "index.json").read_bytes() == (tmp_path / "local" / "index.json").read_bytes()
-    assert sorted(p.name for p in (tmp_path / "beam").iterdir()) == sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert sorted(p.name for p in (tmp_path / "beam").iterdir()) == sorted(
+        p.name for p in (tmp_path / "local").iterdir()
+    )
     for path in (tmp_path / "local").iterdir():
         assert (tmp_path / "beam" / path.name).read_bytes() == path.read_bytes(), path.name
     assert [i for i, _ in beam.skipped] == [i for i, _ in local.skipped] and len(beam.skipped) == 2
@@ -98,7 +100,10 @@ def test_a_rerun_into_a_partly_written_output_is_refused(tmp_path: Path, existin
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"pipeline_options": "--runner=DirectRunner"}, r"pipeline_options: got '--runner=DirectRunner', expected a list"),
+        (
+            {"pipeline_options": "--runner=DirectRunner"},
+            r"pipeline_options: got '--runner=DirectRunner', expected a list",
+        ),
         ({"pipeline_options": ["--runner=DataflowRunner"]}, r"the local folder .* with the DataflowRunner"),
         ({"runner": "spark"}, r"pack.runner: got 'spark', expected 'local' or 'beam'"),
         ({"runner": "local", "pipeline_options": []}, r"given with runner='local'"),

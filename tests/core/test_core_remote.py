@@ -104,11 +104,11 @@ def test_remote_path_reads_lists_and_pickles(mem: RemotePath) -> None:
     assert back == f and back.read_bytes() == b"0123456789" and back.options == f.options
     assert (f.name, f.suffix, f.stem, str(f.parent)) == ("x.bin", ".bin", "x", f"{mem}/a")
     with pytest.raises(TypeError):
-        open(f, "rb")  # type: ignore[call-overload]  # no __fspath__: never a silent local lookup
+        open(f, "rb").close()  # type: ignore[call-overload]
 
 
 def test_a_missing_remote_file_is_file_not_found_naming_the_url(mem: RemotePath) -> None:
-    with pytest.raises(FileNotFoundError, match="no-such.bin"):
+    with pytest.raises(FileNotFoundError, match=r"no-such\.bin: no such file"):
         (mem / "no-such.bin").read_bytes()
 
 
@@ -177,7 +177,7 @@ def test_bad_retry_settings_are_refused(kwargs: dict, match: str) -> None:
 
 
 def test_bad_storage_options_protocol_is_refused() -> None:
-    with pytest.raises(ConfigError, match="protocol name"):
+    with pytest.raises(ConfigError, match=r"expected a protocol name such as 's3'"):
         modalax.set_storage_options("s3://bucket", anon=True)
 
 

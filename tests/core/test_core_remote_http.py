@@ -26,7 +26,7 @@ from modalax import DataError
 from modalax._src.remote import retry
 
 sys.path.insert(0, str(Path(__file__).parent))
-from remote_fixtures import FolderServer  # noqa: E402
+from remote_fixtures import FolderServer
 
 ATTEMPTS, TIMEOUT = 3, 1.0
 

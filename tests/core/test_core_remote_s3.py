@@ -24,7 +24,7 @@ import modalax
 from modalax import DataError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from remote_fixtures import moto_s3  # noqa: E402
+from remote_fixtures import moto_s3
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,8 @@ def test_checkpoint_positions_in_a_bucket(bucket: str) -> None:
     checkpoint = pytest.importorskip("modalax.checkpoint")
 
     class Loader:
-        state: dict = {"epoch": 1, "step": 2}
+        def __init__(self) -> None:
+            self.state = {"epoch": 1, "step": 2}
 
         def state_dict(self) -> dict:
             return dict(self.state)

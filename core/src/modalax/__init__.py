@@ -36,7 +36,6 @@ from modalax._src.records import (
     ModalityRecord,
     OperatorRecord,
 )
-from modalax._src.remote import RemotePath, as_path, is_url, open_path, set_remote_retries, set_storage_options
 from modalax._src.registry import (
     PluginInfo,
     create_dataset,
@@ -57,6 +56,7 @@ from modalax._src.registry import (
     register_kernel,
     register_modality,
 )
+from modalax._src.remote import RemotePath, as_path, is_url, open_path, set_remote_retries, set_storage_options
 from modalax._src.validation import create_modality_factory, validate_modality_interface
 
 __version__ = "0.2.0"

@@ -176,7 +176,7 @@ def read_audio(src: AudioSource, *, name: str | None = None) -> tuple[np.ndarray
     label = _label(src, name)
     if is_url(src):  # a URL (s3://, https://, ...): read whole through modalax's path helper
         try:
-            with open_path(src, "rb") as fh:
+            with open_path(src, "rb") as fh:  # type: ignore[arg-type]  # is_url: a str or a RemotePath
                 src = fh.read()
         except FileNotFoundError:
             raise DataError(f"{label}: no such file") from None

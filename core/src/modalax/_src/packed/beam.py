@@ -96,13 +96,16 @@ def _from_json(text: str) -> ShardResult:
     fields = body["fields"]
     infos = None
     if fields is not None:
-        infos = {k: FieldInfo(kind, dtype, None if shape is None else tuple(shape)) for k, (kind, dtype, shape) in fields.items()}
+        infos = {
+            k: FieldInfo(kind, dtype, None if shape is None else tuple(shape))
+            for k, (kind, dtype, shape) in fields.items()
+        }
     crcs = np.frombuffer(base64.b64decode(body["crcs"]), "<u4").copy()
     skipped = [(int(i), str(why)) for i, why in body["skipped"]]
     return ShardResult(infos, crcs, skipped, int(body["size"]), str(body["sha256"]))
 
 
-class _WriteShard(beam.DoFn):  # type: ignore[misc]
+class _WriteShard(beam.DoFn):
     """Writes shard ``s`` of the job and its result file; a bad record with ``on_error="raise"`` is reported
     in the result file (the driver raises the first), not raised here."""
 
@@ -121,10 +124,12 @@ class _WriteShard(beam.DoFn):  # type: ignore[misc]
         job = self.job
         name = shard_name(s, job.shards)
         bounds = bounds_of(job.size, job.shards)
-        staging = Path(tempfile.mkdtemp(prefix="modalax-beam-")) if isinstance(job.out, RemotePath) else None
-        local = (staging or Path(job.out)) / (name + PARTIAL)
+        staging = None if isinstance(job.out, Path) else Path(tempfile.mkdtemp(prefix="modalax-beam-"))
+        local = (job.out if isinstance(job.out, Path) else staging) / (name + PARTIAL)  # type: ignore[operator]
         try:
-            result = write_shard(self.module, self.plan, local, bounds[s], bounds[s + 1], job.writer_options, job.policy)
+            result = write_shard(
+                self.module, self.plan, local, bounds[s], bounds[s + 1], job.writer_options, job.policy
+            )
             if isinstance(job.out, RemotePath):
                 (job.out / name).upload(local)
             text = _to_json(result)
@@ -204,7 +209,15 @@ def pack_beam(
     try:
         (out / MARKER).write_text(f"a Beam pack of {plan.size} records into {shards} shards is being written\n")
         described = _describe(data, modality, output.local)
-        job = _Job(data, out, shards, plan.size, writer_options, policy, policy == "skip" if check_files is None else bool(check_files))
+        job = _Job(
+            data,
+            out,
+            shards,
+            plan.size,
+            writer_options,
+            policy,
+            policy == "skip" if check_files is None else bool(check_files),
+        )
         with beam.Pipeline(options=options) as pipeline:
             _ = pipeline | beam.Create(list(range(shards))) | beam.Reshuffle() | beam.ParDo(_WriteShard(job))
         results = _collect(out, shards)

@@ -24,7 +24,7 @@ import numpy as np
 
 from modalax._src.errors import DataError, ModalaxError
 from modalax._src.packed.record import KINDS
-from modalax._src.remote import RemotePath, as_path
+from modalax._src.remote import PathArg, RemotePath, as_path
 
 __all__ = [
     "FORMAT",
@@ -155,6 +155,7 @@ class PackedIndex:
         if isinstance(path, RemotePath):
             path.write_text(self.to_json())  # an object appears whole or not at all
             return path
+        assert isinstance(root, Path)
         tmp = root / (INDEX_NAME + PARTIAL)
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(self.to_json())
@@ -164,7 +165,7 @@ class PackedIndex:
         return path
 
     @classmethod
-    def read(cls, root: str | os.PathLike[str]) -> PackedIndex:
+    def read(cls, root: PathArg) -> PackedIndex:
         """Parse and check ``root/index.json``; a folder without one is named an incomplete pack when
         it holds shards or unfinished files (an interrupted ``pack``)."""
         base = as_path(root)

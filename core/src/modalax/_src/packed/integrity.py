@@ -19,7 +19,6 @@ adversary who can rewrite the index too.
 from __future__ import annotations
 
 import hashlib
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from modalax._src.errors import DataError
-from modalax._src.remote import RemotePath, open_path
+from modalax._src.remote import PathArg, RemotePath, open_path
 
 __all__ = [
     "CHECKSUMS_NAME",
@@ -159,7 +158,7 @@ def _verify_shard(reader: Any, s: int, crcs: np.ndarray | None, problems: list[s
     return path.stat().st_size
 
 
-def verify(root: str | os.PathLike[str]) -> VerifyReport:
+def verify(root: PathArg) -> VerifyReport:
     """Read a whole packed folder and compare it with its index; ``DataError`` listing every mismatch.
 
     Checks what opening checks (names, order, sizes, counts, the CRC file), then every shard's

@@ -61,7 +61,7 @@ class PackOutput:
         self.out = out
         self.created = created
         self.remote = isinstance(out, RemotePath)
-        self.local = Path(tempfile.mkdtemp(prefix="modalax-pack-")) if self.remote else Path(out)
+        self.local = out if isinstance(out, Path) else Path(tempfile.mkdtemp(prefix="modalax-pack-"))
 
     def shard_file(self, name: str) -> Path:
         """The local file shard ``name`` is written to."""

@@ -152,7 +152,9 @@ class RangedShard:
         self.counts = counts
         self.footer_at = footer_at
         if int(meta.get(3, self.starts[-1])) != int(self.starts[-1]):
-            raise DataError(f"packed shard {where}: its footer counts {meta.get(3)} records, its chunks {self.starts[-1]}")
+            raise DataError(
+                f"packed shard {where}: its footer counts {meta.get(3)} records, its chunks {self.starts[-1]}"
+            )
 
     def num_records(self) -> int:
         """Records in the shard."""

@@ -23,7 +23,6 @@ downloaded whole; opening costs a size request and two small ranged reads per sh
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -36,7 +35,7 @@ from modalax._src.packed.index import PackedIndex
 from modalax._src.packed.integrity import check_checksum_file, record_crc
 from modalax._src.packed.ranged import RangedShard
 from modalax._src.packed.writer import array_record_module
-from modalax._src.remote import RemotePath, as_path
+from modalax._src.remote import PathArg, RemotePath, as_path
 
 __all__ = ["CHECKS", "Checks", "PackedReader", "check_checks"]
 
@@ -56,9 +55,7 @@ def check_checks(owner: str, checks: Any) -> Checks:
 class PackedReader:
     """Raw record bytes of a packed folder by global index (records numbered across shards in order)."""
 
-    def __init__(
-        self, root: str | os.PathLike[str], index: PackedIndex | None = None, *, checks: Checks = "records"
-    ) -> None:
+    def __init__(self, root: PathArg, index: PackedIndex | None = None, *, checks: Checks = "records") -> None:
         self.checks = check_checks("PackedReader", checks)
         self.root: Path | RemotePath = as_path(root)
         self.index = PackedIndex.read(self.root) if index is None else index

@@ -136,7 +136,6 @@ def _chunks(lo: int, hi: int) -> Iterator[tuple[int, int]]:
         yield start, min(hi, start + _CHUNK)
 
 
-
 @dataclass
 class ShardResult:
     """What writing one shard found: its fields, per-record CRCs, skipped records, byte size and SHA-256."""
@@ -315,7 +314,7 @@ def pack(
     try:
         described = _describe(data, modality, output.local)
         bounds = bounds_of(plan.size, shards)
-        results = []
+        results: list[ShardResult] = []
         bar = _progress(plan.size, progress, f"packing {out.name}")
         try:
             for s in range(shards):

@@ -5,6 +5,7 @@ Needs ``fsspec`` (``pip install 'modalax[remote]'``) and the package of each pro
 """
 
 from modalax._src.remote.path import (
+    PathArg,
     RemoteFile,
     RemotePath,
     RemoteStat,
@@ -18,6 +19,7 @@ from modalax._src.remote.path import (
 from modalax._src.remote.retry import RetryPolicy, classify, retry_policy, set_remote_retries
 
 __all__ = [
+    "PathArg",
     "RemoteFile",
     "RemotePath",
     "RemoteStat",

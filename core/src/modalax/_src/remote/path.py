@@ -21,13 +21,14 @@ and reopens at its position when a read fails.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeAlias
 
 from modalax._src.errors import ConfigError, DataError
 from modalax._src.remote.retry import RetryPolicy, call, retry_policy
@@ -35,6 +36,7 @@ from modalax._src.remote.retry import RetryPolicy, call, retry_policy
 __all__ = [
     "RemoteFile",
     "RemotePath",
+    "PathArg",
     "RemoteStat",
     "as_path",
     "is_url",
@@ -329,7 +331,9 @@ class RemotePath:
         """Every file below this folder (one recursive listing), with its size and stamp kept."""
         found = self.call("list it", self.fs.find, self.fs_path, detail=True)
         base = self._base()
-        children = [self._child(str(name), info, base) for name, info in found.items() if info.get("type") != "directory"]
+        children = [
+            self._child(str(name), info, base) for name, info in found.items() if info.get("type") != "directory"
+        ]
         return sorted(c for c in children if c is not None)
 
     def open(self, mode: str = "rb", **kwargs: Any) -> Any:
@@ -393,17 +397,13 @@ class RemotePath:
 
     def rmtree(self) -> None:
         """Remove the folder and everything below it."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.call("remove it", self.fs.rm, self.fs_path, recursive=True)
-        except FileNotFoundError:
-            pass
 
     def rmdir(self) -> None:
         """Remove the (empty) folder, where the store has folders."""
-        try:
+        with contextlib.suppress(FileNotFoundError, DataError):  # object stores: an empty prefix does not exist
             self.call("remove it", self.fs.rmdir, self.fs_path)
-        except (FileNotFoundError, DataError):
-            pass  # object stores: an empty prefix does not exist
 
 
 class RemoteFile(io.RawIOBase):
@@ -432,10 +432,8 @@ class RemoteFile(io.RawIOBase):
     def _reset(self) -> None:
         file, self._file = self._file, None
         if file is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close too
                 file.close()
-            except Exception:  # noqa: BLE001, S110 - a broken connection may fail to close too
-                pass
 
     def readinto(self, buffer: Any) -> int:
         n = len(buffer)
@@ -464,7 +462,11 @@ class RemoteFile(io.RawIOBase):
         super().close()
 
 
-def as_path(value: str | os.PathLike[str] | RemotePath) -> Path | RemotePath:
+#: Any path an API takes: a local path or a URL (str), an ``os.PathLike`` or a ``RemotePath``.
+PathArg: TypeAlias = str | os.PathLike[str] | RemotePath
+
+
+def as_path(value: PathArg) -> Path | RemotePath:
     """``value`` as a ``Path`` (local paths, ``file://`` URLs) or a ``RemotePath`` (any other URL)."""
     if isinstance(value, RemotePath | Path):
         return value

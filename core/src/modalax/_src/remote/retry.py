@@ -115,7 +115,7 @@ def set_remote_retries(
     for name, value in changes.items():
         if value is not None:
             _check(name, value, 1 if name == "attempts" else 0, name == "attempts")
-    _POLICY = replace(current, **{k: v for k, v in changes.items() if v is not None})
+    _POLICY = replace(current, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
     return _POLICY
 
 

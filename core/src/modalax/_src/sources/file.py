@@ -65,7 +65,7 @@ def _difference(spec: Spec, expected: Spec) -> str | None:
 
 def _remote_fingerprint(paths: Sequence[Path | RemotePath]) -> Fingerprint:
     names = [str(p) for p in paths]
-    base = os.path.commonprefix(names).rpartition("/")[0]
+    base = os.path.commonprefix(names).rpartition("/")[0]  # noqa: RUF071 - a common URL prefix, cut at a "/"
     parts: list[str] = []
     for path, name in zip(paths, names, strict=True):
         try:
@@ -82,7 +82,7 @@ def file_fingerprint(paths: Sequence[Path | RemotePath]) -> Fingerprint:
     with each file's size and modification time (ns); a file that cannot be stat-ed hashes as missing."""
     if paths and any(isinstance(p, RemotePath) for p in paths):
         return _remote_fingerprint(paths)
-    names = [os.fspath(p) for p in paths]
+    names = [str(p) for p in paths]
     base = os.path.commonpath([os.path.dirname(os.path.abspath(n)) for n in names]) if names else ""
     parts: list[str] = []
     for name in names:

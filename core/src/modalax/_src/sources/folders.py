@@ -145,7 +145,7 @@ def list_files(
     remote = as_path(folder)
     if isinstance(remote, RemotePath):
         return _remote_files(remote, extensions)
-    top = os.fspath(folder)
+    top = os.fspath(remote)
     limit = _path_max(top)
     found: list[tuple[str, list[str]]] = []
     # (path, identities of the folders from the root down to it, by identity -> path)

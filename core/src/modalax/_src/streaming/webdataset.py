@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import IO, Any
 
 from modalax._src.errors import ConfigError, DataError
@@ -65,7 +64,7 @@ def split_member(name: str) -> tuple[str, str]:
 def open_shard(path: str) -> IO[bytes]:
     """The shard's bytes as a file object (the one place a path is opened): a local file, or a URL
     streamed through the remote path helper (read in buffers, retried, never downloaded first)."""
-    return open_path(path, "rb")  # type: ignore[no-any-return]
+    return open_path(path, "rb")
 
 
 class WebDatasetSource(StreamSource):

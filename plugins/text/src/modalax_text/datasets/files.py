@@ -161,7 +161,7 @@ class TextFileDataset(TextDataset):
         super().__init__(config, split, seed=seed, rngs=rngs)
         # local paths stay Path; URLs (s3://, https://, ...) go through modalax's path helper
         single = isinstance(path, str | os.PathLike) or is_url(path)
-        paths: list[Any] = [as_path(path)] if single else [as_path(p) for p in path]
+        paths: list[Any] = [as_path(path)] if single else [as_path(p) for p in path]  # type: ignore[arg-type, union-attr]
         if not paths:
             raise ConfigError("TextFileDataset.path: got no files, expected a file path or a list of them")
         for p in paths:
