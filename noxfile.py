@@ -140,6 +140,39 @@ def torch(session: nox.Session) -> None:
     session.run("pytest", "-n", TEST_PROCESSES, "-m", "torch", *(session.posargs or ["tests/core"]), env=_test_env())
 
 
+# Remote storage: fsspec with its HTTP, S3 (s3fs) and a local S3 server (moto's server mode).
+REMOTE_TEST_DEPS = [
+    "fsspec[http]>=2024.2",
+    "s3fs>=2024.2",
+    "moto[server]>=5.0",
+    "array_record>=0.5",
+    "orbax-checkpoint>=0.6",
+]
+# Packing on Apache Beam (about 20 s to install into a fresh environment from the package index).
+BEAM_TEST_DEPS = ["apache-beam>=2.60", "array_record>=0.5"]
+
+
+@nox.session
+def remote(session: nox.Session) -> None:
+    """Remote paths for real: fsspec's memory filesystem, a local http.server and moto's S3 server (loopback)."""
+    session.install(*TEST_DEPS, *REMOTE_TEST_DEPS)
+    session.install(*_paths("image", "text"))
+    _pytest(
+        session,
+        "tests/core/test_core_remote.py",
+        "tests/core/test_core_remote_http.py",
+        "tests/core/test_core_remote_s3.py",
+    )
+
+
+@nox.session
+def beam(session: nox.Session) -> None:
+    """`pack(..., runner="beam")` on the DirectRunner with 2 worker processes, against the single-process pack."""
+    session.install(*TEST_DEPS, *BEAM_TEST_DEPS)
+    session.install(*_paths("image"))
+    _pytest(session, "tests/core/test_core_beam.py")
+
+
 @nox.session
 def example_plugin(session: nox.Session) -> None:
     """The third-party plugin template, installed beside core only."""

@@ -56,6 +56,7 @@ from modalax._src.registry import (
     register_kernel,
     register_modality,
 )
+from modalax._src.remote import RemotePath, as_path, is_url, open_path, set_remote_retries, set_storage_options
 from modalax._src.validation import create_modality_factory, validate_modality_interface
 
 __version__ = "0.2.0"
@@ -263,8 +264,10 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "RecordIndexError",
+    "RemotePath",
     "StaleIteratorError",
     "UnknownNameError",
+    "as_path",
     "create_dataset",
     "create_modality_factory",
     "get_adapter",
@@ -274,16 +277,20 @@ __all__ = [
     "get_operator",
     "get_operator_config",
     "hookimpl",
+    "is_url",
     "list_adapters",
     "list_datasets",
     "list_kernels",
     "list_modalities",
     "list_operators",
     "list_plugins",
+    "open_path",
     "register",
     "register_dataset",
     "register_kernel",
     "register_modality",
+    "set_remote_retries",
+    "set_storage_options",
     "validate_modality_interface",
     *_LAZY,
 ]

@@ -19,6 +19,10 @@ dropped) and a restore of a missing step or item with a bare ``FileNotFoundError
 ``KeyError``; ``save_checkpoint``/``restore_checkpoint`` check first and raise a ``ModalaxError``
 naming the step, the item and what the checkpoint holds. The handler itself tells a position
 saved by another number of processes from an item saved by another handler.
+
+The position files are read and written through modalax's path helper, so a checkpoint folder
+may be a URL of any filesystem fsspec knows (``gs://``, ``s3://``, ...; ``pip install
+'modalax[remote]'``) wherever Orbax itself can write the other items there.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ except ImportError as exc:  # the extra is optional
 import jax
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.remote import RemotePath, as_path
 
 __all__ = [
     "LoaderCheckpointHandler",
@@ -56,6 +61,11 @@ def state_filename() -> str:
     return f"process_{jax.process_index()}-of-{jax.process_count()}.json"
 
 
+def _folder(directory: Any) -> Any:
+    """Orbax's item folder (an ``epath.Path``, a path or a URL) as a ``Path`` or a ``RemotePath``."""
+    return directory if isinstance(directory, RemotePath) else as_path(str(directory))
+
+
 def _loader(obj: Any, owner: str, method: str) -> Any:
     loader = getattr(obj, "loader", obj) if not hasattr(obj, method) else obj
     if not hasattr(loader, method):
@@ -69,10 +79,11 @@ class LoaderCheckpointHandler(ocp.CheckpointHandler):
     def save(self, directory: Any, args: LoaderSave) -> None:
         """Write this process's position (taken now, not when an async save finishes)."""
         state = _loader(args.loader, "LoaderSave", "state_dict").state_dict()
-        (directory / state_filename()).write_text(json.dumps(state, indent=2, sort_keys=True))
+        (_folder(directory) / state_filename()).write_text(json.dumps(state, indent=2, sort_keys=True))
 
     def restore(self, directory: Any, args: LoaderRestore | None = None) -> Any:
         """Load this process's position into ``args.loader`` (returned); without args, the state dict."""
+        directory = _folder(directory)
         path = directory / state_filename()
         if not path.exists():
             raise DataError(_missing_state(directory, path))

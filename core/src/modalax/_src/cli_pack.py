@@ -5,6 +5,9 @@ text file (the ``text`` modality's ``file`` dataset), or ``MODALITY:DATASET_TYPE
 with ``--set`` options as ``modalax preview`` does. Arguments are checked before any work.
 ``--on-error skip`` packs files that fail to read or decode as masked, counted records.
 ``modalax pack --verify DIR`` reads a packed folder whole and checks it against its index.
+``SOURCE``, ``--out`` and ``--verify`` may be URLs (``s3://``, ``gs://``, ``https://``, ...);
+``--runner beam`` writes the shards in an Apache Beam pipeline, ``--beam-arg`` passing its
+options through (``--beam-arg=--runner=DataflowRunner``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from modalax._src import registry
 from modalax._src.cli_preview import check_options, check_out, factory_parameters, parse_options, positive_int, seed_arg
 from modalax._src.errors import ConfigError, unknown_name_message
+from modalax._src.remote import RemotePath, as_path
 
 __all__ = ["add_pack_parser", "cmd_pack", "detect_modality"]
 
@@ -25,9 +29,10 @@ def _folder_modalities() -> list[str]:
     return [m for m in registry.list_modalities() if {"folder", "packed"} <= set(registry.list_datasets(m))]
 
 
-def detect_modality(folder: Path) -> str:
+def detect_modality(folder: Path | RemotePath) -> str:
     """The modality whose ``packed`` type claims most files of ``folder`` by extension; else ``ConfigError``."""
-    suffixes = Counter(p.suffix.lower() for p in folder.rglob("*") if p.is_file())
+    files = folder.walk_files() if isinstance(folder, RemotePath) else [p for p in folder.rglob("*") if p.is_file()]
+    suffixes = Counter(p.suffix.lower() for p in files)
     counts = {}
     for name in _folder_modalities():
         extensions = getattr(registry.get_dataset_factory(name, "packed"), "file_extensions", None)
@@ -54,7 +59,7 @@ def _build(factory: Any, options: dict[str, Any], what: str, seed: int) -> Any:
 def source_dataset(args: argparse.Namespace) -> Any:
     """The dataset ``SOURCE`` names (see the module docstring)."""
     options = parse_options(args.set)
-    source = Path(args.source)
+    source = as_path(args.source)
     if source.is_dir():
         modality = args.modality or detect_modality(source)
         if modality not in _folder_modalities():
@@ -85,7 +90,7 @@ def _verify(args: argparse.Namespace) -> int:
     given = [flag for flag, value in (("SOURCE", args.source), ("--out", args.out)) if value is not None]
     if given:
         raise ConfigError(f"--verify: got {' and '.join(given)} too; expected `modalax pack --verify DIR` alone")
-    print(verify(Path(args.verify)).summary())
+    print(verify(as_path(args.verify)).summary())
     return 0
 
 
@@ -102,8 +107,11 @@ def cmd_pack(args: argparse.Namespace) -> int:
         raise ConfigError("--out: required; expected the output folder (new or empty)")
     if args.source is None:
         raise ConfigError("SOURCE: required; expected a folder, a text file or MODALITY:DATASET_TYPE")
-    out = Path(args.out)
-    check_out(out)
+    out = as_path(args.out)
+    if isinstance(out, Path):
+        check_out(out)
+    if args.runner == "local" and args.beam_arg:
+        raise ConfigError("--beam-arg: given without --runner beam; expected it with --runner beam only")
     if out.is_dir() and any(out.iterdir()):
         found = incomplete_files(out)
         held = f" (an incomplete pack: {found[0]!r} without index.json; delete the folder first)" if found else ""
@@ -116,6 +124,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         modality=args.modality,
         progress=not args.no_progress,
         on_error=args.on_error,
+        runner=args.runner,
+        pipeline_options=list(args.beam_arg) if args.runner == "beam" else None,
     )
     what = f"{index.modality} " if index.modality else ""
     skipped = f", {len(index.skipped)} skipped" if index.skipped else ""
@@ -140,4 +150,18 @@ def add_pack_parser(sub: Any) -> None:
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of generated datasets (default 0)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="dataset option (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="write the shards in this process (default) or in an Apache Beam pipeline (pip install 'modalax[beam]')",
+    )
+    p.add_argument(
+        "--beam-arg",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="a Beam pipeline option, e.g. --beam-arg=--runner=DataflowRunner (repeatable; default: the "
+        "DirectRunner with 2 worker processes)",
+    )
     p.set_defaults(func=cmd_pack)

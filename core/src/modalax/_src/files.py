@@ -10,6 +10,8 @@ whichever door it comes through. A plugin's folder dataset is then one line::
     class PointCloudFolderDataset(PointCloudDecoding, FolderDataset): ...
 
 Reading costs what ``FileSource`` costs: decoding on a thread pool, nothing read until asked.
+``root`` and ``files`` may be URLs (``modalax._src.remote``): a remote file is read whole, with
+one request, and its bytes decoded, so every decoder works on every filesystem.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from flax import nnx
 from modalax._src.dataset import BaseDataset
 from modalax._src.errors import ConfigError, DataError
 from modalax._src.random import resolve_rngs
+from modalax._src.remote import RemotePath, as_path
 from modalax._src.sources.file import VALID_KEY, FileSource, check_num_threads
 from modalax._src.sources.folders import normalize_extensions, scan_class_folders, split_folder
 
@@ -112,7 +115,14 @@ class _Files(FileSource):
         self.labels = None if labels is None else np.asarray(labels, np.int32)
 
     def decode(self, path: Path) -> dict[str, np.ndarray]:
-        return self.owner.decode_file(path)
+        if not isinstance(path, RemotePath):
+            return self.owner.decode_file(path)
+        try:
+            return self.owner.decode_file(path.read_bytes())
+        except FileNotFoundError:
+            raise DataError(f"{str(path)!r}: no such file") from None
+        except DataError as exc:
+            raise DataError(f"{str(path)!r}: {exc}") from exc
 
     def extra_fields(self, index: int) -> dict[str, Any]:
         return {} if self.labels is None else {"labels": self.labels[index]}
@@ -138,10 +148,10 @@ def _labels_for_files(labels: Any, n: int, names: list[str], owner: str) -> list
     return [int(v) for v in values]
 
 
-def _file_list(files: Any, owner: str) -> list[Path]:
-    if isinstance(files, str | os.PathLike) or not isinstance(files, Sequence | np.ndarray):
+def _file_list(files: Any, owner: str) -> list[Any]:
+    if isinstance(files, str | os.PathLike | RemotePath) or not isinstance(files, Sequence | np.ndarray):
         raise ConfigError(f"{owner}.files: got {files!r}, expected a list of paths")
-    paths = [Path(f) for f in files]
+    paths = [as_path(str(f) if isinstance(f, np.str_) else f) for f in files]
     if not paths:
         raise DataError(f"{owner}.files: got an empty list, expected at least one file")
     missing = [p for p in paths if not p.is_file()]
@@ -170,7 +180,7 @@ class FolderDataset(FileDecoding, BaseDataset):
     def __init__(
         self,
         config: Any = None,
-        root: str | os.PathLike[str] | None = None,
+        root: str | os.PathLike[str] | RemotePath | None = None,
         split: str | None = "train",
         *,
         files: Sequence[str | os.PathLike[str]] | None = None,
@@ -198,7 +208,7 @@ class FolderDataset(FileDecoding, BaseDataset):
                 raise ConfigError(f"{owner}.class_names: got {class_names!r} with files=, expected a list of names")
             names = [str(c) for c in class_names or []]
             file_labels = _labels_for_files(labels, len(paths), names, owner)
-            self.root: Path | None = None
+            self.root: Path | RemotePath | None = None
             table: dict[str, int] | None = None
         else:
             if labels is not None and not isinstance(labels, bool):
@@ -233,7 +243,7 @@ class FolderDataset(FileDecoding, BaseDataset):
         return cls(config, files=paths, labels=labels, split=None, **kwargs)
 
     @property
-    def paths(self) -> list[Path]:
+    def paths(self) -> list[Any]:
         """The files, in record order."""
         return self.files.paths
 

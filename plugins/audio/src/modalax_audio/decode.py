@@ -26,6 +26,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from modalax import is_url, open_path
 from modalax.plugin import ConfigError, DataError
 from modalax_audio.config import check_config
 
@@ -111,7 +112,7 @@ def audio_extensions() -> tuple[str, ...]:
 def _label(src: Any, name: str | None) -> str:
     if name is not None:
         return name
-    if isinstance(src, str | os.PathLike):
+    if isinstance(src, str | os.PathLike) or is_url(src):
         return repr(str(src))
     if isinstance(src, bytes | bytearray | memoryview):
         return f"<{len(src)} bytes>"
@@ -173,6 +174,12 @@ def read_audio(src: AudioSource, *, name: str | None = None) -> tuple[np.ndarray
     truncated, empty, holds NaN/inf, or declares an implausible sample rate.
     """
     label = _label(src, name)
+    if is_url(src):  # a URL (s3://, https://, ...): read whole through modalax's path helper
+        try:
+            with open_path(src, "rb") as fh:  # type: ignore[arg-type]  # is_url: a str or a RemotePath
+                src = fh.read()
+        except FileNotFoundError:
+            raise DataError(f"{label}: no such file") from None
     if isinstance(src, str | os.PathLike):
         path = Path(src)
         if not path.is_file():

@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from modalax import is_url, open_path
 from modalax.plugin import ConfigError, DataError
 from modalax_image.config import ImageModalityConfig, ResizeMethod
 from modalax_image.geometry import Placement, placement
@@ -80,7 +81,7 @@ def check_background(owner: str, background: Any) -> tuple[int, int, int]:
 def _describe(src: Any) -> str:
     if isinstance(src, bytes | bytearray | memoryview):
         return f"<{len(src)} bytes>"
-    if isinstance(src, str | os.PathLike):
+    if isinstance(src, str | os.PathLike) or is_url(src):
         return repr(str(src))
     name = getattr(src, "name", None)
     return repr(str(name)) if isinstance(name, str) else f"<{type(src).__name__}>"
@@ -89,6 +90,9 @@ def _describe(src: Any) -> str:
 def _open_arg(src: Any) -> Any:
     if isinstance(src, bytes | bytearray | memoryview):
         return io.BytesIO(bytes(src))
+    if is_url(src):  # a URL (s3://, https://, ...): read whole through modalax's path helper
+        with open_path(src, "rb") as fh:
+            return io.BytesIO(fh.read())
     if isinstance(src, str | os.PathLike):
         return Path(src)
     if callable(getattr(src, "read", None)):

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.remote import open_path
 from modalax._src.sources.file import VALID_KEY, FileSource, decode_threads
 
 __all__ = ["FILE_FIELD", "PackPlan", "plan_for", "source_on_error"]
@@ -117,9 +118,11 @@ def _files_plan(files: FileSource, owner: Any, check_files: bool) -> PackPlan:
         path = files.paths[i]
         extra = {k: np.asarray(v) for k, v in files.extra_fields(i).items()}
         try:
-            raw = path.read_bytes()
+            raw = path.read_bytes()  # a local Path, or a URL through the remote path helper (retried)
         except OSError as exc:
             return {FILE_FIELD: b"", **extra}, f"cannot read {str(path)!r}: {exc.strerror or exc}"
+        except DataError as exc:  # a remote that kept failing, or refused the credentials
+            return {FILE_FIELD: b"", **extra}, f"cannot read {str(path)!r}: {exc}"
         if check_files:
             try:
                 # the bytes that are stored, through the decoder readers will use
@@ -157,7 +160,7 @@ def _hf_plan(data: Any) -> PackPlan:
     def file_bytes(v: Any) -> bytes:
         if v.get("bytes") is not None:
             return bytes(v["bytes"])
-        with open(v["path"], "rb") as fh:
+        with open_path(v["path"], "rb") as fh:
             return fh.read()
 
     def pick(column: Any, j: int) -> Any:

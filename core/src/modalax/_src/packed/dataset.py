@@ -42,6 +42,7 @@ from modalax._src.packed.integrity import VerifyReport, verify
 from modalax._src.packed.reader import Checks, PackedReader
 from modalax._src.packed.record import decode_record
 from modalax._src.random import resolve_rngs
+from modalax._src.remote import RemotePath, as_path
 from modalax._src.sources.file import VALID_KEY, check_num_threads, decode_threads
 
 __all__ = ["PackedDataset", "describe"]
@@ -107,7 +108,7 @@ class PackedDataset(FileDecoding, BaseDataset):
     def __init__(
         self,
         config: Any = None,
-        root: str | os.PathLike[str] | None = None,
+        root: str | os.PathLike[str] | RemotePath | None = None,
         split: str = "train",
         *,
         seed: int | None = None,
@@ -117,7 +118,7 @@ class PackedDataset(FileDecoding, BaseDataset):
         checks: Checks = "records",
     ) -> None:
         owner = type(self).__name__
-        if isinstance(config, str | os.PathLike) and not isinstance(root, str | os.PathLike):
+        if isinstance(config, str | os.PathLike | RemotePath) and not isinstance(root, str | os.PathLike | RemotePath):
             warn_at_caller(
                 f"{owner}(root, ...) with the root first is deprecated: the first argument is the config; use "
                 f"{owner}(config, root) or {owner}(root=...)",
@@ -132,11 +133,11 @@ class PackedDataset(FileDecoding, BaseDataset):
             raise ConfigError(f"{owner}.on_error: got {on_error!r}, expected 'raise', 'skip' or None (as packed)")
         index = PackedIndex.read(root)
         if self.modality is not None and index.modality != self.modality:
-            raise DataError(f"{str(Path(root) / 'index.json')!r}: {_other_modality(index.modality, self.modality)}")
+            raise DataError(f"{str(as_path(root) / 'index.json')!r}: {_other_modality(index.modality, self.modality)}")
         config = self.config_from_index(index) if config is None else config
         super().__init__(config, split, rngs=resolve_rngs(f"{owner}.rngs", rngs, seed))
         threads = check_num_threads(owner, num_threads)
-        self.root = Path(root)
+        self.root: Path | RemotePath = as_path(root)
         self.on_error: str = index.on_error if on_error is None else on_error
         self.shards = _Shards(PackedReader(root, index, checks=checks), threads)
         decode = dict(index.decode)

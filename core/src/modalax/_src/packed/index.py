@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from modalax._src.errors import DataError
+from modalax._src.errors import DataError, ModalaxError
 from modalax._src.packed.record import KINDS
+from modalax._src.remote import PathArg, RemotePath, as_path
 
 __all__ = [
     "FORMAT",
@@ -55,7 +56,7 @@ def shard_name(shard: int, shards: int) -> str:
     return f"data.array_record-{shard:05d}-of-{shards:05d}"
 
 
-def incomplete_files(root: Path) -> list[str]:
+def incomplete_files(root: Path | RemotePath) -> list[str]:
     """Names of pack outputs in ``root`` (shards, unfinished ``.partial`` files), sorted."""
     return sorted(p.name for p in root.iterdir() if _SHARD.match(p.name) or p.name.endswith(PARTIAL))
 
@@ -148,9 +149,13 @@ class PackedIndex:
             info["shape"] = None if info["shape"] is None else list(info["shape"])
         return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
-    def write(self, root: Path) -> Path:
-        """Write ``root/index.json`` atomically (a ``.partial`` file renamed over it)."""
+    def write(self, root: Path | RemotePath) -> Path | RemotePath:
+        """Write ``root/index.json`` atomically (a ``.partial`` file renamed over it; one upload remotely)."""
         path = root / INDEX_NAME
+        if isinstance(path, RemotePath):
+            path.write_text(self.to_json())  # an object appears whole or not at all
+            return path
+        assert isinstance(root, Path)
         tmp = root / (INDEX_NAME + PARTIAL)
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(self.to_json())
@@ -160,18 +165,20 @@ class PackedIndex:
         return path
 
     @classmethod
-    def read(cls, root: str | os.PathLike[str]) -> PackedIndex:
+    def read(cls, root: PathArg) -> PackedIndex:
         """Parse and check ``root/index.json``; a folder without one is named an incomplete pack when
         it holds shards or unfinished files (an interrupted ``pack``)."""
-        path = Path(root) / INDEX_NAME
-        if not Path(root).is_dir():
+        base = as_path(root)
+        path = base / INDEX_NAME
+        # a remote folder is not checked first: object stores and HTTP servers have no folders to ask about
+        if isinstance(base, Path) and not base.is_dir():
             raise DataError(
                 f"packed dataset: {str(root)!r} is not a folder; expected the output folder of modalax.pack"
             )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            found = incomplete_files(Path(root))
+            found = _listing(base)
             if found:
                 listed = ", ".join(found[:4]) + (" ..." if len(found) > 4 else "")
                 raise DataError(
@@ -182,9 +189,21 @@ class PackedIndex:
             raise DataError(
                 f"{str(path)!r}: missing; expected the index written by modalax.pack (the folder holds no shards)"
             ) from None
+        except ModalaxError:  # a remote that failed or refused: its own message names the URL
+            raise
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise DataError(f"{str(path)!r}: cannot read it as JSON ({type(exc).__name__}: {exc})") from None
         return _parse(data, str(path))
+
+
+def _listing(root: Path | RemotePath) -> list[str]:
+    """``incomplete_files(root)``, or none where a remote cannot list (plain HTTP servers may not)."""
+    try:
+        return incomplete_files(root)
+    except (OSError, DataError):
+        if isinstance(root, Path):
+            raise
+        return []
 
 
 def _need(cond: bool, where: str, what: str) -> None:

@@ -19,7 +19,6 @@ adversary who can rewrite the index too.
 from __future__ import annotations
 
 import hashlib
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from modalax._src.errors import DataError
+from modalax._src.remote import PathArg, RemotePath, open_path
 
 __all__ = [
     "CHECKSUMS_NAME",
@@ -49,26 +49,28 @@ def record_crc(data: bytes) -> int:
     return zlib.crc32(data)
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+def file_sha256(path: Path | RemotePath) -> str:
+    """Hex SHA-256 of a file (local or remote), read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_path(path, "rb") as fh:
         while block := fh.read(_BLOCK):
             digest.update(block)
     return digest.hexdigest()
 
 
-def check_checksum_file(path: Path, sha256: str, n: int) -> np.ndarray:
+def check_checksum_file(path: Path | RemotePath, sha256: str, n: int) -> np.ndarray:
     """The per-record CRCs of a pack: ``DataError`` when the file is missing, altered or of another size."""
-    if not path.is_file():
-        raise DataError(f"incomplete pack: {str(path)!r} (the record checksums) is missing; pack again")
-    got = file_sha256(path)
+    try:
+        data = path.read_bytes()  # 4 bytes a record: read once, hashed and parsed from memory
+    except FileNotFoundError:
+        raise DataError(f"incomplete pack: {str(path)!r} (the record checksums) is missing; pack again") from None
+    got = hashlib.sha256(data).hexdigest()
     if got != sha256:
         raise DataError(
             f"{str(path)!r}: sha256 {got[:16]}... but index.json says {sha256[:16]}...; "
             "the record checksums were altered or come from another pack"
         )
-    crcs = np.fromfile(path, dtype="<u4")
+    crcs = np.frombuffer(data[: len(data) // 4 * 4], dtype="<u4").copy()
     if len(crcs) != n:
         raise DataError(f"{str(path)!r}: holds {len(crcs)} checksums, expected {n} (one per record)")
     return crcs
@@ -156,7 +158,7 @@ def _verify_shard(reader: Any, s: int, crcs: np.ndarray | None, problems: list[s
     return path.stat().st_size
 
 
-def verify(root: str | os.PathLike[str]) -> VerifyReport:
+def verify(root: PathArg) -> VerifyReport:
     """Read a whole packed folder and compare it with its index; ``DataError`` listing every mismatch.
 
     Checks what opening checks (names, order, sizes, counts, the CRC file), then every shard's

@@ -15,11 +15,14 @@ Each problem is a ``DataError`` naming the shard (and the record). A version 1 p
 0.1) has no checksums: it opens with the structural checks and a ``UserWarning`` saying so.
 Readers are opened per process (dropped when pickled and reopened on first use), so the
 loader's worker processes and grain can share one ``PackedReader``.
+
+``root`` may be a URL (``s3://``, ``gs://``, ``https://``, ...): its shards are then read by
+ranged requests (``RangedShard``), one per record and a batch's records together, never
+downloaded whole; opening costs a size request and two small ranged reads per shard.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -30,7 +33,9 @@ import numpy as np
 from modalax._src.errors import ConfigError, DataError
 from modalax._src.packed.index import PackedIndex
 from modalax._src.packed.integrity import check_checksum_file, record_crc
+from modalax._src.packed.ranged import RangedShard
 from modalax._src.packed.writer import array_record_module
+from modalax._src.remote import PathArg, RemotePath, as_path
 
 __all__ = ["CHECKS", "Checks", "PackedReader", "check_checks"]
 
@@ -50,11 +55,9 @@ def check_checks(owner: str, checks: Any) -> Checks:
 class PackedReader:
     """Raw record bytes of a packed folder by global index (records numbered across shards in order)."""
 
-    def __init__(
-        self, root: str | os.PathLike[str], index: PackedIndex | None = None, *, checks: Checks = "records"
-    ) -> None:
+    def __init__(self, root: PathArg, index: PackedIndex | None = None, *, checks: Checks = "records") -> None:
         self.checks = check_checks("PackedReader", checks)
-        self.root = Path(root)
+        self.root: Path | RemotePath = as_path(root)
         self.index = PackedIndex.read(self.root) if index is None else index
         self.paths = [self.root / s.path for s in self.index.shards]
         self.starts = self.index.starts
@@ -137,6 +140,15 @@ class PackedReader:
                 f"packed shard {str(path)!r} is {size} bytes but index.json says {info.size}; it was truncated, "
                 "rewritten or replaced after packing (expected the shard packed with this index): pack again"
             )
+        if isinstance(path, RemotePath):
+            reader = RangedShard(path, size)
+            if reader.num_records() != want:
+                raise DataError(
+                    f"packed shard {str(path)!r} holds {reader.num_records()} records but the index says {want} "
+                    "(an incomplete pack or a shard of another pack): pack again"
+                )
+            self._readers[s] = reader
+            return reader
         module = array_record_module()
         try:
             reader = module.ArrayRecordReader(str(path), _READER_OPTIONS)

@@ -12,7 +12,9 @@ flagged in the reserved field ``VALID_KEY``; the loader folds the flag into the 
 ``fingerprint()`` stats every file once (the first call; the value is kept and pickled with the
 source): a hash of the paths relative to their common folder, sizes and modification times,
 in record order, so a renamed, replaced, touched, added or removed file changes it while a
-tree moved whole elsewhere keeps it.
+tree moved whole elsewhere keeps it. Paths may be URLs (``modalax._src.remote``): a remote
+file is read whole with one request (retried) and its bytes decoded; its fingerprint stamp is
+its size and ETag or modification time, from the folder listing when it came from one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.remote import RemotePath, as_path
 from modalax._src.sources.base import Batch, Fingerprint, IndexedSource, digest
 
 __all__ = ["VALID_KEY", "WORKER_ENV", "FileSource", "decode_threads", "file_fingerprint"]
@@ -60,10 +63,26 @@ def _difference(spec: Spec, expected: Spec) -> str | None:
     return None
 
 
-def file_fingerprint(paths: Sequence[Path]) -> Fingerprint:
+def _remote_fingerprint(paths: Sequence[Path | RemotePath]) -> Fingerprint:
+    names = [str(p) for p in paths]
+    base = os.path.commonprefix(names).rpartition("/")[0]  # noqa: RUF071 - a common URL prefix, cut at a "/"
+    parts: list[str] = []
+    for path, name in zip(paths, names, strict=True):
+        try:
+            st = path.stat()
+            stamp = f"{st.st_size}:{getattr(st, 'stamp', st.st_mtime_ns)}"
+        except (OSError, DataError) as exc:
+            stamp = f"missing:{type(exc).__name__}"
+        parts.append(f"{name[len(base) :]}\0{stamp}")
+    return {"kind": "files", "count": len(names), "digest": digest(*parts)}
+
+
+def file_fingerprint(paths: Sequence[Path | RemotePath]) -> Fingerprint:
     """``{"kind": "files", "count", "digest"}`` over the paths relative to their common folder, in order,
     with each file's size and modification time (ns); a file that cannot be stat-ed hashes as missing."""
-    names = [os.fspath(p) for p in paths]
+    if paths and any(isinstance(p, RemotePath) for p in paths):
+        return _remote_fingerprint(paths)
+    names = [str(p) for p in paths]
     base = os.path.commonpath([os.path.dirname(os.path.abspath(n)) for n in names]) if names else ""
     parts: list[str] = []
     for name in names:
@@ -112,14 +131,14 @@ class FileSource(IndexedSource):
 
     def __init__(
         self,
-        paths: Sequence[str | os.PathLike[str]],
+        paths: Sequence[str | os.PathLike[str] | RemotePath],
         *,
         num_threads: int | None = None,
         on_error: Literal["raise", "skip"] = "raise",
     ) -> None:
         if on_error not in ("raise", "skip"):
             raise ConfigError(f"{type(self).__name__}.on_error: got {on_error!r}, expected 'raise' or 'skip'")
-        self.paths = [Path(p) for p in paths]
+        self.paths: list[Any] = [as_path(p) for p in paths]
         self.requested_threads = check_num_threads(type(self).__name__, num_threads)
         self.on_error = on_error
         self.template: Spec | None = None

@@ -19,6 +19,10 @@ torchvision would silently lose or repeat files, this is an error naming the pat
 files beside class folders, a dangling link, a folder that cannot be listed (permissions), a
 path longer than the system's limit, a link that loops back to a folder above it, a split
 folder that does not exist.
+
+A root may be a URL (``modalax._src.remote``): the tree is then listed in one recursive
+listing (object stores have no folders, only prefixes, hence no links or empty folders) and
+ordered by the same rule: files by their folder's path, then by name.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.remote import RemotePath, as_path
 
 __all__ = ["SPLIT_NAMES", "FolderScan", "list_files", "normalize_extensions", "scan_class_folders", "split_folder"]
 
@@ -44,7 +50,7 @@ class FolderScan:
     ``empty_classes`` lists the class folders that held no file (only with ``allow_empty=True``).
     """
 
-    paths: list[Path]
+    paths: list[Any]
     labels: list[int] | None
     class_names: list[str]
     empty_classes: tuple[str, ...] = ()
@@ -111,22 +117,35 @@ def _path_max(root: str) -> int:
         return 4096
 
 
+def _remote_files(folder: RemotePath, extensions: tuple[str, ...]) -> list[RemotePath]:
+    """Files below a remote folder with ``extensions``, in torchvision's order (folder path, then name)."""
+    found = [p for p in folder.walk_files() if p.name.lower().endswith(extensions)]
+    return sorted(found, key=lambda p: (p.parent.url, p.name))
+
+
+def _remote_entries(folder: RemotePath) -> list[tuple[str, bool]]:
+    return [(p.name, p.is_dir()) for p in folder.iterdir()]
+
+
 def list_files(
-    folder: str | os.PathLike[str],
+    folder: str | os.PathLike[str] | RemotePath,
     extensions: tuple[str, ...],
     *,
     owner: str,
     above: Mapping[tuple[int, int], str] | None = None,
-) -> list[Path]:
+) -> list[Any]:
     """Files under ``folder`` whose lower-cased name ends with one of ``extensions``, in torchvision's order.
 
     That order is ``sorted(os.walk(folder, followlinks=True))`` with each folder's files sorted:
     folders by the string of their path, files by name. Links are followed once; a link to a
     folder above it (``above``: identities of the folders enclosing ``folder``) is a loop and a
     ``DataError``, as are folders that cannot be listed, paths over the system's limit and
-    dangling links with a matching name.
+    dangling links with a matching name. A URL is listed as the module docstring says.
     """
-    top = os.fspath(folder)
+    remote = as_path(folder)
+    if isinstance(remote, RemotePath):
+        return _remote_files(remote, extensions)
+    top = os.fspath(remote)
     limit = _path_max(top)
     found: list[tuple[str, list[str]]] = []
     # (path, identities of the folders from the root down to it, by identity -> path)
@@ -159,14 +178,14 @@ def list_files(
     return [Path(os.path.join(path, name)) for path, names in found for name in names]
 
 
-def split_folder(root: str | os.PathLike[str], split: str | None, *, owner: str) -> Path:
+def split_folder(root: str | os.PathLike[str] | RemotePath, split: str | None, *, owner: str) -> Any:
     """The folder of ``split`` under ``root``.
 
     ``root/<split>`` when it exists; ``root`` itself when ``split`` is None, or is ``"train"`` and
     ``root`` has no split folders (a plain dataset is its own training split). Any other
     missing split is a ``DataError``: reading the whole root for ``"val"`` would mix the splits.
     """
-    base = Path(root)
+    base = as_path(root)
     if not base.is_dir():
         raise DataError(f"{owner}.root: got {str(base)!r}, expected an existing folder")
     if split is None:
@@ -175,8 +194,11 @@ def split_folder(root: str | os.PathLike[str], split: str | None, *, owner: str)
         raise ConfigError(f"{owner}.split: got {split!r}, expected a folder name such as 'train' or None")
     if (base / split).is_dir():
         return base / split
-    entries = _scandir(owner, os.fspath(base))
-    present = sorted(e.name for e in entries if _is_dir(e) and e.name.lower() in SPLIT_NAMES)
+    if isinstance(base, RemotePath):
+        dirs = [name for name, is_dir in _remote_entries(base) if is_dir]
+    else:
+        dirs = [e.name for e in _scandir(owner, os.fspath(base)) if _is_dir(e)]
+    present = sorted(name for name in dirs if name.lower() in SPLIT_NAMES)
     if split == "train" and not present:
         return base
     raise DataError(
@@ -191,7 +213,7 @@ def _describe(exts: tuple[str, ...]) -> str:
 
 
 def _label_table(
-    folders: list[str], class_names: Sequence[str] | Mapping[str, int] | None, root: Path, owner: str
+    folders: list[str], class_names: Sequence[str] | Mapping[str, int] | None, root: Any, owner: str
 ) -> tuple[dict[str, int], list[str]]:
     if class_names is None:
         return {name: i for i, name in enumerate(folders)}, list(folders)
@@ -223,8 +245,24 @@ def _label_table(
     return table, names
 
 
+def _remote_tree(root: RemotePath, exts: tuple[str, ...]) -> tuple[list[str], dict[str, list[Any]], list[Any]]:
+    """(class folders, their files, files directly in the root) of a remote root, from one listing."""
+    classes: dict[str, list[Any]] = {}
+    loose = []
+    for path in root.walk_files():
+        top, sep, _ = path.url[len(root.url) + 1 :].partition("/")
+        if sep:
+            classes.setdefault(top, [])
+            if path.name.lower().endswith(exts):
+                classes[top].append(path)
+        elif path.name.lower().endswith(exts):
+            loose.append(path)
+    order = {name: sorted(files, key=lambda p: (p.parent.url, p.name)) for name, files in classes.items()}
+    return sorted(classes), order, sorted(loose)
+
+
 def scan_class_folders(
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | RemotePath,
     extensions: Iterable[str],
     *,
     owner: str,
@@ -242,7 +280,7 @@ def scan_class_folders(
     folder names. Names in ``class_names`` without a folder keep their labels (a split with
     fewer classes); a class folder without files is a ``DataError`` unless ``allow_empty``.
     """
-    root = Path(root)
+    root = as_path(root)
     exts = normalize_extensions(extensions, owner=owner)
     if not isinstance(allow_empty, bool):
         raise ConfigError(f"{owner}.allow_empty: got {allow_empty!r}, expected a bool")
@@ -253,14 +291,17 @@ def scan_class_folders(
         if not every:
             raise DataError(f"{owner}: no {_describe(exts)} files under {str(root)!r}; expected at least one")
         return FolderScan(every, None, [])
-    entries = _scandir(owner, os.fspath(root))
-    above = {_identity(owner, os.fspath(root)): os.fspath(root)}
-    folders = sorted(e.name for e in entries if _is_dir(e))
-    classes = {name: list_files(root / name, exts, owner=owner, above=above) for name in folders}
-    loose = sorted(root / e.name for e in entries if not _is_dir(e) and e.name.lower().endswith(exts))
-    dangling = [p for p in loose if not p.is_file()]
-    if dangling:
-        raise DataError(f"{owner}: {str(dangling[0])!r} is a broken link or not a regular file; expected a file")
+    if isinstance(root, RemotePath):
+        folders, classes, loose = _remote_tree(root, exts)
+    else:
+        entries = _scandir(owner, os.fspath(root))
+        above = {_identity(owner, os.fspath(root)): os.fspath(root)}
+        folders = sorted(e.name for e in entries if _is_dir(e))
+        classes = {name: list_files(root / name, exts, owner=owner, above=above) for name in folders}
+        loose = sorted(root / e.name for e in entries if not _is_dir(e) and e.name.lower().endswith(exts))
+        dangling = [p for p in loose if not p.is_file()]
+        if dangling:
+            raise DataError(f"{owner}: {str(dangling[0])!r} is a broken link or not a regular file; expected a file")
     full = {name: files for name, files in classes.items() if files}
     if not full:
         if labelled:
@@ -284,7 +325,7 @@ def scan_class_folders(
             "allow_empty=True to keep their labels reserved)"
         )
     table, names = _label_table(folders, class_names, root, owner)
-    paths: list[Path] = []
+    paths: list[Any] = []
     labels: list[int] = []
     for name in folders:
         paths += classes[name]

@@ -9,7 +9,8 @@ forgotten (``tarfile`` would keep every header of the pass). Skipping to a posit
 the headers and passes over the data of the samples before it without decoding them.
 
 Why ``tarfile``: it is the standard library (no dependency in core), reads any readable file
-object (so remote paths need only an opener), and raises on truncated data; the
+object (so remote paths need only an opener: URLs open through ``modalax._src.remote``), and
+raises on truncated data; the
 ``webdataset`` package is a pipeline library (its own shuffling, batching and workers) that
 the loader would have to bypass to keep its guarantees. Two checks ``tarfile`` does not make
 in streaming mode are added: an archive must end with its end-of-archive blocks (a shard cut
@@ -22,10 +23,10 @@ from __future__ import annotations
 import os
 import tarfile
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import IO, Any
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.remote import RemotePath, as_path, open_path
 from modalax._src.streaming.decode import FieldDecoding
 from modalax._src.streaming.source import OnError, Sample, StreamSource, skip_to
 
@@ -61,8 +62,9 @@ def split_member(name: str) -> tuple[str, str]:
 
 
 def open_shard(path: str) -> IO[bytes]:
-    """The shard's bytes as a file object (the one place a path is opened)."""
-    return open(path, "rb")
+    """The shard's bytes as a file object (the one place a path is opened): a local file, or a URL
+    streamed through the remote path helper (read in buffers, retried, never downloaded first)."""
+    return open_path(path, "rb")
 
 
 class WebDatasetSource(StreamSource):
@@ -88,12 +90,12 @@ class WebDatasetSource(StreamSource):
         on_error: OnError = "raise",
     ) -> None:
         owner = type(self).__name__
-        if isinstance(shards, str | os.PathLike) and Path(shards).is_dir():
-            found = sorted(p for p in Path(shards).iterdir() if ".tar" in p.name and p.is_file())
+        if isinstance(shards, str | os.PathLike | RemotePath) and as_path(shards).is_dir():
+            found = sorted(p for p in as_path(shards).iterdir() if ".tar" in p.name and p.is_file())
             if not found:
                 raise DataError(f"{owner}.shards: no *.tar files in {str(shards)!r}; expected WebDataset shards")
             paths = [str(p) for p in found]
-        elif isinstance(shards, str | os.PathLike):
+        elif isinstance(shards, str | os.PathLike | RemotePath):
             paths = [str(shards)]
         elif isinstance(shards, Sequence):
             paths = [str(p) for p in shards]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from flax import nnx
 
+from modalax import as_path, is_url
 from modalax.plugin import ConfigError, DataError, MissingFieldError, ModalityConfiguration
 from modalax_text.datasets.base import TextDataset, check_min_length, resolve_config, token_lengths
 from modalax_text.tokenizer import Tokenizer
@@ -158,7 +159,9 @@ class TextFileDataset(TextDataset):
     ) -> None:
         config, params = resolve_config(config)
         super().__init__(config, split, seed=seed, rngs=rngs)
-        paths = [Path(path)] if isinstance(path, str | os.PathLike) else [Path(p) for p in path]
+        # local paths stay Path; URLs (s3://, https://, ...) go through modalax's path helper
+        single = isinstance(path, str | os.PathLike) or is_url(path)
+        paths: list[Any] = [as_path(path)] if single else [as_path(p) for p in path]  # type: ignore[arg-type, union-attr]
         if not paths:
             raise ConfigError("TextFileDataset.path: got no files, expected a file path or a list of them")
         for p in paths:
