@@ -22,8 +22,6 @@ from modalax.plugin import KernelRecord, OperatorRecord, resolve
 from modalax.testing import conformance_tests
 from modalax_audio import examples, plugin
 
-_conformance = conformance_tests("audio")
-
 #: Checks the kit fails on a known defect (XLA:CPU only: other backends multiply in one piece).
 KNOWN_DEFECTS = {
     "kernel:audio.mfcc/batch-independent": (
@@ -32,27 +30,7 @@ KNOWN_DEFECTS = {
     ),
 }
 
-
-def _check_ids(test: Any) -> list[str]:
-    """The check ids ``conformance_tests`` parametrised its test with."""
-    return next(m.args[1] for m in test.pytestmark if m.name == "parametrize")
-
-
-def _param(check_id: str) -> Any:
-    reason = KNOWN_DEFECTS.get(check_id)
-    if reason is None:
-        return check_id
-    return pytest.param(check_id, marks=pytest.mark.xfail(jax.default_backend() == "cpu", reason=reason, strict=True))
-
-
-@pytest.mark.parametrize("check_id", [_param(c) for c in _check_ids(_conformance)])
-def test_conformance(check_id: str) -> None:
-    """The kit's checks of plugin 'audio', known defects expected to fail."""
-    _conformance(check_id)
-
-
-def test_known_defects_name_existing_checks() -> None:
-    assert set(KNOWN_DEFECTS) <= set(_check_ids(_conformance))
+test_conformance = conformance_tests("audio", expected_failures=KNOWN_DEFECTS if jax.default_backend() == "cpu" else {})
 
 
 #: Kernels without an example, and why the kit's batch check cannot apply to them.

@@ -254,3 +254,43 @@ def test_each_defect_fails_its_check(
     failed = {c.id: c for c in report.failures}
     assert check_id in failed, report.summary()
     assert words in failed[check_id].detail, failed[check_id].line()
+
+
+def test_expected_failures_must_name_a_check_and_are_strict(tmp_path: Path) -> None:
+    from modalax import ConfigError
+    from modalax.testing import conformance_tests
+
+    with discovering_registry(plugin(tmp_path, good_source())):
+        with pytest.raises(ConfigError, match=r"expected_failures: no check 'kernel:wave.nope/batch-independent'"):
+            conformance_tests("wave", expected_failures={"kernel:wave.nope/batch-independent": "x"})
+        test = conformance_tests("wave", expected_failures={"kernel:wave.double/batch-independent": "known"})
+    [marked] = [p for p in test.pytestmark[0].args[1] if not isinstance(p, str)]
+    assert marked.values == ("kernel:wave.double/batch-independent",)
+    assert marked.marks[0].kwargs == {"reason": "known", "strict": True}
+
+
+@pytest.mark.parametrize(
+    ("axis", "edit", "verdict"),
+    [
+        ("mixed", "return x * 2 + x.mean()", "per-record equality does not apply (the kernel combines the records"),
+        ("none", "return x * 2", "per-record equality does not apply (the kernel has no batch axis)"),
+    ],
+)
+def test_kernels_that_mix_or_have_no_batch_are_jitted_and_checked_finite(
+    tmp_path: Path, axis: str, edit: str, verdict: str
+) -> None:
+    source = good_source().replace("return x * 2", edit)
+    source = source.replace(
+        'example="wave_impl:double_example")', f'example="wave_impl:double_example", batch_axis="{axis}")'
+    )
+    with discovering_registry(plugin(tmp_path, source)):
+        report = check_plugin("wave", fresh_processes=False)
+    check = next(c for c in report if c.id == "kernel:wave.double/batch-independent")
+    assert check.ok and not check.skipped and verdict in check.detail
+
+
+def test_a_kernel_record_names_its_batch_axis() -> None:
+    from modalax import ConfigError, KernelRecord
+
+    with pytest.raises(ConfigError, match=r"batch_axis: got 'rows', expected one of \('records', 'mixed', 'none'\)"):
+        KernelRecord("wave.double", "m:f", batch_axis="rows")

@@ -71,6 +71,7 @@ from modalax._src.registry import (
     get_operator_config,
     list_modalities,
 )
+from modalax._src.remote import RemotePath, as_path, is_url, open_path
 from modalax._src.version import API_VERSION, API_VERSION_INFO, DECLARATION
 
 _LAZY = {
@@ -202,6 +203,11 @@ __all__ = [
     "seed_from",
     "seed_key",
     "split_id",
+    # paths: local or any fsspec URL, as every path-taking API of modalax takes them
+    "RemotePath",
+    "as_path",
+    "is_url",
+    "open_path",
     # lazy package exports for the plugin's own __init__
     "lazy_exports",
     *_LAZY,

@@ -25,6 +25,8 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: What the leading axis of a kernel's example holds (see ``KernelRecord``).
+BATCH_AXES = ("records", "mixed", "none")
 _KERNEL = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
@@ -108,9 +110,12 @@ class AdapterRecord:
 class KernelRecord:
     """A pure jittable function; core jits it once with ``static_argnames``.
 
-    ``example() -> (args, kwargs)`` gives a small batched call (arrays with a leading batch
-    axis in ``args``, static values in ``kwargs``): the conformance kit jits the kernel on it and
-    checks that each record's output equals the kernel applied to that record alone.
+    ``example() -> (args, kwargs)`` gives a small call (arrays with a leading batch axis in
+    ``args``, static values in ``kwargs``): the conformance kit jits the kernel on it and, when
+    ``batch_axis="records"`` (the default: each record is computed on its own), checks that each
+    record's output equals the kernel applied to that record alone. ``"mixed"`` declares a kernel
+    that combines the records of a batch by design (MixUp, a contrastive loss) and ``"none"`` one
+    without a batch axis; the kit then checks that the example jits and gives finite values.
     """
 
     name: str
@@ -118,10 +123,13 @@ class KernelRecord:
     static_argnames: tuple[str, ...] = ()
     description: str = ""
     example: Callable[[], Any] | str | None = None
+    batch_axis: str = "records"
 
     def __post_init__(self) -> None:
         _check_name("kernel name", self.name, _KERNEL, "a qualified name like 'audio.mel_spectrogram'")
         object.__setattr__(self, "static_argnames", tuple(self.static_argnames))
+        if self.batch_axis not in BATCH_AXES:
+            raise ConfigError(f"kernel {self.name!r}.batch_axis: got {self.batch_axis!r}, expected one of {BATCH_AXES}")
 
 
 @dataclass(frozen=True)

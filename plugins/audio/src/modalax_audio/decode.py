@@ -26,8 +26,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from modalax import is_url, open_path
-from modalax.plugin import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError, is_url, open_path
 from modalax_audio.config import check_config
 
 __all__ = [

@@ -32,8 +32,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from modalax import is_url, open_path
-from modalax.plugin import ConfigError, DataError
+from modalax.plugin import ConfigError, DataError, is_url, open_path
 from modalax_image.config import ImageModalityConfig, ResizeMethod
 from modalax_image.geometry import Placement, placement
 from modalax_image.memory import check_fits

@@ -22,7 +22,7 @@ one interpreter.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from modalax._src import registry
@@ -87,17 +87,26 @@ def assert_conforms(plugin: str, *, fresh_processes: bool = True) -> Report:
     return report
 
 
-def conformance_tests(plugin: str) -> Callable[..., None]:
+def conformance_tests(plugin: str, expected_failures: Mapping[str, str] | None = None) -> Callable[..., None]:
     """A pytest test function with one parametrised item per check of ``plugin``.
 
     ``test_conformance = conformance_tests("image")`` in a test module is the whole use. A
     skipped check is a pytest skip with its reason; a failure names the rule and the item.
+    ``expected_failures`` maps check ids to the reason of a known defect: those checks are strict
+    expected failures (they fail the run once the defect is fixed, so the entry gets removed).
     """
     import pytest
 
     checks = dict(plan(plugin))
+    known = dict(expected_failures or {})
+    unknown = sorted(set(known) - set(checks))
+    if unknown:
+        raise ConfigError(f"conformance_tests.expected_failures: no check {unknown[0]!r} for plugin {plugin!r}")
+    params = [
+        pytest.param(c, marks=pytest.mark.xfail(reason=known[c], strict=True)) if c in known else c for c in checks
+    ]
 
-    @pytest.mark.parametrize("check_id", list(checks))
+    @pytest.mark.parametrize("check_id", params)
     def test_conformance(check_id: str) -> None:
         result: Check = run_check(check_id, checks[check_id])
         if result.skipped:

@@ -73,7 +73,8 @@ def check_hf_dataset(obj: Any, owner: str) -> None:
     if kind == "IterableDataset":
         raise ConfigError(
             f"{owner}: got a streaming IterableDataset, which cannot be read by index; expected a Dataset "
-            "(load_dataset(..., streaming=False))"
+            "(load_dataset(..., streaming=False)), or read the stream in order with DataLoader(stream, batch_size) "
+            "(a StreamingLoader)"
         )
     if kind != "Dataset":
         raise ConfigError(f"{owner}: got {type(obj).__name__}, expected a datasets.Dataset")

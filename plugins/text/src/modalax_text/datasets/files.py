@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 from flax import nnx
 
-from modalax import as_path, is_url
-from modalax.plugin import ConfigError, DataError, MissingFieldError, ModalityConfiguration
+from modalax.plugin import ConfigError, DataError, MissingFieldError, ModalityConfiguration, as_path, is_url
 from modalax_text.datasets.base import TextDataset, check_min_length, resolve_config, token_lengths
 from modalax_text.tokenizer import Tokenizer
 
