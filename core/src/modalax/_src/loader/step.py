@@ -65,10 +65,11 @@ def _split_rng(module: Any) -> tuple[nnx.GraphDef[Any], nnx.State, nnx.State]:
     return graphdef, rng_state, rest[0]
 
 
-def _check_readers(pipeline: Any, mask_key: str) -> bool:
-    """Whether the chain reads the mask; ``ConfigError`` if a reader looks for it under another name."""
+def _check_readers(pipeline: Any, mask_key: str, invalid_possible: bool) -> bool:
+    """Whether the chain reads the mask; ``ConfigError`` if a reader looks for it under another name
+    while a batch may hold invalid records (padding, or files a host source skipped)."""
     readers = mask_readers(pipeline)
-    for op in readers:
+    for op in readers if invalid_possible else ():
         wanted = getattr(getattr(op, "config", None), "mask_key", mask_key)
         if wanted != mask_key:
             raise ConfigError(
@@ -107,7 +108,7 @@ class BatchStep:
         self.gather_args: Any = gather_args
         self.stochastic = pipeline is not None and pipeline.stochastic
         #: Whether an operator of the chain reads the validity mask (it is then put in its batch).
-        self.reads_mask = pipeline is not None and _check_readers(pipeline, mask_key)
+        self.reads_mask = pipeline is not None and _check_readers(pipeline, mask_key, masked or not traceable)
         key_shape = jax.random.key_data(seed_key(0)).shape  # depends on the PRNG implementation
         self.key_words = width = int(np.prod(key_shape))
         graphdef, rng_state, static = None, None, None
