@@ -124,7 +124,10 @@ class LoaderCheckpointHandler(ocp.CheckpointHandler):
             return state
         loader = _loader(args.loader, "LoaderRestore", "load_state_dict")
         try:
-            loader.load_state_dict(state, allow_changes=args.allow_changes)
+            if args.allow_changes is False:  # loaders without the option (a StreamingLoader) restore as before
+                loader.load_state_dict(state)
+            else:
+                loader.load_state_dict(state, allow_changes=args.allow_changes)
         except ConfigError as exc:
             raise ConfigError(f"loader checkpoint {str(path)!r}: {exc}") from exc
         return loader
