@@ -231,13 +231,48 @@ def test_a_save_under_an_existing_step_keeps_the_first_position(tmp_path: Path) 
     assert (tmp_path / "3" / "data" / state_filename()).read_text() == saved
 
 
-def test_a_position_saved_by_another_process_count_says_so(tmp_path: Path) -> None:
-    loader = _saved_as(tmp_path)
-    item = tmp_path / "3" / "data"
-    (item / state_filename()).rename(item / "process_1-of-2.json")
+def test_a_position_saved_by_another_process_count_restores_elastically(tmp_path: Path) -> None:
+    *_, loader, _ = build()
+    it = iter(loader)
+    next(it), next(it), next(it)
+    _save_loader(tmp_path, it)
+    item = tmp_path / "0" / "data"
+    saved = (item / state_filename()).read_text()
+    (item / state_filename()).unlink()
+    for i in range(2):  # as two processes would have saved it: the same global position in each file
+        (item / f"process_{i}-of-2.json").write_text(saved)
+    fresh = build()[2]
+    with ocp.CheckpointManager(tmp_path) as manager:
+        restore_checkpoint(manager, 0, fresh)
+    assert np.asarray(next(iter(fresh))["x"]).tobytes() == np.asarray(next(it)["x"]).tobytes()
+
+
+def test_processes_that_saved_different_positions_are_refused(tmp_path: Path) -> None:
+    *_, loader, _ = build()
+    _save_loader(tmp_path, loader)
+    item = tmp_path / "0" / "data"
+    state = json.loads((item / state_filename()).read_text())
+    (item / state_filename()).unlink()
+    for i, batch in enumerate((2, 3)):
+        (item / f"process_{i}-of-2.json").write_text(json.dumps({**state, "batch": batch}))
     with ocp.CheckpointManager(tmp_path) as manager, pytest.raises(DataError) as info:
-        restore_checkpoint(manager, 3, loader)
-    assert "saved by 2 process(es), this job runs 1" in str(info.value) and "step 3" in str(info.value)
+        restore_checkpoint(manager, 0, build()[2])
+    assert "process_0-of-2.json: epoch 0 batch 2, process_1-of-2.json: epoch 0 batch 3" in str(info.value)
+
+
+def test_a_changed_stream_is_named_and_can_be_continued_on_purpose(tmp_path: Path) -> None:
+    *_, loader, _ = build()
+    it = iter(loader)
+    next(it)
+    _save_loader(tmp_path, it)
+    source = loader.source
+    changed = DataLoader(source, 8, shuffle=True, seed=4, num_epochs=None, prefetch=0)
+    with ocp.CheckpointManager(tmp_path) as manager, pytest.raises(ConfigError, match=r"seed: 3 -> 4"):
+        restore_checkpoint(manager, 0, changed)
+    with ocp.CheckpointManager(tmp_path) as manager:
+        restore_checkpoint(manager, 0, changed, allow_changes=["seed"])
+        manager.restore(0, args=ocp.args.Composite(data=LoaderRestore(changed, allow_changes=True)))
+    assert changed.state_dict()["batch"] == 1
 
 
 def test_a_non_loader_is_a_config_error(tmp_path: Path) -> None:

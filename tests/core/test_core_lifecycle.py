@@ -160,7 +160,7 @@ def test_epochs_past_two_to_the_32_augment_like_no_earlier_epoch() -> None:
         ({"epoch": 2**63}, ConfigError, r"load_state_dict.epoch: got 9223372036854775808"),
         ({"batch": 6}, ConfigError, r"load_state_dict.batch: got 6, expected an int in \[0, 5\]"),
         ({"batch": 1.5}, ConfigError, r"load_state_dict.batch: got 1.5"),
-        ({"seed": 4}, ConfigError, r"load_state_dict.seed: got 4, expected 3"),
+        ({"seed": 4}, ConfigError, r"1 field\(s\) differ \(seed\), saved -> this loader: seed: 4 -> 3"),
     ],
 )
 def test_bad_resume_states(change: dict[str, Any], error: type, message: str) -> None:

@@ -153,7 +153,7 @@ def test_wide_integers_and_strings_on_the_device() -> None:
     np.testing.assert_array_equal(batch["small"], [0, 2**31 - 1])
     assert batch["name"].tolist() == ["a", "b"]  # strings stay on the host and reach the batch
     host = ArraySource({"big": np.array([0, 2**40], np.int64)}, on_device=False)
-    with pytest.raises(DataError, match=r"field 'big' of batch row [01] holds 1099511627776"):
+    with pytest.raises(DataError, match=r"field 'big' of record 1 holds 1099511627776"):  # the loader names the record
         list(DataLoader(host, 2, prefetch=0))
 
 

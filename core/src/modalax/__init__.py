@@ -82,6 +82,8 @@ _LAZY = {
     "Subset": "modalax._src.sources",
     "Concat": "modalax._src.sources",
     "random_split": "modalax._src.sources",
+    "Mixture": "modalax._src.sources.mixture",
+    "scan_epoch": "modalax._src.loader.scan",
     "pack": "modalax._src.packed",
     "PackedDataset": "modalax._src.packed",
     "decode_record": "modalax._src.packed",
@@ -139,6 +141,9 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (importing them here woul
     )
     from modalax._src.loader import (
         epoch_permutation as epoch_permutation,
+    )
+    from modalax._src.loader.scan import (
+        scan_epoch as scan_epoch,
     )
     from modalax._src.loader.workers import (
         WorkerPool as WorkerPool,
@@ -217,6 +222,9 @@ if TYPE_CHECKING:  # the lazy names, for type checkers (importing them here woul
     )
     from modalax._src.sources import (
         random_split as random_split,
+    )
+    from modalax._src.sources.mixture import (
+        Mixture as Mixture,
     )
     from modalax._src.streaming import (
         HFStreamSource as HFStreamSource,

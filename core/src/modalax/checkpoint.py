@@ -17,8 +17,15 @@ own position), and restores it with ``load_state_dict``::
 Orbax itself answers a save under a step that exists with ``False`` (the new position is
 dropped) and a restore of a missing step or item with a bare ``FileNotFoundError`` or
 ``KeyError``; ``save_checkpoint``/``restore_checkpoint`` check first and raise a ``ModalaxError``
-naming the step, the item and what the checkpoint holds. The handler itself tells a position
-saved by another number of processes from an item saved by another handler.
+naming the step, the item and what the checkpoint holds. The handler itself tells an item
+saved by another handler from a damaged one.
+
+Elastic resume: the saved position is the *global* batch (every process saves the same one),
+and the stream's fingerprint leaves out the process and worker counts. So a position saved by
+N processes restores under M: a process whose own file is absent reads the files present,
+checks that they agree (one position, one fingerprint) and continues the same global order.
+The loader's fingerprint check applies as for ``load_state_dict`` (``LoaderRestore(loader,
+allow_changes=...)`` continues a changed stream on purpose).
 
 The position files are read and written through modalax's path helper, so a checkpoint folder
 may be a URL of any filesystem fsspec knows (``gs://``, ``s3://``, ...; ``pip install
@@ -66,6 +73,41 @@ def _folder(directory: Any) -> Any:
     return directory if isinstance(directory, RemotePath) else as_path(str(directory))
 
 
+def _read_state(path: Any) -> dict[str, Any]:
+    try:
+        state = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"loader checkpoint {str(path)!r} is not JSON ({exc}); expected a loader state") from exc
+    if not isinstance(state, dict):
+        raise DataError(f"loader checkpoint {str(path)!r} holds {type(state).__name__}, expected a loader state")
+    return state
+
+
+def _saved_state(directory: Any) -> tuple[dict[str, Any], Any]:
+    """``(state, path)``: this process's file, or (elastic) the agreeing files of another process count."""
+    path = directory / state_filename()
+    if path.exists():
+        return _read_state(path), path
+    present = sorted(p for p in directory.iterdir() if _PROCESS_FILE.match(p.name)) if directory.exists() else []
+    if not present:
+        raise DataError(_missing_state(directory, path))
+    states = {p.name: _read_state(p) for p in present}
+    where = {name: (s.get("epoch"), s.get("batch")) for name, s in states.items()}
+    first = next(iter(states.values()))
+    strip = ("epoch", "batch")
+    if any(
+        {k: v for k, v in s.items() if k not in strip} != {k: v for k, v in first.items() if k not in strip}
+        or where[name] != where[present[0].name]
+        for name, s in states.items()
+    ):
+        positions = ", ".join(f"{name}: epoch {e} batch {b}" for name, (e, b) in where.items())
+        raise DataError(
+            f"item {directory.name!r} of checkpoint step {directory.parent.name}: the processes saved different "
+            f"states ({positions}); expected one global position and stream, as every process of a job saves"
+        )
+    return first, present[0]
+
+
 def _loader(obj: Any, owner: str, method: str) -> Any:
     loader = getattr(obj, "loader", obj) if not hasattr(obj, method) else obj
     if not hasattr(loader, method):
@@ -82,20 +124,20 @@ class LoaderCheckpointHandler(ocp.CheckpointHandler):
         (_folder(directory) / state_filename()).write_text(json.dumps(state, indent=2, sort_keys=True))
 
     def restore(self, directory: Any, args: LoaderRestore | None = None) -> Any:
-        """Load this process's position into ``args.loader`` (returned); without args, the state dict."""
-        directory = _folder(directory)
-        path = directory / state_filename()
-        if not path.exists():
-            raise DataError(_missing_state(directory, path))
-        try:
-            state = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"loader checkpoint {str(path)!r} is not JSON ({exc}); expected a loader state") from exc
+        """Load the saved position into ``args.loader`` (returned); without args, the state dict.
+
+        This process's file when the job has as many processes as the one that saved; else the
+        position all the saved files agree on (elastic resume, see the module docstring).
+        """
+        state, path = _saved_state(_folder(directory))
         if args is None:
             return state
         loader = _loader(args.loader, "LoaderRestore", "load_state_dict")
         try:
-            loader.load_state_dict(state)
+            if args.allow_changes is False:  # loaders without the option (a StreamingLoader) restore as before
+                loader.load_state_dict(state)
+            else:
+                loader.load_state_dict(state, allow_changes=args.allow_changes)
         except ConfigError as exc:
             raise ConfigError(f"loader checkpoint {str(path)!r}: {exc}") from exc
         return loader
@@ -126,9 +168,14 @@ class LoaderSave(ocp.args.CheckpointArgs):
 @ocp.args.register_with_handler(LoaderCheckpointHandler, for_restore=True)
 @dataclasses.dataclass
 class LoaderRestore(ocp.args.CheckpointArgs):
-    """Restore the saved position into ``loader``: its next ``iter()`` resumes there."""
+    """Restore the saved position into ``loader``: its next ``iter()`` resumes there.
+
+    ``allow_changes`` (True, or names of fingerprint fields) continues a stream that differs
+    from the saved one in those fields, as ``DataLoader.load_state_dict`` does.
+    """
 
     loader: Any
+    allow_changes: Any = False
 
 
 def _step_handlers(step_dir: Any) -> dict[str, str]:
@@ -141,16 +188,10 @@ def _step_handlers(step_dir: Any) -> dict[str, str]:
 
 
 def _missing_state(directory: Any, path: Any) -> str:
-    """Why this process's file is absent: another process count, another handler, or a damaged item."""
+    """Why no position file is there: another handler, or a damaged item."""
     step, item = directory.parent.name, directory.name
     present = sorted(p.name for p in directory.iterdir()) if directory.exists() else []
-    counts = sorted({int(m.group(2)) for m in map(_PROCESS_FILE.match, present) if m})
     where = f"item {item!r} of checkpoint step {step} ({str(path)!r})"
-    if counts:
-        return (
-            f"{where}: no position for this process; it was saved by {', '.join(map(str, counts))} process(es), "
-            f"this job runs {jax.process_count()} (expected as many processes as when it was saved)"
-        )
     handler = _step_handlers(directory.parent).get(item)
     if handler is not None and handler != _HANDLER:
         return (
@@ -190,11 +231,20 @@ def _handlers_of(manager: Any, step: int) -> dict[str, str]:
     return {str(k): str(v) for k, v in (handlers or {}).items()}
 
 
-def restore_checkpoint(manager: Any, step: int | None, loader: Any, *, item: str = "data", **items: Any) -> Any:
+def restore_checkpoint(
+    manager: Any,
+    step: int | None,
+    loader: Any,
+    *,
+    item: str = "data",
+    allow_changes: Any = False,
+    **items: Any,
+) -> Any:
     """``manager.restore(step, Composite(item=LoaderRestore(loader), **items))`` after checking the step.
 
     ``step=None`` restores the latest. A missing step, a missing item, or an item saved by
     another handler is a ``DataError`` naming the step, the item and what the checkpoint holds.
+    ``allow_changes`` goes to ``LoaderRestore`` (a changed stream continued on purpose).
     Returns Orbax's restored ``Composite`` (``restored[item]`` is ``loader``, positioned).
     """
     steps = sorted(manager.all_steps())
@@ -221,4 +271,4 @@ def restore_checkpoint(manager: Any, step: int | None, loader: Any, *, item: str
             f"{saved_by.rsplit('.', 1)[-1]} ({saved_by}), not by LoaderSave; expected the loader's position "
             f"(items: {handlers})"
         )
-    return manager.restore(step, args=ocp.args.Composite(**{item: LoaderRestore(loader)}, **items))
+    return manager.restore(step, args=ocp.args.Composite(**{item: LoaderRestore(loader, allow_changes)}, **items))

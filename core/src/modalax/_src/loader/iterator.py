@@ -32,7 +32,7 @@ class LoaderIterator:
         self._it: Any = source
         if loader.prefetch > 0:
             # Device-resident sources only dispatch work (async); host sources decode in a thread.
-            on_device = bool(getattr(loader.source, "traceable", False))
+            on_device = loader._traceable  # the record source's (a mixture of device arrays is on the device)
             self._it = (Lookahead if on_device else Prefetcher)(source, loader.prefetch)
         self._bar = _progress_bar(loader, epoch, batch) if loader.progress else None
 

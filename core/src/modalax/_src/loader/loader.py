@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -19,6 +19,7 @@ from modalax._src.loader.plan import BatchPlan
 from modalax._src.loader.prefetch import auto_prefetch
 from modalax._src.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, fold_epoch, parse_state
 from modalax._src.loader.step import BatchStep
+from modalax._src.loader.stream import is_epoch_aware, stream_fingerprint
 from modalax._src.loader.workers import WorkerPool
 from modalax._src.operators.base import OperatorModule
 from modalax._src.operators.compose import as_pipeline
@@ -27,7 +28,7 @@ from modalax._src.random import check_seed, seed_key
 from modalax._src.sources.array import ArraySource
 from modalax._src.sources.checks import BatchSpec, check_batch
 from modalax._src.sources.file import VALID_KEY
-from modalax._src.sources.foreign import as_source
+from modalax._src.sources.foreign import MAX_RECORDS, as_source
 from modalax._src.sources.stack import merge_trees
 
 _KEY_SALT = 0x6D6F64  # separates loader keys from dataset keys derived from the same seed
@@ -55,7 +56,11 @@ class DataLoader:
     * ``drop_last=False`` pads the last batch (wrapping to the first records) and every
       batch carries a boolean ``mask``; ``drop_last=True`` drops the partial batch.
     * Operators get one key per record from ``(seed, epoch, record index)``.
-    * ``state_dict()`` is plain JSON; ``load_state_dict`` resumes at the next batch.
+    * ``state_dict()`` is plain JSON with the stream's fingerprint; ``load_state_dict`` resumes
+      at the next batch, and refuses a state of another stream naming what differs.
+    * ``scan_epoch(step, carry)`` runs the epoch's remaining batches and a train step in one
+      jitted ``lax.scan`` (sources in device memory; see ``modalax.train``).
+    * An epoch-aware source (a ``Mixture``) maps each epoch's positions to records itself.
 
     A stream (tar shards, a HF ``IterableDataset``, a generator: no random access) gets a
     ``StreamingLoader`` instead, with the same arguments plus the stream's own (shard shuffling,
@@ -95,17 +100,23 @@ class DataLoader:
         workers: int = 0,
     ) -> None:
         source = as_source(source)
+        # An epoch-aware source (a Mixture) maps the positions of each epoch to ids of its record
+        # source; everything after the plan (gather, workers, keys, index field) reads record ids.
+        records = source.record_source() if is_epoch_aware(source) else source
+        if records is not source and len(records) > MAX_RECORDS:
+            raise ConfigError(f"DataLoader.source: {len(records)} records by id, expected at most {MAX_RECORDS}")
         seed = check_seed("DataLoader.seed", seed)
         _positive_or_none("num_epochs", num_epochs)
         if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 0:
             raise ConfigError(f"DataLoader.workers: got {workers!r}, expected an int >= 0 (0 decodes in this process)")
         if prefetch == "auto":
-            prefetch = auto_prefetch(source)
+            prefetch = auto_prefetch(records)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
             raise ConfigError(f"DataLoader.prefetch: got {prefetch!r}, expected 'auto' or an int >= 0")
         if mesh is not None and sharding is not None:
             raise ConfigError("DataLoader: got both mesh and sharding; expected at most one")
         self.source = source
+        self._records = records
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.num_epochs = num_epochs
@@ -134,16 +145,24 @@ class DataLoader:
         self._finished = False  # the loaded state is the end of the run
         self._generation = 0  # bumped by iter() and load_state_dict: older iterators are stale
         self._current: weakref.ref[LoaderIterator] | None = None
-        self._traceable = bool(getattr(source, "traceable", False))
+        self._traceable = bool(getattr(records, "traceable", False))
         # A host batch may carry a skip mask to combine with the padding mask.
         want_mask = not self.plan.drop_last or not self._traceable
-        self._step = BatchStep(source, self.pipeline, want_indices=with_indices, want_mask=want_mask)
+        self._step = BatchStep(
+            records,
+            self.pipeline,
+            want_indices=with_indices,
+            want_mask=want_mask,
+            mask_key=mask_key,
+            masked=not self.plan.drop_last,
+        )
         self._host_rows = jax.default_backend() == "cpu"  # the step's packed rows stay numpy (see _pack)
-        self._host_records = getattr(source, "host_records", None) if self._traceable else None
-        own = isinstance(source, ArraySource) and type(source).host_records is ArraySource.host_records
-        if own and source.on_device and not source.host_data:
+        self._host_records = getattr(records, "host_records", None) if self._traceable else None
+        own = isinstance(records, ArraySource) and type(records).host_records is ArraySource.host_records
+        if own and records.on_device and not records.host_data:
             self._host_records = None  # ArraySource's own, and no string fields: nothing to call per batch
-        self._host_arrays = host_array_data(source)  # a host ArraySource's arrays: gathered aligned (gather.py)
+        self._host_arrays = host_array_data(records)  # a host ArraySource's arrays: gathered aligned (gather.py)
+        self._fingerprint: dict[str, Any] | None = None  # the stream's, computed on first use
         self._checked_names: set[bool] = set()  # batches (with a skip mask or not) whose field names were checked
         self._salted: jax.Array | None = None
         self._epoch_keys: dict[int, Any] = {}  # epoch -> its key's words (a jax array while pending)
@@ -162,6 +181,24 @@ class DataLoader:
     def __len__(self) -> int:
         """Batches per epoch."""
         return self.plan.batches_per_epoch
+
+    @property
+    def trace_count(self) -> int:
+        """How often the jitted step was traced (shared with earlier loaders of equal gather, chain and shapes)."""
+        return self._step.trace_count
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The JSON fingerprint of the stream this loader yields, as its state saves it (``load_state_dict``)."""
+        if self._fingerprint is None:
+            self._fingerprint = stream_fingerprint(
+                self.source,
+                self.pipeline,
+                batch_size=self.plan.batch_size,
+                seed=self.seed,
+                shuffle=self.shuffle,
+                drop_last=self.plan.drop_last,
+            )
+        return self._fingerprint
 
     # ---------------------------------------------------------------- pipeline
     def epoch_key(self, epoch: int) -> jax.Array:
@@ -193,27 +230,29 @@ class DataLoader:
             elif self._host_arrays is not None:
                 records = host_take(self._host_arrays, indices)
             else:
-                records = self.source.get_records(indices)
+                records = self._records.get_records(indices)
             if not isinstance(records, dict):
                 raise DataError(
-                    f"{type(self.source).__name__}.get_records returned {type(records).__name__}, "
+                    f"{type(self._records).__name__}.get_records returned {type(records).__name__}, "
                     "expected a dict of arrays"
                 )
             records = dict(records)
             valid = records.pop(VALID_KEY, None)  # files skipped by on_error="skip"
             arrays, host = split_host_fields(records)
-            self._spec = check_batch(type(self.source).__name__, arrays, len(indices), self._spec)
+            self._spec = check_batch(type(self._records).__name__, arrays, len(indices), self._spec, indices=indices)
             if self._step.fn is not None:
-                out, device_indices, device_mask = self._step(arrays, packed)
+                # The step combines the skip flags with the padding mask (and hands both to operators that read it).
+                valid_arg = None if valid is None else np.asarray(valid, bool)
+                out, device_indices, device_mask = self._step(arrays, packed, valid_arg)
             else:
                 # One transfer call for every field; an aligned buffer is adopted without a copy on the CPU.
                 wanted = (
                     indices.astype(np.int32) if self.with_indices else None,
-                    mask if not self.plan.drop_last or valid is not None else None,
+                    (mask if valid is None else mask & np.asarray(valid, bool))
+                    if not self.plan.drop_last or valid is not None
+                    else None,
                 )
                 out, (device_indices, device_mask) = jax.device_put((arrays, wanted))
-            if valid is not None:
-                device_mask = jnp.logical_and(device_mask, jnp.asarray(valid, bool))
         if (valid is not None) not in self._checked_names:  # the fields are fixed by the first batch
             self._check_names(out, host, valid is not None)
         masked = not self.plan.drop_last or valid is not None
@@ -231,7 +270,9 @@ class DataLoader:
             ("mask_key", self.mask_key, not self.plan.drop_last or masked),
             ("index_key", self.index_key, self.with_indices),
         ):
-            if wanted and (name in out or name in host):
+            # A chain that reads the mask passes it through: its step checked the batch it was given.
+            inserted = param == "mask_key" and self._step.reads_mask
+            if wanted and ((name in out and not inserted) or name in host):
                 raise ConfigError(
                     f"DataLoader.{param}: the batch already has a field {name!r}; expected another name for the "
                     f"loader's own field ({param}='valid', say)"
@@ -318,7 +359,7 @@ class DataLoader:
         if self.workers == 0 or getattr(self.source, "traceable", False):
             return None
         if self._pool is None or not self._pool.alive:  # first use, or broken by a dead worker
-            self._pool = WorkerPool(self.source, self.workers)
+            self._pool = WorkerPool(self._records, self.workers)  # a mixture's workers read record ids
         rows = (row for _, _, idx, _ in self._pieces(epoch, batch) for row in idx)
         return self._pool.imap(rows)
 
@@ -336,8 +377,16 @@ class DataLoader:
             perm = EpochOrder(plan.num_records, self.seed, epoch, self.shuffle)
             for lo in range(batch, plan.batches_per_epoch, _BLOCK):
                 hi = min(lo + _BLOCK, plan.batches_per_epoch)
-                yield (epoch, lo, *plan.local_indices_block(perm, lo, hi))
+                yield (epoch, lo, *self._block_indices(perm, epoch, lo, hi))
             epoch, batch = epoch + 1, 0
+
+    def _block_indices(self, perm: EpochOrder, epoch: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """This shard's record ids and masks of batches ``lo .. hi-1`` of ``epoch`` (``BatchPlan``'s, mapped
+        by an epoch-aware source)."""
+        idx, masks = self.plan.local_indices_block(perm, lo, hi)
+        if self._records is not self.source:
+            idx = np.asarray(self.source.epoch_records(epoch, idx), np.int64)
+        return idx, masks
 
     def _produce_block(
         self, block: list[tuple[int, int, np.ndarray, np.ndarray]], records: Iterator[dict[str, Any]] | None = None
@@ -374,10 +423,18 @@ class DataLoader:
         if previous is not None:
             previous.close()
 
+    def scan_epoch(self, step: Callable[[Any, dict[str, Any]], tuple[Any, Any]], carry: Any) -> tuple[Any, Any]:
+        """The remaining batches of the epoch through ``step(carry, batch) -> (carry, output)`` in one
+        jitted ``lax.scan``; returns ``(carry, stacked outputs)`` (see ``modalax.train.scan_epoch``)."""
+        from modalax._src.loader.scan import scan_epoch
+
+        return scan_epoch(self, step, carry)
+
     def state_dict(self) -> dict[str, Any]:
-        """Plain-JSON position: the next batch the current iterator would yield."""
+        """Plain-JSON position: the next batch the current iterator would yield, and the stream's fingerprint."""
         epoch, batch = self._position
         return {
+            "fingerprint": self.fingerprint(),
             "version": STATE_VERSION,
             "epoch": epoch,
             "batch": batch,
@@ -388,15 +445,18 @@ class DataLoader:
             "num_records": self.plan.num_records,
         }
 
-    def load_state_dict(self, state: dict[str, Any] | str) -> None:
+    def load_state_dict(self, state: dict[str, Any] | str, *, allow_changes: bool | Iterable[str] = False) -> None:
         """Resume: the next ``iter(loader)`` (only that one) starts at the saved batch.
 
-        Takes the dict of ``state_dict()`` or its JSON. The seed, batch size, shuffle,
-        drop_last and dataset size must match the saved ones (else the remaining batches would
-        not be those of the interrupted run). The current iterator is superseded.
+        Takes the dict of ``state_dict()`` or its JSON. The stream's fingerprint (source, its
+        size and content signature, mixture weights, batch size, seed, shuffle, drop_last,
+        operators) must match the saved one, else the remaining batches would not be those of
+        the interrupted run: a ``ConfigError`` names every field that differs. ``allow_changes``
+        (True, or the names of fields) continues anyway at the saved ``(epoch, batch)``. The
+        number of processes and workers may differ. The current iterator is superseded.
         """
         mine = self.state_dict()
-        (epoch, batch), finished = parse_state(state, mine, self.plan.batches_per_epoch, self.num_epochs)
+        (epoch, batch), finished = parse_state(state, mine, self.plan.batches_per_epoch, self.num_epochs, allow_changes)
         self._supersede()
         self._start = self._position = (epoch, batch)
         self._finished = finished

@@ -1,14 +1,17 @@
 """The loader's resume position as plain JSON, and its validation on the way back in.
 
-A state names the next batch, ``(epoch, batch)``, and the settings that decide which records
-that batch holds (seed, shuffle, batch size, drop_last, dataset size): resuming with other
-settings would yield batches of a different run, so each must match. Epochs reach the jitted
-step as two 32-bit words (see ``epoch_words``), so any epoch below 2^63 augments distinctly.
+A state names the next batch, ``(epoch, batch)``, and carries the fingerprint of the stream
+that batch belongs to (``modalax._src.loader.stream``): resuming another stream would yield
+batches of a different run, so a mismatch is refused, naming every field that differs, unless
+the caller allows those changes. States of version 1 (no fingerprint) are still read, with
+their five settings checked as they were then. Epochs reach the jitted step as two 32-bit
+words (see ``epoch_words``), so any epoch below 2^63 augments distinctly.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import jax
@@ -16,12 +19,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from modalax._src.errors import ConfigError
+from modalax._src.loader.stream import allowed_fields, check_fingerprint
 
 __all__ = ["MAX_EPOCH", "STATE_VERSION", "epoch_words", "fold_epoch", "parse_state"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 MAX_EPOCH = 2**63 - 1
-_MATCHED = ("seed", "shuffle", "batch_size", "drop_last", "num_records")
+_MATCHED = ("seed", "shuffle", "batch_size", "drop_last", "num_records")  # what a version 1 state checks
 
 
 def epoch_words(epochs: np.ndarray) -> np.ndarray:
@@ -54,22 +58,35 @@ def _count(state: dict[str, Any], field: str, upper: int) -> int:
 
 
 def parse_state(
-    state: Any, mine: dict[str, Any], batches_per_epoch: int, num_epochs: int | None
+    state: Any,
+    mine: dict[str, Any],
+    batches_per_epoch: int,
+    num_epochs: int | None,
+    allow_changes: bool | Iterable[str] = False,
 ) -> tuple[tuple[int, int], bool]:
     """``((epoch, batch), finished)`` of a saved state; ``ConfigError`` naming what does not fit.
 
-    ``mine`` is the loader's own state (for the settings that must match). ``finished`` is True
-    for the state of a run that has yielded all its epochs (``(num_epochs, 0)``).
+    ``mine`` is the loader's own state (its fingerprint must match the saved one, but for the
+    fields in ``allow_changes``). ``finished`` is True for the state of a run that has yielded
+    all its epochs (``(num_epochs, 0)``).
     """
     state = _as_dict(state)
-    if state.get("version") != STATE_VERSION:
-        raise ConfigError(f"load_state_dict.version: got {state.get('version')!r}, expected {STATE_VERSION}")
-    for field in _MATCHED:
-        if state.get(field) != mine[field]:
-            raise ConfigError(
-                f"load_state_dict.{field}: got {state.get(field)!r}, expected {mine[field]!r} "
-                "(the loader must be built as the one that saved the state)"
-            )
+    version = state.get("version")
+    if version == 1:
+        allowed = allowed_fields(allow_changes)
+        for field in _MATCHED:
+            if field not in allowed and state.get(field) != mine[field]:
+                raise ConfigError(
+                    f"load_state_dict.{field}: got {state.get(field)!r}, expected {mine[field]!r} "
+                    "(the loader must be built as the one that saved the state)"
+                )
+    elif version == STATE_VERSION:
+        saved = state.get("fingerprint")
+        if isinstance(saved, dict):  # the readable copies beside the position are the saved values too
+            saved = {**saved, **{f: state[f] for f in _MATCHED if f in state}}
+        check_fingerprint(saved, mine["fingerprint"], allow_changes)
+    elif version != 1:
+        raise ConfigError(f"load_state_dict.version: got {version!r}, expected {STATE_VERSION} (or 1)")
     epoch = _count(state, "epoch", MAX_EPOCH - 1)
     batch = _count(state, "batch", batches_per_epoch)
     if batch == batches_per_epoch:
