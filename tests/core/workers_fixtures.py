@@ -156,3 +156,36 @@ class ThreadProbe(FileSource):
 
     def decode(self, path: Path) -> dict[str, np.ndarray]:
         return {"main": np.array(threading.current_thread() is threading.main_thread())}
+
+
+class PidSource(OffsetSource):
+    """``x`` as ``OffsetSource``, and ``pid``: the process that read each record."""
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        out = super().get_records(indices)
+        out["pid"] = np.full(len(out["x"]), os.getpid(), np.int64)
+        return out
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+class DyingSource(MixedSource):
+    """Its worker ends at ``EXIT_AT``: ``os._exit(3)`` (``how="exit"``) or SIGKILL (``how="kill"``)."""
+
+    def __init__(self, n: int = 100, how: str = "exit") -> None:
+        super().__init__(n)
+        self.how = how
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        if EXIT_AT in np.asarray(indices) and os.environ.get("MODALAX_WORKER_PROCESS") == "1":
+            if self.how == "exit":
+                os._exit(3)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().get_records(indices)
