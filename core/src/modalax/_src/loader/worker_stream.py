@@ -9,6 +9,14 @@ with ``workers=0``. So a source that raises, a worker that dies and a worker tha
 the rest of the pass. After a death or a timeout the pool is closed (the stuck worker killed)
 and a fresh one decodes the batches that were in flight.
 
+The loader's process reads too. While the pool starts (or restarts) it reads every batch, as
+with ``workers=0``, so the first batch never waits for the workers' start-up. Once they run, it
+gives them the next ``in_flight`` batches; when the batch due next is still with a worker, it
+reads a later batch itself (at most ``STEAL_AHEAD`` held) instead of waiting idle. The workers
+therefore add to what the loader's own threads decode rather than replace them: on a shared
+machine, where two single-threaded workers got 0.67x the thread pool's share of the CPU, that
+is what keeps ``workers=N`` from being slower than ``workers=0``.
+
 The source the workers hold is a pickled copy. Each pass compares a hash of the source's
 pickle with the copy's, and starts fresh workers when the source has changed since, so a pass
 reads what ``workers=0`` would read at its start. (A change made during a pass is seen by
@@ -36,16 +44,16 @@ from modalax._src.loader.worker_guard import check_count, guard_error, unguarded
 from modalax._src.loader.worker_launch import SERVER, payload_of
 from modalax._src.loader.workers import (
     START_METHODS,
-    BatchHandle,
     WaitTimeout,
     WorkerPool,
     check_timeout,
     in_worker_process,
 )
 
-__all__ = ["DEFAULT_TIMEOUT_S", "BatchFailure", "LoaderWorkers", "check_workers"]
+__all__ = ["DEFAULT_TIMEOUT_S", "STEAL_AHEAD", "BatchFailure", "LoaderWorkers", "check_workers"]
 
 DEFAULT_TIMEOUT_S = 600.0  # generous: a batch is milliseconds to seconds; a hang is never waited out unbounded
+STEAL_AHEAD = 4
 
 
 class BatchFailure:
@@ -174,45 +182,91 @@ class LoaderWorkers:
         yield from self._from_pool(rows)
 
     def _from_pool(self, rows: Iterator[np.ndarray]) -> Generator[Any, None, None]:
-        """Items from the pool; while it starts (or restarts), batches are read in this process."""
+        """Items from the pool, with this process reading too (see the module docstring)."""
         if self.pool is not None and (not self.pool.alive or _digest(self.source) != self._digest):
             self.discard()  # broken, or the source changed since the workers copied it
         if self.pool is None and self._starting is None:
             self._start()
-        redo: deque[np.ndarray] = deque()  # rows to read again after a pool failed, before ``rows``
-        pending: deque[tuple[np.ndarray, BatchHandle]] = deque()
+        # The batches ahead, in order: [indices, where, value]; where is "row" (not started yet),
+        # "pool" (value: its handle) or "here" (value: what this process read ahead).
+        window: deque[list[Any]] = deque()
+
+        def more() -> bool:
+            idx = next(rows, None)
+            if idx is not None:
+                window.append([idx, "row", None])
+            return idx is not None
+
         try:
             while True:
                 pool = self._ready()
-                while pool is not None and len(pending) < pool.in_flight:
-                    idx = redo.popleft() if redo else next(rows, None)
-                    if idx is None:
-                        break
-                    pending.append((idx, pool.submit(idx)))
-                if not pending:
-                    if (redo.popleft() if redo else next(rows, None)) is None:
-                        return
-                    yield None  # no workers yet: this batch is read in this process
+                if pool is not None:
+                    self._feed(pool, window, more)
+                if not window and not more():
+                    return
+                head = window[0]
+                if head[1] != "pool":
+                    window.popleft()
+                    yield head[2]  # "here": read ahead; "row": None, read here now, in order
                     continue
-                _, handle = pending.popleft()
+                if not head[2].done() and self._steal(window, more):
+                    continue
+                window.popleft()
                 try:
-                    records = handle.result(self.timeout)
+                    records = head[2].result(self.timeout)
                 except DataError as exc:
                     if pool is not None and (pool.broken or isinstance(exc, WaitTimeout)):
                         # A dead or stuck worker: stop them all (the stuck one is killed); a fresh
-                        # pool starts, and the batches that were in flight are read again.
-                        redo.extend(idx for idx, _ in pending)
-                        for _, h in pending:
-                            h.cancel()
-                        pending.clear()
+                        # pool starts, and the batches that were at the pool are read again.
+                        for slot in window:
+                            if slot[1] == "pool":
+                                slot[2].cancel()
+                                slot[1:] = ["row", None]
                         self.discard()
                         self._start()
                     yield BatchFailure(exc)
                     continue
                 yield records
         finally:
-            for _, h in pending:
-                h.cancel()
+            for slot in window:
+                if slot[1] == "pool":
+                    slot[2].cancel()
+
+    @staticmethod
+    def _feed(pool: WorkerPool, window: deque[list[Any]], more: Any) -> None:
+        """Keep ``in_flight`` batches decoding at the pool, the earliest not started first.
+
+        Batches the workers have delivered wait in the window (in shared memory) until their turn;
+        at most ``in_flight`` of those, so that memory stays bounded while this process reads.
+        """
+        at_pool = [slot for slot in window if slot[1] == "pool"]
+        busy = sum(1 for slot in at_pool if not slot[2].done())
+        room = min(pool.in_flight - busy, 2 * pool.in_flight - len(at_pool))
+        for slot in window:
+            if room <= 0:
+                return
+            if slot[1] == "row":
+                slot[1:] = ["pool", pool.submit(slot[0])]
+                room -= 1
+        while room > 0 and more():
+            window[-1][1:] = ["pool", pool.submit(window[-1][0])]
+            room -= 1
+
+    def _steal(self, window: deque[list[Any]], more: Any) -> bool:
+        """Read the first batch not started here, if the read-ahead allows; whether one was read."""
+        if sum(1 for slot in window if slot[1] == "here") >= STEAL_AHEAD:
+            return False
+        slot = next((slot for slot in window if slot[1] == "row"), None)
+        if slot is None:
+            if not more():
+                return False
+            slot = window[-1]
+        try:
+            slot[2] = self.source.get_records(slot[0])
+        except DataError as exc:
+            slot[2] = BatchFailure(exc)
+        slot[1] = "here"
+        return True
 
     def _start(self) -> None:
         """Start a pool in a thread; ``_ready`` hands it over once its workers run."""

@@ -116,6 +116,15 @@ class BatchHandle:
             self._finalizer.detach()
         return self._value
 
+    def done(self) -> bool:
+        """Whether ``result()`` would return (or raise) without waiting."""
+        if self._taken or self._error is not None:
+            return True
+        state = self._pool._state
+        with state.lock:
+            state.dispatch()  # reads what the workers have sent, without waiting
+            return self._task.message is not None or state.broken is not None or state.closed
+
     def cancel(self) -> None:
         """Drop this batch: its records are freed when they arrive."""
         if not self._taken:
