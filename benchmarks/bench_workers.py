@@ -15,17 +15,32 @@ worth of batches, so the workers stay ahead across epoch boundaries as they do i
 run ends when its read-ahead is complete again (``LoaderIterator.settle``), so it is timed from
 a full pipeline to a full pipeline and none of its decoding runs in another contender's time.
 The physical limit is ``Pillow loop in N processes``: the same loop on 1/N of the files in
-each of N processes, returning nothing, the most N cores give without moving a batch. Worker
-start-up (spawn, importing jax and the plugin) is the first-call column. Run:
+each of N processes, returning nothing, the most N cores give without moving a batch. Run:
 ``python benchmarks/bench_workers.py --images 512 --workers 1,2`` (``1,2,4,8,16`` on many cores).
+
+Start-up (``--startup R``) is timed apart, each contender in a fresh process (the fork server
+lives as long as the interpreter, and a warm one would flatter every later run), ``R`` rounds,
+round-robin: the script's own imports done (jax, the plugin, torch), the clock runs from
+building the loader to its first batch, then to the end of three epochs (what a short run pays
+end to end). Contenders: ``DataLoader`` with ``workers=0``, ``workers=2`` (fork server) and
+``workers=2, start_method="spawn"``; a bare ``WorkerPool(workers=2)`` to its first result (the
+workers' own start-up, which the loader hides by reading in its process meanwhile); torch's
+``DataLoader`` with ``num_workers=0`` and ``2`` (fork, torch's default on Linux), reading the same
+dataset through ``__getitems__`` (one ``get_records`` call per batch, as the workers do) with the
+same jitted flip in the main process. Run: ``python benchmarks/bench_workers.py --startup 5``.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import multiprocessing
+import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -164,6 +179,110 @@ def run_case(images: int, batch: int, size: int, counts: list[int], runs: int, g
     return res
 
 
+STARTUP = {
+    "DataLoader, workers=0": ("modalax", 0, "forkserver"),
+    "DataLoader, workers=2 (fork server)": ("modalax", 2, "forkserver"),
+    'DataLoader, workers=2, start_method="spawn"': ("modalax", 2, "spawn"),
+    "WorkerPool(workers=2) alone, to its first result": ("pool", 2, "forkserver"),
+    'WorkerPool(workers=2, start_method="spawn") alone': ("pool", 2, "spawn"),
+    "torch DataLoader, num_workers=0": ("torch", 0, ""),
+    "torch DataLoader, num_workers=2 (fork)": ("torch", 2, "fork"),
+}
+EPOCHS = 3
+
+
+def startup_child(kind: str, workers: int, method: str, folder: str, batch: int, size: int) -> dict[str, float]:
+    """One start-up measurement in this (fresh) process: seconds to the first batch and to 3 epochs."""
+    import jax
+    import jax.numpy as jnp
+
+    import modalax
+    from modalax_image import FlipConfig, FlipOperator, ImageFolderDataset, kernels
+    from modalax_image.config import ImageModalityConfig
+
+    if kind == "torch":
+        import torch  # imported before the clock, as a script imports it at its top
+
+    dataset = ImageFolderDataset(ImageModalityConfig(height=size), folder, split=None)
+    flip = jax.jit(lambda x: kernels.flip(x, True, "horizontal"))  # compiled in the clock, as the loader's step
+    t0 = time.perf_counter()
+    if kind == "pool":
+        with modalax.WorkerPool(dataset, workers, start_method=method) as pool:
+            pool.submit(np.arange(batch)).result()
+            first = time.perf_counter() - t0
+        return {"first_s": first}
+    if kind == "modalax":
+        op = FlipOperator(FlipConfig(stochastic=False))
+        loader: Any = modalax.DataLoader(
+            dataset, batch, operators=[op], workers=workers, start_method=method, num_epochs=EPOCHS
+        )
+        batches = (b["images"] for b in loader)
+    else:
+        indexed = _TorchView(dataset)
+        loader = torch.utils.data.DataLoader(
+            indexed,
+            batch_size=batch,
+            shuffle=True,
+            num_workers=workers,
+            collate_fn=_identity,
+            multiprocessing_context=method or None,
+            persistent_workers=workers > 0,
+        )
+        batches = (flip(jnp.asarray(b["images"])) for _ in range(EPOCHS) for b in loader)
+    it = iter(batches)
+    block(next(it))
+    first = time.perf_counter() - t0
+    for b in it:
+        block(b)
+    total = time.perf_counter() - t0
+    if kind == "modalax":
+        loader.close()
+    return {"first_s": first, "total_s": total}
+
+
+class _TorchView:
+    """The dataset as torch sees it: ``__getitems__`` reads a batch with one ``get_records`` call."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.dataset.get_records(np.asarray([i]))
+
+    def __getitems__(self, indices: list[int]) -> Any:
+        return self.dataset.get_records(np.asarray(indices))
+
+
+def _identity(batch: Any) -> Any:
+    return batch
+
+
+def run_startup(images: int, batch: int, size: int, rounds: int) -> None:
+    """Every start-up contender in a fresh process, ``rounds`` rounds round-robin; prints min/median/max."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_jpegs(Path(tmp), images)
+        got: dict[str, dict[str, list[float]]] = {name: {} for name in STARTUP}
+        for _ in range(rounds):
+            for name, (kind, workers, method) in STARTUP.items():
+                time.sleep(1.0)  # the previous contender's processes end
+                args = [sys.executable, __file__, "--child", f"{kind},{workers},{method}", "--folder", tmp]
+                args += ["--batch", str(batch), "--size", str(size)]
+                out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=600)
+                for key, value in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                    got[name].setdefault(key, []).append(value)
+    print(f"\nstart-up: {images} JPEGs 256x256 -> {size}x{size} + flip, batch {batch}, {rounds} fresh processes each")
+    print(f"  {'contender':58s} {'first batch s (min..max)':>28s}   {EPOCHS} epochs s (min..max)")
+    for name, values in got.items():
+        cells = []
+        for key in ("first_s", "total_s"):
+            v = values.get(key)
+            cells.append(f"{statistics.median(v):6.2f} ({min(v):.2f}..{max(v):.2f})" if v else "")
+        print(f"  {name:58s} {cells[0]:>28s}   {cells[1]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=512)
@@ -172,8 +291,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--grain", action="store_true", help="also time grain's mp_prefetch")
+    parser.add_argument("--startup", type=int, default=0, help="time start-up in R fresh processes each, only")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     steady_allocator()
+    if args.child:
+        kind, workers, method = args.child.split(",")
+        print(json.dumps(startup_child(kind, int(workers), method, args.folder, args.batch, args.size)))
+        return
+    if args.startup:
+        run_startup(args.images, args.batch, args.size, args.startup)
+        return
     counts = [int(w) for w in args.workers.split(",")]
     print_results([run_case(args.images, args.batch, args.size, counts, args.runs, args.grain)])
 

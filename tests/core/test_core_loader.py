@@ -228,8 +228,8 @@ def test_device_sources_prefetch_without_a_thread_and_errors_come_in_order() -> 
     with pytest.raises(RuntimeError, match="record 13 has no caption"):
         next(it)
     assert not it._it.alive
-    with pytest.raises(StopIteration):
-        next(it)
+    with pytest.raises(DataError, match=r"pass stopped before epoch 0 batch 3 because of RuntimeError: record 13"):
+        next(it)  # never a silent end (docs/workers.md: what a failed batch costs)
 
 
 def test_device_prefetch_yields_what_no_prefetch_yields() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import subprocess
 import sys
 import textwrap
@@ -24,11 +25,8 @@ pytestmark = pytest.mark.multiprocess
 
 
 def _children() -> set[int]:
-    try:
-        import psutil
-    except ImportError:
-        return {p.pid for p in multiprocessing.active_children()}
-    return {c.pid for c in psutil.Process().children(recursive=True)}
+    multiprocessing.resource_tracker.ensure_running()  # the tracker lives as long as the interpreter
+    return fx.descendants()
 
 
 @pytest.fixture(scope="module")
@@ -136,18 +134,19 @@ def test_interpreter_exit_stops_the_workers(tmp_path: Path) -> None:
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import workers_fixtures as fx
         from modalax._src.loader.workers import WorkerPool
+        from modalax._src.loader.worker_launch import SERVER
         if __name__ == "__main__":
             pool = WorkerPool(fx.MixedSource(), 2)
             handles = [pool.submit(np.array([i])) for i in range(4)]
             handles[0].result()
-            print(pool._state.prefix, *pool.pids)
+            print(pool._state.prefix, SERVER.pid, *pool.pids)
         """
     )
     path = tmp_path / "leave.py"
     path.write_text(script)
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, check=True)
-    prefix, *pids = out.stdout.split()
-    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+    prefix, *pids = out.stdout.split()  # the fork server's, then the workers'
+    assert len(pids) == 3 and not any(_running(int(pid)) for pid in pids)
     assert not fx.own_segments(prefix)
     assert "leaked" not in out.stderr, out.stderr
 
@@ -190,16 +189,19 @@ def test_loader_batches_and_resume_positions_match_workers_0() -> None:
     source = fx.MixedSource(30)
     kwargs = {"shuffle": True, "seed": 5, "num_epochs": 2, "with_indices": True}
     plain = list(DataLoader(source, 8, **kwargs))
-    before = set(multiprocessing.active_children())
+    before = _children()
     pooled_loader = DataLoader(source, 8, workers=2, **kwargs)
     it = iter(pooled_loader)
     pooled = [next(it) for _ in range(3)]
+    it.settle()  # the workers have started
+    pool = pooled_loader._workers.pool
+    assert pool is not None and len(pool.pids) == 2
     state = pooled_loader.state_dict()
     pooled_loader.load_state_dict(state)  # supersedes `it`, whose batches in flight are dropped
     pooled += list(pooled_loader)
-    assert len(set(multiprocessing.active_children()) - before) == 2  # the pool outlives an epoch
+    assert pooled_loader._workers.pool is pool and pool.alive  # the pool outlives an epoch and a resume
     pooled_loader.close()
-    assert not set(multiprocessing.active_children()) - before
+    assert _children() == before
     assert len(pooled) == len(plain)
     for a, b in zip(plain, pooled, strict=True):
         assert list(a) == list(b)
@@ -212,19 +214,23 @@ def test_loader_batches_and_resume_positions_match_workers_0() -> None:
 def test_a_dropped_loader_with_workers_stops_them() -> None:
     from modalax import DataLoader
 
-    before = set(multiprocessing.active_children())
+    before = _children()
     loader = DataLoader(fx.MixedSource(30), 4, workers=1, num_epochs=None)
-    for i, _ in enumerate(loader):
+    it = iter(loader)
+    next(it)
+    it.settle()
+    pool = loader._workers.pool
+    assert pool is not None and all(_running(pid) for pid in pool.pids)
+    for i, _ in enumerate(it):
         if i == 2:
             break
-    assert len(set(multiprocessing.active_children()) - before) == 1
-    del loader
+    del loader, it, pool
     for _ in range(200):  # the producer thread ends after its current batch, then the pool is collected
         gc.collect()
-        if not set(multiprocessing.active_children()) - before:
+        if _children() == before:
             break
         time.sleep(0.05)
-    assert not set(multiprocessing.active_children()) - before
+    assert _children() == before  # the workers, and the fork server unless something else holds it
 
 
 def test_pending_counts_batches_until_settle_waits_them_out() -> None:
@@ -261,15 +267,34 @@ def test_loader_settle_leaves_no_worker_decoding() -> None:
     it = iter(loader)
     first = next(it)
     it.settle()
-    assert loader._pool is not None and loader._pool.pending == 0
+    assert loader._workers.pool is not None and loader._workers.pool.pending == 0
     assert np.asarray(first["labels"]).shape == (4,)
     loader.close()
 
 
-def test_forkserver_workers_get_the_worker_environment_of_a_server_started_before(tmp_path: Path) -> None:
-    from multiprocessing import forkserver
+def test_workers_get_the_callers_folder_and_environment_of_now_not_of_the_servers_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import workers_light
 
-    forkserver.ensure_running()  # the server's environment predates the pool's start_workers
-    probe = fx.ThreadProbe([tmp_path / f"{i}.bin" for i in range(4)])
-    with WorkerPool(probe, 1, start_method="forkserver") as one:
-        assert one.submit(np.arange(4)).result()["main"].tolist() == [True] * 4  # one decode thread
+    from modalax._src.loader.worker_launch import SERVER
+
+    SERVER.hold()  # the server starts now, in this folder, with this environment
+    try:
+        monkeypatch.chdir(tmp_path)  # a source may hold relative paths
+        monkeypatch.setenv("JAX_PLATFORMS", "cuda")  # workers run on the CPU whatever the caller uses
+        with WorkerPool(workers_light.LightSource(), 1) as one:
+            got = one.submit(np.arange(2)).result()
+        assert str(got["cwd"]) == str(tmp_path)
+        assert got["env"].tolist() == ["1", "cpu"]  # one decode thread, no accelerator
+        assert (got["pid"] != os.getpid()).all()
+    finally:
+        SERVER.release()
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"

@@ -16,6 +16,32 @@ from modalax import DataError, RecordIndexError
 from modalax._src.sources.file import FileSource
 
 
+def descendants(pid: int | None = None) -> set[int]:
+    """Every live process below ``pid`` (default: this one), from /proc: workers of the fork server are
+    grandchildren, which ``multiprocessing.active_children`` does not see."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":  # a zombie has ended
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid or os.getpid()}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def open_fds() -> set[int]:
+    """This process's open file descriptors."""
+    return {int(n) for n in os.listdir("/proc/self/fd")} - {-1}
+
+
 def own_segments(prefix: str | None = None) -> set[str]:
     """Shared-memory segments whose names begin with ``prefix``: by default, those of pools this
     process started (``mx<pid in hex>``), not all of /dev/shm, where tests in parallel processes
@@ -24,7 +50,7 @@ def own_segments(prefix: str | None = None) -> set[str]:
     return {p.name for p in shm.iterdir() if p.name.startswith(prefix)} if shm.is_dir() else set()
 
 
-RAISE_AT, EXIT_AT, KILL_AT, UNPICKLABLE_AT, WARN_AT, OOR = 13, 66, 67, 68, 69, 10**6
+RAISE_AT, EXIT_AT, KILL_AT, UNPICKLABLE_AT, WARN_AT, HANG_AT, TYPE_AT, OOR = 13, 66, 67, 68, 69, 70, 71, 10**6
 
 
 class MixedSource:
@@ -72,6 +98,37 @@ class FaultySource(MixedSource):
         return out
 
 
+class HangingSource(MixedSource):
+    """Never returns from a batch holding ``HANG_AT`` (a stuck network read, a deadlock)."""
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        if HANG_AT in np.asarray(indices):
+            time.sleep(3600)
+        return super().get_records(indices)
+
+
+class BuggySource(MixedSource):
+    """A bug, not bad data: raises ``TypeError`` at ``TYPE_AT``."""
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        if TYPE_AT in np.asarray(indices):
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+        return super().get_records(indices)
+
+
+class OffsetSource:
+    """``x = index + offset``: a source whose attribute a user may change between passes."""
+
+    def __init__(self, n: int = 24, offset: int = 0) -> None:
+        self.n, self.offset = n, offset
+
+    def __len__(self) -> int:
+        return self.n
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        return {"x": np.asarray(indices, np.int64) + self.offset}
+
+
 class UnpicklableSource(MixedSource):
     """Holds a lambda: cannot be sent to a worker."""
 
@@ -99,3 +156,36 @@ class ThreadProbe(FileSource):
 
     def decode(self, path: Path) -> dict[str, np.ndarray]:
         return {"main": np.array(threading.current_thread() is threading.main_thread())}
+
+
+class PidSource(OffsetSource):
+    """``x`` as ``OffsetSource``, and ``pid``: the process that read each record."""
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        out = super().get_records(indices)
+        out["pid"] = np.full(len(out["x"]), os.getpid(), np.int64)
+        return out
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+class DyingSource(MixedSource):
+    """Its worker ends at ``EXIT_AT``: ``os._exit(3)`` (``how="exit"``) or SIGKILL (``how="kill"``)."""
+
+    def __init__(self, n: int = 100, how: str = "exit") -> None:
+        super().__init__(n)
+        self.how = how
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        if EXIT_AT in np.asarray(indices) and os.environ.get("MODALAX_WORKER_PROCESS") == "1":
+            if self.how == "exit":
+                os._exit(3)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().get_records(indices)

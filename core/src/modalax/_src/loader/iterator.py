@@ -5,14 +5,20 @@ A loader has one position (what ``state_dict`` saves), so it serves one iterator
 stopped at once and which raises ``StaleIteratorError`` when used again, instead of silently
 ending or sharing the position. The loader keeps only a weak reference to its iterator, so an
 iterator dropped mid-epoch (an early ``break``) is collected and its producer thread stops.
+
+A batch that could not be read (a ``DataError`` from the source or a worker) is raised in its
+place, and the next ``next()`` returns the following batch, with or without workers. Any other
+error stops the pass: it is raised, and so is every later ``next()``, naming it; a pass never
+ends early without a word (an early end is a ``DataError`` naming where it stopped).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modalax._src.errors import ConfigError, StaleIteratorError
+from modalax._src.errors import ConfigError, DataError, StaleIteratorError
 from modalax._src.loader.prefetch import Lookahead, Prefetcher
+from modalax._src.loader.worker_stream import BatchFailure
 
 if TYPE_CHECKING:
     from modalax._src.loader.loader import DataLoader
@@ -28,6 +34,7 @@ class LoaderIterator:
         self.position = (epoch, batch)
         self._generation = generation
         self._per_epoch = loader.plan.batches_per_epoch
+        loader._workers.before_pass()  # in the caller's thread: the main guard is checked on its stack
         source = loader._batches(epoch, batch)
         self._it: Any = source
         if loader.prefetch > 0:
@@ -35,6 +42,8 @@ class LoaderIterator:
             on_device = loader._traceable  # the record source's (a mixture of device arrays is on the device)
             self._it = (Lookahead if on_device else Prefetcher)(source, loader.prefetch)
         self._bar = _progress_bar(loader, epoch, batch) if loader.progress else None
+        self._stopped: BaseException | None = None  # the error that ended the pass
+        self._closed = False
 
     @property
     def superseded(self) -> bool:
@@ -55,18 +64,40 @@ class LoaderIterator:
 
     def __next__(self) -> dict[str, Any]:
         self._check_current()
+        if self._stopped is not None:
+            epoch, b = self.position
+            raise DataError(
+                f"this DataLoader pass stopped before epoch {epoch} batch {b} because of "
+                f"{type(self._stopped).__name__}: {self._stopped}; expected a new pass (iter(loader), after "
+                "load_state_dict(state) to resume there)"
+            ) from self._stopped
         try:
             epoch, b, batch = next(self._it)
         except StopIteration:
             self._check_current()  # stopped because a newer iterator closed this one
+            self._check_end()
             self.close()
+            raise
+        except Exception as exc:
+            self._stopped = exc
             raise
         self._check_current()
         self.position = (epoch, b + 1) if b + 1 < self._per_epoch else (epoch + 1, 0)
         self.loader._position = self.position
         if self._bar is not None:
             self._bar.update(1)
+        if isinstance(batch, BatchFailure):
+            raise batch.error  # this batch only: the next call returns the following one
         return batch
+
+    def _check_end(self) -> None:
+        """``DataError`` when the pass ends before the run's last batch (never silently)."""
+        epochs = self.loader.num_epochs
+        if self._closed or epochs is None or self.position >= (epochs, 0):
+            return
+        epoch, b = self.position
+        self._stopped = DataError(f"the pass ended early, at epoch {epoch} batch {b} of {epochs} epoch(s)")
+        raise self._stopped
 
     def settle(self) -> None:
         """Wait until the read-ahead is complete: every batch ahead produced, no worker decoding.
@@ -76,12 +107,11 @@ class LoaderIterator:
         """
         if isinstance(self._it, Prefetcher):
             self._it.settle()
-        pool = self.loader._pool
-        if pool is not None:
-            pool.settle()
+        self.loader._workers.settle()
 
     def close(self) -> None:
         """Stop prefetching and release the progress bar; safe to call twice, from any thread."""
+        self._closed = True
         if isinstance(self._it, Prefetcher | Lookahead):
             self._it.close()
         if self._bar is not None:

@@ -20,7 +20,7 @@ from modalax._src.loader.prefetch import auto_prefetch
 from modalax._src.loader.state import MAX_EPOCH, STATE_VERSION, epoch_words, fold_epoch, parse_state
 from modalax._src.loader.step import BatchStep
 from modalax._src.loader.stream import is_epoch_aware, stream_fingerprint
-from modalax._src.loader.workers import WorkerPool
+from modalax._src.loader.worker_stream import DEFAULT_TIMEOUT_S, BatchFailure, LoaderWorkers, check_workers
 from modalax._src.operators.base import OperatorModule
 from modalax._src.operators.compose import as_pipeline
 from modalax._src.operators.fields import split_host_fields
@@ -97,7 +97,9 @@ class DataLoader:
         with_indices: bool = False,
         mask_key: str = "mask",
         index_key: str = "index",
-        workers: int = 0,
+        workers: int | str = 0,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        start_method: str = "forkserver",
     ) -> None:
         source = as_source(source)
         # An epoch-aware source (a Mixture) maps the positions of each epoch to ids of its record
@@ -107,8 +109,7 @@ class DataLoader:
             raise ConfigError(f"DataLoader.source: {len(records)} records by id, expected at most {MAX_RECORDS}")
         seed = check_seed("DataLoader.seed", seed)
         _positive_or_none("num_epochs", num_epochs)
-        if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 0:
-            raise ConfigError(f"DataLoader.workers: got {workers!r}, expected an int >= 0 (0 decodes in this process)")
+        check_workers("DataLoader", workers)
         if prefetch == "auto":
             prefetch = auto_prefetch(records)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
@@ -125,8 +126,7 @@ class DataLoader:
         self.with_indices = with_indices
         self.mask_key = mask_key
         self.index_key = index_key
-        self.workers = int(workers)
-        self._pool: WorkerPool | None = None  # started on first use; lives (across epochs) with the loader
+        self.workers = workers
         self._spec: BatchSpec | None = None  # the first host batch's structure; later ones must match
         self.pipeline = as_pipeline(operators)
         if num_shards is None:
@@ -166,6 +166,9 @@ class DataLoader:
         self._checked_names: set[bool] = set()  # batches (with a skip mask or not) whose field names were checked
         self._salted: jax.Array | None = None
         self._epoch_keys: dict[int, Any] = {}  # epoch -> its key's words (a jax array while pending)
+        # Worker processes (docs/workers.md): the pool lives across passes; the fork server starts importing now.
+        self._workers = LoaderWorkers(records, workers, timeout, start_method)  # a mixture's workers read record ids
+        self.timeout = self._workers.timeout
 
     # ----------------------------------------------------------------- geometry
     @property
@@ -349,26 +352,30 @@ class DataLoader:
             if records is not None:
                 records.close()  # a dropped or superseded iterator frees its batches in flight
 
-    def _worker_records(self, epoch: int, batch: int) -> Generator[dict[str, Any], None, None] | None:
-        """Records of every batch from ``(epoch, batch)`` on, read by the worker processes, in order.
+    def _worker_records(self, epoch: int, batch: int) -> Generator[Any, None, None] | None:
+        """One item per batch from ``(epoch, batch)`` on, from the worker processes, in order (or None).
 
         The workers follow their own copy of the batch plan, so they stay ``in_flight`` batches
         ahead across block and epoch boundaries; the batches, their order and the resume
-        positions are those of ``workers=0``.
+        positions are those of ``workers=0``. An item is the records, None (read here) or a
+        ``BatchFailure`` (see ``worker_stream``).
         """
-        if self.workers == 0 or getattr(self.source, "traceable", False):
-            return None
-        if self._pool is None or not self._pool.alive:  # first use, or broken by a dead worker
-            self._pool = WorkerPool(self._records, self.workers)  # a mixture's workers read record ids
         rows = (row for _, _, idx, _ in self._pieces(epoch, batch) for row in idx)
-        return self._pool.imap(rows)
+        left = None if self.num_epochs is None else (self.num_epochs - epoch) * len(self) - batch
+        return self._workers.records(rows, left)
+
+    @property
+    def worker_choice(self) -> Any:
+        """What ``workers="auto"`` chose and why (a ``(workers, reason)`` tuple), once its first pass started."""
+        return self._workers.choice
 
     def close(self) -> None:
-        """Stop the current iterator and the worker processes (also done when the loader is collected)."""
+        """Stop the current iterator and the worker processes (also done when the loader is collected).
+
+        The loader stays usable: the next pass starts fresh workers.
+        """
         self._supersede()
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        self._workers.close()
 
     def _pieces(self, epoch: int, batch: int) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
         """``(epoch, first batch, indices, masks)`` for runs of at most _BLOCK batches, in order."""
@@ -397,7 +404,16 @@ class DataLoader:
         for epoch, lo, idx, masks in block:
             for j in range(len(idx)):
                 read = None if records is None else next(records)
-                yield epoch, lo + j, self._produce(idx[j], masks[j], next(packed), read)
+                yield epoch, lo + j, self._produce_or_fail(idx[j], masks[j], next(packed), read)
+
+    def _produce_or_fail(self, indices: np.ndarray, mask: np.ndarray, packed: Any, read: Any) -> Any:
+        """``_produce``, or a ``BatchFailure`` that the iterator raises in the batch's place (the pass goes on)."""
+        if isinstance(read, BatchFailure):
+            return read
+        try:
+            return self._produce(indices, mask, packed, read)
+        except DataError as exc:
+            return BatchFailure(exc)
 
     def __iter__(self) -> LoaderIterator:
         """A new pass from the loader's start position; supersedes (and stops) the previous iterator."""

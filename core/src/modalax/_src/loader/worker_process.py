@@ -8,6 +8,9 @@ the first batch (strings and variable fields break it) and a slot hand-shake wit
 Segment names are a pool token plus the batch's sequence number, known to the main process
 before the worker runs, so the main process can unlink the segment of a batch whose worker died
 after creating it. Other values (lists of strings, object arrays) travel pickled.
+
+This module imports only the standard library and numpy: the fork server loads it by file path
+(see ``worker_server``), so that a worker never imports jax unless its source needs it.
 """
 
 from __future__ import annotations
@@ -25,36 +28,80 @@ from typing import Any
 
 import numpy as np
 
-from modalax._src.sources.file import WORKER_ENV
+__all__ = ["WORKER_ENV", "StartError", "read_batch", "start_workers", "stop_started", "unlink_segment", "worker_main"]
 
-__all__ = ["read_batch", "start_workers", "unlink_segment", "worker_main"]
+#: Set in a worker's environment (and the fork server's); ``modalax._src.sources.file`` reads it.
+WORKER_ENV = "MODALAX_WORKER_PROCESS"
+#: What a worker's environment adds: no accelerator for a source holding jax values, one decode thread.
+WORKER_VARS = {"JAX_PLATFORMS": "cpu", WORKER_ENV: "1"}
 
 _ALIGN = 64
-_START_LOCK = threading.Lock()  # JAX_PLATFORMS is set in os.environ while a child starts
+_START_LOCK = threading.Lock()  # the worker variables are set in os.environ while a child starts
+
+
+class StartError(Exception):
+    """A worker could not start (``cause``, an ``OSError``) after ``started`` others had; those were stopped."""
+
+    def __init__(self, started: int, cause: OSError) -> None:
+        super().__init__(f"{started} worker(s) started, then {type(cause).__name__}: {cause}")
+        self.started, self.cause = started, cause
 
 
 def start_workers(ctx: Any, workers: int, payload: bytes, prefix: str) -> tuple[list[Any], list[Any]]:
-    """Start ``workers`` processes of ``ctx`` with ``JAX_PLATFORMS=cpu``; their processes and pipes."""
-    procs, conns = [], []
-    with _START_LOCK:  # a spawned child copies os.environ when it starts
-        before = os.environ.get("JAX_PLATFORMS")
-        os.environ["JAX_PLATFORMS"] = "cpu"
+    """Start ``workers`` processes, all or none: their processes and pipes.
+
+    ``ctx`` is a ``multiprocessing`` context (``spawn``), whose children copy ``os.environ`` (set
+    to ``WORKER_VARS`` meanwhile), or a launcher with ``fork_worker(payload, prefix)`` (the fork
+    server). When one fails to start (a process limit), those started are stopped before the
+    error propagates: nothing is left running.
+    """
+    procs: list[Any] = []
+    conns: list[Any] = []
+    with _START_LOCK:
+        before = {k: os.environ.get(k) for k in WORKER_VARS}
+        os.environ.update(WORKER_VARS)
         try:
             for w in range(workers):
-                mine, theirs = ctx.Pipe(duplex=True)
-                proc = ctx.Process(
-                    target=worker_main, args=(payload, theirs, prefix), name=f"modalax-worker-{w}", daemon=True
-                )
-                proc.start()
-                theirs.close()
+                if hasattr(ctx, "fork_worker"):
+                    proc, mine = ctx.fork_worker(payload, prefix)
+                else:
+                    mine, theirs = ctx.Pipe(duplex=True)
+                    proc = ctx.Process(
+                        target=worker_main, args=(payload, theirs, prefix), name=f"modalax-worker-{w}", daemon=True
+                    )
+                    try:
+                        proc.start()
+                    finally:
+                        theirs.close()
                 procs.append(proc)
                 conns.append(mine)
+        except OSError as exc:
+            stop_started(procs, conns)
+            raise StartError(len(procs), exc) from exc
+        except BaseException:
+            stop_started(procs, conns)
+            raise
         finally:
-            if before is None:
-                os.environ.pop("JAX_PLATFORMS", None)
-            else:
-                os.environ["JAX_PLATFORMS"] = before
+            for k, v in before.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     return procs, conns
+
+
+def stop_started(procs: list[Any], conns: list[Any]) -> None:
+    """Stop workers that have no task yet: their pipes close (they end at EOF), then SIGKILL if needed."""
+    for conn in conns:
+        with contextlib.suppress(OSError):
+            conn.close()
+    for proc in procs:
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(2.0)
+        with contextlib.suppress(ValueError):
+            proc.close()
 
 
 def _walk(value: Any, path: tuple[str, ...], out: list[tuple[tuple[str, ...], Any]]) -> None:
@@ -116,9 +163,8 @@ def worker_main(payload: bytes, conn: Any, prefix: str) -> None:
     """A worker: unpickle the source, then decode batches until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     if multiprocessing.parent_process() is not None:  # a worker process (tests also call this in-process)
-        # Set here, not only when starting: a forkserver child has the environment of the server,
-        # which may predate start_workers. WORKER_ENV: sources decode on one thread (decode_threads).
-        os.environ.update({"JAX_PLATFORMS": "cpu", WORKER_ENV: "1"})
+        # Set here too, whoever started it. WORKER_ENV: sources decode on one thread (decode_threads).
+        os.environ.update(WORKER_VARS)
     try:
         source = pickle.loads(payload)
     except BaseException as exc:

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,8 @@ class PoolState:
         self.sent: list[deque[Task]] = [deque() for _ in procs]  # per worker, awaiting a message
         self.broken: str | None = None
         self.closed = False
+        self.answered = [False] * len(procs)  # whether each worker has sent anything yet
+        self.on_close: Callable[[], None] | None = None  # run once, after the workers are stopped
 
     def receive(self, w: int, timeout: float) -> bool:
         """Read one message of worker ``w`` if one comes within ``timeout``; False on a dead pipe."""
@@ -62,6 +65,7 @@ class PoolState:
             message = conn.recv()
         except (EOFError, OSError):
             return False
+        self.answered[w] = True
         if message[0] == "fatal":
             _, kind, text, _ = message[2]
             self.broken = f"worker {w} could not load the source: {kind}: {text}"
@@ -95,10 +99,21 @@ class PoolState:
         proc = self.procs[w]
         proc.join(0.5)  # its pipe may close a moment before it exits
         code = proc.exitcode
-        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        if getattr(proc, "server_gone", False):
+            how = "exit code unknown: the worker server ended"
+        elif code is not None and code < 0:
+            how = f"signal {signal.Signals(-code).name}"
+        else:
+            how = f"exit code {code}"
         head = self.sent[w][0] if self.sent[w] else None
         where = f"records {preview(head.indices)}" if head is not None else "no batch"
-        return f"worker {w} (pid {proc.pid}) died ({how}) while decoding {where}"
+        text = f"worker {w} (pid {proc.pid}) died ({how}) while decoding {where}"
+        if code == 1 and not self.answered[w]:
+            text += (
+                "; it ended before answering, so it failed to start (its traceback is on standard error): with "
+                'start_method="spawn" the usual cause is a script without `if __name__ == "__main__":`'
+            )
+        return text
 
     def shutdown(self) -> None:
         with self.lock:
@@ -129,6 +144,9 @@ class PoolState:
             for proc in self.procs:
                 with contextlib.suppress(ValueError):
                     proc.close()
+            if self.on_close is not None:
+                on_close, self.on_close = self.on_close, None
+                on_close()
 
     def _drain(self) -> None:
         for w, conn in enumerate(self.conns):

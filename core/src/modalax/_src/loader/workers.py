@@ -11,18 +11,22 @@ Engine: a standard-library pool (one process and one pipe per worker), not grain
 records; measured in ``docs/workers.md``). Shared memory: one segment per batch, unlinked by the
 main process as soon as the batch is received (see ``modalax._src.loader.worker_process``).
 
-Start method: ``spawn`` (default) or ``forkserver``, never ``fork``: a forked child inherits
-jax's runtime threads and locks in whatever state they were, and jax is not fork-safe once
-initialised. Children run with ``JAX_PLATFORMS=cpu`` so that a source holding jax values never
-initialises (and takes memory on) an accelerator; ``forkserver`` keeps its server process
-until the interpreter exits, ``spawn`` leaves nothing behind.
+Start method: ``forkserver`` (default), the workers forked from a server process that imported
+the source's modules once (``worker_launch``: milliseconds a worker, against seconds for a
+spawned interpreter importing jax), or ``spawn``, a fresh interpreter per worker that imports
+the main script (``worker_guard`` checks its main guard first). Never ``fork`` of this
+process: it inherits jax's runtime threads and locks in whatever state they were. Workers run
+with ``JAX_PLATFORMS=cpu`` so that a source holding jax values never initialises (and takes
+memory on) an accelerator. The pool starts all its workers or none (those started are stopped,
+and the error names the limit that was reached).
 
 Lifecycle: ``close()``, the garbage collection of an unreachable pool (``weakref.finalize``)
 and interpreter exit (``atexit``) stop the workers (a polite stop, then SIGTERM, then SIGKILL)
 and unlink every segment not yet received. A consumer waits with bounded polls and checks the
 worker's liveness between them: a worker that died, or raised, becomes a ``DataError`` naming
 the records of its batch. After a death the pool is broken (every later result raises); a
-``DataError`` raised by the source keeps its class.
+``DataError`` raised by the source keeps its class. A wait past ``WATCH_S`` warns once, naming
+the worker and the records; ``result(timeout=...)`` bounds it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import contextlib
 import os
 import pickle
 import secrets
+import sys
 import time
 import warnings
 import weakref
@@ -43,14 +48,40 @@ from typing import Any
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
-from modalax._src.loader.worker_process import read_batch, start_workers
+from modalax._src.loader.worker_guard import check_count, guard_error, start_failure, unguarded_call
+from modalax._src.loader.worker_launch import SERVER, ServerLauncher, main_spec, payload_of
+from modalax._src.loader.worker_process import StartError, read_batch, start_workers
 from modalax._src.loader.worker_state import PoolState, Task, preview
 
-__all__ = ["BatchHandle", "WorkerPool"]
+__all__ = ["START_METHODS", "WATCH_S", "BatchHandle", "WaitTimeout", "WorkerPool", "in_worker_process"]
 
 _POLL_S = 0.05  # a waiting consumer checks the worker's liveness this often
+WATCH_S = 60.0  # a wait this long for one batch warns (once) that its worker may be stuck
+START_TIMEOUT_S = 600.0  # the longest a pool waits for the fork server to start a worker (its imports)
+START_METHODS = ("forkserver", "spawn")
 _LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 _END = object()
+
+
+class WaitTimeout(DataError):
+    """A batch not delivered within the wait's timeout (the pool is intact; it may be waited for again)."""
+
+
+def in_worker_process() -> bool:
+    """Whether this process is a worker (or the fork server): it must not start workers itself."""
+    return "_modalax_worker_server" in sys.modules or get_context().current_process().name.startswith("modalax-worker-")
+
+
+def check_timeout(owner: str, timeout: Any) -> float | None:
+    """``timeout`` as seconds (a positive number) or None; ``ConfigError`` otherwise."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float | np.integer | np.floating) or not timeout > 0:
+        raise ConfigError(
+            f"{owner}.timeout: got {timeout!r}, expected a positive number of seconds, or None for no limit "
+            "(torch's timeout=0)"
+        )
+    return float(timeout)
 
 
 @atexit.register
@@ -85,6 +116,15 @@ class BatchHandle:
             self._finalizer.detach()
         return self._value
 
+    def done(self) -> bool:
+        """Whether ``result()`` would return (or raise) without waiting."""
+        if self._taken or self._error is not None:
+            return True
+        state = self._pool._state
+        with state.lock:
+            state.dispatch()  # reads what the workers have sent, without waiting
+            return self._task.message is not None or state.broken is not None or state.closed
+
     def cancel(self) -> None:
         """Drop this batch: its records are freed when they arrive."""
         if not self._taken:
@@ -108,22 +148,37 @@ def _abandon(state: PoolState, task: Task) -> None:
 class WorkerPool:
     """``workers`` processes running ``source.get_records``; see the module docstring."""
 
-    def __init__(self, source: Any, workers: int, *, in_flight: int | None = None, start_method: str = "spawn") -> None:
+    def __init__(
+        self,
+        source: Any,
+        workers: int,
+        *,
+        in_flight: int | None = None,
+        start_method: str = "forkserver",
+        timeout: float | None = None,
+    ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers <= 0:
             raise ConfigError(f"WorkerPool.workers: got {workers!r}, expected a positive int")
         if in_flight is not None and (
             isinstance(in_flight, bool) or not isinstance(in_flight, int | np.integer) or in_flight <= 0
         ):
             raise ConfigError(f"WorkerPool.in_flight: got {in_flight!r}, expected a positive int or None")
-        if start_method not in ("spawn", "forkserver"):
+        if start_method not in START_METHODS:
             raise ConfigError(
                 f"WorkerPool.start_method: got {start_method!r}, expected 'spawn' or 'forkserver' "
                 "(fork is unsafe once jax is initialised)"
             )
+        self.timeout = check_timeout("WorkerPool", timeout)
         if not hasattr(source, "get_records"):
             raise ConfigError(f"WorkerPool.source: got {type(source).__name__}, expected a source with get_records")
+        check_count("WorkerPool", int(workers))
+        if in_worker_process():
+            raise ConfigError(
+                "WorkerPool: asked to start workers inside a worker process (or while one imports the main "
+                'script); expected the code that starts workers under `if __name__ == "__main__":`'
+            )
         try:
-            payload = pickle.dumps(source)
+            payload, modules = payload_of(source)
         except Exception as exc:
             raise ConfigError(
                 f"WorkerPool.source: {type(source).__name__} cannot be pickled ({type(exc).__name__}: {exc}); "
@@ -132,13 +187,49 @@ class WorkerPool:
         self._source = source
         self.workers = int(workers)
         self.in_flight = int(in_flight) if in_flight is not None else 2 * self.workers
+        self.start_method = start_method
+        launcher = self._launcher(source, modules, start_method, self.timeout or START_TIMEOUT_S)
         prefix = f"mx{os.getpid():x}{secrets.token_hex(3)}_"
-        procs, conns = start_workers(get_context(start_method), self.workers, payload, prefix)
+        try:
+            procs, conns = start_workers(launcher, self.workers, payload, prefix)
+        except BaseException as exc:
+            if isinstance(launcher, ServerLauncher):
+                launcher.server.release()
+            if isinstance(exc, StartError):
+                raise start_failure("WorkerPool", self.workers, exc.started, exc.cause) from exc.cause
+            raise
         self._state = PoolState(procs, conns, prefix, self.in_flight)
+        if isinstance(launcher, ServerLauncher):
+            self._state.on_close = launcher.server.release
         self._pids = [p.pid for p in procs]
         self._seq = 0
         self._finalizer = weakref.finalize(self, self._state.shutdown)
         _LIVE.add(self)
+
+    @staticmethod
+    def _launcher(source: Any, modules: frozenset[str], start_method: str, timeout: float) -> Any:
+        """What starts the workers; checks first that they can import what the source needs."""
+        needs_main = "__main__" in modules
+        main = main_spec()
+        if start_method == "spawn" or needs_main:
+            why = (
+                "start method 'spawn'"
+                if start_method == "spawn"
+                else f"the fork server: {type(source).__name__} is defined in the script"
+            )
+            where = unguarded_call()
+            if where is not None and main is not None:
+                raise guard_error("WorkerPool", where, start_method, why)
+        if start_method == "spawn":
+            return get_context("spawn")
+        if needs_main and main is None:
+            raise ConfigError(
+                f"WorkerPool.source: {type(source).__name__} is defined in an interactive session (__main__), "
+                "which worker processes cannot import; expected it defined in a module (a .py file) that is "
+                "imported, or workers=0"
+            )
+        SERVER.hold()
+        return ServerLauncher(SERVER, modules, main if needs_main else None, timeout)
 
     def submit(self, indices: Any) -> BatchHandle:
         """Queue ``source.get_records(indices)``; at most ``in_flight`` batches are with the workers."""
@@ -173,15 +264,34 @@ class WorkerPool:
 
     def _wait(self, task: Task, timeout: float | None) -> Any:
         state = self._state
-        deadline = None if timeout is None else time.monotonic() + timeout
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        warned = False
         while True:
             with state.lock:
                 if task.message is None:
                     self._poll(task)
                 if task.message is not None:
                     return self._take(task)
-            if deadline is not None and time.monotonic() > deadline:
-                raise DataError(f"WorkerPool: records {preview(task.indices)} not decoded within {timeout} s")
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                where = f"records {preview(task.indices)} not decoded within {timeout} s{self._by(task)}"
+                raise WaitTimeout(f"WorkerPool: {where}")
+            if not warned and now - start > WATCH_S:
+                warned = True
+                warnings.warn(
+                    f"WorkerPool: waiting {now - start:.0f} s for records {preview(task.indices)}{self._by(task)}; "
+                    "a source that hangs blocks here (DataLoader(timeout=...) bounds the wait)",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+
+    def _by(self, task: Task) -> str:
+        """`` by worker w (pid p)`` for a task a worker holds, or what it waits behind."""
+        w = task.worker
+        if w is None:
+            return " (still queued behind the workers' batches)"
+        return f" by worker {w} (pid {self._pids[w]})"
 
     def _poll(self, task: Task) -> None:
         state = self._state
