@@ -79,9 +79,7 @@ def run_page(path: Path, python: str = sys.executable, timeout: float = 900) -> 
         parts = [f"# --- block {i} of {path.name}\n{b}" for i, b in enumerate(code)]
         script.write_text("\n".join(parts), encoding="utf-8")
         env = {**os.environ, "PYTHONHASHSEED": "0"}
-        return subprocess.run(
-            [python, str(script)], cwd=tmp, capture_output=True, text=True, env=env, timeout=timeout
-        )
+        return subprocess.run([python, str(script)], cwd=tmp, capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def main(argv: list[str]) -> int:
@@ -96,7 +94,9 @@ def main(argv: list[str]) -> int:
         start = time.perf_counter()
         res = run_page(ROOT / page)
         status = "ok" if res.returncode == 0 else "FAILED"
-        print(f"  {status:6s} {page} ({len(blocks(ROOT / page))} blocks, {time.perf_counter() - start:.0f} s)", flush=True)
+        print(
+            f"  {status:6s} {page} ({len(blocks(ROOT / page))} blocks, {time.perf_counter() - start:.0f} s)", flush=True
+        )
         if res.returncode != 0:
             failed += 1
             print(res.stdout[-2000:] + res.stderr[-4000:], flush=True)

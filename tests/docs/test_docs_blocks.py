@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from doc_pages import (  # noqa: E402  (a plain module beside this test, also run as a script by nox -s docs)
+from doc_pages import (
     AWAITING_INSTALL_LINE,
     ROOT,
     blocks,

@@ -213,7 +213,10 @@ def _plugin_command(command: Any, sub: Any) -> None:
             stacklevel=2,
         )
         return
-    p = sub.add_parser(command.name, help=command.help, description=command.help)
+    summary = command.help or ""
+    p = sub.add_parser(
+        command.name, help=summary, description=(summary[:1].upper() + summary[1:] + ".") if summary else None
+    )
     try:
         if command.add_arguments is not None:
             resolve(command.add_arguments)(p)
@@ -268,10 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_pack_parser(sub)
     add_new_plugin_parser(sub)
     p = _command(sub, "bench", "run the benchmarks of a modalax checkout against their peers")
-    p.add_argument("--root", default=".", help="the checkout holding benchmarks/run_all.py (default .)")
+    p.add_argument("--root", default=".", metavar="DIR", help="the checkout holding benchmarks/run_all.py (default .)")
     p.add_argument(
         "--out",
         default="bench-results.md",
+        metavar="FILE",
         help="where the results go (default bench-results.md; docs/benchmarks.md is the published page)",
     )
     p.add_argument(

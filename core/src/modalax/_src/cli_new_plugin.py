@@ -169,7 +169,8 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
 
 def add_new_plugin_parser(sub: Any) -> None:
     """Declare ``modalax new-plugin`` on the sub-command action ``sub``."""
-    p = sub.add_parser("new-plugin", help="write a complete plugin package (modality, datasets, kernel, tests)")
+    summary = "write a complete plugin package (modality, datasets, kernel, tests) to start a modality from"
+    p = sub.add_parser("new-plugin", help=summary, description=summary[0].upper() + summary[1:] + ".")
     p.add_argument("name", metavar="NAME", help="modality name, e.g. video (package modalax_NAME); not one in use")
     p.add_argument(
         "--shape",
@@ -177,5 +178,5 @@ def add_new_plugin_parser(sub: Any) -> None:
         metavar="AXES",
         help=f"axes of one record with default sizes, e.g. points=1024,xyz=3 (default {DEFAULT_SHAPE})",
     )
-    p.add_argument("--out", default=None, help="output folder, new or empty (default ./modalax-NAME)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder, new or empty (default ./modalax-NAME)")
     p.set_defaults(func=cmd_new_plugin)

@@ -119,24 +119,31 @@ def cmd_pack(args: argparse.Namespace) -> int:
 def add_pack_parser(sub: Any) -> None:
     """Declare ``modalax pack`` on the sub-command action ``sub``."""
     summary = "write a folder, a text file or a registered dataset into ArrayRecord shards"
-    p = sub.add_parser("pack", help=summary, description=f"{summary}. Every argument is checked before any work.")
+    p = sub.add_parser(
+        "pack",
+        help=summary,
+        description=f"{summary[0].upper()}{summary[1:]}. Every argument is checked before any work.",
+    )
     p.add_argument(
         "source",
         metavar="SOURCE",
         nargs="?",
         help="a folder, a text file, or MODALITY:DATASET_TYPE such as image:synthetic (required unless --verify)",
     )
-    p.add_argument("--out", default=None, help="output folder, new or empty (required unless --verify)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder, new or empty (required unless --verify)")
     p.add_argument("--verify", default=None, metavar="DIR", help="check a packed folder against its checksums instead")
     p.add_argument(
         "--on-error",
         choices=("raise", "skip"),
         default=None,
+        metavar="MODE",
         help="a file that cannot be read or decoded: fail, or pack it as a masked record (default: the source's)",
     )
-    p.add_argument("--shards", type=positive_int, default=1, help="number of shard files (default 1)")
-    p.add_argument("--modality", default=None, help="modality of SOURCE (default: from the files' extensions)")
-    p.add_argument("--seed", type=seed_arg, default=0, help="seed of generated datasets (default 0)")
+    p.add_argument("--shards", type=positive_int, default=1, metavar="N", help="number of shard files (default 1)")
+    p.add_argument(
+        "--modality", default=None, metavar="NAME", help="modality of SOURCE (default: from the files' extensions)"
+    )
+    p.add_argument("--seed", type=seed_arg, default=0, metavar="S", help="seed of generated datasets (default 0)")
     p.add_argument(
         "--set",
         action="append",

@@ -39,7 +39,8 @@ __all__ = [
 
 #: The most records one preview writes: a grid of 256 tiles is already more than a person reads.
 MAX_PREVIEW = 256
-# Set from the command line in another way: the config through its fields, the keys through --seed.
+# Set from the command line in another way: the config through its fields (or a dict literal), the
+# keys through --seed.
 _NOT_SETTABLE = {"config": "its fields instead", "rngs": "--seed instead", "seed": "--seed instead"}
 _PLACEHOLDER = {"root": "DIR", "path": "FILE"}
 
@@ -250,7 +251,9 @@ def plan_dataset(
     factory_options: dict[str, Any] = {}
     config_options: dict[str, Any] = {}
     for key, value in options.items():
-        if key in _NOT_SETTABLE and key not in given and (key in params.names or params.var_keyword):
+        if key == "config" and isinstance(value, dict) and "config" in params.names:
+            pass  # a dict literal of config fields, as the factory accepts it
+        elif key in _NOT_SETTABLE and key not in given and (key in params.names or params.var_keyword):
             raise ConfigError(f"--set {key}=...: cannot be given on the command line; use {_NOT_SETTABLE[key]}")
         if key in params.names or key in given:
             factory_options[key] = value
@@ -268,6 +271,8 @@ def plan_dataset(
             found = Path(value).is_dir() if name == "root" else Path(value).exists()
             if not found:
                 raise ConfigError(f"--set {name}={value}: no such {kind}; expected the {kind} to read")
+    if "config" in factory_options and config_options:
+        raise ConfigError(f"--set: got config=... and its fields {sorted(config_options)}; expected one or the other")
     missing = [n for n in params.required if n not in factory_options and n not in _NOT_SETTABLE]
     if missing:
         needs = ", ".join(f"--set {n}={_PLACEHOLDER.get(n, '...')}" for n in missing)
@@ -344,7 +349,7 @@ def add_preview_parser(sub: Any) -> None:
     p = sub.add_parser(
         "preview",
         help=summary,
-        description=f"{summary}. Every argument is checked before any data is read.",
+        description=f"{summary[0].upper()}{summary[1:]}. Every argument is checked before any data is read.",
     )
     p.add_argument("modality", help="a modality name (see `modalax list`), e.g. image")
     p.add_argument("dataset", help="one of its dataset types, e.g. synthetic or folder")
@@ -357,11 +362,17 @@ def add_preview_parser(sub: Any) -> None:
         metavar="N",
         help=f"how many records to write, 1 to {MAX_PREVIEW} (default 16)",
     )
-    p.add_argument("--out", default="preview-output", help="output folder, created if needed (default preview-output)")
+    p.add_argument(
+        "--out",
+        default="preview-output",
+        metavar="DIR",
+        help="output folder, created if needed (default preview-output)",
+    )
     p.add_argument(
         "--seed",
         type=seed_arg,
         default=0,
+        metavar="S",
         help="seed in [0, 2**64) of generated data and of the files drawn from a folder (default 0)",
     )
     p.add_argument(

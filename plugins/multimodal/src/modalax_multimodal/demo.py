@@ -33,16 +33,30 @@ _MATPLOTLIB = 'python -m pip install "matplotlib>=3.8"'
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``modalax demo``."""
-    parser.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
-    parser.add_argument("--steps", type=int, default=500, help="contrastive steps on latent-aligned data (default 500)")
-    parser.add_argument("--samples", type=int, default=4096, help="latent-aligned training records (default 4096)")
-    parser.add_argument("--glyph-steps", type=int, default=300, help="contrastive steps on glyph data (default 300)")
-    parser.add_argument("--gen-steps", type=int, default=800, help="caption-to-image generator steps (default 800)")
-    parser.add_argument("--glyph-samples", type=int, default=4096, help="glyph training records (default 4096)")
-    parser.add_argument("--eval-samples", type=int, default=512, help="held-out records for retrieval (default 512)")
-    parser.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
-    parser.add_argument("--strength", type=float, default=1.0, help="alignment strength of the data (default 1.0)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the models (default 0)")
+    parser.add_argument("--out", default="demo-output", metavar="DIR", help="output folder (default demo-output)")
+    parser.add_argument(
+        "--steps", type=int, metavar="N", default=500, help="contrastive steps on latent-aligned data (default 500)"
+    )
+    parser.add_argument(
+        "--samples", type=int, metavar="N", default=4096, help="latent-aligned training records (default 4096)"
+    )
+    parser.add_argument(
+        "--glyph-steps", type=int, metavar="N", default=300, help="contrastive steps on glyph data (default 300)"
+    )
+    parser.add_argument(
+        "--gen-steps", type=int, metavar="N", default=800, help="caption-to-image generator steps (default 800)"
+    )
+    parser.add_argument(
+        "--glyph-samples", type=int, metavar="N", default=4096, help="glyph training records (default 4096)"
+    )
+    parser.add_argument(
+        "--eval-samples", type=int, metavar="N", default=512, help="held-out records for retrieval (default 512)"
+    )
+    parser.add_argument("--batch-size", type=int, metavar="N", default=64, help="training batch size (default 64)")
+    parser.add_argument(
+        "--strength", type=float, metavar="X", default=1.0, help="alignment strength of the data (default 1.0)"
+    )
+    parser.add_argument("--seed", type=int, metavar="N", default=0, help="seed of the data and the models (default 0)")
     parser.add_argument("--quick", action="store_true", help="a short run (tests): fewer steps and samples")
     parser.add_argument(
         "--no-figures", action="store_true", help="write numbers and sounds only (no matplotlib needed)"
