@@ -194,7 +194,7 @@ def test_pack_names_a_missing_array_record_before_any_work(
     err = capsys.readouterr().err
     assert err == (
         "modalax: error: packing needs the array_record package, which is not installed: "
-        "python -m pip install \"array_record>=0.5\" (modalax's 'packed' extra)\n"
+        'python -m pip install "array_record>=0.5" (modalax\'s packed extra)\n'
     )
     assert not (tmp_path / "p").exists()
 

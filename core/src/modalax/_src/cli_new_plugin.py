@@ -3,7 +3,7 @@
 The package (``modalax-NAME``, import name ``modalax_NAME``) has a light hook module, a config,
 a modality with its multimodal pairing, a synthetic and a file-backed dataset, a jitted kernel,
 an operator, an adapter, a previewer, tests (modalax's conformance kit among them) and a README;
-it installs (``pip install -e DIR``) and passes its own tests unchanged. ``--shape`` names the
+it installs (``python -m pip install -e DIR``) and passes its own tests unchanged. ``--shape`` names the
 axes of one record with their default sizes (``points=1024,xyz=3``; default ``length=64,channels=1``).
 The files come from ``modalax/_src/templates/plugin`` (package data); nothing here imports jax.
 """

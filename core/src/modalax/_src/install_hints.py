@@ -1,9 +1,10 @@
 """The one way modalax tells a user how to install what is missing.
 
-modalax is installed from a checkout (``pip install ./core``) or from the wheels ``nox -s build``
-writes, never from PyPI, so a hint such as ``pip install modalax[viz]`` would fetch whatever
-PyPI holds under that name, or nothing. A hint names the package itself instead, which is right
-however modalax was installed, as ``python -m pip install "matplotlib>=3.8"``: ``python -m pip``
+modalax is installed from a checkout (``python -m pip install ./core``) or from the wheels
+``nox -s build`` writes, never from PyPI, so a hint that names modalax with an extra in brackets
+would fetch whatever PyPI holds under that name, or nothing. A hint names the package itself
+instead, which is right however modalax was installed, as ``python -m pip install
+"matplotlib>=3.8"``: ``python -m pip``
 installs into the interpreter that runs modalax, and the double quotes keep ``>`` and ``[...]``
 away from every shell (bash, zsh, fish, PowerShell, cmd). The docs use the same form.
 ``EXTRAS`` repeats core's optional dependencies (a test keeps it equal to core's pyproject.toml).
@@ -29,7 +30,7 @@ def pip_install(*requirements: str) -> str:
 
 def extra_hint(extra: str) -> str:
     """How to install core's optional ``extra``: its packages, named directly."""
-    return f"{pip_install(*EXTRAS[extra])} (modalax's {extra!r} extra)"
+    return f"{pip_install(*EXTRAS[extra])} (modalax's {extra} extra)"
 
 
 def plugin_hint(modality: str) -> str:

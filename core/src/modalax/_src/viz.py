@@ -2,7 +2,7 @@
 
 Pillow is imported only when a PNG is written (it is not a core dependency); WAV files use the
 standard library's ``wave``.  The ``plot_*`` helpers draw figures with labelled axes using
-matplotlib, the optional ``modalax[viz]`` extra (``have_matplotlib()`` says whether it is
+matplotlib, core's optional ``viz`` extra (``have_matplotlib()`` says whether it is
 installed; without it they raise ``ConfigError`` and the Pillow helpers remain).  Plugins call
 these helpers and never draw their own axes, so every figure reads the same.
 """
@@ -195,9 +195,9 @@ def save_line_plot(
     return path
 
 
-# ---------------------------------------------------------------- matplotlib figures (modalax[viz])
+# ---------------------------------------------------------------- matplotlib figures (the viz extra)
 def have_matplotlib() -> bool:
-    """Whether the optional ``modalax[viz]`` extra (matplotlib) is installed."""
+    """Whether core's optional ``viz`` extra (matplotlib) is installed."""
     import importlib.util
 
     return importlib.util.find_spec("matplotlib") is not None

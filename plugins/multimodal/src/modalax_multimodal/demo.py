@@ -131,7 +131,7 @@ def _check_figures(args: argparse.Namespace) -> None:
 
         raise ConfigError(
             f"modalax demo draws its figures with matplotlib, which is not installed: {_MATPLOTLIB} "
-            "(modalax's 'viz' extra), or run `modalax demo --no-figures` for the numbers and sounds alone"
+            "(modalax's viz extra), or run `modalax demo --no-figures` for the numbers and sounds alone"
         )
 
 

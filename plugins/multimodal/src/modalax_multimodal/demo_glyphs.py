@@ -61,8 +61,8 @@ def _retrieval(model: Any, val: Any, n: int) -> tuple[dict[str, float], np.ndarr
 def run_glyphs(args: Any, out: Path, stages: Any) -> tuple[dict[str, Any], Any, dict[str, list[float]], bool]:
     """Stages 3-5 of the demo on glyph data: stream, train encoders, train a generator.
 
-    Returns (summary part, ``draw(no_figures)`` that writes the figures and sounds and returns
-    ``(paths, caption)`` pairs, loss curves, passed).
+    Returns (summary part, ``draw(no_figures)`` that writes the figures and sounds, announcing
+    each, and returns their paths, loss curves, passed).
     """
     from modalax_multimodal.caption_to_image import per_image_correlation, train_caption_to_image
     from modalax_multimodal.datasets.glyphs import create_glyph_caption_dataset
@@ -117,7 +117,7 @@ def run_glyphs(args: Any, out: Path, stages: Any) -> tuple[dict[str, Any], Any, 
         }
     )
 
-    def draw(no_figures: bool) -> list[tuple[list[Path], str]]:
+    def draw(no_figures: bool) -> list[str]:
         figures = [] if no_figures else glyph_figures(out, val, batch, top, sim, generated, corr, _EXAMPLES)
         return figures + glyph_sounds(out, val, batch, _EXAMPLES)
 
