@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from pathlib import Path
 
 import nox
@@ -280,6 +281,10 @@ def docs(session: nox.Session) -> None:
             session.run(str(python), str(pages), "run", *members, external=True, env=_test_env())
         except nox.command.CommandFailed:
             failed += members  # the other lines still run: one report names every failing page
+    if not wanted:  # venvs of install lines no page gives any more
+        current = {hashlib.sha256(line.encode()).hexdigest()[:12] for line in groups} | {"base"}
+        for stale in sorted(p for p in home.iterdir() if p.is_dir() and p.name not in current):
+            shutil.rmtree(stale)
     if failed:
         session.error(f"docs pages failed in a venv made from their own install line: {', '.join(failed)}")
 
