@@ -7,6 +7,8 @@ Per-package sessions install core plus one plugin only, proving each installs on
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 from pathlib import Path
 
 import nox
@@ -87,15 +89,32 @@ def _pytest(session: nox.Session, *paths: str, coverage: bool = False) -> None:
     env = {**_test_env(), "COVERAGE_FILE": str(ROOT / ".coverage")}
     session.run("coverage", "erase", env=env)
     session.run("coverage", "run", "-m", "pytest", *args, env=env)
-    session.run("coverage", "combine", "--quiet", env=env)
-    session.run("coverage", "report", "--skip-covered", "--sort=cover", f"--fail-under={CORE_COVERAGE}", env=env)
+    session.run("coverage", "combine", "--quiet", env=env, silent=True)
+    # One line for a passing run; the per-file table (by path in the checkout, [tool.coverage.paths]) on request.
+    total = float(session.run("coverage", "report", "--format=total", "--precision=1", env=env, silent=True) or 0)
+    where = "per file: `coverage report` in the checkout's root, where .coverage holds the data"
+    if total < CORE_COVERAGE:
+        session.run("coverage", "report", env=env)
+        session.error(f"core's branch coverage is {total:.1f}%, below the {CORE_COVERAGE}% required")
+    session.log(f"core's branch coverage: {total:.1f}% (at least {CORE_COVERAGE}% required; {where})")
+
+
+def _first_install(session: nox.Session, what: str) -> bool:
+    """True (and say what comes) when the session's environment is new: its first install takes minutes."""
+    fresh = not (Path(session.virtualenv.location) / "bin" / "modalax").exists()
+    if fresh:
+        session.log(f"first run: installing {what}; pip's progress follows")
+    return fresh
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Install core, every plugin and the example plugin; run the whole suite."""
     deps = [d for p in PLUGINS for d in PLUGIN_TEST_DEPS[p]]
-    session.install(*TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6", "setuptools>=70.1", "coverage>=7.10")
+    fresh = _first_install(session, "core, every plugin and the test references (about 380 MB to download)")
+    session.install(
+        *TEST_DEPS, *PEER_TEST_DEPS, *deps, "ruff==0.17.6", "setuptools>=70.1", "coverage>=7.10", silent=not fresh
+    )
     session.install(*_paths(*PLUGINS), str(EXAMPLE_PLUGIN) if EXAMPLE_PLUGIN.exists() else str(ROOT / "core"))
     _pytest(session, "tests", str(EXAMPLE_PLUGIN / "tests") if EXAMPLE_PLUGIN.exists() else "tests", coverage=True)
 
@@ -255,8 +274,69 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The main job: `modalax demo` with every plugin installed."""
-    session.install(*_paths(*PLUGINS), "tqdm>=4.66", "pillow>=10", "matplotlib>=3.8")
+    fresh = _first_install(session, "core, the four plugins, jax, flax, Pillow and matplotlib (about 900 MB)")
+    session.install(*_paths(*PLUGINS), "tqdm>=4.66", "pillow>=10", "matplotlib>=3.8", silent=not fresh)
     session.run("modalax", "demo", *session.posargs, env={"MODALAX_STRICT_PLUGINS": "1"})
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Every docs page's Python blocks, each page in a venv made only from its own install line.
+
+    A page gives one line (`**Install** ...: `python -m pip install ./core ...``, see
+    tests/docs/doc_pages.py); pages with the same line share one venv under .nox/docs-pages/,
+    kept between runs. Every line starts with `./core`, so core and its dependencies (jax, flax:
+    most of the 800 MB of a venv) are installed once, in .nox/docs-pages/base, and each page's
+    venv sees them through a `.pth` file and installs only the rest of its line: ten lines cost
+    one jax. `nox -s docs -- docs/training.md` runs some pages only.
+    """
+    import hashlib
+    import json
+
+    pages = ROOT / "tests" / "docs" / "doc_pages.py"
+    groups: dict[str, list[str]] = json.loads(
+        session.run("python", str(pages), "lines", silent=True, external=True) or "{}"
+    )
+    wanted = set(session.posargs)
+    home = ROOT / ".nox" / "docs-pages"
+    base = _docs_venv(session, home / "base", [str(ROOT / "core")])
+    failed: list[str] = []
+    for line, members in sorted(groups.items()):
+        members = [m for m in members if not wanted or m in wanted]
+        if not members:
+            continue
+        reqs = shlex.split(line.removeprefix("python -m pip install "))
+        assert reqs[0] == "./core", f"{members}: the install line must start with ./core: {line}"
+        rest = [str(ROOT / r) if r.startswith("./") else r for r in reqs[1:]]
+        venv = home / hashlib.sha256(line.encode()).hexdigest()[:12]
+        session.log(f"{line}  ->  {', '.join(members)}")
+        python = (_docs_venv(session, venv, rest, base) if rest else base) / "bin" / "python"
+        try:
+            session.run(str(python), str(pages), "run", *members, external=True, env=_test_env())
+        except nox.command.CommandFailed:
+            failed += members  # the other lines still run: one report names every failing page
+    if not wanted:  # venvs of install lines no page gives any more
+        current = {hashlib.sha256(line.encode()).hexdigest()[:12] for line in groups} | {"base"}
+        for stale in sorted(p for p in home.iterdir() if p.is_dir() and p.name not in current):
+            shutil.rmtree(stale)
+    if failed:
+        session.error(f"docs pages failed in a venv made from their own install line: {', '.join(failed)}")
+
+
+def _docs_venv(session: nox.Session, venv: Path, requirements: list[str], base: Path | None = None) -> Path:
+    """The venv at ``venv`` (created on first use) with ``requirements`` installed, seeing ``base``'s packages."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        session.run("python", "-m", "venv", str(venv), silent=True)
+        if base is not None:  # base's site-packages after this venv's own, as a .pth file adds them
+            (Path(_site_packages(session, venv)) / "modalax-docs-base.pth").write_text(_site_packages(session, base))
+    session.run(str(python), "-m", "pip", "install", "--quiet", *requirements, external=True)
+    return venv
+
+
+def _site_packages(session: nox.Session, venv: Path) -> str:
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return str(session.run(str(venv / "bin" / "python"), "-c", code, silent=True, external=True)).strip()
 
 
 @nox.session

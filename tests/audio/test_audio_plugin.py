@@ -79,7 +79,7 @@ def test_cli_preview(tmp_path: Path) -> None:
     from modalax._src.cli import main
 
     assert main(["preview", "audio", "synthetic", "--n", "2", "--out", str(tmp_path), "--set", "n_samples=5"]) == 0
-    assert (tmp_path / "00_sine.wav").exists() and (tmp_path / "01_noise_mel.png").exists()
+    assert (tmp_path / "00_sine.wav").exists() and (tmp_path / "01_noise_spec.png").exists()
 
 
 def test_previews_never_write_a_clipping_wav(tmp_path: Path) -> None:

@@ -37,6 +37,18 @@ def needs_root(root, size=2):
     return Counting(size)
 
 
+class PvConfig:
+    pass
+
+
+def seeded(size=3, *, rngs=None):
+    return Counting(size)
+
+
+def configured(config=None, size=2):
+    return Counting(size)
+
+
 def preview(batch, out):
     path = Path(out) / "x.txt"
     path.write_text(repr(batch["x"]))
@@ -57,13 +69,17 @@ def leave(args):
 
 @modalax.hookimpl
 def register_modalities(register):
-    register(ModalityRecord("pv", "pv_hooks:PvModality", previewer="pv_hooks:preview"))
+    register(
+        ModalityRecord("pv", "pv_hooks:PvModality", previewer="pv_hooks:preview", config_class="pv_config:PvConfig")
+    )
 
 
 @modalax.hookimpl
 def register_datasets(register):
     register(DatasetRecord("pv", "counting", "pv_hooks:Counting"))
     register(DatasetRecord("pv", "rooted", "pv_hooks:needs_root"))
+    register(DatasetRecord("pv", "seeded", "pv_hooks:seeded"))
+    register(DatasetRecord("pv", "configured", "pv_hooks:configured"))
 
 
 @modalax.hookimpl
@@ -81,6 +97,17 @@ def register_commands(register):
 """
 
 
+PV_CONFIG = """
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PvConfig:
+    height: int = 4
+    width: int = 4
+"""
+
+
 @pytest.fixture
 def cli_plugins(tmp_path: Path, no_strict: None, monkeypatch: pytest.MonkeyPatch):
     """A previewable fake plugin ``pv`` plus one that fails with a very long error."""
@@ -90,7 +117,7 @@ def cli_plugins(tmp_path: Path, no_strict: None, monkeypatch: pytest.MonkeyPatch
         "pv-plugin",
         version="2.0.0",
         entry_points={"pv": "pv_hooks"},
-        modules={"pv_hooks": PREVIEW_PLUGIN},
+        modules={"pv_hooks": PREVIEW_PLUGIN, "pv_config": PV_CONFIG},
     )
     long_error = "raise ImportError('native library libfoo.so.3 not found; ' + 'details ' * 60 + 'END')\n"
     broken = write_fake_distribution(
@@ -116,16 +143,20 @@ def _a_file(tmp: Path) -> str:
 
 
 CASES = {
-    "n_zero": (["preview", "pv", "counting", "--n", "0"], r"argument --n: got 0, expected a positive integer"),
-    "n_negative": (["preview", "pv", "counting", "--n", "-3"], r"argument --n: got -3"),
-    "n_not_int": (["preview", "pv", "counting", "--n", "abc"], r"argument --n: got 'abc'"),
+    "n_zero": (["preview", "pv", "counting", "--n", "0"], r"argument --samples/--n: got 0, expected a positive int"),
+    "n_negative": (["preview", "pv", "counting", "--samples", "-3"], r"argument --samples/--n: got -3"),
+    "n_not_int": (["preview", "pv", "counting", "--n", "abc"], r"argument --samples/--n: got 'abc'"),
+    "n_too_many": (["preview", "pv", "counting", "--n", "100000"], r"got 100000, expected at most 256"),
     "seed_negative": (["preview", "pv", "counting", "--seed", "-1"], r"--seed: got '-1', expected an integer seed"),
     "seed_too_big": (["preview", "pv", "counting", "--seed", str(2**64)], r"--seed: got '18446744073709551616'"),
     "set_unknown_key": (["preview", "pv", "counting", "--set", "nope=1"], r"unknown option of pv/counting 'nope'"),
     "set_typo": (["preview", "pv", "counting", "--set", "sise=2"], r"'sise'.*did you mean 'size'\?"),
     "set_no_equals": (["preview", "pv", "counting", "--set", "size"], r"--set: got 'size', expected key=value"),
     "set_twice": (["preview", "pv", "counting", "--set", "size=1", "--set", "size=2"], r"'size' is given twice"),
-    "set_missing_required": (["preview", "pv", "rooted"], r"pv/rooted needs --set root=\.\.\."),
+    "set_missing_required": (["preview", "pv", "rooted"], r"pv/rooted needs --set root=DIR \(the folder to read\)"),
+    "set_missing_root": (["preview", "pv", "rooted", "--set", "root=/no/such/dir"], r"root=/no/such/dir: no such"),
+    "set_rngs": (["preview", "pv", "seeded", "--set", "rngs=1"], r"--set rngs=\.\.\.: cannot be given.*use --seed"),
+    "set_config_fields_listed": (["preview", "pv", "configured", "--set", "hieght=2"], r"height, size, width; did you"),
     "unknown_modality": (["preview", "video", "synthetic"], r"unknown modality 'video'; available: pv"),
     "unknown_dataset": (["preview", "pv", "countng"], r"unknown pv dataset type 'countng'.*did you mean 'counting'"),
     "out_is_a_file": (["preview", "pv", "counting", "--out", "{file}"], r"--out: got '.*a-file', which is a file"),
@@ -134,11 +165,14 @@ CASES = {
         r"--out: cannot write to '.*a-file/sub'",
     ),
     "info_unknown": (["info", "vp"], r"unknown modality or plugin id 'vp'.*did you mean 'pv'\?"),
+    "info_plugin_unknown": (["info", "--plugin", "vp"], r"unknown plugin id 'vp'.*did you mean 'pv'\?"),
     "unknown_command": (["bogus"], r"invalid choice: 'bogus'"),
+    "command_typo": (["previe"], r"invalid choice: 'previe'.*did you mean 'preview'\?"),
     "no_command": ([], r"the following arguments are required: COMMAND"),
     "bench_no_checkout": (["bench", "--root", "{tmp}"], r"bench --root: no .*run_all.py here"),
     "plugin_add_arguments_fails": (["badargs"], r"command 'badargs': add_arguments failed: ImportError"),
-    "unknown_option": (["list", "--jsn"], r"unrecognized arguments: --jsn"),
+    "unknown_option": (["list", "--jsn"], r"unrecognized arguments: --jsn; did you mean '--json' for '--jsn'\?"),
+    "option_typo": (["preview", "pv", "counting", "--smaples", "3"], r"did you mean '--samples' for '--smaples'\?"),
 }
 
 
@@ -201,7 +235,7 @@ def test_plugins_table_fits_100_columns_and_json_is_complete(
     lines = out.splitlines()
     assert all(len(line) <= 100 for line in lines), max(lines, key=len)
     [pv] = [line for line in lines if line.startswith("pv ")]
-    assert pv.split()[:10] == ["pv", "pv-plugin", "2.0.0", "loaded", "1", "2", "40", "-", "-", "3"]
+    assert pv.split()[:10] == ["pv", "pv-plugin", "2.0.0", "loaded", "1", "4", "40", "-", "-", "3"]
     [broken] = [line for line in lines if " failed " in line]
     assert "failed  ImportError: native library libfoo" in broken and broken.endswith("...")
     code, out, _ = run(capsys, "plugins", "--json")
@@ -217,8 +251,11 @@ def test_info_of_a_plugin_id_shows_the_full_error(cli_plugins: Path, capsys: pyt
     assert code == 0 and all(len(line) <= 100 for line in out.splitlines())
     flat = " ".join(out.split())
     assert "10.20.30.dev4+local: failed" in flat and flat.endswith("END")
-    code, out, _ = run(capsys, "info", "pv")
-    assert code == 0 and "dataset types: counting, rooted" in out
+    code, out, _ = run(capsys, "info", "pv")  # a modality and a plugin have this name: the modality, and a hint
+    assert code == 0 and "dataset types: configured, counting, rooted, seeded" in out
+    assert out.splitlines()[-1] == "(a plugin has the id 'pv' too: modalax info --plugin pv)"
+    code, out, _ = run(capsys, "info", "--plugin", "pv")
+    assert code == 0 and "pv-plugin" in out and "dataset types:" not in out and "pv_hooks" in out
 
 
 def test_system_exit_plugin_does_not_end_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], no_strict) -> None:

@@ -117,9 +117,12 @@ def test_bench_runs_the_checkout_script_with_the_rest_of_the_arguments(
     script = tmp_path / "benchmarks" / "run_all.py"
     script.write_text("import sys\nprint('ran', __name__, *sys.argv[1:])\n")
     code, out, _ = run(capsys, "bench", "--root", str(tmp_path), "suite", "-k", "image")
+    default = ["--out", "bench-results.md"]  # never the tracked docs/benchmarks.md unless asked
     assert code == 0
-    assert out == "ran __main__ suite -k image\n"
-    assert sys.argv == [str(script), "suite", "-k", "image"]
+    assert out.splitlines()[-1] == "ran __main__ suite -k image " + " ".join(default)
+    assert sys.argv == [str(script), "suite", "-k", "image", *default]
+    run(capsys, "bench", "--root", str(tmp_path), "--", "--out", "elsewhere.md")
+    assert sys.argv == [str(script), "--out", "elsewhere.md"]
 
 
 def test_bench_passes_options_after_a_double_dash_to_the_script(
@@ -130,7 +133,8 @@ def test_bench_passes_options_after_a_double_dash_to_the_script(
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "run_all.py").write_text("import sys\nprint(*sys.argv[1:])\n")
-    assert run(capsys, "bench", "--root", str(tmp_path), "--", "--quick") == (0, "--quick\n", "")
+    code, out, err = run(capsys, "bench", "--root", str(tmp_path), "--", "--quick")
+    assert (code, out.splitlines()[-1], err) == (0, "--quick --out bench-results.md", "")
 
 
 # ---------------------------------------------------- plugin commands, exits

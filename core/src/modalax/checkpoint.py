@@ -12,7 +12,8 @@ own position), and restores it with ``load_state_dict``::
     # the next iter(loader) yields the batch after the saved one
 
 ``LoaderSave``/``LoaderRestore`` are registered with ``LoaderCheckpointHandler``, so a
-``CheckpointManager`` needs no handler registry. Needs ``pip install modalax[orbax]``.
+``CheckpointManager`` needs no handler registry. Needs orbax-checkpoint:
+``python -m pip install "orbax-checkpoint>=0.6"`` (the ``orbax`` extra).
 
 Orbax itself answers a save under a step that exists with ``False`` (the new position is
 dropped) and a restore of a missing step or item with a bare ``FileNotFoundError`` or
@@ -39,11 +40,13 @@ import json
 import re
 from typing import Any
 
+from modalax._src.install_hints import extra_hint
+
 try:
     import orbax.checkpoint as ocp
 except ImportError as exc:  # the extra is optional
     raise ImportError(
-        "modalax.checkpoint needs orbax-checkpoint, which is not installed; expected `pip install modalax[orbax]`"
+        f"modalax.checkpoint needs orbax-checkpoint, which is not installed: {extra_hint('orbax')}"
     ) from exc
 
 import jax

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -21,8 +22,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from modalax._src import registry
+from modalax._src.cli_preview import check_out
 from modalax._src.discovery import env_flag
-from modalax._src.errors import ConfigError, ModalaxError, PluginError, UnknownNameError, unknown_name_message
+from modalax._src.errors import (
+    ConfigError,
+    ModalaxError,
+    PluginError,
+    UnknownNameError,
+    closest_match,
+    unknown_name_message,
+)
 from modalax._src.plugins_table import fit, plugin_detail, plugins_table
 from modalax._src.records import resolve
 
@@ -33,11 +42,44 @@ class UsageError(ModalaxError):
     """A command line argparse rejected (unknown option, bad value)."""
 
 
+_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)")
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose errors are one ``modalax: error:`` line, not usage + exit."""
+    """An argparse parser whose errors are one ``modalax: error:`` line, not usage + exit.
+
+    A mistyped command or option gets "did you mean" (argparse of Python 3.11 gives none).
+    """
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise UsageError(f"{self.prog}: {message}{self._suggestion(message)} (see '{self.prog} --help')")
+
+    def _suggestion(self, message: str) -> str:
+        choice = _CHOICE.search(message)
+        if choice is not None:
+            names = [c.strip().strip("'") for c in choice.group(2).split(",")]
+            hint = closest_match(choice.group(1), names)
+            return f"; did you mean {hint!r}?" if hint else ""
+        unknown = _UNRECOGNIZED.search(message)
+        if unknown is None:
+            return ""
+        options = [o for action in self._all_actions() for o in action.option_strings]
+        hints = []
+        for word in unknown.group(1).split():
+            hint = closest_match(word.split("=", 1)[0], options) if word.startswith("-") else None
+            if hint:
+                hints.append(f"{hint!r} for {word!r}")
+        return f"; did you mean {', '.join(hints)}?" if hints else ""
+
+    def _all_actions(self) -> list[argparse.Action]:
+        """This parser's options and, for the top-level parser, those of every sub-command."""
+        actions = list(self._actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for parser in action.choices.values():
+                    actions += parser._actions
+        return actions
 
 
 def _width() -> int:
@@ -108,11 +150,13 @@ def _config_fields(config_cls: Any) -> list[list[str]]:
 def cmd_info(args: argparse.Namespace) -> int:
     """Details of one modality (config fields, datasets, kernels, ...) or of one plugin id."""
     name = args.name
-    if name not in registry.list_modalities():
-        plugins = {p.id: p for p in registry.list_plugins()}
+    plugins = {p.id: p for p in registry.list_plugins()}
+    if args.plugin or name not in registry.list_modalities():
         if name in plugins:
             print(plugin_detail(plugins[name], _width()))
             return 0
+        if args.plugin:
+            raise UnknownNameError(unknown_name_message("plugin id", name, plugins))
         choices = set(registry.list_modalities()) | set(plugins)
         raise UnknownNameError(unknown_name_message("modality or plugin id", name, choices))
     record = registry.get_modality_record(name)
@@ -134,6 +178,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("adapters", [n.split("/", 1)[1] for n in registry.list_adapters(name)]),
     ):
         print(f"{title}: {', '.join(names) if names else '-'}")
+    if name in plugins:
+        print(f"(a plugin has the id {name!r} too: modalax info --plugin {name})")
     return 0
 
 
@@ -147,6 +193,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rest = list(args.rest)
     if rest[:1] == ["--"]:  # `modalax bench -- --quick`: the separator is ours, not the script's
         rest = rest[1:]
+    if not any(a == "--out" or a.startswith("--out=") for a in rest):
+        # the script's own default is the tracked docs/benchmarks.md: only `--out` (or nox -s bench) writes there
+        out = Path(args.out)
+        check_out(out.parent)
+        rest += ["--out", str(out)]
+        print(f"modalax bench: results go to {out} (--out docs/benchmarks.md updates the published page)")
     sys.argv = [str(script), *rest]
     runpy.run_path(str(script), run_name="__main__")
     return 0
@@ -161,7 +213,10 @@ def _plugin_command(command: Any, sub: Any) -> None:
             stacklevel=2,
         )
         return
-    p = sub.add_parser(command.name, help=command.help)
+    summary = command.help or ""
+    p = sub.add_parser(
+        command.name, help=summary, description=(summary[:1].upper() + summary[1:] + ".") if summary else None
+    )
     try:
         if command.add_arguments is not None:
             resolve(command.add_arguments)(p)
@@ -178,18 +233,26 @@ def _plugin_command(command: Any, sub: Any) -> None:
     p.set_defaults(func=lambda a, c=command: resolve(c.run)(a))
 
 
+def _command(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A sub-command with its one-line summary (in ``modalax --help``) as its description too."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary[0].upper() + summary[1:] + "."
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, including plugin-contributed sub-commands."""
     from modalax._src.cli_new_plugin import add_new_plugin_parser
     from modalax._src.cli_pack import add_pack_parser
     from modalax._src.cli_preview import add_preview_parser
 
-    parser = _Parser(prog="modalax", description="JAX-native multi-modal data loading")
+    parser = _Parser(prog="modalax", description="JAX-native multi-modal data loading: inspect plugins, preview data")
     parser.add_argument(
         "--traceback", action="store_true", help="show the full traceback of an error (also MODALAX_DEBUG=1)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("plugins", help="list discovered plugins (one row each; --json for everything)")
+    p = _command(sub, "plugins", "list discovered plugins, one row each")
     p.add_argument("--json", action="store_true", help="print the full records as JSON")
     p.add_argument(
         "--strict",
@@ -197,18 +260,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when any plugin failed, is incompatible, or registers a name it does not own",
     )
     p.set_defaults(func=cmd_plugins)
-    p = sub.add_parser("list", help="list modalities, datasets, kernels, operators, adapters")
+    p = _command(sub, "list", "list the registered modalities, dataset types, kernels, operators and adapters")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("info", help="details of one modality or one plugin id")
-    p.add_argument("name")
+    p = _command(sub, "info", "show one modality (config fields, datasets, kernels...) or one plugin")
+    p.add_argument("name", metavar="NAME", help="a modality name or a plugin id (see `modalax plugins`)")
+    p.add_argument("--plugin", action="store_true", help="NAME is a plugin id, even where a modality has that name")
     p.set_defaults(func=cmd_info)
     add_preview_parser(sub)
     add_pack_parser(sub)
     add_new_plugin_parser(sub)
-    p = sub.add_parser("bench", help="run the benchmarks of a modalax checkout")
-    p.add_argument("--root", default=".")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = _command(sub, "bench", "run the benchmarks of a modalax checkout against their peers")
+    p.add_argument("--root", default=".", metavar="DIR", help="the checkout holding benchmarks/run_all.py (default .)")
+    p.add_argument(
+        "--out",
+        default="bench-results.md",
+        metavar="FILE",
+        help="where the results go (default bench-results.md; docs/benchmarks.md is the published page)",
+    )
+    p.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        metavar="-- SCRIPT_OPTIONS",
+        help="options of benchmarks/run_all.py after --, e.g. -- --quick --only image (default none)",
+    )
     p.set_defaults(func=cmd_bench)
     for command in registry.list_commands():
         _plugin_command(command, sub)

@@ -3,7 +3,7 @@
 The package (``modalax-NAME``, import name ``modalax_NAME``) has a light hook module, a config,
 a modality with its multimodal pairing, a synthetic and a file-backed dataset, a jitted kernel,
 an operator, an adapter, a previewer, tests (modalax's conformance kit among them) and a README;
-it installs (``pip install -e DIR``) and passes its own tests unchanged. ``--shape`` names the
+it installs (``python -m pip install -e DIR``) and passes its own tests unchanged. ``--shape`` names the
 axes of one record with their default sizes (``points=1024,xyz=3``; default ``length=64,channels=1``).
 The files come from ``modalax/_src/templates/plugin`` (package data); nothing here imports jax.
 """
@@ -169,7 +169,8 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
 
 def add_new_plugin_parser(sub: Any) -> None:
     """Declare ``modalax new-plugin`` on the sub-command action ``sub``."""
-    p = sub.add_parser("new-plugin", help="write a complete plugin package (modality, datasets, kernel, tests)")
+    summary = "write a complete plugin package (modality, datasets, kernel, tests) to start a modality from"
+    p = sub.add_parser("new-plugin", help=summary, description=summary[0].upper() + summary[1:] + ".")
     p.add_argument("name", metavar="NAME", help="modality name, e.g. video (package modalax_NAME); not one in use")
     p.add_argument(
         "--shape",
@@ -177,5 +178,5 @@ def add_new_plugin_parser(sub: Any) -> None:
         metavar="AXES",
         help=f"axes of one record with default sizes, e.g. points=1024,xyz=3 (default {DEFAULT_SHAPE})",
     )
-    p.add_argument("--out", default=None, help="output folder, new or empty (default ./modalax-NAME)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder, new or empty (default ./modalax-NAME)")
     p.set_defaults(func=cmd_new_plugin)

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from modalax._src import registry
-from modalax._src.cli_preview import check_options, check_out, factory_parameters, parse_options, positive_int, seed_arg
+from modalax._src.cli_preview import check_out, parse_options, plan_dataset, positive_int, seed_arg
 from modalax._src.errors import ConfigError, unknown_name_message
 from modalax._src.remote import RemotePath, as_path
+from modalax._src.install_hints import extra_hint
 
 __all__ = ["add_pack_parser", "cmd_pack", "detect_modality"]
 
@@ -45,15 +46,9 @@ def detect_modality(folder: Path | RemotePath) -> str:
     return ranked[0][0]
 
 
-def _build(factory: Any, options: dict[str, Any], what: str, seed: int) -> Any:
-    check_options(factory, options, what)
-    if "rngs" in (factory_parameters(factory) or {}) and "rngs" not in options:
-        from flax import nnx
-
-        from modalax._src.random import seed_key
-
-        options["rngs"] = nnx.Rngs(seed_key(seed))
-    return factory(**options)
+def _build(modality: str, dataset_type: str, options: dict[str, Any], seed: int, given: tuple[str, ...] = ()) -> Any:
+    """Check ``options`` against the factory (from its source, before jax) and build the dataset."""
+    return plan_dataset(modality, dataset_type, options, given=given).build(seed)
 
 
 def source_dataset(args: argparse.Namespace) -> Any:
@@ -64,24 +59,17 @@ def source_dataset(args: argparse.Namespace) -> Any:
         modality = args.modality or detect_modality(source)
         if modality not in _folder_modalities():
             raise ConfigError("--modality: " + unknown_name_message("folder modality", modality, _folder_modalities()))
-        return _build(
-            registry.get_dataset_factory(modality, "folder"),
-            {"root": source, **options},
-            f"{modality}/folder",
-            args.seed,
-        )
+        return _build(modality, "folder", {"root": source, **options}, args.seed, given=("root",))
     if source.is_file():
         modality = args.modality or "text"
-        factory = registry.get_dataset_factory(modality, "file")
-        return _build(factory, {"path": source, **options}, f"{modality}/file", args.seed)
+        return _build(modality, "file", {"path": source, **options}, args.seed, given=("path",))
     modality, sep, dataset_type = args.source.partition(":")
     if not sep or not modality or not dataset_type:
         raise ConfigError(
             f"SOURCE: got {args.source!r}, which is not a folder, a file or MODALITY:DATASET_TYPE "
             "(e.g. image:synthetic)"
         )
-    factory = registry.get_dataset_factory(modality, dataset_type)
-    return _build(factory, options, f"{modality}/{dataset_type}", args.seed)
+    return _build(modality, dataset_type, options, args.seed)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -96,11 +84,12 @@ def _verify(args: argparse.Namespace) -> int:
 
 def cmd_pack(args: argparse.Namespace) -> int:
     """Build the source dataset and pack it into ``--out`` (or, with ``--verify DIR``, check a pack)."""
-    from modalax._src.packed import pack
-    from modalax._src.packed.index import incomplete_files
-    from modalax._src.packed.writer import array_record_module
+    import importlib.util
 
-    array_record_module()  # a missing package is reported before any work
+    if importlib.util.find_spec("array_record") is None:  # reported before any work, without importing jax
+        raise ModuleNotFoundError(
+            f"packing needs the array_record package, which is not installed: {extra_hint('packed')}"
+        )
     if args.verify is not None:
         return _verify(args)
     if args.out is None:
@@ -113,10 +102,14 @@ def cmd_pack(args: argparse.Namespace) -> int:
     if args.runner == "local" and args.beam_arg:
         raise ConfigError("--beam-arg: given without --runner beam; expected it with --runner beam only")
     if out.is_dir() and any(out.iterdir()):
+        from modalax._src.packed.index import incomplete_files
+
         found = incomplete_files(out)
         held = f" (an incomplete pack: {found[0]!r} without index.json; delete the folder first)" if found else ""
         raise ConfigError(f"--out: {str(out)!r} is not empty{held}; expected a new or empty folder")
     dataset = source_dataset(args)
+    from modalax._src.packed import pack
+
     index = pack(
         dataset,
         out,
@@ -135,21 +128,40 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 def add_pack_parser(sub: Any) -> None:
     """Declare ``modalax pack`` on the sub-command action ``sub``."""
-    p = sub.add_parser("pack", help="write a folder, text file or dataset into ArrayRecord shards")
-    p.add_argument("source", metavar="SOURCE", nargs="?", help="a folder, a text file, or MODALITY:DATASET_TYPE")
-    p.add_argument("--out", default=None, help="output folder (new or empty); required unless --verify")
-    p.add_argument("--verify", default=None, metavar="DIR", help="check a packed folder against its checksums")
+    summary = "write a folder, a text file or a registered dataset into ArrayRecord shards"
+    p = sub.add_parser(
+        "pack",
+        help=summary,
+        description=f"{summary[0].upper()}{summary[1:]}. Every argument is checked before any work.",
+    )
+    p.add_argument(
+        "source",
+        metavar="SOURCE",
+        nargs="?",
+        help="a folder, a text file, or MODALITY:DATASET_TYPE such as image:synthetic (required unless --verify)",
+    )
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder, new or empty (required unless --verify)")
+    p.add_argument("--verify", default=None, metavar="DIR", help="check a packed folder against its checksums instead")
     p.add_argument(
         "--on-error",
         choices=("raise", "skip"),
         default=None,
+        metavar="MODE",
         help="a file that cannot be read or decoded: fail, or pack it as a masked record (default: the source's)",
     )
-    p.add_argument("--shards", type=positive_int, default=1, help="number of shard files (default 1)")
-    p.add_argument("--modality", default=None, help="modality of SOURCE (default: from the files' extensions)")
-    p.add_argument("--seed", type=seed_arg, default=0, help="seed of generated datasets (default 0)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="dataset option (repeatable)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--shards", type=positive_int, default=1, metavar="N", help="number of shard files (default 1)")
+    p.add_argument(
+        "--modality", default=None, metavar="NAME", help="modality of SOURCE (default: from the files' extensions)"
+    )
+    p.add_argument("--seed", type=seed_arg, default=0, metavar="S", help="seed of generated datasets (default 0)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dataset option or a field of the modality's config, as in `modalax preview` (repeatable; default none)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: show one)")
     p.add_argument(
         "--runner",
         choices=("local", "beam"),

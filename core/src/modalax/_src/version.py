@@ -50,6 +50,6 @@ def compatibility_problem(declared: Any) -> str | None:
     if minor > API_VERSION_INFO[1]:
         return (
             f"needs plugin API {declared} but this modalax provides {API_VERSION}; "
-            "upgrade modalax (pip install --upgrade modalax)"
+            'install a newer modalax (from its checkout: python -m pip install "./core")'
         )
     return None

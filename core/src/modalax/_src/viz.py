@@ -2,7 +2,7 @@
 
 Pillow is imported only when a PNG is written (it is not a core dependency); WAV files use the
 standard library's ``wave``.  The ``plot_*`` helpers draw figures with labelled axes using
-matplotlib, the optional ``modalax[viz]`` extra (``have_matplotlib()`` says whether it is
+matplotlib, core's optional ``viz`` extra (``have_matplotlib()`` says whether it is
 installed; without it they raise ``ConfigError`` and the Pillow helpers remain).  Plugins call
 these helpers and never draw their own axes, so every figure reads the same.
 """
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.install_hints import extra_hint, pip_install
 
 
 def to_uint8(images: Any, value_range: tuple[float, float] | None = None) -> np.ndarray:
@@ -60,7 +61,7 @@ def save_png(array: Any, path: str | Path, *, scale: int = 1) -> Path:
     try:
         from PIL import Image
     except ImportError as exc:
-        raise ConfigError("save_png needs Pillow; expected `pip install pillow`") from exc
+        raise ConfigError(f"save_png needs Pillow, which is not installed: {pip_install('pillow>=10')}") from exc
     x = to_uint8(array)
     if x.ndim == 3 and x.shape[-1] == 1:
         x = x[..., 0]
@@ -166,7 +167,7 @@ def save_line_plot(
     try:
         from PIL import Image, ImageDraw
     except ImportError as exc:
-        raise ConfigError("save_line_plot needs Pillow; expected `pip install pillow`") from exc
+        raise ConfigError(f"save_line_plot needs Pillow, which is not installed: {pip_install('pillow>=10')}") from exc
     y = np.asarray(values, np.float64).reshape(-1)
     if y.size < 2 or not np.all(np.isfinite(y)):
         raise DataError(
@@ -194,9 +195,9 @@ def save_line_plot(
     return path
 
 
-# ---------------------------------------------------------------- matplotlib figures (modalax[viz])
+# ---------------------------------------------------------------- matplotlib figures (the viz extra)
 def have_matplotlib() -> bool:
-    """Whether the optional ``modalax[viz]`` extra (matplotlib) is installed."""
+    """Whether core's optional ``viz`` extra (matplotlib) is installed."""
     import importlib.util
 
     return importlib.util.find_spec("matplotlib") is not None
@@ -204,7 +205,7 @@ def have_matplotlib() -> bool:
 
 def _figure(width: float, height: float) -> Any:
     if not have_matplotlib():
-        raise ConfigError("modalax._src.viz plots need matplotlib; expected `pip install 'modalax[viz]'`")
+        raise ConfigError(f"figures with axes need matplotlib, which is not installed: {extra_hint('viz')}")
     from matplotlib.figure import Figure  # no pyplot: no global state, safe in threads and without a display
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")

@@ -1,4 +1,10 @@
-"""What a person opens to check audio data: WAV files and mel spectrogram pictures.
+"""What a person opens to check audio data: WAV files and spectrogram pictures.
+
+Each clip's picture is its power spectrogram in dB on a linear frequency axis (Hann window, a
+quarter-window hop, frames only where the window fits inside the clip: a centred STFT pads the
+edges, which draws bright bars at both ends that read as signal). With matplotlib it is a figure
+with time (s) and frequency (Hz) axes, a dB colour bar and a title naming the clip; without it,
+the bare picture.
 
 A WAV file never clips: ``modalax.plugin.save_wav`` writes samples in [-1, 1] and cuts off
 anything beyond, which sounds as distortion. A clip whose peak exceeds 1 is therefore scaled
@@ -24,7 +30,7 @@ _DEFAULT_RATE = 16000
 
 
 def preview(batch: dict[str, Any], out_dir: Path, *, max_clips: int = _MAX_CLIPS) -> list[Path]:
-    """Write up to ``max_clips`` clips of ``batch["audio"]`` as WAV plus a mel spectrogram PNG each.
+    """Write up to ``max_clips`` clips of ``batch["audio"]`` as WAV plus a spectrogram PNG each (``NN_spec.png``).
 
     The sample rate comes from ``batch["sample_rate"]`` (datasets attach it), else 16 kHz.
     Spectral batches ``(batch, freq, time)`` are written as pictures only. Clips peaking above
@@ -33,7 +39,7 @@ def preview(batch: dict[str, Any], out_dir: Path, *, max_clips: int = _MAX_CLIPS
     """
     import jax.numpy as jnp
 
-    from modalax_audio.spectral import mel_spectrogram, power_to_db
+    from modalax_audio.spectral import power_spectrogram, power_to_db
 
     out_dir = Path(out_dir)
     audio = np.asarray(batch["audio"])
@@ -64,12 +70,19 @@ def preview(batch: dict[str, Any], out_dir: Path, *, max_clips: int = _MAX_CLIPS
             )
             describe += f", scaled by 1/{peak:.4g} to fit the WAV range"
         written.append(save_wav(clip, out_dir / f"{label}.wav", rate))
-        n_fft = min(1024, 1 << int(np.log2(max(4, clip.shape[-1] // 2))))
-        mel = power_to_db(
-            mel_spectrogram(jnp.asarray(clip, jnp.float32), rate, n_fft, n_fft // 4, n_mels=min(80, n_fft // 4)),
-            ref="max",
+        n_fft = min(512, 1 << int(np.log2(max(8, clip.shape[-1] // 4))))
+        hop = n_fft // 4
+        spec = power_spectrogram(jnp.asarray(clip, jnp.float32), n_fft, hop, center=False)
+        title = f"clip {label}: {clip.shape[-1] / rate:.2f} s at {rate} Hz, peak {min(peak, 1.0):.2f}"
+        written.append(
+            save_spectrogram_png(
+                np.asarray(power_to_db(spec, ref="max")),
+                out_dir / f"{label}_spec.png",
+                sample_rate=rate,
+                hop_length=hop,
+                title=title,
+            )
         )
-        written.append(save_spectrogram_png(np.asarray(mel), out_dir / f"{label}_mel.png"))
         lines.append(f"{describe}, peak {peak:.3f}")
     if lines:
         written.append(save_text(lines, out_dir / "clips.txt"))

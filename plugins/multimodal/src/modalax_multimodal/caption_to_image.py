@@ -10,7 +10,7 @@ learnt from pixels by mean squared error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -98,10 +98,12 @@ def train_caption_to_image(
     seed: int = 0,
     learning_rate: float = 3e-3,
     hidden_dim: int = 256,
+    on_step: Callable[[int, jax.Array], None] | None = None,
 ) -> tuple[CaptionToImageGenerator, list[float]]:
     """Train a ``CaptionToImageGenerator`` on ``dataset``'s ``text`` -> ``image`` through ``modalax.DataLoader``.
 
-    Returns the model and the loss of every step.
+    Returns the model and the loss of every step. ``on_step(step, loss)`` is called after every
+    step (for a progress bar); ``loss`` is a jax scalar, and reading it waits for that step.
     """
     from modalax import DataLoader
 
@@ -136,5 +138,7 @@ def train_caption_to_image(
             break
         params, opt, loss = step(params, opt, batch["text"], batch["image"])
         losses.append(loss)
+        if on_step is not None:
+            on_step(i, loss)
     nnx.update(model, params)
     return model, [float(x) for x in np.asarray(jax.device_get(losses))]

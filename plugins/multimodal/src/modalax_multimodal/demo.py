@@ -1,11 +1,16 @@
-"""``modalax demo``: the main job, end to end, in a few minutes on a 2-core CPU.
+"""``modalax demo``: the main job, end to end, in about a minute on a 2-core CPU.
 
 Lists the plugins; builds latent-aligned image+text+audio data, streams it through the loader
 with image and audio operators, trains contrastive encoders and reports retrieval recall@1
 against chance before and after; then does the same on readable glyph/caption/sound data
-(``demo_glyphs``) and trains a caption-to-image generator; writes pictures, sounds, loss
-curves and ``summary.json``.  Exits non-zero when training does not beat chance by a wide
-margin or generated images do not match their captions.  ``--quick`` is a short run for tests.
+(``demo_glyphs``) and trains a caption-to-image generator; writes figures, the glyphs' sounds,
+loss curves and ``summary.json``, each figure announced with what to look for in it. Six
+numbered stages, each with a progress bar or a line per step (``demo_progress``).
+
+The figures need matplotlib: without it the demo stops before any work and says how to install
+it, unless ``--no-figures`` asks for the numbers and sounds alone. Exits non-zero when training
+does not beat chance by a wide margin, generated images do not match their captions, or the
+augmented audio would clip (the gain operator only attenuates, so the stream's peak stays below 1).
 """
 
 from __future__ import annotations
@@ -19,23 +24,43 @@ from typing import Any
 
 import numpy as np
 
-PATTERNS = ("random", "gradient", "checkerboard", "circles")
+from modalax_multimodal.demo_progress import Stages
+
 _HAVE_PLOTS = importlib.util.find_spec("matplotlib") is not None
+_STAGES = 6
+_MATPLOTLIB = 'python -m pip install "matplotlib>=3.8"'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``modalax demo``."""
-    parser.add_argument("--out", default="demo-output", help="output folder (default demo-output/)")
-    parser.add_argument("--steps", type=int, default=500, help="contrastive steps on latent-aligned data (500)")
-    parser.add_argument("--samples", type=int, default=4096, help="latent-aligned training records (default 4096)")
-    parser.add_argument("--glyph-steps", type=int, default=300, help="contrastive steps on glyph data (300)")
-    parser.add_argument("--gen-steps", type=int, default=800, help="caption-to-image generator steps (800)")
-    parser.add_argument("--glyph-samples", type=int, default=4096, help="glyph training records (default 4096)")
-    parser.add_argument("--eval-samples", type=int, default=512, help="held-out records for retrieval")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--strength", type=float, default=1.0, help="alignment strength of the data")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="demo-output", metavar="DIR", help="output folder (default demo-output)")
+    parser.add_argument(
+        "--steps", type=int, metavar="N", default=500, help="contrastive steps on latent-aligned data (default 500)"
+    )
+    parser.add_argument(
+        "--samples", type=int, metavar="N", default=4096, help="latent-aligned training records (default 4096)"
+    )
+    parser.add_argument(
+        "--glyph-steps", type=int, metavar="N", default=300, help="contrastive steps on glyph data (default 300)"
+    )
+    parser.add_argument(
+        "--gen-steps", type=int, metavar="N", default=800, help="caption-to-image generator steps (default 800)"
+    )
+    parser.add_argument(
+        "--glyph-samples", type=int, metavar="N", default=4096, help="glyph training records (default 4096)"
+    )
+    parser.add_argument(
+        "--eval-samples", type=int, metavar="N", default=512, help="held-out records for retrieval (default 512)"
+    )
+    parser.add_argument("--batch-size", type=int, metavar="N", default=64, help="training batch size (default 64)")
+    parser.add_argument(
+        "--strength", type=float, metavar="X", default=1.0, help="alignment strength of the data (default 1.0)"
+    )
+    parser.add_argument("--seed", type=int, metavar="N", default=0, help="seed of the data and the models (default 0)")
     parser.add_argument("--quick", action="store_true", help="a short run (tests): fewer steps and samples")
+    parser.add_argument(
+        "--no-figures", action="store_true", help="write numbers and sounds only (no matplotlib needed)"
+    )
 
 
 _QUICK = {
@@ -74,9 +99,11 @@ def _stream(dataset: Any, seed: int) -> dict[str, float]:
     operators = [
         _operator("image", "flip", rngs, field_key="image"),
         _operator("image", "brightness", rngs, field_key="image", max_delta=0.1, clip_range=(0.0, 1.0)),
-        _operator("audio", "gain", rngs, stochastic=True, stream_name="augment", min_gain_db=-3.0, max_gain_db=3.0),
+        # attenuation only: the clips peak near 1, and a boost would push them past what a WAV holds
+        _operator("audio", "gain", rngs, stochastic=True, stream_name="augment", min_gain_db=-6.0, max_gain_db=0.0),
     ]
-    loader = DataLoader(dataset, 256, seed=seed, operators=operators, progress=True)
+    progress = importlib.util.find_spec("tqdm") is not None
+    loader = DataLoader(dataset, 256, seed=seed, operators=operators, progress=progress)
     start, seen, peak = time.perf_counter(), 0, 0.0
     for batch in loader:
         seen += int(np.asarray(batch["mask"]).sum())
@@ -85,7 +112,7 @@ def _stream(dataset: Any, seed: int) -> dict[str, float]:
     assert seen == len(dataset), (seen, len(dataset))
     print(
         f"streamed {seen} aligned samples through {len(operators)} operators in {elapsed:.1f} s "
-        f"({seen / elapsed:,.0f} samples/s)"
+        f"({seen / elapsed:,.0f} samples/s); audio peak after the gain operator {peak:.3f} (a WAV holds up to 1)"
     )
     return {"samples": seen, "seconds": elapsed, "samples_per_s": seen / elapsed, "audio_peak": peak}
 
@@ -97,52 +124,25 @@ def _recall_at_1(model: Any, dataset: Any, n: int) -> dict[str, float]:
     return {pair: float(v["recall@1"]) for pair, v in result.items()}
 
 
-def _write_outputs(out: Path, val: Any, seed: int, histories: dict[str, list[float]]) -> list[str]:
-    import modalax
-    from modalax.plugin import get_modality_record, image_grid, plot_image_grid, resolve, save_line_plot, save_png
+def _check_figures(args: argparse.Namespace) -> None:
+    """Refuse to start when the figures cannot be drawn, before any work."""
+    if not _HAVE_PLOTS and not args.no_figures:
+        from modalax.plugin import ConfigError
 
-    written: list[Path] = []
-    for pattern in PATTERNS:
-        ds = _pattern_dataset(pattern, seed)
-        images = np.asarray(ds.get_records(np.arange(16, dtype=np.int32))["images"])
-        path = out / f"pattern_{pattern}.png"
-        if _HAVE_PLOTS:
-            written.append(plot_image_grid(images, path, ncols=8, title=f"image plugin: {pattern!r} pattern"))
-        else:
-            written.append(save_png(image_grid(images, ncols=8, value_range=(0.0, 1.0)), path, scale=2))
-    audio_ds = modalax.create_dataset(
-        "audio", "synthetic", n_samples=6, audio_types=["sine", "chirp", "noise"], seed=seed
-    )
-    preview = resolve(get_modality_record("audio").previewer)
-    written += preview(audio_ds.fetch(np.arange(6, dtype=np.int32)), out / "audio")
-    aligned = resolve(get_modality_record("multimodal").previewer)
-    written += aligned(val.fetch(np.arange(8, dtype=np.int32)), out / "aligned", dataset=val)
-    for name, values in histories.items():
-        stem = name.replace(" ", "_").replace("-", "_")
-        path = out / f"loss_{stem}.png"
-        ylabel = "mean squared error" if "mse" in name else "InfoNCE loss"
-        written.append(save_line_plot(values, path, title=f"{name} loss", xlabel="training step", ylabel=ylabel))
-    return [str(p) for p in written]
-
-
-def _pattern_dataset(pattern: str, seed: int) -> Any:
-    from flax import nnx
-
-    import modalax
-    from modalax.plugin import get_modality_record, resolve
-
-    config = resolve(get_modality_record("image").config_class)(height=32, width=32)
-    return modalax.create_dataset(
-        "image", "synthetic", config=config, dataset_size=16, pattern_type=pattern, rngs=nnx.Rngs(seed)
-    )
+        raise ConfigError(
+            f"modalax demo draws its figures with matplotlib, which is not installed: {_MATPLOTLIB} "
+            "(modalax's viz extra), or run `modalax demo --no-figures` for the numbers and sounds alone"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo; 0 on success, 1 when training does not beat chance or generation misses its target."""
+    """Run the demo; 0 on success, 1 when training does not beat chance, generation misses, or audio would clip."""
+    _check_figures(args)
     from flax import nnx
 
     from modalax_multimodal import MultiModalModel, create_synthetic_multi_modal_dataset
     from modalax_multimodal.demo_glyphs import run_glyphs
+    from modalax_multimodal.demo_pictures import loss_figures
     from modalax_multimodal.training import train_contrastive
 
     if args.quick:
@@ -151,9 +151,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    stages = Stages(_STAGES)
     summary: dict[str, Any] = {"plugins": _plugins()}
-    if not _HAVE_PLOTS:
-        print("matplotlib is not installed: figures with axes are skipped (pip install 'modalax[viz]')")
     common = {
         "alignment_strength": args.strength,
         "rngs": nnx.Rngs(args.seed),
@@ -163,30 +162,37 @@ def run(args: argparse.Namespace) -> int:
         "audio_duration": 0.25,
     }
     modalities = ["image", "text", "audio"]
+    stages.start(f"streaming {args.samples} latent-aligned image+text+audio samples through the loader")
     train = create_synthetic_multi_modal_dataset(modalities, args.samples, **common)
     val = create_synthetic_multi_modal_dataset(modalities, args.eval_samples, split="val", **common)
-    summary["data"] = {
-        "train": len(train),
-        "val": len(val),
-        "alignment_strength": args.strength,
-        "stream": _stream(train, args.seed),
-    }
+    stream = _stream(train, args.seed)
+    summary["data"] = {"train": len(train), "val": len(val), "alignment_strength": args.strength, "stream": stream}
 
     chance = 1.0 / args.eval_samples
+    stages.start(f"training contrastive image, text and audio encoders for {args.steps} steps")
     # All three encoders train together: every pair's InfoNCE term, so audio and text (the
     # weakest pair: 16 coarse tokens against a waveform) also learn through image.
     untrained = MultiModalModel(train.config.replace(embed_dim=32), rngs=nnx.Rngs(args.seed), hidden_dim=64)
     before = _recall_at_1(untrained, val, args.eval_samples)
-    print(f"training contrastive encoders on latent-aligned data for {args.steps} steps ...")
-    model, history = train_contrastive(train, args.steps, args.batch_size, seed=args.seed, embed_dim=32, hidden_dim=64)
+    bar = stages.bar(args.steps)
+    model, history = train_contrastive(
+        train, args.steps, args.batch_size, seed=args.seed, embed_dim=32, hidden_dim=64, on_step=bar
+    )
+    seconds = bar.close()
     after = _recall_at_1(model, val, args.eval_samples)
-    print(f"retrieval recall@1 on {args.eval_samples} held-out samples (chance {chance:.4f}):")
+    held_out = f"{args.eval_samples} held-out samples (chance {chance:.4f})"
+    print(f"retrieval recall@1 on {held_out}, {seconds:.0f} s of training:")
     for name in after:
         print(f"  {name:16s} before {before[name]:.3f}   after {after[name]:.3f}")
     print(f"contrastive loss: first {history['loss'][0]:.3f}, last {history['loss'][-1]:.3f}")
 
-    glyphs, glyph_files, curves, glyphs_ok = run_glyphs(args, out)
-    files = glyph_files + _write_outputs(out, val, args.seed, {"contrastive": history["loss"], **curves})
+    glyphs, draw, curves, glyphs_ok = run_glyphs(args, out, stages)
+    stages.start(
+        f"writing {'sounds' if args.no_figures else 'figures and sounds'} to {out}/ (what to look for in each):"
+    )
+    files = draw(args.no_figures)
+    if not args.no_figures:
+        files += loss_figures(out, {"contrastive": history["loss"], **curves})
     mean_after = float(np.mean(list(after.values())))
     summary.update(
         {
@@ -195,19 +201,20 @@ def run(args: argparse.Namespace) -> int:
             "recall_at_1_after": after,
             "contrastive_loss": {"first": history["loss"][0], "last": history["loss"][-1]},
             "glyphs": glyphs,
-            "plots": "matplotlib" if _HAVE_PLOTS else "skipped (matplotlib not installed)",
+            "plots": "skipped (--no-figures)" if args.no_figures else "matplotlib",
             "files": files,
             "seconds": time.perf_counter() - t0,
         }
     )
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"wrote {len(files) + 1} files to {out}/ in {summary['seconds']:.0f} s")
+    print(f"wrote {len(files) + 1} files to {out}/ in {summary['seconds']:.0f} s (every number: summary.json)")
     threshold = max(20 * chance, 0.2)
-    if mean_after < threshold or not glyphs_ok:
+    if mean_after < threshold or not glyphs_ok or stream["audio_peak"] > 1.0:
         print(
             f"FAILED: mean recall@1 {mean_after:.3f} (needs >= {threshold:.3f}), or on glyphs recall@1 "
             f"{glyphs['caption_to_image_retrieval']['recall@1']:.3f} (needs 20x chance) or generated-image "
-            f"correlation {glyphs['generator_correlation']['mean']:.3f} (needs >= 0.8)"
+            f"correlation {glyphs['generator_correlation']['mean']:.3f} (needs >= 0.8), or the streamed "
+            f"audio peaks at {stream['audio_peak']:.3f} (needs <= 1)"
         )
         return 1
     print(f"OK: mean recall@1 {mean_after:.3f} is {mean_after / chance:.0f}x chance; generated glyphs match captions")

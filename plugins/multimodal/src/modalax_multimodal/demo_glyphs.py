@@ -1,14 +1,14 @@
 """The readable half of ``modalax demo``: glyph pictures, their captions and their sounds.
 
-Trains contrastive encoders and a caption-to-image generator on ``multimodal/glyphs`` data and
-draws what a person checks at a glance: captions beside the images they retrieve, generated
-images under their captions, samples with their caption tokens and spectrograms, loss curves.
-Every number is measured on held-out (``val`` split) samples.
+Trains contrastive encoders and a caption-to-image generator on ``multimodal/glyphs`` data;
+``demo_pictures`` then draws what a person checks at a glance: captions beside the images they
+retrieve, generated images above the true ones, samples with their caption tokens and
+spectrograms, and writes the samples' sounds. Every number is measured on held-out (``val``
+split) samples.
 """
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,11 @@ _CORRELATION_TARGET = 0.8
 
 def _stream(dataset: Any, seed: int) -> dict[str, float]:
     """One epoch through the loader: how fast readable samples are generated on demand."""
+    import importlib.util
+
     from modalax import DataLoader
 
-    loader = DataLoader(dataset, 256, seed=seed)
+    loader = DataLoader(dataset, 256, seed=seed, progress=importlib.util.find_spec("tqdm") is not None)
     start, seen = time.perf_counter(), 0
     for batch in loader:
         seen += int(np.asarray(batch["mask"]).sum())
@@ -56,32 +58,40 @@ def _retrieval(model: Any, val: Any, n: int) -> tuple[dict[str, float], np.ndarr
     return scores, top, sim
 
 
-def run_glyphs(args: Any, out: Path) -> tuple[dict[str, Any], list[str], dict[str, list[float]], bool]:
-    """Train and draw on glyph data; returns (summary part, files written, loss curves, passed)."""
+def run_glyphs(args: Any, out: Path, stages: Any) -> tuple[dict[str, Any], Any, dict[str, list[float]], bool]:
+    """Stages 3-5 of the demo on glyph data: stream, train encoders, train a generator.
+
+    Returns (summary part, ``draw(no_figures)`` that writes the figures and sounds, announcing
+    each, and returns their paths, loss curves, passed).
+    """
     from modalax_multimodal.caption_to_image import per_image_correlation, train_caption_to_image
     from modalax_multimodal.datasets.glyphs import create_glyph_caption_dataset
+    from modalax_multimodal.demo_pictures import glyph_figures, glyph_sounds
     from modalax_multimodal.training import train_contrastive
 
+    stages.start(f"streaming {args.glyph_samples} readable glyph/caption/sound samples through the loader")
     train = create_glyph_caption_dataset(args.glyph_samples, args.strength, seed=args.seed)
     val = create_glyph_caption_dataset(args.eval_samples, args.strength, seed=args.seed, split="val")
     part: dict[str, Any] = {
         "data": {"train": len(train), "val": len(val), "alignment_strength": args.strength},
         "stream": _stream(train, args.seed),
     }
-    print(f"training glyph/caption/sound encoders for {args.glyph_steps} steps ...")
+    stages.start(f"training glyph, caption and sound encoders for {args.glyph_steps} steps")
+    bar = stages.bar(args.glyph_steps)
     model, history = train_contrastive(
-        train, args.glyph_steps, args.batch_size, seed=args.seed, embed_dim=32, hidden_dim=64
+        train, args.glyph_steps, args.batch_size, seed=args.seed, embed_dim=32, hidden_dim=64, on_step=bar
     )
+    bar.close()
     scores, top, sim = _retrieval(model, val, args.eval_samples)
     print(
         f"caption->image on {args.eval_samples} held-out glyphs: recall@1 {scores['recall@1']:.3f} "
         f"(chance {scores['chance_recall@1']:.4f}), top image shows the caption's factors "
         f"{scores['factors_match@1']:.3f}"
     )
-    print(f"training a caption-to-image generator for {args.gen_steps} steps ...")
-    t0 = time.perf_counter()
-    generator, gen_loss = train_caption_to_image(train, args.gen_steps, args.batch_size, seed=args.seed)
-    train_s = time.perf_counter() - t0
+    stages.start(f"training a caption-to-image generator for {args.gen_steps} steps")
+    bar = stages.bar(args.gen_steps)
+    generator, gen_loss = train_caption_to_image(train, args.gen_steps, args.batch_size, seed=args.seed, on_step=bar)
+    train_s = bar.close()
     batch = val.get_records(np.arange(args.eval_samples, dtype=np.int32))
     generated = np.asarray(generator(batch["text"]))
     corr = np.asarray(per_image_correlation(generated, batch["image"]))
@@ -106,65 +116,11 @@ def run_glyphs(args: Any, out: Path) -> tuple[dict[str, Any], list[str], dict[st
             "generator_correlation": correlation,
         }
     )
-    files = _figures(out, val, batch, top, sim, generated, corr)
+
+    def draw(no_figures: bool) -> list[str]:
+        figures = [] if no_figures else glyph_figures(out, val, batch, top, sim, generated, corr, _EXAMPLES)
+        return figures + glyph_sounds(out, val, batch, _EXAMPLES)
+
     passed = scores["recall@1"] >= 20 * scores["chance_recall@1"] and correlation["mean"] >= _CORRELATION_TARGET
     curves = {"glyph contrastive": history["loss"], "caption-to-image mse": gen_loss}
-    return part, files, curves, passed
-
-
-def _figures(
-    out: Path, val: Any, batch: Any, top: np.ndarray, sim: np.ndarray, generated: np.ndarray, corr: np.ndarray
-) -> list[str]:
-    from modalax.plugin import have_matplotlib, plot_aligned_samples, plot_image_grid, plot_retrieval, token_preview
-    from modalax_multimodal.preview import HOP_FRACTION, spectrogram_db
-
-    if not have_matplotlib():
-        return []
-    n = _EXAMPLES
-    images = np.asarray(batch["image"])
-    captions = val.captions(batch["text"][:n])
-    written = [
-        plot_retrieval(
-            captions,
-            images[top[:n]],
-            out / "glyph_retrieval.png",
-            correct=top[:n] == np.arange(n)[:, None],
-            scores=np.take_along_axis(sim[:n], top[:n], axis=1),
-            title="caption -> top-3 held-out images by cosine similarity (true image boxed green)",
-        )
-    ]
-    wrapped = [
-        c.replace(" at the ", "\nat the ").replace(" on the ", "\non the ").replace(" in the ", "\nin the ")
-        for c in captions
-    ]
-    written.append(
-        plot_image_grid(
-            np.concatenate([generated[:n], images[:n]]),
-            out / "caption_to_image.png",
-            labels=wrapped + [f"r = {c:.2f}" for c in corr[:n]],
-            ncols=n,
-            row_labels=["generated", "true image"],
-            title="images generated from held-out captions (r: per-image correlation with the true image)",
-        )
-    )
-    rate = val.config.audio_sample_rate
-    audio = np.asarray(batch["audio"][:n])
-    specs = [spectrogram_db(a, n_fft=256) for a in audio]
-    words = [val.tokenizer.detokenize(np.asarray(t)).split() for t in np.asarray(batch["text"][:n])]
-    texts: list[str] = []
-    for ids, w in zip(np.asarray(batch["text"][:n]), words, strict=True):
-        shown = ids[1 : 1 + len(w)]
-        texts.append(textwrap.fill(captions[len(texts)], 34) + "\n\n" + textwrap.fill(token_preview(shown, w), 34))
-    written.append(
-        plot_aligned_samples(
-            images[:n],
-            texts,
-            specs,
-            out / "glyph_samples.png",
-            sample_rate=rate,
-            hop_length=int(256 * HOP_FRACTION),
-            title="held-out samples: picture | caption, then its tokens (ids) | sound\n"
-            "sound: pitch = glyph, timbre = colour, loudness = size, notes = column, note length = row",
-        )
-    )
-    return [str(p) for p in written]
+    return part, draw, curves, passed

@@ -1,4 +1,10 @@
-"""What a person opens to check aligned data: images, sounds, spectrograms and tokens side by side."""
+"""What a person opens to check aligned data: images, sounds, spectrograms and tokens side by side.
+
+With matplotlib every picture is a titled figure: ``overview.png`` shows one sample a row (its
+image, its alignment score, latent and tokens, its sound's spectrogram with time and frequency
+axes), ``images.png`` the images numbered as the rows, ``audio_XX_spec.png`` one sound each.
+Without matplotlib the same pictures are plain Pillow grids.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from modalax.plugin import (
     have_matplotlib,
     image_grid,
     plot_aligned_samples,
+    plot_image_grid,
     save_png,
     save_spectrogram_png,
     save_text,
@@ -100,7 +107,12 @@ def write_preview(
     batch = {k: v for k, v in batch.items() if k != "pairs"}
     if images is not None:
         images = images[:n]
-        written.append(save_png(image_grid(images, value_range=(0.0, 1.0)), out_dir / "images.png", scale=4))
+        if have_matplotlib():
+            title = f"images of the {n} previewed samples (numbered as the rows of overview.png)"
+            labels = [f"sample {i}" for i in range(n)]
+            written.append(plot_image_grid(images, out_dir / "images.png", labels=labels, ncols=min(n, 8), title=title))
+        else:
+            written.append(save_png(image_grid(images, value_range=(0.0, 1.0)), out_dir / "images.png", scale=4))
     specs: list[np.ndarray] = []
     if "audio" in batch:
         rate = int(np.asarray(batch.get("sample_rate", sample_rate)).reshape(-1)[0])
@@ -111,7 +123,11 @@ def write_preview(
             hop = int(spectrogram_n_fft(len(clip)) * HOP_FRACTION)
             written.append(
                 save_spectrogram_png(
-                    specs[-1], out_dir / f"audio_{i:02d}_spec.png", sample_rate=rate, hop_length=hop, title=f"clip {i}"
+                    specs[-1],
+                    out_dir / f"audio_{i:02d}_spec.png",
+                    sample_rate=rate,
+                    hop_length=hop,
+                    title=f"sample {i}: its sound ({len(clip) / rate:.2f} s at {rate} Hz)",
                 )
             )
     text_key = "text" if "text" in batch else "text_tokens" if "text_tokens" in batch else None
@@ -135,7 +151,11 @@ def write_preview(
         texts = texts if texts else [""] * len(specs)
         hop = int(spectrogram_n_fft(audio.shape[-1]) * HOP_FRACTION)
         path = out_dir / "overview.png"
-        written.append(plot_aligned_samples(images, texts, specs, path, sample_rate=rate, hop_length=hop))
+        title = (
+            f"{n} aligned samples, one a row: image | alignment score, latent and tokens | sound\n"
+            "each row's three parts come from one record (audio_XX.wav is row XX's sound)"
+        )
+        written.append(plot_aligned_samples(images, texts, specs, path, sample_rate=rate, hop_length=hop, title=title))
     elif images is not None or specs:
         written.append(save_png(_overview(images, specs), out_dir / "overview.png"))
     return written

@@ -6,7 +6,7 @@ nothing beyond jax and flax.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -73,12 +73,15 @@ def train_contrastive(
     hidden_dim: int | None = None,
     temperature: float = 0.1,
     modalities: Sequence[str] | None = None,
+    on_step: Callable[[int, jax.Array], None] | None = None,
 ) -> tuple[MultiModalModel, dict[str, list[float]]]:
     """Train a small ``MultiModalModel`` contrastively on ``dataset`` for ``steps`` batches.
 
     ``hidden_dim`` is the encoders' width (None: each modality pairing's default).  Batches
     come from ``modalax.DataLoader(dataset, batch_size, shuffle=True, seed=seed,
     drop_last=True, num_epochs=None)``.  Returns the model and ``{"loss": [per step]}``.
+    ``on_step(step, loss)`` is called after every step (for a progress bar); ``loss`` is a jax
+    scalar, and reading it waits for that step.
     """
     from modalax import DataLoader
 
@@ -117,6 +120,8 @@ def train_contrastive(
             break
         params, opt, loss = step(params, opt, model_fields(model, batch))
         losses.append(loss)
+        if on_step is not None:
+            on_step(i, loss)
     nnx.update(model, params)
     return model, {"loss": [float(x) for x in jax.device_get(losses)]}
 

@@ -3,7 +3,7 @@
 ``pack(data, out_dir, shards=N)`` writes; ``PackedDataset(root=out_dir)`` reads (modality plugins
 register a ``packed`` dataset type that decodes file records like their folder datasets);
 ``verify(out_dir)`` reads a pack whole and compares it with its checksums.
-Needs the ``array_record`` package (``pip install 'modalax[packed]'``).
+Needs the ``array_record`` package: ``python -m pip install "array_record>=0.5"`` (the ``packed`` extra).
 """
 
 from modalax._src.packed.dataset import PackedDataset

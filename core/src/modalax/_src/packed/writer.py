@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.install_hints import extra_hint
 from modalax._src.packed.adapt import plan_for, source_on_error
 from modalax._src.packed.index import PARTIAL, FieldInfo, PackedIndex, ShardInfo, shard_name
 from modalax._src.packed.integrity import CHECKSUMS_NAME, file_sha256, record_crc
@@ -48,7 +49,7 @@ def array_record_module() -> Any:
         from array_record.python import array_record_module as module
     except ImportError as exc:
         raise ModuleNotFoundError(
-            "packed datasets need the array_record package: pip install 'modalax[packed]' (or array_record)"
+            f"packed datasets need the array_record package, which is not installed: {extra_hint('packed')}"
         ) from exc
     return module
 

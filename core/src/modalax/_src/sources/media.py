@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modalax._src.errors import ConfigError, DataError, ModalaxError
+from modalax._src.install_hints import plugin_hint
 
 __all__ = ["MediaDecoder", "media_decoder"]
 
@@ -73,7 +74,7 @@ def media_decoder(
     except KeyError as exc:
         raise ConfigError(
             f"{owner}: {what} needs the {modality!r} modality to decode it, which is not installed "
-            f"(pip install modalax-{modality}), or leave the column out with columns=[...]"
+            f"({plugin_hint(modality)}), or leave the column out with columns=[...]"
         ) from exc
     if record.decoder is None:
         raise ConfigError(

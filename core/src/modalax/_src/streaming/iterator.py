@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from modalax._src.errors import ConfigError, StaleIteratorError
+from modalax._src.install_hints import extra_hint
 from modalax._src.loader.prefetch import Prefetcher
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ def _progress_bar(loader: StreamingLoader) -> Any:
         from tqdm.auto import tqdm
     except ImportError as exc:
         raise ConfigError(
-            "StreamingLoader.progress: got True, but tqdm is not installed; expected `pip install modalax[progress]`"
+            f"StreamingLoader.progress: got True, but tqdm is not installed: {extra_hint('progress')}"
         ) from exc
     try:
         total = None if loader.num_epochs is None else len(loader) * loader.num_epochs
