@@ -121,7 +121,7 @@ def test_a_protocol_without_its_package_names_the_package(url: str, package: str
 
     if importlib.util.find_spec(package) is not None:
         pytest.skip(f"{package} is installed here")
-    wanted = rf"needs the {package} package, which is not installed: pip install {package}"
+    wanted = rf"needs {package}, which is not installed: python -m pip install \"{package}\""
     with pytest.raises(ConfigError, match=wanted):
         modalax.PackedDataset(root=url)
     with pytest.raises(ConfigError, match=wanted):

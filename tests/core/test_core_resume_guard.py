@@ -6,11 +6,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 from flax import nnx
 
 from modalax import ArraySource, ConfigError, DataError, DataLoader, MapConfig, MapOperator, Mixture, Subset
+from modalax._src.loader.chain import fn_key
 from modalax._src.loader.stream import FIELDS
 
 from .operator_fixtures import Shift, ShiftConfig
@@ -142,6 +144,28 @@ def test_another_config_or_function_gets_its_own_step() -> None:
     assert plus._step.fn is not times._step.fn
     x_plus, x_times = np.asarray(next(iter(plus))["x"]), np.asarray(next(iter(times))["x"])
     np.testing.assert_array_equal(x_plus - 1, x_times / 2)
+
+
+def _closing(value: Any) -> Callable[[Any], Any]:
+    return lambda x: (value, x)[1]
+
+
+@pytest.mark.parametrize(
+    ("value", "other"),
+    [
+        (jax.random.key(0), jax.random.key(1)),
+        (jax.random.PRNGKey(0), jax.random.PRNGKey(1)),
+        (np.arange(3.0), np.arange(4.0)),
+    ],
+    ids=["typed key", "raw key", "array"],
+)
+def test_a_function_closing_over_keys_or_arrays_is_keyed_by_value(value: Any, other: Any) -> None:
+    first = _build(ops=lambda: [MapOperator(MapConfig(field_key="x", fn=_closing(value)))])
+    second = _build(ops=lambda: [MapOperator(MapConfig(field_key="x", fn=_closing(value)))])
+    assert second._step.fn is first._step.fn  # equal closures share one step, keys included
+    assert digest(_run(first)) == digest(_run(second))
+    assert fn_key(_closing(value)) == fn_key(_closing(value))
+    assert fn_key(_closing(other)) != fn_key(_closing(value))
 
 
 # ----------------------------------------------------------------- range checks name the record

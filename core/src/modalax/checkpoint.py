@@ -29,8 +29,8 @@ The loader's fingerprint check applies as for ``load_state_dict`` (``LoaderResto
 allow_changes=...)`` continues a changed stream on purpose).
 
 The position files are read and written through modalax's path helper, so a checkpoint folder
-may be a URL of any filesystem fsspec knows (``gs://``, ``s3://``, ...; ``pip install
-'modalax[remote]'``) wherever Orbax itself can write the other items there.
+may be a URL of any filesystem fsspec knows (``gs://``, ``s3://``, ...; ``python -m pip install
+"fsspec[http]>=2024.2"``) wherever Orbax itself can write the other items there.
 """
 
 from __future__ import annotations

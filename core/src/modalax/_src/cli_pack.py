@@ -20,8 +20,8 @@ from typing import Any
 from modalax._src import registry
 from modalax._src.cli_preview import check_out, parse_options, plan_dataset, positive_int, seed_arg
 from modalax._src.errors import ConfigError, unknown_name_message
-from modalax._src.remote import RemotePath, as_path
 from modalax._src.install_hints import extra_hint
+from modalax._src.remote import RemotePath, as_path
 
 __all__ = ["add_pack_parser", "cmd_pack", "detect_modality"]
 
@@ -166,7 +166,7 @@ def add_pack_parser(sub: Any) -> None:
         "--runner",
         choices=("local", "beam"),
         default="local",
-        help="write the shards in this process (default) or in an Apache Beam pipeline (pip install 'modalax[beam]')",
+        help=f"write the shards in this process (default) or in an Apache Beam pipeline ({extra_hint('beam')})",
     )
     p.add_argument(
         "--beam-arg",

@@ -20,6 +20,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "viz": ("matplotlib>=3.8",),
     "orbax": ("orbax-checkpoint>=0.6",),
     "packed": ("array_record>=0.5",),
+    "remote": ("fsspec[http]>=2024.2",),
+    "beam": ("apache-beam>=2.60", "array_record>=0.5"),
 }
 
 

@@ -50,8 +50,14 @@ def mask_readers(pipeline: Any) -> list[Any]:
 
 
 def _array_key(v: Any) -> tuple[Any, ...]:
-    a = np.asarray(v)
-    return ("array", a.shape, str(a.dtype), hashlib.sha256(a.tobytes()).hexdigest())
+    dtype = str(v.dtype)
+    if isinstance(v, jax.Array) and jax.dtypes.issubdtype(v.dtype, jax.dtypes.prng_key):
+        v = jax.random.key_data(v)  # a typed key (jax.random.key) has no numpy form; its data does
+    try:
+        a = np.asarray(v)
+    except Exception:  # a tracer, or an array numpy cannot read: keyed by identity, never shared
+        return ("id", id(v), v)
+    return ("array", a.shape, dtype, hashlib.sha256(a.tobytes()).hexdigest())
 
 
 def fn_key(f: Any, depth: int = 0) -> Hashable:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from modalax._src.errors import ConfigError, DataError, StaleIteratorError
+from modalax._src.install_hints import extra_hint
 from modalax._src.loader.prefetch import Lookahead, Prefetcher
 from modalax._src.loader.worker_stream import BatchFailure
 
@@ -136,7 +137,7 @@ def _progress_bar(loader: DataLoader, epoch: int, batch: int) -> Any:
         from tqdm.auto import tqdm
     except ImportError as exc:
         raise ConfigError(
-            "DataLoader.progress: got True, but tqdm is not installed; expected `pip install modalax[progress]`"
+            f"DataLoader.progress: got True, but tqdm is not installed; expected {extra_hint('progress')}"
         ) from exc
     per_epoch = loader.plan.batches_per_epoch
     total = None if loader.num_epochs is None else loader.num_epochs * per_epoch

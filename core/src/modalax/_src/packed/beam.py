@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.install_hints import extra_hint
 from modalax._src.packed.index import PARTIAL, FieldInfo, PackedIndex, shard_name
 from modalax._src.packed.output import PackOutput, check_out
 from modalax._src.packed.writer import (
@@ -57,7 +58,7 @@ from modalax._src.remote import RemotePath, as_path
 try:
     import apache_beam as beam
 except ImportError as exc:  # the extra is optional
-    raise ModuleNotFoundError("pack(runner='beam') needs apache-beam: pip install 'modalax[beam]'") from exc
+    raise ModuleNotFoundError(f"pack(runner='beam') needs apache-beam: {extra_hint('beam')}") from exc
 
 __all__ = ["DEFAULT_PIPELINE_OPTIONS", "MARKER", "pack_beam"]
 

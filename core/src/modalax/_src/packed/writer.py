@@ -284,7 +284,7 @@ def pack(
     once while packing exactly when skipping (so the skips are counted now, not when read).
 
     ``runner="beam"`` writes the shards in an Apache Beam pipeline (``pip install
-    'modalax[beam]'``) run with ``pipeline_options`` (a list of command-line flags such as
+    "apache-beam>=2.60"``) run with ``pipeline_options`` (a list of command-line flags such as
     ``["--runner=DataflowRunner", ...]``, or ``PipelineOptions``; default: the DirectRunner with
     2 worker processes); the pack is identical to this process's.
 

@@ -1,6 +1,6 @@
 """Remote storage: one fsspec-backed path helper that every path-taking API calls (see ``path``).
 
-Needs ``fsspec`` (``pip install 'modalax[remote]'``) and the package of each protocol
+Needs ``fsspec`` (``python -m pip install "fsspec[http]>=2024.2"``) and the package of each protocol
 (``s3fs``, ``gcsfs``, ``huggingface_hub``, ``aiohttp`` for HTTP) only when a URL is used.
 """
 

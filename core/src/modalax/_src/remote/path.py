@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias
 
 from modalax._src.errors import ConfigError, DataError
+from modalax._src.install_hints import extra_hint, pip_install
 from modalax._src.remote.retry import RetryPolicy, call, retry_policy
 
 __all__ = [
@@ -56,8 +57,8 @@ PACKAGES = {
     "gs": "gcsfs",
     "gcs": "gcsfs",
     "hf": "huggingface_hub",
-    "http": "aiohttp (pip install 'fsspec[http]')",
-    "https": "aiohttp (pip install 'fsspec[http]')",
+    "http": "fsspec[http]",
+    "https": "fsspec[http]",
     "az": "adlfs",
     "abfs": "adlfs",
     "abfss": "adlfs",
@@ -135,10 +136,8 @@ def _missing_package(url: str, protocol: str, exc: BaseException) -> ConfigError
             f"{url!r}: no fsspec implementation of {protocol}:// is installed ({exc}); expected a protocol fsspec "
             "knows with its package installed (see fsspec.available_protocols())"
         )
-    install = package if "pip install" in package else f"pip install {package}"
     return ConfigError(
-        f"{url!r}: the {protocol}:// protocol needs the {package.split(' ')[0]} package, which is not installed: "
-        f"{install}"
+        f"{url!r}: the {protocol}:// protocol needs {package}, which is not installed: {pip_install(package)}"
     )
 
 
@@ -148,7 +147,7 @@ def _filesystem(url: str, protocols: tuple[str, ...], options: Mapping[str, Any]
         from fsspec.core import url_to_fs
     except ImportError as exc:
         raise ConfigError(
-            f"{url!r}: remote paths need fsspec, which is not installed: pip install 'modalax[remote]'"
+            f"{url!r}: remote paths need fsspec, which is not installed: " + extra_hint("remote")
         ) from exc
     target = protocols[-1]
     merged = {**_defaults(target, policy), **options}
