@@ -18,7 +18,7 @@ import pytest
 from flax import nnx
 
 import modalax
-from modalax.plugin import KernelRecord, OperatorRecord, resolve
+from modalax.plugin import ConfigError, KernelRecord, OperatorRecord, resolve
 from modalax.testing import conformance_tests
 from modalax_audio import examples, plugin
 
@@ -94,15 +94,22 @@ def test_random_crop_example_cuts_windows_of_the_clips() -> None:
     assert found.all(), "a window is not a slice of its clip"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audio.griffin_lim draws the initial phases of the whole batch from one key: with a key, a "
-    "record's waveform depends on its batch (the example therefore starts from zero phase, key=None)",
-)
-def test_griffin_lim_with_a_key_is_batch_independent() -> None:
-    (mag,), kwargs = examples.griffin_lim()
+def test_griffin_lim_with_a_key_per_record_is_batch_independent() -> None:
+    (mag, keys), kwargs = examples.griffin_lim()
     fn = modalax.get_kernel("audio.griffin_lim")
-    key = jax.random.key(0)
-    full = np.asarray(fn(mag, key, **kwargs))
+    full = np.asarray(fn(mag, keys, **kwargs))
     for i in range(len(mag)):
-        np.testing.assert_allclose(np.asarray(fn(mag[i : i + 1], key, **kwargs))[0], full[i], rtol=1e-6, atol=1e-6)
+        alone = np.asarray(fn(mag[i : i + 1], keys[i : i + 1], **kwargs))[0]
+        np.testing.assert_allclose(alone, full[i], rtol=1e-6, atol=1e-6)
+    raw = jax.random.key_data(keys)  # raw uint32 keys (jax.random.PRNGKey) per record work the same
+    np.testing.assert_allclose(np.asarray(fn(mag, raw, **kwargs)), full, rtol=1e-6, atol=1e-6)
+    shared = np.asarray(fn(mag, keys[0], **kwargs))  # one key: one draw for the whole array
+    assert not np.allclose(shared, full, atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(2,), (3, 1)], ids=["too few keys", "extra axis"])
+def test_griffin_lim_refuses_keys_that_match_no_record_axis(shape: tuple[int, ...]) -> None:
+    (mag, _), kwargs = examples.griffin_lim()
+    keys = jax.random.split(jax.random.key(0), int(np.prod(shape))).reshape(shape)
+    with pytest.raises(ConfigError, match=r"griffin_lim.key: got keys of shape \(.*\), expected one key or one per"):
+        modalax.get_kernel("audio.griffin_lim")(mag, keys, **kwargs)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -140,9 +141,10 @@ def resample_poly() -> Call:
 
 
 def griffin_lim() -> Call:
-    """Waveforms from the clips' STFT magnitude, 8 iterations from zero phase."""
+    """Waveforms from the clips' STFT magnitude, 8 iterations from random phases, a key per clip."""
+    mag = np.abs(_spectrum())
     kwargs = {"n_iter": 8, "hop_length": CONFIG.hop_length, "length": SAMPLES, "pad_mode": CONFIG.pad_mode}
-    return (np.abs(_spectrum()),), kwargs
+    return (mag, jax.random.split(jax.random.key(0), len(mag))), kwargs
 
 
 # ------------------------------------------------------------------ operators

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -82,6 +83,22 @@ def _fit_frames(spec: jax.Array, count: int) -> jax.Array:
     return jnp.pad(spec, [(0, 0)] * (spec.ndim - 1) + [(0, count - have)])
 
 
+def _uniform_phases(key: jax.Array, shape: tuple[int, ...], dtype: Any) -> jax.Array:
+    """Uniform [0, 1) draws of ``shape`` from one key, or per record from keys of shape ``shape[:-2]``."""
+    key = jnp.asarray(key)
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    lead = key.shape if typed else key.shape[:-1]
+    if lead == ():
+        return jax.random.uniform(key, shape, dtype)
+    if lead != tuple(shape[:-2]):
+        raise ConfigError(
+            f"griffin_lim.key: got keys of shape {lead}, expected one key or one per record {tuple(shape[:-2])}"
+        )
+    flat = key.reshape(-1, *key.shape[len(lead) :])
+    draws = jax.vmap(lambda k: jax.random.uniform(k, shape[-2:], dtype))(flat)
+    return draws.reshape(shape)
+
+
 def griffin_lim(
     mag: jax.Array,
     key: jax.Array | None = None,
@@ -98,7 +115,9 @@ def griffin_lim(
 
     Fast Griffin-Lim (Perraudin et al. 2013) as ``librosa.griffinlim``: alternate
     ``istft``/``stft`` projections with ``momentum``.  Phases start at 0 (``key=None``,
-    librosa's ``init=None``) or uniformly random from ``key``.
+    librosa's ``init=None``) or uniformly random from ``key``: one key draws the phases of the
+    whole array; a key per record (shape ``mag.shape[:-2]``, as the loader's per-record keys)
+    draws each record's from its own key, so a record's waveform does not depend on its batch.
     """
     if mag.ndim < 2:
         raise DataError(f"griffin_lim: got shape {tuple(mag.shape)}, expected (..., freq, time)")
@@ -111,7 +130,7 @@ def griffin_lim(
     if key is None:
         angles = jnp.ones(mag.shape, ctype)
     else:
-        angles = jnp.exp(1j * 2.0 * jnp.pi * jax.random.uniform(key, mag.shape, mag.dtype)).astype(ctype)
+        angles = jnp.exp(1j * 2.0 * jnp.pi * _uniform_phases(key, mag.shape, mag.dtype)).astype(ctype)
     eps = np.finfo(np.float32).tiny
     inverse = functools.partial(
         istft, hop_length=hop, win_length=win, n_fft=n_fft, window=window, center=center, length=length
