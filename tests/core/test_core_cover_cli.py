@@ -7,45 +7,16 @@ import argparse
 import json
 import runpy
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from modalax import AdapterRecord, CommandRecord, ConfigError, OperatorRecord, UnknownNameError, registry
 from modalax._src.cli import main
-from modalax._src.cli_pack import detect_modality
 from modalax._src.cli_preview import check_options, factory_parameters, parse_options
 
-
-class TinyModality:
-    name = "tiny"
-
-
-@dataclass
-class TinyConfig:
-    name: str
-    size: int = 4
-    tags: list[str] = field(default_factory=lambda: ["a"])
-
-
-class Counting:
-    def __init__(self, size: int = 4, scale: int = 1) -> None:
-        self.size, self.scale = size, scale
-
-    def __len__(self) -> int:
-        return self.size
-
-    def get_records(self, idx: Any) -> dict[str, Any]:
-        return {"x": np.asarray(idx, np.int64) * self.scale}
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from .cli_fixtures import Counting, TinyConfig, TinyModality, run, seeded
 
 
 @pytest.fixture
@@ -66,8 +37,8 @@ def test_info_shows_the_class_config_fields_and_registrations(tiny: Any, capsys:
     lines = out.splitlines()
     assert lines[0] == "modality 'tiny' from <runtime>"
     assert lines[1] == "  a tiny modality"
-    assert lines[2] == f"class: {__name__}.TinyModality"
-    assert lines[3] == f"config: {__name__}.TinyConfig"
+    assert lines[2] == f"class: {TinyModality.__module__}.TinyModality"
+    assert lines[3] == f"config: {TinyConfig.__module__}.TinyConfig"
     rows = [line.split() for line in lines[4:9]]
     assert rows[0] == ["field", "type", "default"]
     assert rows[2:] == [["name", "str", "(required)"], ["size", "int", "4"], ["tags", "list[str]", "['a']"]]
@@ -80,7 +51,7 @@ def test_info_without_config_or_description(isolated_registry: Any, capsys: pyte
     assert code == 0
     assert out.splitlines() == [
         "modality 'bare' from <runtime>",
-        f"class: {__name__}.TinyModality",
+        f"class: {TinyModality.__module__}.TinyModality",
         "dataset types: -",
         "kernels: -",
         "operators: -",
@@ -252,21 +223,13 @@ def _full_disk(batch: dict[str, Any], out: Path) -> list[Path]:
     raise OSError(28, "No space left on device")
 
 
-def _seeded(n: int = 3, *, rngs: Any) -> Counting:
-    import jax
-
-    source = Counting(n)
-    source.scale = int(jax.random.randint(rngs(), (), 1, 1000))
-    return source
-
-
 def _register_previewable(name: str, previewer: Any) -> None:
     from modalax import ModalityRecord
 
     registry.register(ModalityRecord(name, TinyModality, previewer=previewer))
     registry.register_dataset(name, "counting", Counting)
     registry.register_dataset(name, "empty", lambda: Counting(0))
-    registry.register_dataset(name, "seeded", _seeded)
+    registry.register_dataset(name, "seeded", seeded)
 
 
 def test_preview_hands_the_first_records_to_the_previewer(
@@ -292,7 +255,7 @@ def test_preview_seeds_a_factory_that_takes_rngs(
     _register_previewable("pv", _previewer)
     for seed in (1, 2):
         assert run(capsys, "preview", "pv", "seeded", "--seed", str(seed), "--out", str(tmp_path))[0] == 0
-        scale = _seeded(rngs=nnx.Rngs(seed_key(seed))).scale
+        scale = seeded(rngs=nnx.Rngs(seed_key(seed))).scale
         assert (tmp_path / "x.txt").read_text() == f"0 {scale} {2 * scale}"
 
 
@@ -337,132 +300,3 @@ def test_check_options_skips_what_it_cannot_inspect() -> None:
 
     with pytest.raises(ConfigError, match=r"--set a=\.\.\.: unknown option of x/y 'a'; available: b"):
         check_options(positional, {"a": 1}, "x/y")
-
-
-# ------------------------------------------------------------------- pack
-class TinyFolder(Counting):
-    """A folder dataset: one record per ``.tiny`` file, its size in bytes."""
-
-    def __init__(self, root: Path) -> None:
-        self.paths = sorted(Path(root).rglob("*.tiny"))
-        super().__init__(len(self.paths))
-
-    def get_records(self, idx: Any) -> dict[str, Any]:
-        return {"x": np.array([self.paths[int(i)].stat().st_size for i in idx], np.int64)}
-
-
-def _tiny_file(path: Path, size: int = 2) -> Counting:
-    return Counting(size, scale=len(Path(path).read_text()))
-
-
-def _register_packable(monkeypatch: pytest.MonkeyPatch) -> Any:
-    pytest.importorskip("array_record")
-    from modalax import PackedDataset
-
-    class TinyPacked(PackedDataset):
-        modality = "tiny"
-
-        @staticmethod
-        def file_extensions() -> tuple[str, ...]:
-            return (".tiny",)
-
-        @classmethod
-        def pack_metadata(cls, data: Any, out_dir: Path) -> dict[str, Any] | None:
-            return {"metadata": {"files": len(data)}} if isinstance(data, TinyFolder | Counting) else None
-
-    class SoundPacked(PackedDataset):
-        modality = "sound"
-
-        @staticmethod
-        def file_extensions() -> tuple[str, ...]:
-            return (".wav", ".flac")
-
-    registry.register_modality("tiny", TinyModality)
-    registry.register_dataset("tiny", "folder", TinyFolder)
-    registry.register_dataset("tiny", "packed", TinyPacked)
-    registry.register_dataset("tiny", "file", _tiny_file)
-    registry.register_dataset("tiny", "seeded", _seeded)
-    registry.register_modality("sound", TinyModality)
-    registry.register_dataset("sound", "folder", TinyFolder)
-    registry.register_dataset("sound", "packed", SoundPacked)
-    return PackedDataset
-
-
-def _files(folder: Path, names: list[str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(names):
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(b"x" * (i + 1))
-    return folder
-
-
-def test_detect_modality_counts_extensions(
-    isolated_registry: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    with pytest.raises(
-        ConfigError, match=r"cannot tell its modality \(no folder modality installed\); pass --modality"
-    ):
-        detect_modality(_files(tmp_path / "none", ["a.tiny"]))
-    _register_packable(monkeypatch)
-    assert detect_modality(_files(tmp_path / "t", ["a.tiny", "b.TINY", "c.wav", "d.txt"])) == "tiny"
-    assert detect_modality(_files(tmp_path / "s", ["a.tiny", "b.wav", "sub/c.flac"])) == "sound"
-    for folder, found in [
-        (_files(tmp_path / "tie", ["a.tiny", "b.wav"]), "sound: 1 files, tiny: 1 files"),
-        (_files(tmp_path / "other", ["a.txt"]), "sound: 0 files, tiny: 0 files"),
-    ]:
-        with pytest.raises(ConfigError) as info:
-            detect_modality(folder)
-        assert f"SOURCE {str(folder)!r}: cannot tell its modality ({found}); pass --modality" == str(info.value)
-
-
-def test_pack_a_folder_a_file_and_a_registered_dataset(
-    isolated_registry: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from flax import nnx
-
-    from modalax.plugin import seed_key
-
-    packed_dataset = _register_packable(monkeypatch)
-    folder = _files(tmp_path / "in", ["a.tiny", "b.tiny", "c.tiny"])
-    code, out, _ = run(capsys, "pack", str(folder), "--out", str(tmp_path / "p1"), "--shards", "2", "--no-progress")
-    assert code == 0 and out == f"packed 3 tiny records into 2 shard(s): {tmp_path / 'p1' / 'index.json'}\n"
-    assert packed_dataset(tmp_path / "p1").get_records(np.arange(3))["x"].tolist() == [1, 2, 3]
-
-    text = tmp_path / "t.txt"
-    text.write_text("abcd")
-    argv = ["pack", str(text), "--modality", "tiny", "--out", str(tmp_path / "p2"), "--set", "size=3", "--no-progress"]
-    assert run(capsys, *argv)[0] == 0
-    assert packed_dataset(tmp_path / "p2").get_records(np.arange(3))["x"].tolist() == [0, 4, 8]
-
-    code, out, _ = run(capsys, "pack", "tiny:seeded", "--seed", "7", "--out", str(tmp_path / "p3"), "--no-progress")
-    scale = _seeded(rngs=nnx.Rngs(seed_key(7))).scale
-    assert code == 0 and out.startswith("packed 3 tiny records into 1 shard(s)")
-    assert packed_dataset(tmp_path / "p3").get_records(np.arange(3))["x"].tolist() == [0, scale, 2 * scale]
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["{folder}", "--modality", "tinny"], "--modality: unknown folder modality 'tinny'; available: sound, tiny"),
-        (["nonsense"], "SOURCE: got 'nonsense', which is not a folder, a file or MODALITY:DATASET_TYPE"),
-        (["tiny:"], "SOURCE: got 'tiny:', which is not a folder"),
-        (["tiny:seeded", "--set", "n=3", "--set", "bogus=1"], "unknown option of tiny/seeded 'bogus'"),
-        (["{folder}", "--shards", "5"], "pack.shards: got 5 for 1 records"),
-    ],
-)
-def test_pack_failures_are_one_line_and_write_nothing(
-    isolated_registry: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-    message: str,
-) -> None:
-    _register_packable(monkeypatch)
-    folder = _files(tmp_path / "in", ["a.tiny"])
-    out = tmp_path / "out"
-    args = [a.format(folder=folder) for a in argv]
-    code, stdout, err = run(capsys, "pack", *args, "--out", str(out), "--no-progress")
-    assert code == 2 and stdout == ""
-    assert err.startswith("modalax: error: ") and message in err and len(err.splitlines()) == 1
-    assert not out.exists() or not any(out.iterdir())

@@ -190,7 +190,9 @@ def test_have_matplotlib_and_figures_need_it(tmp_path: Path, monkeypatch: pytest
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
     assert viz.have_matplotlib() is False
-    with pytest.raises(ConfigError, match=r"need matplotlib; expected `pip install 'modalax\[viz\]'`"):
+    with pytest.raises(
+        ConfigError, match=r"need matplotlib, which is not installed: python -m pip install \"matplotlib>=3\.8\""
+    ):
         viz.plot_curves({"loss": [1.0, 2.0]}, tmp_path / "c.png")
     # without matplotlib a spectrogram with rate and hop falls back to the bare picture
     path = viz.save_spectrogram_png(np.zeros((3, 2)), tmp_path / "s.png", scale=1, sample_rate=8000, hop_length=80)

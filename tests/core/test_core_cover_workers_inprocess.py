@@ -12,15 +12,12 @@ from __future__ import annotations
 import gc
 import itertools
 import multiprocessing
-import os
-import pickle
 import signal
 import sys
 import threading
 import types
 import weakref
 from collections.abc import Callable, Iterator
-from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +26,11 @@ import pytest
 
 from modalax import ConfigError, DataError, RecordIndexError
 from modalax._src.loader import worker_process, worker_state, workers
-from modalax._src.loader.worker_process import read_batch, start_workers, unlink_segment, worker_main
+from modalax._src.loader.worker_process import worker_main
 from modalax._src.loader.workers import WorkerPool
 
 sys.path.insert(0, str(Path(__file__).parent))
 import workers_fixtures as fx
-
-
-def _same(got: Any, want: Any) -> None:
-    assert type(got) is type(want)
-    if isinstance(want, dict):
-        assert list(got) == list(want)
-        for k in want:
-            _same(got[k], want[k])
-    elif isinstance(want, np.ndarray):
-        assert (got.dtype, got.shape, got.tobytes()) == (want.dtype, want.shape, want.tobytes())
-    else:
-        assert got == want
 
 
 class ThreadWorker:
@@ -144,14 +129,14 @@ def test_results_are_the_source_records_in_order(pool: WorkerPool) -> None:
     got = list(pool.imap(batches))
     assert len(got) == len(batches)
     for b, records in zip(batches, got, strict=True):
-        _same(records, source.get_records(b))
+        fx.same(records, source.get_records(b))
     assert pool.alive and not pool.broken and len(pool.pids) == 2
 
 
 def test_handles_taken_out_of_order_and_twice(pool: WorkerPool) -> None:
     handles = [pool.submit([i, i + 1]) for i in range(20, 32, 2)]  # twice in_flight: some wait in the queue
     for h in reversed(handles):
-        _same(h.result(), fx.MixedSource().get_records(h.indices))
+        fx.same(h.result(), fx.MixedSource().get_records(h.indices))
     assert handles[0].result() is handles[0].result()
 
 
@@ -171,7 +156,7 @@ def test_a_raising_source_is_a_data_error_naming_the_records(
     assert all(f in str(info.value) for f in fragments), str(info.value)
     assert any(note.startswith("worker traceback:") for note in info.value.__notes__)
     assert not pool.broken  # a source's error does not break the pool
-    _same(pool.submit([1]).result(), fx.MixedSource().get_records(np.array([1])))
+    fx.same(pool.submit([1]).result(), fx.MixedSource().get_records(np.array([1])))
 
 
 class NeedsTwo(DataError):
@@ -328,22 +313,8 @@ def test_a_dead_worker_breaks_the_pool(threads: Callable[..., list[ThreadWorker]
         pool.submit([4])
 
 
-def _cannot_load() -> None:
-    raise RuntimeError("codec library missing")
-
-
-class UnloadableSource:
-    """Pickles, but unpickling it in a worker fails."""
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_cannot_load, ())
-
-    def get_records(self, indices: Any) -> Any:
-        raise AssertionError("never loaded")
-
-
 def test_a_source_that_cannot_load_breaks_the_pool(threads: Any) -> None:
-    pool = WorkerPool(UnloadableSource(), 1)
+    pool = WorkerPool(fx.UnloadableSource(), 1)
     with pytest.raises(DataError) as info:
         pool.submit([0, 1]).result()
     assert str(info.value) == (
@@ -361,120 +332,10 @@ def test_a_stubborn_worker_is_terminated_then_killed(threads: Callable[..., list
     assert started[-1].exitcode == -signal.SIGKILL and not pool.alive
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "fragment"),
-    [
-        ({"workers": -1}, "WorkerPool.workers: got -1, expected a positive int"),
-        ({"workers": 1.5}, "WorkerPool.workers: got 1.5"),
-        ({"workers": 1, "in_flight": True}, "WorkerPool.in_flight: got True, expected a positive int or None"),
-        ({"workers": 1, "in_flight": "2"}, "WorkerPool.in_flight: got '2'"),
-        ({"workers": 1, "start_method": "thread"}, "got 'thread', expected 'spawn' or 'forkserver'"),
-    ],
-)
-def test_bad_options_are_config_errors_naming_them(kwargs: dict[str, Any], fragment: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        WorkerPool(fx.MixedSource(), **kwargs)
-    assert fragment in str(info.value)
-
-
-def test_a_source_without_get_records_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"WorkerPool\.source: got list, expected a source with get_records"):
-        WorkerPool([1, 2, 3], 1)
-
-
 def test_numpy_integer_counts_are_accepted(threads: Any) -> None:
     with WorkerPool(fx.MixedSource(), np.int64(1), in_flight=np.int32(2)) as pool:
         assert (pool.workers, pool.in_flight) == (1, 2)
         assert type(pool.workers) is int and type(pool.in_flight) is int
-
-
-# --------------------------------------------------- the worker side itself
-class _Recorder:
-    """A ``multiprocessing`` context that records the environment each process starts with."""
-
-    def __init__(self) -> None:
-        self.seen: list[str | None] = []
-
-    def Pipe(self, duplex: bool = True) -> Any:
-        return multiprocessing.Pipe(duplex)
-
-    def Process(self, target: Any, args: Any, name: str, daemon: bool) -> Any:
-        ctx = self
-
-        class P:
-            pid = 1
-
-            def start(self) -> None:
-                assert daemon and name.startswith("modalax-worker-") and target is worker_main
-                ctx.seen.append(os.environ.get("JAX_PLATFORMS"))
-
-        return P()
-
-
-@pytest.mark.parametrize("before", [None, "cuda"])
-def test_start_workers_starts_children_on_cpu_and_restores_the_environment(
-    monkeypatch: pytest.MonkeyPatch, before: str | None
-) -> None:
-    if before is None:
-        monkeypatch.delenv("JAX_PLATFORMS", raising=False)
-    else:
-        monkeypatch.setenv("JAX_PLATFORMS", before)
-    ctx = _Recorder()
-    procs, conns = start_workers(ctx, 2, b"payload", "mxtest_")
-    assert ctx.seen == ["cpu", "cpu"] and len(procs) == len(conns) == 2
-    assert os.environ.get("JAX_PLATFORMS") == before
-    for c in conns:
-        c.close()
-
-
-def test_worker_main_in_this_thread_answers_every_task_then_stops(monkeypatch: pytest.MonkeyPatch) -> None:
-    handler = signal.getsignal(signal.SIGINT)
-    mine, theirs = multiprocessing.Pipe(duplex=True)
-    prefix = f"mxcov{os.getpid():x}_"
-    for seq, idx in enumerate(([1, 2], [fx.RAISE_AT], [fx.WARN_AT])):
-        mine.send((seq, np.array(idx)))
-    mine.send(None)
-    try:
-        worker_main(pickle.dumps(fx.FaultySource()), theirs, prefix)
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # Ctrl-C is the parent's to handle
-    finally:
-        signal.signal(signal.SIGINT, handler)
-    ok, err, warned = mine.recv(), mine.recv(), mine.recv()
-    assert not mine.poll(0)
-    assert ok[:2] == ("ok", 0) and ok[3] == f"{prefix}0" and ok[4] == [] and ok[5] == []
-    _same(read_batch(ok[2], ok[3]), fx.MixedSource().get_records(np.array([1, 2])))
-    with pytest.raises(FileNotFoundError):
-        SharedMemory(name=ok[3])  # read_batch unlinked it
-    assert err[:2] == ("error", 1)
-    blob, kind, text, trace = err[2]
-    assert kind == "DataError" and "truncated" in text and "Traceback" in trace
-    assert isinstance(pickle.loads(blob), DataError)
-    assert warned[0] == "ok" and warned[4] == [(RuntimeWarning, f"skipping 'file{fx.WARN_AT}.jpg'")]
-    unlink_segment(warned[3])
-    unlink_segment(warned[3])  # a missing segment is not an error
-
-
-def test_worker_main_reports_a_source_it_cannot_load_and_ends_when_orphaned() -> None:
-    handler = signal.getsignal(signal.SIGINT)
-    try:
-        mine, theirs = multiprocessing.Pipe(duplex=True)
-        worker_main(pickle.dumps(UnloadableSource()), theirs, "mxcov_")
-        fatal = mine.recv()
-        assert fatal[:2] == ("fatal", -1) and fatal[2][1:3] == ("RuntimeError", "codec library missing")
-        mine, theirs = multiprocessing.Pipe(duplex=True)
-        mine.close()  # the main process is gone
-        worker_main(pickle.dumps(fx.MixedSource()), theirs, "mxcov_")  # returns instead of hanging
-    finally:
-        signal.signal(signal.SIGINT, handler)
-
-
-def test_an_unpicklable_exception_travels_as_text() -> None:
-    class Local(Exception):  # a local class does not pickle
-        pass
-
-    blob, kind, text, trace = worker_process._describe(Local("boom"))
-    assert blob is None and (kind, text) == ("Local", "boom") and "Local: boom" in trace
-    assert read_batch(("value", ("a", "b")), None) == ("a", "b")  # records that are not a dict pass through
 
 
 class ListSource:

@@ -107,7 +107,9 @@ def test_hf_image_column_needs_its_modality() -> None:
     ds = ds.cast_column("img", datasets.Image())
     previous = set_current(Registry(discover=False))  # no plugin installed
     try:
-        with pytest.raises(ConfigError, match=r"needs the 'image' modality .*modalax-image"):
+        with pytest.raises(
+            ConfigError, match=r"needs the 'image' modality .*python -m pip install \"\./plugins/image\""
+        ):
             HFSource(ds)
         assert HFSource(ds, columns=["id"]).get_records([0])["id"].tolist() == [7]  # the way without it
     finally:

@@ -233,7 +233,7 @@ def test_settle_waits_until_the_read_ahead_is_full_and_then_nothing_runs() -> No
 
 
 def test_epoch_keys_of_an_endless_run_equal_a_resumed_run_and_compile_once() -> None:
-    from modalax._src.loader import loader as loader_module
+    from modalax._src.loader import produce as loader_module
     from modalax._src.loader import state as state_module
 
     def augmented(epoch: int | None = None, batches: int = 1) -> list[np.ndarray]:

@@ -96,7 +96,12 @@ def infos() -> dict[str, Any]:
         (None, "loaded", "declares no plugin-API version"),
         ('"2.0"', "incompatible", "built for plugin API 2.0 but this modalax provides 1.0"),
         ('"0.9"', "incompatible", "built for plugin API 0.9 but this modalax provides 1.0"),
-        ('"1.7"', "incompatible", "needs plugin API 1.7 but this modalax provides 1.0; upgrade modalax"),
+        (
+            '"1.7"',
+            "incompatible",
+            "needs plugin API 1.7 but this modalax provides 1.0; install a newer modalax "
+            '(from its checkout: python -m pip install "./core")',
+        ),
         ("1.0", "incompatible", "MODALAX_PLUGIN_API = 1.0; expected a 'major.minor' string"),
         ('"one"', "incompatible", "MODALAX_PLUGIN_API = 'one'; expected a 'major.minor' string"),
     ],
@@ -186,7 +191,8 @@ def test_a_name_another_distribution_owns_is_not_registered_and_names_both(
         assert "owned/real" in modalax.list_datasets()  # the owner keeps its names
         assert all(not name.startswith("image") for name in modalax.list_datasets())
     code, out, _ = _cli(["plugins", "--strict"], owner, evil)
-    assert code == 1 and "evil-dist" in out and words.split("'")[0] in out
+    flat = " ".join(out.split())  # the problems are wrapped to the terminal's width
+    assert code == 1 and "evil-dist" in out and words.split("'")[0] in flat
 
 
 def test_squatting_fails_strict_mode_naming_both_distributions(tmp_path: Path) -> None:

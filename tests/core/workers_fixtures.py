@@ -189,3 +189,31 @@ class DyingSource(MixedSource):
                 os._exit(3)
             os.kill(os.getpid(), signal.SIGKILL)
         return super().get_records(indices)
+
+
+def same(got: Any, want: Any) -> None:
+    """Equal records: the same types, keys in order, array dtypes, shapes and bytes."""
+    assert type(got) is type(want)
+    if isinstance(want, dict):
+        assert list(got) == list(want)
+        for k in want:
+            same(got[k], want[k])
+    elif isinstance(want, np.ndarray):
+        assert (got.dtype, got.shape, got.tobytes()) == (want.dtype, want.shape, want.tobytes())
+    else:
+        assert got == want
+
+
+def _cannot_load() -> None:
+    """What unpickling an ``UnloadableSource`` calls: it raises."""
+    raise RuntimeError("codec library missing")
+
+
+class UnloadableSource:
+    """Pickles, but unpickling it in a worker fails."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_cannot_load, ())
+
+    def get_records(self, indices: Any) -> Any:
+        raise AssertionError("never loaded")

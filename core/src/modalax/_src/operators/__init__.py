@@ -1,6 +1,6 @@
 """Operators: ``ModalityOperator``, chains and user-function operators."""
 
-from modalax._src.operators.base import ModalityOperator, OperatorModule
+from modalax._src.operators.base import OperatorModule
 from modalax._src.operators.compose import (
     Compose,
     ElementConfig,
@@ -11,6 +11,7 @@ from modalax._src.operators.compose import (
 )
 from modalax._src.operators.config import ModalityOperatorConfig, OperatorConfig
 from modalax._src.operators.fields import get_path, set_path
+from modalax._src.operators.modality import ModalityOperator
 
 __all__ = [
     "Compose",

@@ -10,9 +10,10 @@ import jax
 from flax import nnx
 
 from modalax._src.errors import ConfigError
-from modalax._src.operators.base import ModalityOperator, OperatorModule
+from modalax._src.operators.base import OperatorModule
 from modalax._src.operators.config import ModalityOperatorConfig, OperatorConfig
 from modalax._src.operators.fields import PyTree
+from modalax._src.operators.modality import ModalityOperator
 
 
 def _fold_keys(keys: jax.Array | None, salt: int) -> jax.Array | None:
