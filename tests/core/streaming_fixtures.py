@@ -104,3 +104,14 @@ def dying(shard: int) -> Iterator[dict[str, Any]]:
         if shard == 1 and i == 1 and os.environ.get("MODALAX_WORKER_PROCESS") == "1":
             os._exit(3)
         yield {"x": np.int32(value(shard, i))}
+
+
+def hanging(shard: int) -> Iterator[dict[str, Any]]:
+    """Shard 1 hangs in a worker process after one record (a stuck remote read, say)."""
+    import os
+    import time
+
+    for i in range(GEN_SIZES[shard]):
+        if shard == 1 and i == 1 and os.environ.get("MODALAX_WORKER_PROCESS") == "1":
+            time.sleep(3600)
+        yield {"x": np.int32(value(shard, i))}

@@ -264,3 +264,27 @@ def test_skips_survive_a_resume(tmp_path: Path) -> None:
     resumed.load_state_dict(states[-2])
     list(resumed)
     assert resumed.skipped_count == 1 and resumed.skipped == loader.skipped
+
+
+def test_a_worker_that_hangs_is_a_bounded_wait_naming_it() -> None:
+    loader = StreamingLoader(IterableSource(fx.hanging, num_shards=3, name="stream"), 4, workers=1, timeout=2)
+    try:
+        with pytest.raises(DataError, match=r"not decoded within 2\.0 s"):
+            list(loader)
+    finally:
+        loader.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timeout": 0}, r"StreamingLoader.timeout: got 0, expected a positive number of seconds, or None"),
+        ({"timeout": "1"}, r"StreamingLoader.timeout: got '1'"),
+        ({"start_method": "fork"}, r"StreamingLoader.start_method: got 'fork', expected 'spawn' or 'forkserver'"),
+    ],
+)
+def test_bad_worker_options_of_a_stream_are_config_errors(kwargs: dict[str, Any], message: str) -> None:
+    from modalax import ConfigError, DataLoader
+
+    with pytest.raises(ConfigError, match=message):
+        DataLoader(IterableSource(fx.counting, num_shards=2), 4, **kwargs)

@@ -175,6 +175,19 @@ def test_a_bug_stops_the_pass_and_every_later_call_names_it(n: int) -> None:
         loader.close()
 
 
+def test_a_bug_in_a_worker_stops_the_pass_as_it_does_here() -> None:
+    # The same bug read by this process would stop the pass with the TypeError itself: so must a
+    # worker's, not become a DataError that costs one batch while the pass goes on.
+    loader = DataLoader(fx.WorkerBugSource(800), 4, shuffle=False, workers=2)
+    try:
+        with pytest.raises(TypeError, match="unsupported operand") as info:
+            for _ in loader:
+                pass
+        assert any("worker" in note for note in getattr(info.value, "__notes__", []))
+    finally:
+        loader.close()
+
+
 def test_a_pass_that_ends_early_is_an_error_not_a_silent_end(monkeypatch: pytest.MonkeyPatch) -> None:
     loader = DataLoader(fx.MixedSource(40), 4, shuffle=False, num_epochs=2)
     full = loader._pieces

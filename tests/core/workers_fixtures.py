@@ -116,6 +116,18 @@ class BuggySource(MixedSource):
         return super().get_records(indices)
 
 
+class WorkerBugSource(MixedSource):
+    """A bug only in a worker process (``TypeError``); this process reads slowly, so the workers get batches."""
+
+    def get_records(self, indices: Any) -> dict[str, Any]:
+        from modalax._src.loader.workers import in_worker_process
+
+        if in_worker_process():
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+        time.sleep(0.02)
+        return super().get_records(indices)
+
+
 class OffsetSource:
     """``x = index + offset``: a source whose attribute a user may change between passes."""
 

@@ -38,14 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from modalax._src.errors import ConfigError, DataError
+from modalax._src.errors import ConfigError, DataError, ModalaxError
 from modalax._src.loader.worker_choice import WorkerChoice, choose_workers
 from modalax._src.loader.worker_guard import check_count, guard_error, unguarded_call, usable_cores
 from modalax._src.loader.worker_launch import SERVER, payload_of
 from modalax._src.loader.workers import (
-    START_METHODS,
     WaitTimeout,
     WorkerPool,
+    check_start_method,
     check_timeout,
     in_worker_process,
 )
@@ -63,6 +63,19 @@ class BatchFailure:
 
     def __init__(self, error: DataError) -> None:
         self.error = error
+
+
+def _source_bug(exc: DataError) -> BaseException | None:
+    """The source's own non-modalax exception (a bug, such as a ``TypeError``) a worker raised, else None.
+
+    A ``DataError`` (bad data) costs its batch and the pass goes on; any other exception of the
+    source stops the pass, whichever process read the batch, so the worker's is raised as itself.
+    """
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, ModalaxError) or not isinstance(cause, Exception):
+        return None
+    cause.add_note(str(exc.__notes__[-1]) if getattr(exc, "__notes__", None) else f"raised in a worker: {exc}")
+    return cause
 
 
 class _Starting:
@@ -111,11 +124,7 @@ class LoaderWorkers:
     def __init__(self, source: Any, workers: Any, timeout: Any, start_method: str) -> None:
         self.requested = check_workers("DataLoader", workers)
         self.timeout = check_timeout("DataLoader", timeout)
-        if start_method not in START_METHODS:
-            raise ConfigError(
-                f"DataLoader.start_method: got {start_method!r}, expected 'spawn' or 'forkserver' "
-                "(fork is unsafe once jax is initialised)"
-            )
+        check_start_method("DataLoader", start_method)
         self.source, self.start_method = source, start_method
         self.on_device = bool(getattr(source, "traceable", False))
         self.choice: WorkerChoice | None = None
@@ -215,6 +224,9 @@ class LoaderWorkers:
                 try:
                     records = head[2].result(self.timeout)
                 except DataError as exc:
+                    bug = _source_bug(exc)
+                    if bug is not None:
+                        raise bug from None  # as when this process reads the batch: the pass stops
                     if pool is not None and (pool.broken or isinstance(exc, WaitTimeout)):
                         # A dead or stuck worker: stop them all (the stuck one is killed); a fresh
                         # pool starts, and the batches that were at the pool are read again.

@@ -26,7 +26,7 @@ and unlink every segment not yet received. A consumer waits with bounded polls a
 worker's liveness between them: a worker that died, or raised, becomes a ``DataError`` naming
 the records of its batch. After a death the pool is broken (every later result raises); a
 ``DataError`` raised by the source keeps its class. A wait past ``WATCH_S`` warns once, naming
-the worker and the records; ``result(timeout=...)`` bounds it.
+the worker and the records; the pool's ``timeout`` (or ``result(timeout=...)``) bounds it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,16 @@ from modalax._src.loader.worker_launch import SERVER, ServerLauncher, main_spec,
 from modalax._src.loader.worker_process import StartError, read_batch, start_workers
 from modalax._src.loader.worker_state import PoolState, Task, preview
 
-__all__ = ["START_METHODS", "WATCH_S", "BatchHandle", "WaitTimeout", "WorkerPool", "in_worker_process"]
+__all__ = [
+    "START_METHODS",
+    "WATCH_S",
+    "BatchHandle",
+    "WaitTimeout",
+    "WorkerPool",
+    "check_start_method",
+    "check_timeout",
+    "in_worker_process",
+]
 
 _POLL_S = 0.05  # a waiting consumer checks the worker's liveness this often
 WATCH_S = 60.0  # a wait this long for one batch warns (once) that its worker may be stuck
@@ -70,6 +79,16 @@ class WaitTimeout(DataError):
 def in_worker_process() -> bool:
     """Whether this process is a worker (or the fork server): it must not start workers itself."""
     return "_modalax_worker_server" in sys.modules or get_context().current_process().name.startswith("modalax-worker-")
+
+
+def check_start_method(owner: str, start_method: Any) -> str:
+    """``start_method`` if it is one of ``START_METHODS``; ``ConfigError`` otherwise."""
+    if start_method not in START_METHODS:
+        raise ConfigError(
+            f"{owner}.start_method: got {start_method!r}, expected 'spawn' or 'forkserver' "
+            "(fork is unsafe once jax is initialised)"
+        )
+    return str(start_method)
 
 
 def check_timeout(owner: str, timeout: Any) -> float | None:
@@ -101,13 +120,17 @@ class BatchHandle:
         self._taken = False
         self._finalizer = weakref.finalize(self, _abandon, pool._state, task)
 
-    def result(self, timeout: float | None = None) -> Any:
-        """``source.get_records(indices)``; ``DataError`` naming the records if a worker failed."""
+    def result(self, timeout: float | str | None = "pool") -> Any:
+        """``source.get_records(indices)``; ``DataError`` naming the records if a worker failed.
+
+        The wait is bounded by ``timeout`` seconds (None: no bound), by default the pool's own.
+        """
         if self._error is not None:
             raise self._error
+        wait = self._pool.timeout if isinstance(timeout, str) else timeout
         if not self._taken:
             try:
-                self._value = self._pool._wait(self._task, timeout)
+                self._value = self._pool._wait(self._task, wait)
             except DataError as exc:
                 if "not decoded within" not in str(exc):  # a timeout may be waited out again
                     self._error = exc
@@ -163,11 +186,7 @@ class WorkerPool:
             isinstance(in_flight, bool) or not isinstance(in_flight, int | np.integer) or in_flight <= 0
         ):
             raise ConfigError(f"WorkerPool.in_flight: got {in_flight!r}, expected a positive int or None")
-        if start_method not in START_METHODS:
-            raise ConfigError(
-                f"WorkerPool.start_method: got {start_method!r}, expected 'spawn' or 'forkserver' "
-                "(fork is unsafe once jax is initialised)"
-            )
+        check_start_method("WorkerPool", start_method)
         self.timeout = check_timeout("WorkerPool", timeout)
         if not hasattr(source, "get_records"):
             raise ConfigError(f"WorkerPool.source: got {type(source).__name__}, expected a source with get_records")

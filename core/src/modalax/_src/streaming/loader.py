@@ -27,7 +27,8 @@ import jax
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
-from modalax._src.loader.workers import WorkerPool
+from modalax._src.loader.worker_stream import DEFAULT_TIMEOUT_S
+from modalax._src.loader.workers import WorkerPool, check_start_method, check_timeout
 from modalax._src.operators.base import OperatorModule
 from modalax._src.operators.compose import as_pipeline
 from modalax._src.random import check_seed
@@ -85,6 +86,8 @@ class StreamingLoader:
         batches_per_epoch: int | None = None,
         operators: OperatorModule | Sequence[OperatorModule] | None = None,
         workers: int = 0,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        start_method: str = "forkserver",
         readers: int | None = None,
         chunk_size: int = 64,
         read_ahead: int = 2,
@@ -114,6 +117,8 @@ class StreamingLoader:
         self.num_epochs = _optional("num_epochs", num_epochs, 1)
         self.batches_per_epoch = _optional("batches_per_epoch", batches_per_epoch, 1)
         self.workers = _count("workers", workers, 0)
+        self.timeout = check_timeout("StreamingLoader", timeout)
+        self.start_method = check_start_method("StreamingLoader", start_method)
         self.readers = _count("readers", max(1, self.workers) if readers is None else readers, 1)
         self.chunk_size = _count("chunk_size", chunk_size, 1)
         self.read_ahead = _count("read_ahead", read_ahead, 1)
@@ -227,7 +232,16 @@ class StreamingLoader:
                 pool.close()
             per_worker = -(-self.readers // self.workers)
             reader = ShardReader(self.source)
-            self._pools = [WorkerPool(reader, 1, in_flight=self.read_ahead * per_worker) for _ in range(self.workers)]
+            self._pools = [
+                WorkerPool(
+                    reader,
+                    1,
+                    in_flight=self.read_ahead * per_worker,
+                    start_method=self.start_method,
+                    timeout=self.timeout,
+                )
+                for _ in range(self.workers)
+            ]
         return PoolFetcher(self._pools)
 
     def _where(self, shard: int) -> str:
