@@ -230,7 +230,9 @@ class ForkServer:
         status_r, status_w = os.pipe()
         try:
             with self._lock:
-                fds = [theirs.fileno(), status_w, resource_tracker.getfd()]
+                tracker = resource_tracker.getfd()
+                assert tracker is not None  # ensure_running above started it
+                fds = [theirs.fileno(), status_w, tracker]
                 self._send(_request("fork", modules, main, prefix), fds)
                 proc = self._proc
         except BaseException:

@@ -141,14 +141,15 @@ class _Server:
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that SIGCHLD wakes the select
+        listening = self.sock.fileno()
         while True:
-            ready, _, _ = select.select([self.sock, wake_r], [], [])
+            ready, _, _ = select.select([listening, wake_r], [], [])
             if wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     while os.read(wake_r, 512):
                         pass
                 self.reap()
-            if self.sock in ready:
+            if listening in ready:
                 data, fds, _, _ = socket.recv_fds(self.sock, 1 << 20, 3)
                 if not data:
                     return  # the main process closed its end, exited or died
