@@ -226,6 +226,29 @@ DEFECTS = [
         "record 0 alone differs from its batch",
     ),
     (
+        "kernel example of equal records",
+        lambda s: s.replace("np.arange(12, dtype=np.float32).reshape(3, 4)", "np.ones((3, 4), np.float32)"),
+        "kernel:wave.double/batch-independent",
+        "two records of the example are equal",
+    ),
+    (
+        "kernel example without a batch axis",
+        lambda s: s.replace(
+            "return (np.arange(12, dtype=np.float32).reshape(3, 4),), {}", "return (np.float32(2),), {}"
+        ),
+        "kernel:wave.double/batch-independent",
+        "leading axes [None]; expected one batch axis",
+    ),
+    (
+        "kernel example with an unknown keyword",
+        lambda s: s.replace(
+            "return (np.arange(12, dtype=np.float32).reshape(3, 4),), {}",
+            "return (np.arange(12, dtype=np.float32).reshape(3, 4),), {'scale': 2}",
+        ),
+        "kernel:wave.double/batch-independent",
+        "the example passes ['scale'], which are not parameters of the kernel",
+    ),
+    (
         "operator breaks records",
         lambda s: s.replace("return x * self.config.gain", "return x * self.config.gain / 0.0"),
         "operator:wave/louder/apply",

@@ -7,10 +7,11 @@ operator's example is ``() -> (config, batch)``. The images are records of the p
 generated datasets (gradients, checkerboards, circles, noise; digit glyphs with labels), as
 float32 in [0, 1] and as the uint8 a decoder gives, so every record differs from the others.
 
-Kernels without an example: ``mixup``, ``cutmix`` and ``mix_labels`` mix each record with a
-partner of the same batch (their output depends on the batch by design); ``digit_segments``
-takes no batch (a constant table) and ``render_glyph`` draws one glyph (callers ``vmap`` it),
-so the kit's batch check does not fit them.
+``mixup``, ``cutmix`` and ``mix_labels`` mix each record with a partner of the same batch, so
+their output depends on the batch by design: they are registered with ``batch_axis="mixed"``
+and the kit jits them on their example without the per-record comparison. Kernels without an
+example: ``digit_segments`` takes no batch (a constant table) and ``render_glyph`` draws one
+glyph (callers ``vmap`` it).
 
 Imported only when the kit runs (it imports jax); cost: one small generated dataset per process.
 """
@@ -32,10 +33,13 @@ __all__ = [
     "color_jitter",
     "contrast",
     "crop",
+    "cutmix",
     "cutmix_operator",
     "cutout",
     "flip",
     "gaussian_noise",
+    "mix_labels",
+    "mixup",
     "mixup_operator",
     "normalize",
     "pixel_dropout",
@@ -182,6 +186,32 @@ def _digits() -> dict[str, np.ndarray]:
     # a per-pixel label map (ink of the digit = its class + 1, background 0), for CutMix's masks
     masks = np.where(images[..., 0] > 0.5, np.asarray(batch["labels"])[:, None, None] + 1, 0).astype(np.int32)
     return {"images": images, "labels": np.asarray(batch["labels"], np.int32), "masks": masks}
+
+
+def _partners() -> np.ndarray:
+    """Each record's partner: the next record (cyclic), as the mixing operators draw a permutation."""
+    return np.roll(np.arange(N, dtype=np.int32), -1)
+
+
+def _lam() -> np.ndarray:
+    """A mixing weight per record, 0.1 to 0.9."""
+    return np.linspace(0.1, 0.9, N, dtype=np.float32)
+
+
+def mixup() -> Call:
+    """Each picture mixed with the next one's by its weight."""
+    return (_float(), _partners(), _lam()), {}
+
+
+def cutmix() -> Call:
+    """Each uint8 picture gets a box of the next one's: boxes of other sizes and places, one the whole image."""
+    boxes = np.array([[0, 0, 20, 28], [10, 5, 30, 40], [5, 20, 40, 56], [0, 0, HEIGHT, WIDTH], [15, 10, 25, 30]])
+    return (_uint8(), _partners(), boxes[:N].astype(np.int32)), {}
+
+
+def mix_labels() -> Call:
+    """Integer labels one-hot over 10 classes, mixed with the next record's by its weight."""
+    return (np.arange(N, dtype=np.int32) * 2, _partners(), _lam()), {"num_classes": 10}
 
 
 def mixup_operator() -> tuple[MixUpConfig, dict[str, np.ndarray]]:

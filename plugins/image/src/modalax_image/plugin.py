@@ -84,7 +84,7 @@ MIX_OPERATORS: dict[str, str] = {"mixup": "MixUpOperator", "cutmix": "CutMixOper
 # The mixing kernels have none (a record's output depends on its partner in the batch), nor
 # the glyph table and renderer (no batch axis).
 _EXAMPLES = f"{_PKG}.examples"
-KERNEL_EXAMPLES = frozenset(KERNELS) | frozenset(AUGMENT_KERNELS)
+KERNEL_EXAMPLES = frozenset(KERNELS) | frozenset(AUGMENT_KERNELS) | frozenset(MIX_KERNELS)
 OPERATOR_EXAMPLES = frozenset(MIX_OPERATORS)
 
 DATASETS: dict[str, tuple[str, str]] = {
@@ -138,7 +138,10 @@ def register_kernels(register: Register) -> None:
     for module, table in (("kernels", KERNELS), ("augment_kernels", AUGMENT_KERNELS), ("mix_kernels", MIX_KERNELS)):
         for name, (fn, static, description) in table.items():
             example = _example(name, KERNEL_EXAMPLES)
-            register(KernelRecord(f"image.{name}", f"{_PKG}.{module}:{fn}", static, description, example))
+            axis = "mixed" if module == "mix_kernels" else "records"  # a mix reads each record's partner
+            register(
+                KernelRecord(f"image.{name}", f"{_PKG}.{module}:{fn}", static, description, example, batch_axis=axis)
+            )
     # the glyph renderer and the digit skeletons, for other plugins' readable data (multimodal/glyphs)
     glyph = f"{_PKG}.datasets.mnist_like:render_glyph"
     register(KernelRecord("image.render_glyph", glyph, ("shape",), "antialiased strokes of (M, 4) unit-box segments"))

@@ -77,14 +77,14 @@ def register_adapters(register: Register) -> None:
 @hookimpl
 def register_kernels(register: Register) -> None:
     """The shared-latent mixing, the symmetric InfoNCE loss and retrieval ranks (rendering is each pairing's)."""
-    # the conformance kit's example: only aligned_inputs works per record (the loss and the ranks
-    # compare the rows of a batch by design)
-    for name, target, example in (
-        ("multimodal.aligned_inputs", "kernels:aligned_inputs", f"{_PKG}.examples:aligned_inputs"),
-        ("multimodal.info_nce", "losses:symmetric_info_nce", None),
-        ("multimodal.retrieval_ranks", "evaluation:retrieval_ranks", None),
+    # only aligned_inputs works per record; the loss and the ranks compare the rows of a batch by design
+    for name, target, axis in (
+        ("aligned_inputs", "kernels:aligned_inputs", "records"),
+        ("info_nce", "losses:symmetric_info_nce", "mixed"),
+        ("retrieval_ranks", "evaluation:retrieval_ranks", "mixed"),
     ):
-        register(KernelRecord(name, f"{_PKG}.{target}", example=example))
+        example = f"{_PKG}.examples:{name}"
+        register(KernelRecord(f"multimodal.{name}", f"{_PKG}.{target}", example=example, batch_axis=axis))
 
 
 @hookimpl

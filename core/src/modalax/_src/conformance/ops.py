@@ -128,6 +128,42 @@ def operator_checks(modality: str, name: str) -> Checks:
     return [("class", cls), ("apply", applies), ("in-loader", in_loader)]
 
 
+def _check_example(record: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """An example the batch check can trust: keyword names the kernel takes; for a per-record
+    kernel, every positional argument with one batch axis of at least 2 records, all distinct
+    (a check over equal records could not fail)."""
+    import numpy as np
+
+    try:
+        params = inspect.signature(resolve(record.fn)).parameters
+    except (TypeError, ValueError):
+        params = None
+    if params is not None and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        need(not unknown, f"the example passes {unknown}, which are not parameters of the kernel")
+    if record.batch_axis != "records" or not args:
+        return
+    sizes = [np.shape(a)[0] if np.ndim(a) else None for a in args]
+    need(
+        sizes[0] is not None and sizes[0] >= 2 and all(s == sizes[0] for s in sizes),
+        f"the example's positional arguments have leading axes {sizes}; expected one batch axis of at least 2 "
+        "records on every one (pass values shared by the batch as keywords)",
+    )
+    rows = {_record_bytes(args[0], i) for i in range(sizes[0])}
+    need(len(rows) == sizes[0], "two records of the example are equal; expected distinct records")
+
+
+def _record_bytes(batch: Any, i: int) -> bytes:
+    """Record ``i`` of ``batch`` as bytes (a typed PRNG key by its data)."""
+    import jax
+    import numpy as np
+
+    row = batch[i]
+    if isinstance(row, jax.Array) and jax.dtypes.issubdtype(row.dtype, jax.dtypes.prng_key):
+        row = jax.random.key_data(row)
+    return np.asarray(row).tobytes()
+
+
 def kernel_checks(name: str) -> Checks:
     """The kernel resolves with its static arguments; with an example, it jits and is batch-independent."""
     record = registry.get_kernel_record(name)
@@ -150,6 +186,7 @@ def kernel_checks(name: str) -> Checks:
         if record.example is None:
             raise Skip("no example registered (KernelRecord(..., example=...)): jit and vmap not exercised")
         args, kwargs = resolve(record.example)()
+        _check_example(record, args, kwargs)
         fn = registry.get_kernel(name)
         out = fn(*args, **kwargs)
         leaves = [np.asarray(x) for x in jax.tree.leaves(out)]
