@@ -85,7 +85,8 @@ def _script(tmp_path: Path, tail: str) -> Path:
     path.write_text(
         textwrap.dedent(
             f"""
-            import sys, time
+            import signal, sys, time
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as from a shell
             sys.path.insert(0, {str(HERE)!r})
             import workers_fixtures as fx
             from modalax import DataLoader
@@ -121,14 +122,24 @@ def test_interpreter_exit_without_close_leaves_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
 def test_ctrl_c_or_a_killed_main_process_leaves_no_worker_or_server(tmp_path: Path, sig: int) -> None:
     script = _script(tmp_path, "for _ in it:\n    pass\n")
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         prefix, pids = _pids(proc.stdout.readline())
         assert len(pids) == 3 and all(fx.running(p) for p in pids)
         time.sleep(0.3)  # in the middle of the endless pass
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            _, err = proc.communicate(timeout=30)
+            pytest.fail(f"the script did not end within 60 s of {signal.Signals(sig).name}:\n{err[-6000:]}")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -137,6 +137,11 @@ class ServerWorker:
     def is_alive(self) -> bool:
         return not self._ended(0)
 
+    def may_run(self) -> bool:
+        """Alive, or of unknown state because its server ended: then the worker's pipe tells (it
+        closes when the worker ends), so a batch it is still decoding is not counted lost."""
+        return self.is_alive() or (self.server_gone and self.exitcode is None)
+
     def join(self, timeout: float | None = None) -> None:
         self._ended(timeout)
 

@@ -321,7 +321,8 @@ class WorkerPool:
             state.dispatch()
         # A queued batch waits for the worker holding the oldest batch to deliver it.
         w = task.worker if task.worker is not None else next(i for i, q in enumerate(state.sent) if q)
-        alive = state.receive(w, _POLL_S) and state.procs[w].is_alive()
+        proc = state.procs[w]
+        alive = state.receive(w, _POLL_S) and (proc.may_run() if hasattr(proc, "may_run") else proc.is_alive())
         if task.message is not None:
             return
         if state.broken is None and not alive and state.conns[w].poll(0):
