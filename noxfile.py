@@ -288,7 +288,9 @@ def docs(session: nox.Session) -> None:
     kept between runs. Every line starts with `./core`, so core and its dependencies (jax, flax:
     most of the 800 MB of a venv) are installed once, in .nox/docs-pages/base, and each page's
     venv sees them through a `.pth` file and installs only the rest of its line: ten lines cost
-    one jax. `nox -s docs -- docs/training.md` runs some pages only.
+    one jax. The checkout's packages are built into wheels once per run (a build from a source
+    folder costs seconds each time a venv installs it). `nox -s docs -- docs/training.md` runs
+    some pages only.
     """
     import hashlib
     import json
@@ -299,7 +301,11 @@ def docs(session: nox.Session) -> None:
     )
     wanted = set(session.posargs)
     home = ROOT / ".nox" / "docs-pages"
-    base = _docs_venv(session, home / "base", [str(ROOT / "core")])
+    local = {
+        r for line in groups for r in shlex.split(line.removeprefix("python -m pip install ")) if r.startswith("./")
+    }
+    wheels = _local_wheels(session, home / "wheels", sorted(local | {"./core"}))
+    base = _docs_venv(session, home / "base", [wheels["./core"]])
     failed: list[str] = []
     for line, members in sorted(groups.items()):
         members = [m for m in members if not wanted or m in wanted]
@@ -307,7 +313,7 @@ def docs(session: nox.Session) -> None:
             continue
         reqs = shlex.split(line.removeprefix("python -m pip install "))
         assert reqs[0] == "./core", f"{members}: the install line must start with ./core: {line}"
-        rest = [str(ROOT / r) if r.startswith("./") else r for r in reqs[1:]]
+        rest = [wheels.get(r, r) for r in reqs[1:]]
         venv = home / hashlib.sha256(line.encode()).hexdigest()[:12]
         session.log(f"{line}  ->  {', '.join(members)}")
         python = (_docs_venv(session, venv, rest, base) if rest else base) / "bin" / "python"
@@ -323,14 +329,38 @@ def docs(session: nox.Session) -> None:
         session.error(f"docs pages failed in a venv made from their own install line: {', '.join(failed)}")
 
 
+def _local_wheels(session: nox.Session, folder: Path, paths: list[str]) -> dict[str, str]:
+    """``./path`` -> the wheel built from it now (into ``folder``, emptied first)."""
+    import tomllib
+
+    shutil.rmtree(folder, ignore_errors=True)
+    session.run(
+        "python", "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(folder), *(str(ROOT / p) for p in paths)
+    )
+    out = {}
+    for path in paths:
+        name = tomllib.loads((ROOT / path / "pyproject.toml").read_text())["project"]["name"].replace("-", "_")
+        [wheel] = folder.glob(f"{name}-*.whl")
+        out[path] = str(wheel)
+    return out
+
+
 def _docs_venv(session: nox.Session, venv: Path, requirements: list[str], base: Path | None = None) -> Path:
-    """The venv at ``venv`` (created on first use) with ``requirements`` installed, seeing ``base``'s packages."""
+    """The venv at ``venv`` (created on first use) with ``requirements`` installed, seeing ``base``'s packages.
+
+    Wheels of the checkout are reinstalled every run (their version stays while their code changes).
+    """
     python = venv / "bin" / "python"
     if not python.exists():
         session.run("python", "-m", "venv", str(venv), silent=True)
         if base is not None:  # base's site-packages after this venv's own, as a .pth file adds them
             (Path(_site_packages(session, venv)) / "modalax-docs-base.pth").write_text(_site_packages(session, base))
     session.run(str(python), "-m", "pip", "install", "--quiet", *requirements, external=True)
+    ours = [r for r in requirements if r.endswith(".whl")]
+    if ours:
+        session.run(
+            str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", *ours, external=True
+        )
     return venv
 
 
