@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from modalax import AdapterRecord, CommandRecord, ConfigError, OperatorRecord, UnknownNameError, registry
+from modalax import AdapterRecord, CommandRecord, ConfigError, OperatorRecord, UnknownNameError
+from modalax._src import registry
 from modalax._src.cli import main
 from modalax._src.cli_preview import check_options, factory_parameters, parse_options
 

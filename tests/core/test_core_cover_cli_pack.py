@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modalax import ConfigError, registry
+from modalax import ConfigError
+from modalax._src import registry
 from modalax._src.cli_pack import detect_modality
 
 from .cli_fixtures import Counting, TinyModality, run, seeded
@@ -101,18 +102,18 @@ def test_pack_a_folder_a_file_and_a_registered_dataset(
     folder = _files(tmp_path / "in", ["a.tiny", "b.tiny", "c.tiny"])
     code, out, _ = run(capsys, "pack", str(folder), "--out", str(tmp_path / "p1"), "--shards", "2", "--no-progress")
     assert code == 0 and out == f"packed 3 tiny records into 2 shard(s): {tmp_path / 'p1' / 'index.json'}\n"
-    assert packed_dataset(tmp_path / "p1").get_records(np.arange(3))["x"].tolist() == [1, 2, 3]
+    assert packed_dataset(root=tmp_path / "p1").get_records(np.arange(3))["x"].tolist() == [1, 2, 3]
 
     text = tmp_path / "t.txt"
     text.write_text("abcd")
     argv = ["pack", str(text), "--modality", "tiny", "--out", str(tmp_path / "p2"), "--set", "size=3", "--no-progress"]
     assert run(capsys, *argv)[0] == 0
-    assert packed_dataset(tmp_path / "p2").get_records(np.arange(3))["x"].tolist() == [0, 4, 8]
+    assert packed_dataset(root=tmp_path / "p2").get_records(np.arange(3))["x"].tolist() == [0, 4, 8]
 
     code, out, _ = run(capsys, "pack", "tiny:seeded", "--seed", "7", "--out", str(tmp_path / "p3"), "--no-progress")
     scale = seeded(rngs=nnx.Rngs(seed_key(7))).scale
     assert code == 0 and out.startswith("packed 3 tiny records into 1 shard(s)")
-    assert packed_dataset(tmp_path / "p3").get_records(np.arange(3))["x"].tolist() == [0, scale, 2 * scale]
+    assert packed_dataset(root=tmp_path / "p3").get_records(np.arange(3))["x"].tolist() == [0, scale, 2 * scale]
 
 
 @pytest.mark.parametrize(

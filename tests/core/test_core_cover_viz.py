@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modalax import ConfigError, DataError, viz
+from modalax import ConfigError, DataError
+from modalax._src import viz
 
 PIL = pytest.importorskip("PIL.Image")
 

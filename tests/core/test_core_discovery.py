@@ -59,6 +59,7 @@ def test_hook_that_raises_registers_nothing(healthy_dist: Path, tmp_path: Path, 
     source = """
 import modalax
 from modalax import ModalityRecord
+MODALAX_PLUGIN_API = "1.0"
 @modalax.hookimpl
 def register_modalities(register):
     register(ModalityRecord("half", "x:y"))
@@ -180,6 +181,7 @@ def test_hook_registering_wrong_record_type_fails_that_plugin(tmp_path: Path, no
     source = """
 import modalax
 from modalax import KernelRecord
+MODALAX_PLUGIN_API = "1.0"
 @modalax.hookimpl
 def register_modalities(register):
     register(KernelRecord("a.b", "x:y"))

@@ -13,7 +13,10 @@ from modalax.testing import discovering_registry, write_fake_distribution
 
 from .conftest import healthy_source
 
-HOOKIMPL = "import modalax\nfrom modalax.plugin import ModalityRecord\nclass M:\n    name = 'bad'\n"
+HOOKIMPL = (
+    "import modalax\nfrom modalax.plugin import ModalityRecord\nMODALAX_PLUGIN_API = '1.0'\n"
+    "class M:\n    name = 'bad'\n"
+)
 
 # (hook-module source or None for a malformed entry point, entry-point value, error regex)
 FAULTS = {
@@ -40,11 +43,15 @@ FAULTS = {
         None,
         r"register_modalities defined without the @modalax.hookimpl marker",
     ),
-    "no_hooks": ("X = 1\n", None, r"declares no modalax hook.*does the entry point name the hook module"),
+    "no_hooks": (
+        "MODALAX_PLUGIN_API = '1.0'\n",
+        None,
+        r"declares no modalax hook.*does the entry point name the hook module",
+    ),
     "malformed_entry_point": (None, "bad hooks!", r"entry point 'bad' = 'bad hooks!'.*malformed value"),
     "missing_attribute": ("X = 1\n", "bad_hooks:nope", r"import of 'bad_hooks:nope' failed: AttributeError"),
     "wrong_record_type": (
-        "import modalax\nfrom modalax.plugin import KernelRecord\n"
+        "import modalax\nfrom modalax.plugin import KernelRecord\nMODALAX_PLUGIN_API = '1.0'\n"
         "@modalax.hookimpl\ndef register_modalities(register):\n    register(KernelRecord('a.b', 'x:y'))\n",
         None,
         r"register\(\) got KernelRecord, expected ModalityRecord",

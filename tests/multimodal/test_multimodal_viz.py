@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modalax import ConfigError, DataError, viz
+from modalax import ConfigError, DataError
+from modalax._src import viz
 
 pytest.importorskip("matplotlib")
 
