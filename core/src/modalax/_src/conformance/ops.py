@@ -149,8 +149,9 @@ def _check_example(record: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
         f"the example's positional arguments have leading axes {sizes}; expected one batch axis of at least 2 "
         "records on every one (pass values shared by the batch as keywords)",
     )
-    rows = {_record_bytes(args[0], i) for i in range(sizes[0])}
-    need(len(rows) == sizes[0], "two records of the example are equal; expected distinct records")
+    n = int(sizes[0] or 0)
+    rows = {_record_bytes(args[0], i) for i in range(n)}
+    need(len(rows) == n, "two records of the example are equal; expected distinct records")
 
 
 def _record_bytes(batch: Any, i: int) -> bytes:
