@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import errno
 import functools
+import numbers
 import os
 import resource
 import sys
@@ -27,10 +28,46 @@ from typing import Any
 
 from modalax._src.errors import ConfigError
 
-__all__ = ["GUARD", "PER_CORE", "check_count", "guard_error", "start_failure", "unguarded_call", "usable_cores"]
+__all__ = [
+    "GUARD",
+    "PER_CORE",
+    "START_METHODS",
+    "check_count",
+    "check_start_method",
+    "check_timeout",
+    "guard_error",
+    "start_failure",
+    "unguarded_call",
+    "usable_cores",
+]
 
 GUARD = 'if __name__ == "__main__":'
 PER_CORE = 16  # more workers per usable core than this is refused as absurd
+
+
+START_METHODS = ("forkserver", "spawn")
+
+
+def check_start_method(owner: str, start_method: Any) -> str:
+    """``start_method`` if it is one of ``START_METHODS``; ``ConfigError`` otherwise."""
+    if start_method not in START_METHODS:
+        raise ConfigError(
+            f"{owner}.start_method: got {start_method!r}, expected 'spawn' or 'forkserver' "
+            "(fork is unsafe once jax is initialised)"
+        )
+    return str(start_method)
+
+
+def check_timeout(owner: str, timeout: Any) -> float | None:
+    """``timeout`` as seconds (a positive number) or None; ``ConfigError`` otherwise."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not float(timeout) > 0:
+        raise ConfigError(
+            f"{owner}.timeout: got {timeout!r}, expected a positive number of seconds, or None for no limit "
+            "(torch's timeout=0)"
+        )
+    return float(timeout)
 
 
 def usable_cores() -> int:

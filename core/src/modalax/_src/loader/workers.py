@@ -48,7 +48,15 @@ from typing import Any
 import numpy as np
 
 from modalax._src.errors import ConfigError, DataError
-from modalax._src.loader.worker_guard import check_count, guard_error, start_failure, unguarded_call
+from modalax._src.loader.worker_guard import (
+    START_METHODS,
+    check_count,
+    check_start_method,
+    check_timeout,
+    guard_error,
+    start_failure,
+    unguarded_call,
+)
 from modalax._src.loader.worker_launch import SERVER, ServerLauncher, main_spec, payload_of
 from modalax._src.loader.worker_process import StartError, read_batch, start_workers
 from modalax._src.loader.worker_state import PoolState, Task, preview
@@ -67,7 +75,6 @@ __all__ = [
 _POLL_S = 0.05  # a waiting consumer checks the worker's liveness this often
 WATCH_S = 60.0  # a wait this long for one batch warns (once) that its worker may be stuck
 START_TIMEOUT_S = 600.0  # the longest a pool waits for the fork server to start a worker (its imports)
-START_METHODS = ("forkserver", "spawn")
 _LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 _END = object()
 
@@ -79,28 +86,6 @@ class WaitTimeout(DataError):
 def in_worker_process() -> bool:
     """Whether this process is a worker (or the fork server): it must not start workers itself."""
     return "_modalax_worker_server" in sys.modules or get_context().current_process().name.startswith("modalax-worker-")
-
-
-def check_start_method(owner: str, start_method: Any) -> str:
-    """``start_method`` if it is one of ``START_METHODS``; ``ConfigError`` otherwise."""
-    if start_method not in START_METHODS:
-        raise ConfigError(
-            f"{owner}.start_method: got {start_method!r}, expected 'spawn' or 'forkserver' "
-            "(fork is unsafe once jax is initialised)"
-        )
-    return str(start_method)
-
-
-def check_timeout(owner: str, timeout: Any) -> float | None:
-    """``timeout`` as seconds (a positive number) or None; ``ConfigError`` otherwise."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float | np.integer | np.floating) or not timeout > 0:
-        raise ConfigError(
-            f"{owner}.timeout: got {timeout!r}, expected a positive number of seconds, or None for no limit "
-            "(torch's timeout=0)"
-        )
-    return float(timeout)
 
 
 @atexit.register
